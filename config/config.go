@@ -1,0 +1,197 @@
+// Package config defines probe-exporter's configuration file: its schema,
+// Kubernetes API defaulting and validation of probe blocks, and loading with
+// errors that name file:line:column and the field path.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Targets []Target `yaml:"targets"`
+}
+
+// Target is one entry of targets[]: a named set of hosts and the probes to
+// run against each of them.
+type Target struct {
+	Name   string            `yaml:"name"`
+	Labels map[string]string `yaml:"labels"`
+	Static []StaticHost      `yaml:"static"`
+
+	ReadinessProbe *Probe `yaml:"readinessProbe"`
+	LivenessProbe  *Probe `yaml:"livenessProbe"`
+	StartupProbe   *Probe `yaml:"startupProbe"`
+}
+
+// StaticHost is one host of a static target list.
+type StaticHost struct {
+	Host string `yaml:"host"`
+	// Port is optional. It is used by probes that name no port themselves
+	// and is exposed to exec probes as PROBE_PORT.
+	Port   int32             `yaml:"port"`
+	Labels map[string]string `yaml:"labels"`
+}
+
+// Probe is the Kubernetes core/v1 Probe schema, field for field, so that a
+// container's probe block can be pasted unchanged.
+type Probe struct {
+	Exec      *ExecAction      `yaml:"exec"`
+	HTTPGet   *HTTPGetAction   `yaml:"httpGet"`
+	TCPSocket *TCPSocketAction `yaml:"tcpSocket"`
+	GRPC      *GRPCAction      `yaml:"grpc"`
+
+	InitialDelaySeconds int32 `yaml:"initialDelaySeconds"`
+	TimeoutSeconds      int32 `yaml:"timeoutSeconds"`
+	PeriodSeconds       int32 `yaml:"periodSeconds"`
+	SuccessThreshold    int32 `yaml:"successThreshold"`
+	FailureThreshold    int32 `yaml:"failureThreshold"`
+	// TerminationGracePeriodSeconds is accepted and validated for
+	// compatibility with pasted pod specs; there is no container to kill, so
+	// it has no effect.
+	TerminationGracePeriodSeconds *int64 `yaml:"terminationGracePeriodSeconds"`
+}
+
+// ExecAction runs a command locally, without a shell.
+type ExecAction struct {
+	Command []string `yaml:"command"`
+}
+
+// HTTPGetAction is core/v1 HTTPGetAction.
+type HTTPGetAction struct {
+	Path        string       `yaml:"path"`
+	Port        IntOrString  `yaml:"port"`
+	Host        string       `yaml:"host"`
+	Scheme      string       `yaml:"scheme"`
+	HTTPHeaders []HTTPHeader `yaml:"httpHeaders"`
+}
+
+// HTTPHeader is one custom request header.
+type HTTPHeader struct {
+	Name  string `yaml:"name"`
+	Value string `yaml:"value"`
+}
+
+// TCPSocketAction is core/v1 TCPSocketAction.
+type TCPSocketAction struct {
+	Port IntOrString `yaml:"port"`
+	Host string      `yaml:"host"`
+}
+
+// GRPCAction is core/v1 GRPCAction. Port is an integer only, as in Kubernetes.
+type GRPCAction struct {
+	Port    int32   `yaml:"port"`
+	Service *string `yaml:"service"`
+}
+
+// IntOrString mirrors k8s.io/apimachinery's intstr.IntOrString for ports.
+type IntOrString struct {
+	IsString bool
+	IntVal   int32
+	StrVal   string
+}
+
+// IsZero reports whether the port was left unset (Kubernetes' zero value).
+func (p IntOrString) IsZero() bool { return !p.IsString && p.IntVal == 0 }
+
+func (p IntOrString) String() string {
+	if p.IsString {
+		return p.StrVal
+	}
+	return strconv.Itoa(int(p.IntVal))
+}
+
+// Probe kinds, in the order they are listed in a pod spec.
+const (
+	KindReadiness = "readiness"
+	KindLiveness  = "liveness"
+	KindStartup   = "startup"
+)
+
+// KindProbe is a probe block together with its kind.
+type KindProbe struct {
+	Kind  string
+	Probe *Probe
+}
+
+// Probes returns the target's configured probes, startup first, so that the
+// gate it places on the others is set up before them.
+func (t *Target) Probes() []KindProbe {
+	var out []KindProbe
+	for _, kp := range []KindProbe{
+		{KindStartup, t.StartupProbe},
+		{KindLiveness, t.LivenessProbe},
+		{KindReadiness, t.ReadinessProbe},
+	} {
+		if kp.Probe != nil {
+			out = append(out, kp)
+		}
+	}
+	return out
+}
+
+// Load reads, decodes, defaults and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes, defaults and validates data; filename is used in errors.
+func Parse(data []byte, filename string) (*Config, error) {
+	var c Config
+	d := newDecoder(filename)
+	if err := d.decodeDocument(data, &c); err != nil {
+		return nil, err
+	}
+	c.setDefaults()
+	v := validator{decoder: d}
+	v.config(&c)
+	if len(d.errs) > 0 {
+		return nil, d.errs.sorted()
+	}
+	return &c, nil
+}
+
+// setDefaults applies Kubernetes API defaulting (SetDefaults_Probe,
+// SetDefaults_HTTPGetAction): zero means "use the default", so that a zero
+// never reaches a prober (a zero timeout would mean "wait forever" for HTTP
+// and "already expired" for gRPC).
+func (c *Config) setDefaults() {
+	for i := range c.Targets {
+		for _, kp := range c.Targets[i].Probes() {
+			kp.Probe.setDefaults()
+		}
+	}
+}
+
+func (p *Probe) setDefaults() {
+	if p.TimeoutSeconds == 0 {
+		p.TimeoutSeconds = 1
+	}
+	if p.PeriodSeconds == 0 {
+		p.PeriodSeconds = 10
+	}
+	if p.SuccessThreshold == 0 {
+		p.SuccessThreshold = 1
+	}
+	if p.FailureThreshold == 0 {
+		p.FailureThreshold = 3
+	}
+	if h := p.HTTPGet; h != nil {
+		if h.Path == "" {
+			h.Path = "/"
+		}
+		if h.Scheme == "" {
+			h.Scheme = "HTTP"
+		}
+	}
+	if g := p.GRPC; g != nil && g.Service == nil {
+		empty := ""
+		g.Service = &empty
+	}
+}

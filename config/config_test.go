@@ -1,0 +1,119 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/bad/*.err from the current output")
+
+func TestLoadGood(t *testing.T) {
+	c, err := Load("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(c.Targets); got != 3 {
+		t.Fatalf("targets: got %d, want 3", got)
+	}
+	web := c.Targets[0]
+	r := web.ReadinessProbe
+	// Defaults applied exactly as SetDefaults_Probe does: only zeros change.
+	if r.TimeoutSeconds != 1 || r.PeriodSeconds != 5 || r.SuccessThreshold != 1 || r.FailureThreshold != 2 {
+		t.Errorf("readiness defaults: %+v", r)
+	}
+	if r.HTTPGet.Scheme != "HTTP" || r.HTTPGet.Path != "/healthz" || r.HTTPGet.Port.IntVal != 8080 {
+		t.Errorf("httpGet: %+v", r.HTTPGet)
+	}
+	l := web.LivenessProbe
+	if l.PeriodSeconds != 10 || l.FailureThreshold != 3 || !l.TCPSocket.Port.IsString || l.TCPSocket.Port.StrVal != "8080" {
+		t.Errorf("liveness: %+v %+v", l, l.TCPSocket)
+	}
+	if web.Static[1].Port != 9090 || web.Static[0].Labels["zone"] != "a" || web.Labels["team"] != "payments" {
+		t.Errorf("static: %+v", web.Static)
+	}
+	g := c.Targets[1].StartupProbe.GRPC
+	if g.Service == nil || *g.Service != "" {
+		t.Errorf("grpc service should default to empty string, got %v", g.Service)
+	}
+	if got := c.Targets[2].LivenessProbe.Exec.Command; strings.Join(got, " ") != "/bin/true $(PROBE_HOST)" {
+		t.Errorf("exec command: %q", got)
+	}
+	var kinds []string
+	for _, kp := range web.Probes() {
+		kinds = append(kinds, kp.Kind)
+	}
+	if strings.Join(kinds, ",") != "liveness,readiness" {
+		t.Errorf("Probes() order: %v", kinds)
+	}
+}
+
+func TestLoadEmpty(t *testing.T) {
+	c, err := Parse(nil, "empty.yaml")
+	if err != nil || len(c.Targets) != 0 {
+		t.Fatalf("empty file: %v, %+v", err, c)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("testdata/does-not-exist.yaml")
+	if err == nil || !strings.Contains(err.Error(), "does-not-exist.yaml") {
+		t.Fatalf("want an error naming the file, got %v", err)
+	}
+}
+
+// TestLoadBad checks every file in testdata/bad against its exact expected
+// error text in the .err file beside it (go test -run TestLoadBad -update
+// rewrites them; review the diff).
+func TestLoadBad(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no bad configs: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			_, err := Load(f)
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			golden := strings.TrimSuffix(f, ".yaml") + ".err"
+			got := err.Error() + "\n"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("error text differs\n got:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestPortNameErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"http", true},
+		{"metrics-9090", true},
+		{"a", true},
+		{"Http", false},
+		{"1234", false},
+		{"-http", false},
+		{"http-", false},
+		{"ht--tp", false},
+		{"abcdefghijklmnop", false}, // 16 characters
+		{"", false},
+	} {
+		if got := len(portNameErrors(tc.name)) == 0; got != tc.ok {
+			t.Errorf("%q: valid=%v, want %v (%v)", tc.name, got, tc.ok, portNameErrors(tc.name))
+		}
+	}
+}

@@ -1,0 +1,296 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FieldError is one problem in a config file, located by position and path.
+type FieldError struct {
+	File   string
+	Line   int
+	Column int
+	Path   string
+	Msg    string
+}
+
+func (e FieldError) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)
+	}
+	if e.Path == "" {
+		return loc + ": " + e.Msg
+	}
+	return loc + ": " + e.Path + ": " + e.Msg
+}
+
+// Errors is every problem found in one file; all are reported at once so a
+// user fixes a file in one pass.
+type Errors []FieldError
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (es Errors) sorted() Errors {
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].Line != es[j].Line {
+			return es[i].Line < es[j].Line
+		}
+		return es[i].Column < es[j].Column
+	})
+	return es
+}
+
+type position struct{ line, column int }
+
+// decoder walks a yaml.Node tree into Go values by reflection. yaml.v3's own
+// strict decoding reports a line but neither column nor field path, and
+// stops at the first problem; walking the tree ourselves gives all three and
+// records where every path was written, for validation errors later.
+type decoder struct {
+	file string
+	pos  map[string]position
+	errs Errors
+}
+
+func newDecoder(file string) *decoder {
+	return &decoder{file: file, pos: map[string]position{}}
+}
+
+func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
+	e := FieldError{File: d.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	d.errs = append(d.errs, e)
+}
+
+// at returns the position recorded for path, or for its nearest recorded
+// parent: a missing field is reported where its parent block starts.
+func (d *decoder) at(path string) position {
+	for {
+		if p, ok := d.pos[path]; ok {
+			return p
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return d.pos[""]
+		}
+		path = path[:i]
+	}
+}
+
+func (d *decoder) decodeDocument(data []byte, out any) error {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			// An empty file is an empty configuration.
+			return nil
+		}
+		return Errors{syntaxError(d.file, err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return Errors{{File: d.file, Line: extra.Line, Column: extra.Column, Msg: "only one YAML document is allowed"}}
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	d.value(root, "", reflect.ValueOf(out).Elem())
+	if len(d.errs) > 0 {
+		return d.errs.sorted()
+	}
+	return nil
+}
+
+var intOrStringType = reflect.TypeOf(IntOrString{})
+
+func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	d.pos[path] = position{n.Line, n.Column}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return // null leaves the zero value, as in Kubernetes
+	}
+	switch {
+	case v.Type() == intOrStringType:
+		d.intOrString(n, path, v)
+	case v.Kind() == reflect.Pointer:
+		nv := reflect.New(v.Type().Elem())
+		d.value(n, path, nv.Elem())
+		v.Set(nv)
+	case v.Kind() == reflect.Struct:
+		d.structure(n, path, v)
+	case v.Kind() == reflect.Slice:
+		d.sequence(n, path, v)
+	case v.Kind() == reflect.Map:
+		d.stringMap(n, path, v)
+	case v.Kind() == reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			d.errorf(n, path, "expected a string, got %s", kindName(n))
+			return
+		}
+		v.SetString(n.Value)
+	case v.Kind() == reflect.Int32 || v.Kind() == reflect.Int64:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			d.errorf(n, path, "expected an integer, got %s", kindName(n))
+			return
+		}
+		i, err := strconv.ParseInt(n.Value, 0, v.Type().Bits())
+		if err != nil {
+			d.errorf(n, path, "integer %s is out of range", n.Value)
+			return
+		}
+		v.SetInt(i)
+	default:
+		panic("config: no decoder for " + v.Type().String())
+	}
+}
+
+func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "expected a mapping, got %s", kindName(n))
+		return
+	}
+	fields := map[string]int{}
+	var names []string
+	for i := 0; i < v.NumField(); i++ {
+		if tag := v.Type().Field(i).Tag.Get("yaml"); tag != "" {
+			fields[tag] = i
+			names = append(names, tag)
+		}
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		fp := join(path, k.Value)
+		idx, ok := fields[k.Value]
+		if !ok {
+			d.errorf(k, fp, "unknown field %q (known fields: %s)", k.Value, strings.Join(names, ", "))
+			continue
+		}
+		if seen[k.Value] {
+			d.errorf(k, fp, "field is set twice")
+			continue
+		}
+		seen[k.Value] = true
+		d.value(val, fp, v.Field(idx))
+	}
+}
+
+func (d *decoder) sequence(n *yaml.Node, path string, v reflect.Value) {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, path, "expected a list, got %s", kindName(n))
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		d.value(item, fmt.Sprintf("%s[%d]", path, i), s.Index(i))
+	}
+	v.Set(s)
+}
+
+func (d *decoder) stringMap(n *yaml.Node, path string, v reflect.Value) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "expected a mapping, got %s", kindName(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		for val.Kind == yaml.AliasNode {
+			val = val.Alias
+		}
+		fp := join(path, k.Value)
+		d.pos[fp] = position{k.Line, k.Column}
+		if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
+			d.errorf(k, fp, "key is set twice")
+			continue
+		}
+		if val.Kind != yaml.ScalarNode || val.Tag == "!!null" {
+			d.errorf(val, fp, "expected a string value, got %s", kindName(val))
+			continue
+		}
+		m.SetMapIndex(reflect.ValueOf(k.Value), reflect.ValueOf(val.Value))
+	}
+	v.Set(m)
+}
+
+func (d *decoder) intOrString(n *yaml.Node, path string, v reflect.Value) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, path, "expected a port number or name, got %s", kindName(n))
+		return
+	}
+	var p IntOrString
+	switch n.Tag {
+	case "!!int":
+		i, err := strconv.ParseInt(n.Value, 0, 32)
+		if err != nil {
+			d.errorf(n, path, "integer %s is out of range", n.Value)
+			return
+		}
+		p.IntVal = int32(i)
+	case "!!str":
+		p.IsString, p.StrVal = true, n.Value
+	default:
+		d.errorf(n, path, "expected a port number or name, got %s", kindName(n))
+		return
+	}
+	v.Set(reflect.ValueOf(p))
+}
+
+var syntaxLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError lifts yaml.v3's "yaml: line N: msg" into a FieldError; the
+// parser gives no column, so the position names the line only.
+func syntaxError(file string, err error) FieldError {
+	m := syntaxLineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return FieldError{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	line, _ := strconv.Atoi(m[1])
+	return FieldError{File: file, Line: line, Column: 1, Msg: "YAML syntax error: " + m[2]}
+}
+
+func join(path, field string) string {
+	if path == "" {
+		return field
+	}
+	return path + "." + field
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return "null"
+		case "!!str":
+			return fmt.Sprintf("string %q", n.Value)
+		}
+		return fmt.Sprintf("%s %s", strings.TrimPrefix(n.Tag, "!!"), n.Value)
+	}
+	return "an unexpected node"
+}

@@ -1,0 +1,301 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// validator checks a defaulted Config. Messages follow Kubernetes'
+// field.Error wording ("Invalid value: …", "Required value", "Forbidden: …")
+// so users recognise them from kubectl.
+type validator struct {
+	*decoder
+}
+
+func (v validator) add(path, format string, args ...any) {
+	p := v.at(path)
+	v.errs = append(v.errs, FieldError{
+		File: v.file, Line: p.line, Column: p.column, Path: path,
+		Msg: fmt.Sprintf(format, args...),
+	})
+}
+
+func (v *validator) invalid(path string, value any, msg string) {
+	v.add(path, "Invalid value: %s: %s", quote(value), msg)
+}
+
+func quote(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(v)
+}
+
+var (
+	targetNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]*$`)
+	labelNameRE  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	// Kubernetes IsHTTPHeaderName.
+	headerNameRE = regexp.MustCompile(`^[-A-Za-z0-9]+$`)
+	dnsLabelRE   = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$`)
+	// IANA_SVC_NAME characters, as Kubernetes IsValidPortName checks them.
+	portNameCharsRE = regexp.MustCompile(`^[-a-z0-9]+$`)
+)
+
+// ReservedLabels are label names the exporter sets itself on per-target series.
+var ReservedLabels = []string{"target", "kind", "address", "result"}
+
+func (v *validator) config(c *Config) {
+	names := map[string]int{}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		path := fmt.Sprintf("targets[%d]", i)
+		v.target(t, path)
+		if t.Name == "" {
+			continue
+		}
+		if j, dup := names[t.Name]; dup {
+			v.invalid(path+".name", t.Name, fmt.Sprintf("duplicates targets[%d].name; names must be unique", j))
+		} else {
+			names[t.Name] = i
+		}
+	}
+}
+
+func (v *validator) target(t *Target, path string) {
+	switch {
+	case t.Name == "":
+		v.add(path+".name", "Required value")
+	case !targetNameRE.MatchString(t.Name):
+		v.invalid(path+".name", t.Name, "must match [a-zA-Z_][a-zA-Z0-9_-]*")
+	}
+	v.labels(t.Labels, path+".labels")
+
+	if len(t.Static) == 0 {
+		v.add(path+".static", "Required value: list at least one host")
+	}
+	type hostKey struct {
+		host   string
+		port   int32
+		labels string
+	}
+	seen := map[hostKey]int{}
+	for j := range t.Static {
+		h := &t.Static[j]
+		hp := fmt.Sprintf("%s.static[%d]", path, j)
+		v.host(h.Host, hp+".host")
+		if h.Port != 0 && (h.Port < 1 || h.Port > 65535) {
+			v.invalid(hp+".port", h.Port, "must be between 1 and 65535, inclusive")
+		}
+		v.labels(h.Labels, hp+".labels")
+		k := hostKey{h.Host, h.Port, canonicalLabels(h.Labels)}
+		if first, dup := seen[k]; dup {
+			v.add(hp, "Duplicate value: same host, port and labels as %s.static[%d]; series would collide", path, first)
+		} else {
+			seen[k] = j
+		}
+	}
+
+	probes := t.Probes()
+	if len(probes) == 0 {
+		v.add(path, "Required value: set at least one of readinessProbe, livenessProbe, startupProbe")
+	}
+	for _, kp := range probes {
+		v.probe(kp.Probe, kp.Kind, path+"."+kp.Kind+"Probe", path, t)
+	}
+}
+
+func (v *validator) labels(ls map[string]string, path string) {
+	keys := make([]string, 0, len(ls))
+	for k := range ls {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p := path + "." + k
+		switch {
+		case !labelNameRE.MatchString(k):
+			v.invalid(p, k, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
+		case strings.HasPrefix(k, "__"):
+			v.invalid(p, k, "label names starting with __ are reserved")
+		case contains(ReservedLabels, k):
+			v.invalid(p, k, "the exporter sets this label itself (reserved: "+strings.Join(ReservedLabels, ", ")+")")
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// host accepts an IP address or a DNS name.
+func (v *validator) host(h, path string) {
+	if h == "" {
+		v.add(path, "Required value")
+		return
+	}
+	if net.ParseIP(h) != nil {
+		return
+	}
+	if strings.HasPrefix(h, "[") {
+		v.invalid(path, h, "write IPv6 addresses without brackets")
+		return
+	}
+	if strings.Contains(h, ":") {
+		v.invalid(path, h, "must be an IP address or DNS name without a port (use the port field)")
+		return
+	}
+	name := strings.TrimSuffix(h, ".")
+	if len(name) > 253 {
+		v.invalid(path, h, "must be no more than 253 characters")
+		return
+	}
+	for _, l := range strings.Split(name, ".") {
+		if !dnsLabelRE.MatchString(l) {
+			v.invalid(path, h, "must be an IP address or a DNS name (labels of letters, digits and '-', at most 63 characters)")
+			return
+		}
+	}
+}
+
+// probe mirrors Kubernetes validateProbe, validateLivenessProbe,
+// validateReadinessProbe and validateStartupProbe, plus the static-target
+// rules for ports.
+func (v *validator) probe(p *Probe, kind, path, entry string, t *Target) {
+	for _, f := range []struct {
+		name string
+		val  int32
+	}{
+		{"initialDelaySeconds", p.InitialDelaySeconds},
+		{"timeoutSeconds", p.TimeoutSeconds},
+		{"periodSeconds", p.PeriodSeconds},
+		{"successThreshold", p.SuccessThreshold},
+		{"failureThreshold", p.FailureThreshold},
+	} {
+		if f.val < 0 {
+			v.invalid(path+"."+f.name, f.val, "must be greater than or equal to 0")
+		}
+	}
+	if kind != KindReadiness && p.SuccessThreshold != 1 && p.SuccessThreshold >= 0 {
+		v.invalid(path+".successThreshold", p.SuccessThreshold, "must be 1")
+	}
+	if g := p.TerminationGracePeriodSeconds; g != nil {
+		switch {
+		case kind == KindReadiness:
+			v.add(path+".terminationGracePeriodSeconds", "Forbidden: must not be set for readinessProbes")
+		case *g <= 0:
+			v.invalid(path+".terminationGracePeriodSeconds", *g, "must be greater than 0")
+		}
+	}
+
+	n := 0
+	for _, set := range []bool{p.Exec != nil, p.HTTPGet != nil, p.TCPSocket != nil, p.GRPC != nil} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		v.add(path, "Required value: must specify a handler type (exec, httpGet, tcpSocket or grpc)")
+	case n > 1:
+		v.add(path, "Forbidden: may not specify more than 1 handler type")
+	}
+
+	if e := p.Exec; e != nil && len(e.Command) == 0 {
+		v.add(path+".exec.command", "Required value")
+	}
+	if h := p.HTTPGet; h != nil {
+		if h.Scheme != "HTTP" && h.Scheme != "HTTPS" {
+			v.add(path+".httpGet.scheme", "Unsupported value: %q: supported values: \"HTTP\", \"HTTPS\"", h.Scheme)
+		}
+		for i, hd := range h.HTTPHeaders {
+			if !headerNameRE.MatchString(hd.Name) {
+				v.invalid(fmt.Sprintf("%s.httpGet.httpHeaders[%d].name", path, i), hd.Name,
+					"a valid HTTP header name must consist of alphanumeric characters or '-'")
+			}
+		}
+		v.port(h.Port, path+".httpGet.port", entry, t)
+	}
+	if s := p.TCPSocket; s != nil {
+		v.port(s.Port, path+".tcpSocket.port", entry, t)
+	}
+	if g := p.GRPC; g != nil && (g.Port < 1 || g.Port > 65535) {
+		v.invalid(path+".grpc.port", g.Port, "must be between 1 and 65535, inclusive")
+	}
+}
+
+// port applies ValidatePortNumOrName and then what static hosts can offer:
+// they have no container ports, so a name can't resolve; a numeric string
+// takes the kubelet's strconv.Atoi fallback; no port falls back to the
+// host's own port.
+func (v *validator) port(p IntOrString, path, entry string, t *Target) {
+	if p.IsZero() {
+		for j, h := range t.Static {
+			if h.Port == 0 {
+				v.add(path, "Required value: set a port here, or on every static host (%s.static[%d] has none)", entry, j)
+				return
+			}
+		}
+		return
+	}
+	if !p.IsString {
+		if p.IntVal < 1 || p.IntVal > 65535 {
+			v.invalid(path, p.IntVal, "must be between 1 and 65535, inclusive")
+		}
+		return
+	}
+	if n, err := strconv.Atoi(p.StrVal); err == nil {
+		if n < 1 || n > 65535 {
+			v.invalid(path, p.StrVal, fmt.Sprintf("invalid port number: %d", n))
+		}
+		return
+	}
+	if msgs := portNameErrors(p.StrVal); len(msgs) > 0 {
+		v.invalid(path, p.StrVal, strings.Join(msgs, ", "))
+		return
+	}
+	v.invalid(path, p.StrVal, "named ports cannot be resolved for static hosts (they have no container ports); use a port number")
+}
+
+// portNameErrors is Kubernetes' IsValidPortName (IANA_SVC_NAME).
+func portNameErrors(port string) []string {
+	var errs []string
+	if len(port) > 15 {
+		errs = append(errs, "must be no more than 15 characters")
+	}
+	if !portNameCharsRE.MatchString(port) {
+		errs = append(errs, "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+	}
+	if !strings.ContainsAny(port, "abcdefghijklmnopqrstuvwxyz") {
+		errs = append(errs, "must contain at least one letter (a-z)")
+	}
+	if strings.Contains(port, "--") {
+		errs = append(errs, "must not contain consecutive hyphens")
+	}
+	if strings.HasPrefix(port, "-") || strings.HasSuffix(port, "-") {
+		errs = append(errs, "must not begin or end with a hyphen")
+	}
+	return errs
+}
+
+// canonicalLabels renders a label map in a stable order, for identity checks.
+func canonicalLabels(ls map[string]string) string {
+	keys := make([]string, 0, len(ls))
+	for k := range ls {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%q,", k, ls[k])
+	}
+	return b.String()
+}

@@ -1,0 +1,191 @@
+package prober
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/config"
+)
+
+// UserAgent is sent when a probe sets no User-Agent header. It keeps the
+// kubelet's "kube-probe/<major>.<minor>" prefix, which applications filter
+// their access logs on, and names this exporter as a second product token.
+// The Kubernetes version is the one whose probe semantics we follow.
+var UserAgent = "kube-probe/1.36 probe-exporter"
+
+// SetVersion appends the exporter's version to UserAgent; call it before
+// building probers.
+func SetVersion(v string) {
+	if v != "" {
+		UserAgent = "kube-probe/1.36 probe-exporter/" + v
+	}
+}
+
+type httpProber struct {
+	scheme string
+	path   string
+	host   string
+	port   config.IntOrString
+	header http.Header
+	// hostHeader overrides the Host line only; dial target and SNI still
+	// come from the URL, as in the kubelet.
+	hostHeader string
+	client     *http.Client
+}
+
+func newHTTP(a *config.HTTPGetAction) *httpProber {
+	h := make(http.Header, len(a.HTTPHeaders)+2)
+	for _, hd := range a.HTTPHeaders {
+		h.Add(hd.Name, hd.Value) // canonicalises names; repeats accumulate
+	}
+	// The kubelet decides on presence of the key: an empty value means
+	// "send none" for User-Agent, and deletes Accept.
+	if _, ok := h["User-Agent"]; !ok {
+		h.Set("User-Agent", UserAgent)
+	}
+	if _, ok := h["Accept"]; !ok {
+		h.Set("Accept", "*/*")
+	} else if h.Get("Accept") == "" {
+		h.Del("Accept")
+	}
+	return &httpProber{
+		scheme:     strings.ToLower(a.Scheme),
+		path:       a.Path,
+		host:       a.Host,
+		port:       a.Port,
+		header:     h,
+		hostHeader: h.Get("Host"),
+		client:     &http.Client{Transport: sharedTransport(), CheckRedirect: checkRedirect},
+	}
+}
+
+var (
+	transportOnce sync.Once
+	transport     *http.Transport
+)
+
+// sharedTransport is the kubelet's probe transport. Every httpGet probe
+// shares it: with keep-alives off it holds no per-target state, and one
+// transport means no per-definition setup cost at all.
+func sharedTransport() *http.Transport {
+	transportOnce.Do(func() {
+		transport = &http.Transport{
+			Proxy:               nil, // never a proxy, whatever HTTP_PROXY says
+			DialContext:         probeDialer().DialContext,
+			TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // kubelet semantics
+			DisableKeepAlives:   true,
+			DisableCompression:  true,
+			TLSHandshakeTimeout: 10 * time.Second,
+			IdleConnTimeout:     90 * time.Second,
+			// HTTP/2 only through ALPN on https, unless DISABLE_HTTP2 is set
+			// (the kubelet's own switch).
+			ForceAttemptHTTP2: os.Getenv("DISABLE_HTTP2") == "",
+		}
+	})
+	return transport
+}
+
+// checkRedirect is the kubelet's RedirectChecker(false): follow redirects to
+// the same hostname (any port or scheme), up to 10; otherwise stop and let
+// the 3xx itself be evaluated.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if req.URL.Hostname() != via[0].URL.Hostname() {
+		return http.ErrUseLastResponse
+	}
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	return nil
+}
+
+func (p *httpProber) Type() string { return "httpGet" }
+
+func (p *httpProber) Address(t *Target) string {
+	a, _ := hostPort(p.host, p.port, t)
+	return a
+}
+
+// formatURL is the kubelet's formatURL: the path is parsed for its query,
+// and scheme and host are always ours.
+func formatURL(scheme, hostport, path string) *url.URL {
+	u, err := url.Parse(path)
+	if err != nil {
+		u = &url.URL{Path: path}
+	}
+	u.Scheme = scheme
+	u.Host = hostport
+	u.Fragment = ""
+	u.RawFragment = ""
+	return u
+}
+
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, maxReadLength); return &b }}
+
+func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
+	addr, err := hostPort(p.host, p.port, t)
+	if err != nil {
+		return Outcome{Result: Unknown, Err: err}
+	}
+	req := &http.Request{
+		Method:     http.MethodGet,
+		URL:        formatURL(p.scheme, addr, p.path),
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     p.header.Clone(),
+		Host:       p.hostHeader,
+	}
+	req = req.WithContext(ctx)
+	res, err := p.client.Do(req)
+	if err != nil {
+		return Outcome{Result: Failure, Output: err.Error()}
+	}
+	defer res.Body.Close()
+
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	n, err := readAtMost(res.Body, *bp)
+	if err != nil {
+		// A body that breaks (or times out) mid-read is an error, not a
+		// failure: the kubelet retries and then discards it.
+		return Outcome{Result: Failure, Err: fmt.Errorf("reading response body: %w", err), StatusCode: res.StatusCode}
+	}
+	o := Outcome{StatusCode: res.StatusCode}
+	switch code := res.StatusCode; {
+	case code >= http.StatusOK && code < http.StatusMultipleChoices:
+		o.Result, o.Output = Success, string((*bp)[:n])
+	case code >= http.StatusMultipleChoices && code < http.StatusBadRequest:
+		o.Result, o.Output = Warning, "Probe terminated redirects, Response body: "+string((*bp)[:n])
+	default:
+		// The body is deliberately left out (kubernetes#99425).
+		o.Result, o.Output = Failure, fmt.Sprintf("HTTP probe failed with statuscode: %d", code)
+	}
+	return o
+}
+
+// readAtMost fills buf from r and stops there: reaching the cap is not an
+// error (the kubelet truncates); any read error but a clean EOF is. (A body
+// cut short arrives as io.ErrUnexpectedEOF from net/http, so no ReadFull.)
+func readAtMost(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,333 @@
+package prober
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/config"
+)
+
+// serverTarget splits an httptest server's URL into a probe target and port.
+func serverTarget(t *testing.T, rawURL string) (*Target, config.IntOrString) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	return &Target{Host: u.Hostname()}, config.IntOrString{IntVal: int32(port)}
+}
+
+func httpProbe(t *testing.T, srvURL, path string, headers map[string]string, timeout time.Duration) Outcome {
+	t.Helper()
+	tgt, port := serverTarget(t, srvURL)
+	a := &config.HTTPGetAction{Path: path, Port: port, Scheme: "HTTP"}
+	if strings.HasPrefix(srvURL, "https") {
+		a.Scheme = "HTTPS"
+	}
+	for k, v := range headers {
+		a.HTTPHeaders = append(a.HTTPHeaders, config.HTTPHeader{Name: k, Value: v})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return newHTTP(a).Probe(ctx, tgt)
+}
+
+// TestHTTPConformance runs the kubelet's http_test.go vectors (semantics
+// doc §8.1) against real loopback servers.
+func TestHTTPConformance(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok body") })
+	mux.HandleFunc("/500", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(3 * time.Second):
+		}
+	})
+	mux.HandleFunc("/broken", func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) })
+	mux.HandleFunc("/new", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "new") })
+	mux.HandleFunc("/new500", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("to"), mustAtoi(r.URL.Query().Get("code")))
+	})
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
+	mux.HandleFunc("/success", func(w http.ResponseWriter, r *http.Request) {
+		if r.Host == "www.fail.com" {
+			w.WriteHeader(500)
+		}
+	})
+	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range r.Header {
+			w.Header()[k] = v
+		}
+		_, hasUA := r.Header["User-Agent"]
+		_, hasAccept := r.Header["Accept"]
+		fmt.Fprintf(w, "host=%s ua=%v:%q accept=%v:%q proto=%d", r.Host, hasUA, r.UserAgent(), hasAccept, r.Header.Get("Accept"), r.ProtoMajor)
+	})
+	mux.HandleFunc("/size/", func(w http.ResponseWriter, r *http.Request) {
+		n := mustAtoi(strings.TrimPrefix(r.URL.Path, "/size/"))
+		_, _ = w.Write([]byte(strings.Repeat("x", n)))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	other := httptest.NewServer(mux) // same host, another port
+	defer other.Close()
+
+	redirect := func(to string, code int) string {
+		return "/redirect?" + url.Values{"to": {to}, "code": {strconv.Itoa(code)}}.Encode()
+	}
+	type tc struct {
+		name    string
+		path    string
+		headers map[string]string
+		timeout time.Duration
+		want    Result
+		output  string // substring of Output
+	}
+	cases := []tc{
+		{name: "H1 200", path: "/ok", want: Success, output: "ok body"},
+		{name: "H2 500", path: "/500", want: Failure, output: "HTTP probe failed with statuscode: 500"},
+		{name: "H3 timeout", path: "/slow", timeout: 200 * time.Millisecond, want: Failure},
+		{name: "H4 broken connection", path: "/broken", want: Failure},
+		{name: "H17 non-local redirect is a warning", path: redirect("http://0.0.0.0/fail", 302), want: Warning, output: "Probe terminated redirects"},
+		{name: "H18 redirect loop", path: "/loop", want: Failure, output: "stopped after 10 redirects"},
+		{name: "H14 same-host redirect to success", path: redirect("/success", 302), want: Success},
+		{name: "H15 same-host redirect to fail", path: redirect("/fail", 302), want: Failure},
+		{name: "H16 other port success", path: redirect(other.URL+"/success", 302), want: Success},
+		{name: "H16 other port fail", path: redirect(other.URL+"/fail", 302), want: Failure},
+		{name: "H19 Host kept across relative redirect", path: redirect("/success", 302), headers: map[string]string{"Host": "www.success.com"}, want: Success},
+		{name: "H20 Host kept across relative redirect (fail)", path: redirect("/success", 302), headers: map[string]string{"Host": "www.fail.com"}, want: Failure},
+		{name: "H22 body under the cap", path: "/size/10239", want: Success},
+		{name: "1xx/4xx fail", path: "/nope", want: Failure, output: "statuscode: 404"},
+		{name: "304 without Location is a warning", path: redirect("", 304), want: Warning},
+	}
+	for _, code := range []int{301, 302, 307, 308} {
+		cases = append(cases,
+			tc{name: fmt.Sprintf("H5 %d to 200", code), path: redirect("/new", code), want: Success, output: "new"},
+			tc{name: fmt.Sprintf("H6 %d to 500", code), path: redirect("/new500", code), want: Failure})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			timeout := c.timeout
+			if timeout == 0 {
+				timeout = 5 * time.Second
+			}
+			o := httpProbe(t, srv.URL, c.path, c.headers, timeout)
+			if o.Result != c.want || o.Err != nil {
+				t.Fatalf("got %v (err %v, output %q), want %v", o.Result, o.Err, o.Output, c.want)
+			}
+			if !strings.Contains(o.Output, c.output) {
+				t.Errorf("output %q does not contain %q", o.Output, c.output)
+			}
+		})
+	}
+
+	t.Run("H21 body over the cap is truncated, not an error", func(t *testing.T) {
+		o := httpProbe(t, srv.URL, "/size/10241", nil, 5*time.Second)
+		if o.Result != Success || o.Err != nil || len(o.Output) != 10240 {
+			t.Fatalf("got %v err=%v len=%d", o.Result, o.Err, len(o.Output))
+		}
+	})
+
+	headerCases := []struct {
+		name    string
+		headers map[string]string
+		want    []string
+	}{
+		{"H7 defaults", nil, []string{`ua=true:"` + UserAgent + `"`, `accept=true:"*/*"`}},
+		{"H8 custom User-Agent", map[string]string{"User-Agent": "foo/1.0"}, []string{`ua=true:"foo/1.0"`}},
+		{"H9 empty User-Agent sends none", map[string]string{"User-Agent": ""}, []string{`ua=false:""`}},
+		{"H10 custom Accept", map[string]string{"Accept": "foo/*"}, []string{`accept=true:"foo/*"`}},
+		{"H11 empty Accept sends none", map[string]string{"Accept": ""}, []string{`accept=false:""`}},
+		{"H13 Host override", map[string]string{"Host": "muffins.cupcakes.org"}, []string{"host=muffins.cupcakes.org"}},
+		{"cleartext is HTTP/1.1", nil, []string{"proto=1"}},
+	}
+	for _, c := range headerCases {
+		t.Run(c.name, func(t *testing.T) {
+			o := httpProbe(t, srv.URL, "/echo", c.headers, 5*time.Second)
+			for _, w := range c.want {
+				if !strings.Contains(o.Output, w) {
+					t.Errorf("output %q lacks %q", o.Output, w)
+				}
+			}
+		})
+	}
+	if !strings.HasPrefix(UserAgent, "kube-probe/") {
+		t.Errorf("User-Agent %q must keep the kube-probe/ prefix", UserAgent)
+	}
+}
+
+func TestHTTPHeaderEcho(t *testing.T) {
+	// H12: a custom header reaches the server unchanged.
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("X-Muffins-Or-Cupcakes")
+	}))
+	defer srv.Close()
+	o := httpProbe(t, srv.URL, "/", map[string]string{"X-Muffins-Or-Cupcakes": "muffins"}, 5*time.Second)
+	if o.Result != Success || got != "muffins" {
+		t.Fatalf("result %v, header %q", o.Result, got)
+	}
+}
+
+func TestHTTPS(t *testing.T) {
+	// A self-signed certificate is accepted (no verification) and HTTP/2 is
+	// negotiated through ALPN.
+	var proto int
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto = r.ProtoMajor
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	o := httpProbe(t, srv.URL, "/", nil, 5*time.Second)
+	if o.Result != Success {
+		t.Fatalf("got %v %q", o.Result, o.Output)
+	}
+	if proto != 2 {
+		t.Errorf("HTTPS should negotiate HTTP/2, server saw HTTP/%d", proto)
+	}
+}
+
+func TestHTTPBodyErrorIsDiscardable(t *testing.T) {
+	// A body that breaks mid-read is an error (retried, then discarded), not
+	// a failure; so is a body still arriving at the deadline.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/short":
+			w.Header().Set("Content-Length", "100")
+			_, _ = w.Write([]byte("only ten.."))
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		case "/stall":
+			w.WriteHeader(200)
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		}
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/short", "/stall"} {
+		o := httpProbe(t, srv.URL, path, nil, 300*time.Millisecond)
+		if o.Err == nil {
+			t.Errorf("%s: want an error, got %v %q", path, o.Result, o.Output)
+		}
+		if o.StatusCode != 200 {
+			t.Errorf("%s: status code %d", path, o.StatusCode)
+		}
+	}
+	// Run retries an erroring attempt MaxRetries times in all.
+	tgt, port := serverTarget(t, srv.URL)
+	p := newHTTP(&config.HTTPGetAction{Path: "/short", Port: port, Scheme: "HTTP"})
+	attempts := 0
+	o := Run(context.Background(), p, tgt, time.Second, func(Outcome, time.Duration) { attempts++ })
+	if attempts != MaxRetries || o.Err == nil {
+		t.Errorf("attempts %d, err %v", attempts, o.Err)
+	}
+	// A failure is never retried.
+	p = newHTTP(&config.HTTPGetAction{Path: "/missing", Port: port, Scheme: "HTTP"})
+	attempts = 0
+	Run(context.Background(), p, tgt, time.Second, func(Outcome, time.Duration) { attempts++ })
+	if attempts != 1 {
+		t.Errorf("a failure was retried: %d attempts", attempts)
+	}
+}
+
+func TestHTTPNeverUsesProxy(t *testing.T) {
+	// H23: HTTP_PROXY is ignored. Go never proxies loopback addresses, so
+	// the behaviour can't be shown on loopback; the transport must have no
+	// proxy function at all.
+	var proxied bool
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { proxied = true }))
+	defer proxy.Close()
+	t.Setenv("HTTP_PROXY", proxy.URL)
+	t.Setenv("http_proxy", proxy.URL)
+	if sharedTransport().Proxy != nil {
+		t.Fatal("the probe transport has a proxy function")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	if o := httpProbe(t, srv.URL, "/", nil, 5*time.Second); o.Result != Success || proxied {
+		t.Fatalf("result %v, proxied %v", o.Result, proxied)
+	}
+}
+
+func TestHTTPKeepAlivesOff(t *testing.T) {
+	conns := map[string]bool{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns[c.RemoteAddr().String()] = true
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	for i := 0; i < 3; i++ {
+		if o := httpProbe(t, srv.URL, "/", nil, 5*time.Second); o.Result != Success {
+			t.Fatal(o.Output)
+		}
+	}
+	if len(conns) != 3 {
+		t.Errorf("want a new connection per probe, saw %d connections for 3 probes", len(conns))
+	}
+}
+
+func TestFormatURL(t *testing.T) {
+	for _, c := range []struct{ scheme, path, want string }{
+		{"http", "", "http://localhost:93"},
+		{"https", "/path", "https://localhost:93/path"},
+		{"http", "?foo", "http://localhost:93?foo"},
+		{"https", "/path?bar", "https://localhost:93/path?bar"},
+		{"http", "//foo/bar", "http://localhost:93/bar"},
+		{"http", "healthz", "http://localhost:93/healthz"},
+		{"http", "/a#frag", "http://localhost:93/a"},
+		{"http", "http://evil:1/x?q=1", "http://localhost:93/x?q=1"},
+	} {
+		u := formatURL(c.scheme, "localhost:93", c.path)
+		got := u.String()
+		if c.path == "healthz" && u.Path == "healthz" {
+			// Go writes a rootless path with a host as "/healthz".
+			got = "http://localhost:93/healthz"
+		}
+		if got != c.want {
+			t.Errorf("formatURL(%s, %q) = %q, want %q", c.scheme, c.path, got, c.want)
+		}
+	}
+	if u := formatURL("http", net.JoinHostPort("::1", "80"), "/"); u.String() != "http://[::1]:80/" {
+		t.Errorf("IPv6 host not bracketed: %s", u)
+	}
+}
+
+func TestHeaderCanonicalisation(t *testing.T) {
+	p := newHTTP(&config.HTTPGetAction{HTTPHeaders: []config.HTTPHeader{
+		{Name: "accept", Value: "application/json"}, {Name: "Accept", Value: "*/*"},
+		{Name: "pragma", Value: "no-cache"}, {Name: "X-forwarded-for", Value: "username"},
+		{Name: "HOST", Value: "example.com"}, {Name: "FOO-bAR", Value: "value"},
+	}})
+	want := map[string]string{
+		"Accept": "application/json,*/*", "Pragma": "no-cache", "X-Forwarded-For": "username",
+		"Host": "example.com", "Foo-Bar": "value",
+	}
+	for k, v := range want {
+		if got := strings.Join(p.header[k], ","); got != v {
+			t.Errorf("%s: %q, want %q", k, got, v)
+		}
+	}
+	if p.hostHeader != "example.com" {
+		t.Errorf("host override %q", p.hostHeader)
+	}
+}
+
+func mustAtoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}

@@ -1,0 +1,185 @@
+// Package prober runs one attempt of a Kubernetes probe (httpGet, tcpSocket,
+// exec, grpc) against one target, with the kubelet's exact semantics
+// (pkg/probe/* and pkg/kubelet/prober/prober.go). Timing, thresholds and
+// state live elsewhere: a prober only knows how to do one attempt.
+package prober
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/config"
+)
+
+// Result is the kubelet's low-level probe.Result.
+type Result uint8
+
+const (
+	// Unknown is returned together with an error: the attempt could not be
+	// made (a port that doesn't resolve, an exec that couldn't start).
+	Unknown Result = iota
+	Success
+	// Warning is "logically success, with debugging information": an HTTP
+	// 3xx that was not followed. The kubelet records it as Success.
+	Warning
+	Failure
+)
+
+func (r Result) String() string {
+	switch r {
+	case Success:
+		return "success"
+	case Warning:
+		return "warning"
+	case Failure:
+		return "failure"
+	}
+	return "unknown"
+}
+
+// Outcome is what one attempt produced.
+type Outcome struct {
+	Result Result
+	// Output is the kubelet's output text (body, command output or reason).
+	// It goes to debug logs only: never to a label.
+	Output string
+	// Err is set when the attempt errored rather than failed. The kubelet
+	// retries such attempts and then discards them.
+	Err error
+	// StatusCode is the HTTP status of the last response, 0 if none.
+	StatusCode int
+}
+
+// Target is what a probe runs against.
+type Target struct {
+	// Host is the target's address (the pod IP in the kubelet); a probe's
+	// own host field overrides it.
+	Host string
+	// Port is the target's port, 0 when it has none. A probe that names no
+	// port uses it.
+	Port int32
+	// NamedPorts resolves a probe's named port (the container's ports in
+	// the kubelet). Empty for static targets.
+	NamedPorts map[string]int32
+	// Vars are exposed to exec probes, for $(VAR) expansion and as
+	// environment variables.
+	Vars map[string]string
+}
+
+// Prober does one attempt. Probe must return by ctx's deadline.
+type Prober interface {
+	Probe(ctx context.Context, t *Target) Outcome
+	// Address is the host:port (or host) the probe reaches for t, for the
+	// address label.
+	Address(t *Target) string
+	// Type is httpGet, tcpSocket, exec or grpc.
+	Type() string
+}
+
+// New builds the prober for a defaulted, validated probe definition. Its
+// clients and transports are built here, once, and shared by every target
+// and attempt (blackbox_exporter spends most of its CPU re-creating them).
+func New(p *config.Probe) (Prober, error) {
+	timeout := time.Duration(p.TimeoutSeconds) * time.Second
+	switch {
+	case p.HTTPGet != nil:
+		return newHTTP(p.HTTPGet), nil
+	case p.TCPSocket != nil:
+		return &tcpProber{host: p.TCPSocket.Host, port: p.TCPSocket.Port}, nil
+	case p.Exec != nil:
+		return &execProber{command: p.Exec.Command, timeout: timeout}, nil
+	case p.GRPC != nil:
+		return newGRPC(p.GRPC, timeout), nil
+	}
+	return nil, errors.New("probe has no handler")
+}
+
+// MaxRetries is the kubelet's maxProbeRetries: an attempt that errors is
+// tried again up to this many times in all, never one that failed.
+const MaxRetries = 3
+
+// Run makes up to MaxRetries attempts, each with its own timeout, stopping
+// at the first that does not error; it calls attempt after each one.
+func Run(ctx context.Context, p Prober, t *Target, timeout time.Duration, attempt func(Outcome, time.Duration)) Outcome {
+	var o Outcome
+	for i := 0; i < MaxRetries; i++ {
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		start := time.Now()
+		o = p.Probe(actx, t)
+		cancel()
+		if attempt != nil {
+			attempt(o, time.Since(start))
+		}
+		if o.Err == nil || ctx.Err() != nil {
+			break
+		}
+	}
+	return o
+}
+
+// resolvePort is the kubelet's ResolveContainerPort, plus the fallback to
+// the target's own port when the probe names none.
+func resolvePort(p config.IntOrString, t *Target) (int, error) {
+	if p.IsZero() {
+		if t.Port == 0 {
+			return 0, errors.New("probe has no port and the target has none")
+		}
+		return int(t.Port), nil
+	}
+	port := int(p.IntVal)
+	if p.IsString {
+		if n, ok := t.NamedPorts[p.StrVal]; ok {
+			port = int(n)
+		} else {
+			// The kubelet's last-ditch attempt: "8080" works as a name.
+			n, err := strconv.Atoi(p.StrVal)
+			if err != nil {
+				return 0, fmt.Errorf("unable to find port %q", p.StrVal)
+			}
+			port = n
+		}
+	}
+	if port <= 0 || port >= 65536 {
+		return 0, fmt.Errorf("invalid port number: %d", port)
+	}
+	return port, nil
+}
+
+// hostPort joins the probe's host (or the target's) with the resolved port;
+// an unresolved port is shown by its name, so the address label still says
+// what was meant.
+func hostPort(host string, p config.IntOrString, t *Target) (string, error) {
+	if host == "" {
+		host = t.Host
+	}
+	port, err := resolvePort(p, t)
+	if err != nil {
+		return net.JoinHostPort(host, p.String()), err
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
+// limitWriter keeps the first n bytes written and drops the rest silently,
+// as the kubelet's ioutils.LimitWriter does for exec output.
+type limitWriter struct {
+	buf []byte
+	n   int
+}
+
+func (w *limitWriter) Write(p []byte) (int, error) {
+	if room := w.n - len(w.buf); room > 0 {
+		if len(p) > room {
+			w.buf = append(w.buf, p[:room]...)
+		} else {
+			w.buf = append(w.buf, p...)
+		}
+	}
+	return len(p), nil
+}
+
+// maxReadLength is the kubelet's 10 KiB cap on bodies and command output.
+const maxReadLength = 10 * 1024

@@ -1,0 +1,37 @@
+package prober
+
+import (
+	"context"
+
+	"github.com/probe-exporter/probe-exporter/config"
+)
+
+// tcpProber is the kubelet's DoTCPProbe: connect, close at once, send
+// nothing. A kernel that completes the handshake from the listen backlog
+// counts as success even if the application is hung, as in the kubelet.
+type tcpProber struct {
+	host string
+	port config.IntOrString
+}
+
+func (p *tcpProber) Type() string { return "tcpSocket" }
+
+func (p *tcpProber) Address(t *Target) string {
+	a, _ := hostPort(p.host, p.port, t)
+	return a
+}
+
+var tcpDialer = probeDialer()
+
+func (p *tcpProber) Probe(ctx context.Context, t *Target) Outcome {
+	addr, err := hostPort(p.host, p.port, t)
+	if err != nil {
+		return Outcome{Result: Unknown, Err: err}
+	}
+	conn, err := tcpDialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return Outcome{Result: Failure, Output: err.Error()}
+	}
+	_ = conn.Close() // the kubelet only logs a failed close
+	return Outcome{Result: Success}
+}
