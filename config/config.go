@@ -4,9 +4,11 @@
 package config
 
 import (
+	_ "embed"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // Config is the whole configuration file.
@@ -194,4 +196,14 @@ func (p *Probe) setDefaults() {
 		empty := ""
 		g.Service = &empty
 	}
+}
+
+//go:embed default.yaml
+var defaultYAML string
+
+// Default is the embedded default configuration, probing an exporter that
+// listens on port listenPort.
+func Default(listenPort int) (*Config, error) {
+	data := strings.ReplaceAll(defaultYAML, "${LISTEN_PORT}", strconv.Itoa(listenPort))
+	return Parse([]byte(data), "<embedded default>")
 }

@@ -1,0 +1,137 @@
+// Package collector renders probe state as Prometheus metrics at scrape
+// time, as kube-state-metrics does: a target that is gone has no series on
+// the next scrape, with no deletion bookkeeping to get wrong.
+package collector
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/probe-exporter/probe-exporter/scheduler"
+	"github.com/probe-exporter/probe-exporter/state"
+)
+
+// Source is what the collector reads: every probe's current state.
+type Source interface {
+	Each(func(*scheduler.Status))
+}
+
+// Collector renders per-(target, kind) series and the target counts.
+type Collector struct {
+	src Source
+
+	mu    sync.Mutex
+	descs map[*scheduler.LabelNames]*descs
+}
+
+// New returns a Collector over src.
+func New(src Source) *Collector {
+	return &Collector{src: src, descs: map[*scheduler.LabelNames]*descs{}}
+}
+
+type descs struct {
+	success, duration, state, consSuccess, consFailure,
+	results, transitions, lastTransition, statusCode *prometheus.Desc
+	seen bool
+}
+
+// Metric names and help: the user-facing contract (README, metrics reference).
+func newDescs(names []string) *descs {
+	d := func(name, help string, extra ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, append(append([]string(nil), names...), extra...), nil)
+	}
+	return &descs{
+		success:        d("probe_success", "Whether the last probe attempt succeeded (1) or not (0); an HTTP 3xx that was not followed counts as success, as in the kubelet."),
+		duration:       d("probe_duration_seconds", "How long the last probe attempt took."),
+		state:          d("probe_state", "Thresholded probe state, as the kubelet caches it: 1 success, 0 failure, -1 unknown."),
+		consSuccess:    d("probe_consecutive_successes", "Consecutive successful results counted towards successThreshold."),
+		consFailure:    d("probe_consecutive_failures", "Consecutive failed results counted towards failureThreshold."),
+		results:        d("probe_results_total", "Probe results: success, failure, or error (discarded after the kubelet's retries; it never moves the state).", "result"),
+		transitions:    d("probe_state_transitions_total", "How often probe_state changed."),
+		lastTransition: d("probe_last_transition_timestamp_seconds", "When probe_state last changed, or when the target appeared if it never did."),
+		statusCode:     d("probe_http_status_code", "HTTP status code of the last httpGet attempt's final response, 0 if there was none."),
+	}
+}
+
+var targetsDesc = prometheus.NewDesc("probe_exporter_targets",
+	"Targets currently probed, by target entry.", []string{"target"}, nil)
+
+// Describe sends nothing: series of different entries carry different
+// label names, so the collector is unchecked.
+func (c *Collector) Describe(chan<- *prometheus.Desc) {}
+
+// Collect renders the current state of every probe.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, d := range c.descs {
+		d.seen = false
+	}
+	targets := map[string]int{}
+	var lastKey string
+	var lastEntry string
+	c.src.Each(func(st *scheduler.Status) {
+		sp := st.Spec
+		if st.Key != lastKey || sp.Entry != lastEntry {
+			// Each yields a target's probes one after another.
+			targets[sp.Entry]++
+			lastKey, lastEntry = st.Key, sp.Entry
+		}
+		d := c.descs[sp.Labels]
+		if d == nil {
+			d = newDescs(sp.Labels.Names)
+			c.descs[sp.Labels] = d
+		}
+		d.seen = true
+		c.collect(ch, d, sp, &st.Record)
+	})
+	for k, d := range c.descs {
+		if !d.seen {
+			delete(c.descs, k) // an entry that went away with a reload
+		}
+	}
+	for entry, n := range targets {
+		ch <- prometheus.MustNewConstMetric(targetsDesc, prometheus.GaugeValue, float64(n), entry)
+	}
+}
+
+func (c *Collector) collect(ch chan<- prometheus.Metric, d *descs, sp *scheduler.Spec, r *state.Record) {
+	v := sp.Values
+	gauge := func(desc *prometheus.Desc, val float64) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, val, v...)
+	}
+	if r.Attempted {
+		gauge(d.success, boolFloat(r.LastSuccess))
+		gauge(d.duration, r.LastDuration.Seconds())
+		if sp.Prober.Type() == "httpGet" {
+			gauge(d.statusCode, float64(r.LastStatusCode))
+		}
+	}
+	gauge(d.state, float64(r.Value()))
+	last, run := r.Run()
+	var succ, fail int32
+	if last == state.Success {
+		succ = run
+	} else {
+		fail = run
+	}
+	gauge(d.consSuccess, float64(succ))
+	gauge(d.consFailure, float64(fail))
+	for _, res := range []struct {
+		name string
+		n    uint64
+	}{{"success", r.Successes}, {"failure", r.Failures}, {"error", r.Errors}} {
+		ch <- prometheus.MustNewConstMetric(d.results, prometheus.CounterValue, float64(res.n), append(v[:len(v):len(v)], res.name)...)
+	}
+	n, at := r.Transitions()
+	ch <- prometheus.MustNewConstMetric(d.transitions, prometheus.CounterValue, float64(n), v...)
+	gauge(d.lastTransition, float64(at.UnixNano())/1e9)
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,36 @@
+// Package discovery turns configuration into sets of things to probe. Each
+// source yields a Group keyed by a stable Source name, as Prometheus'
+// discovery does: a consumer replaces what it had for that Source and never
+// diffs whole worlds. Static lists are the first source; Kubernetes and DNS
+// plug in with the same shape.
+package discovery
+
+import (
+	"github.com/probe-exporter/probe-exporter/config"
+)
+
+// Target is one discovered thing to probe.
+type Target struct {
+	// Host is an IP address or DNS name.
+	Host string
+	// Port is the target's own port, 0 if it has none.
+	Port int32
+	// Labels are the target's own labels; they override the entry's.
+	Labels map[string]string
+}
+
+// Group is everything one source yields now. A Group with no Targets
+// means the source has nothing (any more).
+type Group struct {
+	Source  string
+	Targets []Target
+}
+
+// Static returns the group of a static target entry.
+func Static(entry *config.Target) Group {
+	g := Group{Source: "static/" + entry.Name, Targets: make([]Target, 0, len(entry.Static))}
+	for _, h := range entry.Static {
+		g.Targets = append(g.Targets, Target{Host: h.Host, Port: h.Port, Labels: h.Labels})
+	}
+	return g
+}

@@ -1,0 +1,467 @@
+// Package scheduler owns the life of every (target, probe kind): when it
+// runs, how many run at once, and starting and stopping work as targets
+// come and go. It runs the kubelet worker's loop for each, logically: an
+// idle probe is a small struct in a timing heap, not a goroutine, so 100k
+// targets cost memory in the low KiB each.
+package scheduler
+
+import (
+	"container/heap"
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/state"
+)
+
+// LabelNames are the label names shared by every series of one target
+// entry; the collector builds its descriptors once per LabelNames.
+type LabelNames struct {
+	Names []string
+}
+
+// Spec is one probe of one target: what to run and when.
+type Spec struct {
+	Kind   state.Kind
+	Prober prober.Prober
+	Target *prober.Target
+
+	InitialDelay     time.Duration
+	Period           time.Duration
+	Timeout          time.Duration
+	SuccessThreshold int32
+	FailureThreshold int32
+
+	// Entry is the config entry (the target label).
+	Entry string
+	// Labels and Values identify the series: Values line up with
+	// Labels.Names.
+	Labels *LabelNames
+	Values []string
+	// Identity tells a changed definition from an unchanged one: a target
+	// whose probes keep their Identity keeps its state across a Sync.
+	Identity string
+}
+
+// Target is one thing to probe, with up to one probe of each kind.
+type Target struct {
+	// Key is the target's identity within its source.
+	Key   string
+	Specs []Spec
+}
+
+// Scheduler runs probes. Create with New, start with Run.
+type Scheduler struct {
+	maxInFlight int
+	sem         chan struct{}
+	log         *slog.Logger
+	now         func() time.Time
+
+	mu      sync.Mutex
+	sources map[string]map[string]*target
+	queue   workerHeap
+	started time.Time
+	wake    chan struct{}
+
+	inFlight atomic.Int64
+	waiting  atomic.Int64
+	running  sync.WaitGroup
+
+	lateness prometheus.Histogram
+	attempts *prometheus.CounterVec
+}
+
+type target struct {
+	key      string
+	appeared time.Time
+	workers  []*worker
+	startup  *worker // gates the others until it succeeds
+	removed  bool
+}
+
+type worker struct {
+	t    *target
+	spec Spec
+
+	// Guarded by Scheduler.mu.
+	next    time.Time
+	index   int // in the heap, -1 when not
+	running bool
+	cancel  context.CancelFunc
+
+	mu  sync.Mutex
+	rec state.Record
+}
+
+// Options configure a Scheduler.
+type Options struct {
+	// MaxInFlight bounds the probes running at once; due probes beyond it
+	// wait (and show as late).
+	MaxInFlight int
+	Logger      *slog.Logger
+}
+
+// New returns a scheduler that registers its own metrics with reg.
+func New(o Options, reg prometheus.Registerer) *Scheduler {
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 1000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Scheduler{
+		maxInFlight: o.MaxInFlight,
+		sem:         make(chan struct{}, o.MaxInFlight),
+		log:         o.Logger,
+		now:         time.Now,
+		sources:     map[string]map[string]*target{},
+		wake:        make(chan struct{}, 1),
+		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "probe_exporter_schedule_lateness_seconds",
+			Help: "How late probes started: actual start minus planned start.",
+			// From scheduling noise to a saturated in-flight limit.
+			Buckets:                         []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10, 30},
+			NativeHistogramBucketFactor:     1.1,
+			NativeHistogramMaxBucketNumber:  100,
+			NativeHistogramMinResetDuration: time.Hour,
+		}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "probe_exporter_probe_attempts_total",
+			Help: "Probe attempts by probe type and result, retries of errored attempts included.",
+		}, []string{"type", "result"}),
+	}
+	s.started = s.now()
+	if reg != nil {
+		reg.MustRegister(s.lateness, s.attempts,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "probe_exporter_probes_in_flight",
+				Help: "Probes running now.",
+			}, func() float64 { return float64(s.inFlight.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "probe_exporter_probes_waiting",
+				Help: "Probes that are due but wait for a free slot under --probe.max-in-flight.",
+			}, func() float64 { return float64(s.waiting.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "probe_exporter_probes_max_in_flight",
+				Help: "The configured bound on probes running at once.",
+			}, func() float64 { return float64(s.maxInFlight) }),
+		)
+		for _, typ := range []string{"httpGet", "tcpSocket", "exec", "grpc"} {
+			for _, res := range []string{"success", "failure", "error"} {
+				s.attempts.WithLabelValues(typ, res)
+			}
+		}
+	}
+	return s
+}
+
+// Sync makes the targets of source exactly ts. Targets whose Key and probe
+// identities are unchanged keep their state and schedule; the others start
+// afresh; those missing stop at once (a running probe is cancelled).
+// Sync(source, nil) removes the source.
+func (s *Scheduler) Sync(source string, ts []Target) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	old := s.sources[source]
+	next := make(map[string]*target, len(ts))
+	added, removed := 0, 0
+	for i := range ts {
+		nt := &ts[i]
+		if _, dup := next[nt.Key]; dup {
+			s.log.Warn("duplicate target key in one source; keeping the first", "source", source, "key", nt.Key)
+			continue
+		}
+		if ot, ok := old[nt.Key]; ok && sameSpecs(ot, nt) {
+			// Same definition: keep state; only label values (which are
+			// part of the key) can't have changed.
+			next[nt.Key] = ot
+			delete(old, nt.Key)
+			continue
+		}
+		next[nt.Key] = s.addLocked(nt, now)
+		added++
+	}
+	for _, ot := range old {
+		s.removeLocked(ot)
+		removed++
+	}
+	if len(next) == 0 {
+		delete(s.sources, source)
+	} else {
+		s.sources[source] = next
+	}
+	if added+removed > 0 {
+		s.log.Debug("targets synced", "source", source, "targets", len(next), "added", added, "removed", removed)
+	}
+	s.signal()
+}
+
+func sameSpecs(t *target, nt *Target) bool {
+	if len(t.workers) != len(nt.Specs) {
+		return false
+	}
+	for i, w := range t.workers {
+		if w.spec.Identity != nt.Specs[i].Identity {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Scheduler) addLocked(nt *Target, now time.Time) *target {
+	t := &target{key: nt.Key, appeared: now}
+	for _, sp := range nt.Specs {
+		w := &worker{t: t, spec: sp, index: -1}
+		w.rec.Machine = state.NewMachine(sp.Kind, sp.SuccessThreshold, sp.FailureThreshold, now)
+		// The kubelet probes a new worker at once, except in its first
+		// period after start, when it waits a random part of a period so
+		// that everything known at start-up doesn't fire together.
+		w.next = now
+		if sp.Period > now.Sub(s.started) {
+			w.next = now.Add(time.Duration(rand.Int64N(int64(sp.Period))))
+		}
+		if sp.Kind == state.Startup {
+			t.startup = w
+		}
+		t.workers = append(t.workers, w)
+		heap.Push(&s.queue, w)
+	}
+	return t
+}
+
+func (s *Scheduler) removeLocked(t *target) {
+	t.removed = true
+	for _, w := range t.workers {
+		if w.index >= 0 {
+			heap.Remove(&s.queue, w.index)
+		}
+		if w.cancel != nil {
+			w.cancel()
+		}
+	}
+}
+
+func (s *Scheduler) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run schedules probes until ctx ends, then waits for running probes to
+// return (they are cancelled with ctx).
+func (s *Scheduler) Run(ctx context.Context) {
+	s.mu.Lock()
+	s.mu.Unlock()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	defer s.running.Wait()
+	var due []*worker
+	for {
+		s.mu.Lock()
+		now := s.now()
+		due = due[:0]
+		for s.queue.Len() > 0 && !s.queue[0].next.After(now) {
+			w := heap.Pop(&s.queue).(*worker)
+			if s.skipLocked(w, now) {
+				continue
+			}
+			w.running = true
+			due = append(due, w)
+		}
+		wait := time.Hour
+		if s.queue.Len() > 0 {
+			wait = s.queue[0].next.Sub(now)
+		}
+		s.mu.Unlock()
+
+		s.waiting.Add(int64(len(due)))
+		for i, w := range due {
+			select {
+			case s.sem <- struct{}{}:
+			case <-ctx.Done():
+				s.waiting.Add(-int64(len(due) - i))
+				return
+			}
+			s.waiting.Add(-1)
+			s.start(ctx, w)
+		}
+
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// skipLocked applies the kubelet's doProbe checks that come before probing
+// (initial delay, startup gating, on hold). A skipped tick is rescheduled
+// for the next period; an on-hold probe is not rescheduled at all.
+func (s *Scheduler) skipLocked(w *worker, now time.Time) bool {
+	w.mu.Lock()
+	hold := w.rec.OnHold()
+	w.mu.Unlock()
+	if hold {
+		return true
+	}
+	skip := int64(now.Sub(w.t.appeared)/time.Second) < int64(w.spec.InitialDelay/time.Second)
+	if g := w.t.startup; !skip && g != nil && g != w {
+		g.mu.Lock()
+		skip = g.rec.Value() != state.Success
+		g.mu.Unlock()
+	}
+	if skip {
+		w.next = nextTick(w.next, w.spec.Period, now)
+		heap.Push(&s.queue, w)
+	}
+	return skip
+}
+
+// nextTick is the next tick of a ticker of period p started at planned:
+// ticks that passed while a probe ran are dropped, as time.Ticker drops
+// them, and the phase is kept.
+func nextTick(planned time.Time, p time.Duration, now time.Time) time.Time {
+	next := planned.Add(p)
+	if next.After(now) {
+		return next
+	}
+	return next.Add(now.Sub(next) / p * p)
+}
+
+func (s *Scheduler) start(ctx context.Context, w *worker) {
+	s.mu.Lock()
+	if w.t.removed {
+		w.running = false
+		s.mu.Unlock()
+		<-s.sem
+		return
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	w.cancel = cancel
+	planned := w.next
+	s.mu.Unlock()
+
+	s.inFlight.Add(1)
+	s.running.Add(1)
+	go func() {
+		defer s.running.Done()
+		defer cancel()
+		s.runOnce(pctx, w, planned)
+		s.inFlight.Add(-1)
+		<-s.sem
+
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		w.running = false
+		w.cancel = nil
+		if w.t.removed || ctx.Err() != nil {
+			return
+		}
+		w.next = nextTick(planned, w.spec.Period, s.now())
+		heap.Push(&s.queue, w)
+		if w.index == 0 {
+			s.signal()
+		}
+	}()
+}
+
+func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
+	start := s.now()
+	s.lateness.Observe(start.Sub(planned).Seconds())
+	typ := w.spec.Prober.Type()
+	var took time.Duration
+	o := prober.Run(ctx, w.spec.Prober, w.spec.Target, w.spec.Timeout, func(o prober.Outcome, d time.Duration) {
+		took = d
+		res := "success"
+		switch {
+		case o.Err != nil:
+			res = "error"
+		case state.ResultValue(o.Result) == state.Failure:
+			res = "failure"
+		}
+		s.attempts.WithLabelValues(typ, res).Inc()
+	})
+	if ctx.Err() != nil {
+		return // removed or shutting down: the result means nothing
+	}
+	w.mu.Lock()
+	changed := w.rec.Apply(o, took, s.now())
+	v := w.rec.Value()
+	w.mu.Unlock()
+	if o.Err != nil {
+		s.log.Debug("probe errored; result discarded", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
+			"address", w.spec.Prober.Address(w.spec.Target), "err", o.Err)
+	} else if changed {
+		s.log.Debug("probe state changed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
+			"address", w.spec.Prober.Address(w.spec.Target), "state", v.String(), "output", truncate(o.Output, 256))
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// Status is a copy of one probe's state for the collector.
+type Status struct {
+	Spec   *Spec
+	Key    string
+	Record state.Record
+}
+
+// Each calls fn for every probe of every target, with a consistent copy of
+// its state. fn must not call back into the Scheduler.
+func (s *Scheduler) Each(fn func(*Status)) {
+	s.mu.Lock()
+	ws := make([]*worker, 0, s.queue.Len()+int(s.inFlight.Load())+16)
+	for _, src := range s.sources {
+		for _, t := range src {
+			ws = append(ws, t.workers...)
+		}
+	}
+	s.mu.Unlock()
+	var st Status
+	for _, w := range ws {
+		st.Spec, st.Key = &w.spec, w.t.key
+		w.mu.Lock()
+		st.Record = w.rec
+		w.mu.Unlock()
+		fn(&st)
+	}
+}
+
+// workerHeap orders workers by their next planned start.
+type workerHeap []*worker
+
+func (h workerHeap) Len() int           { return len(h) }
+func (h workerHeap) Less(i, j int) bool { return h[i].next.Before(h[j].next) }
+func (h workerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *workerHeap) Push(x any) {
+	w := x.(*worker)
+	w.index = len(*h)
+	*h = append(*h, w)
+}
+func (h *workerHeap) Pop() any {
+	old := *h
+	n := len(old)
+	w := old[n-1]
+	old[n-1] = nil
+	w.index = -1
+	*h = old[:n-1]
+	return w
+}

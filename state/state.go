@@ -1,0 +1,197 @@
+// Package state holds what is known about one (target, probe kind): the
+// kubelet worker's threshold state machine and the facts of the last
+// attempt, which the collector renders at scrape time.
+package state
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/prober"
+)
+
+// Kind is readiness, liveness or startup.
+type Kind uint8
+
+const (
+	Readiness Kind = iota
+	Liveness
+	Startup
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Liveness:
+		return "liveness"
+	case Startup:
+		return "startup"
+	}
+	return "readiness"
+}
+
+// ParseKind is the inverse of Kind.String.
+func ParseKind(s string) (Kind, error) {
+	switch s {
+	case "readiness":
+		return Readiness, nil
+	case "liveness":
+		return Liveness, nil
+	case "startup":
+		return Startup, nil
+	}
+	return 0, fmt.Errorf("unknown probe kind %q", s)
+}
+
+// Value is a thresholded result. Its numeric values are probe_state's.
+type Value int8
+
+const (
+	Unknown Value = -1
+	Failure Value = 0
+	Success Value = 1
+)
+
+func (v Value) String() string {
+	switch v {
+	case Success:
+		return "success"
+	case Failure:
+		return "failure"
+	}
+	return "unknown"
+}
+
+// Initial is the kubelet's initialValue: not ready, alive, not started.
+func Initial(k Kind) Value {
+	switch k {
+	case Liveness:
+		return Success
+	case Startup:
+		return Unknown
+	}
+	return Failure
+}
+
+// Machine is the kubelet worker's threshold logic (worker.go doProbe), with
+// one adaptation: there is no container to restart, so where the kubelet
+// puts a liveness or startup worker on hold after Failure (until a new
+// container appears), Machine keeps going and recovers at
+// successThreshold. A startup probe that succeeds is done, as in the
+// kubelet: it goes on hold and gates nothing any more.
+type Machine struct {
+	kind             Kind
+	successThreshold int32
+	failureThreshold int32
+
+	value      Value
+	lastResult Value // the kubelet's zero value: Success
+	resultRun  int32
+	onHold     bool
+
+	transitions    uint64
+	lastTransition time.Time
+}
+
+// NewMachine starts at the kind's initial value; since is when the target
+// appeared, reported as the last transition until a real one happens.
+func NewMachine(k Kind, successThreshold, failureThreshold int32, since time.Time) Machine {
+	return Machine{
+		kind:             k,
+		successThreshold: successThreshold,
+		failureThreshold: failureThreshold,
+		value:            Initial(k),
+		lastResult:       Success,
+		lastTransition:   since,
+	}
+}
+
+// Observe counts one result that was not discarded (Success or Failure)
+// and reports whether the thresholded value changed.
+func (m *Machine) Observe(r Value, now time.Time) bool {
+	if r == m.lastResult {
+		m.resultRun++
+	} else {
+		m.lastResult = r
+		m.resultRun = 1
+	}
+	if (r == Failure && m.resultRun < m.failureThreshold) ||
+		(r == Success && m.resultRun < m.successThreshold) {
+		return false
+	}
+	changed := m.value != r
+	m.value = r
+	if changed {
+		m.transitions++
+		m.lastTransition = now
+	}
+	switch {
+	case m.kind == Startup && r == Success:
+		m.onHold = true
+		m.resultRun = 0
+	case m.kind == Startup || (m.kind == Liveness && r == Failure):
+		// Here the kubelet restarts the container and holds the worker;
+		// we start counting afresh and keep probing.
+		m.resultRun = 0
+	}
+	return changed
+}
+
+// Value is the thresholded state.
+func (m *Machine) Value() Value { return m.value }
+
+// OnHold reports that the probe needs no more runs (a startup probe that
+// succeeded).
+func (m *Machine) OnHold() bool { return m.onHold }
+
+// Run returns the consecutive identical results and which result they are.
+func (m *Machine) Run() (Value, int32) { return m.lastResult, m.resultRun }
+
+// Transitions is how often the value changed, and when it last did.
+func (m *Machine) Transitions() (uint64, time.Time) { return m.transitions, m.lastTransition }
+
+// Record is a Machine plus the facts of the last attempt and result counts:
+// everything the collector renders for one (target, kind).
+type Record struct {
+	Machine
+
+	// Attempted is false until the first attempt ends; last-attempt facts
+	// are meaningless before.
+	Attempted      bool
+	LastSuccess    bool
+	LastDuration   time.Duration
+	LastStatusCode int
+
+	Successes, Failures, Errors uint64
+}
+
+// Apply records the final outcome of one tick (after the kubelet's retries
+// on error) and reports whether the thresholded value changed. An outcome
+// with an error is counted and otherwise discarded, as the kubelet does:
+// it moves neither the value nor the run.
+func (r *Record) Apply(o prober.Outcome, took time.Duration, now time.Time) bool {
+	r.Attempted = true
+	r.LastDuration = took
+	r.LastStatusCode = o.StatusCode
+	if o.Err != nil {
+		r.LastSuccess = false
+		r.Errors++
+		return false
+	}
+	v := ResultValue(o.Result)
+	r.LastSuccess = v == Success
+	if v == Success {
+		r.Successes++
+	} else {
+		r.Failures++
+	}
+	return r.Observe(v, now)
+}
+
+// ResultValue maps a prober result without error to the cached result, as
+// prober.go probe() does: a warning is a success, unknown is a failure.
+func ResultValue(r prober.Result) Value {
+	if r == prober.Success || r == prober.Warning {
+		return Success
+	}
+	return Failure
+}

@@ -1,0 +1,147 @@
+package state
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/prober"
+)
+
+const (
+	S = Success
+	F = Failure
+	U = Unknown
+)
+
+type step struct {
+	in   Value // result observed
+	want Value // thresholded value after it
+	run  int32 // resultRun after it; -1 = don't check
+	hold bool
+}
+
+// TestMachine replays the kubelet's worker_test.go sequences (semantics
+// doc §8.5) and then our adapted cases, where the kubelet would hold the
+// worker waiting for a container restart.
+func TestMachine(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		kind    Kind
+		s, f    int32
+		initial Value
+		steps   []step
+	}{
+		{"TestFailureThreshold", Readiness, 1, 3, F, []step{
+			{S, S, 1, false}, {S, S, 2, false}, {S, S, 3, false},
+			{F, S, 1, false}, {F, S, 2, false},
+			{F, F, 3, false}, {F, F, 4, false},
+		}},
+		{"TestSuccessThreshold", Readiness, 3, 1, F, []step{
+			{S, F, 1, false}, {S, F, 2, false}, {S, S, 3, false},
+			{F, F, 1, false},
+		}},
+		{"TestResultRunOnLivenessCheckFailure", Liveness, 1, 3, S, []step{
+			{S, S, 1, false}, {F, S, 1, false}, {F, S, 2, false},
+			{F, F, 0, false}, // kubelet: Failure, run reset to 0, on hold
+		}},
+		{"TestStartupProbeFailureThreshold", Startup, 1, 3, U, []step{
+			{F, U, 1, false}, {F, U, 2, false},
+			{F, F, 0, false}, // kubelet: Failure, run 0, on hold (container restarts)
+		}},
+		{"TestStartupProbeSuccessThreshold", Startup, 1, 1, U, []step{
+			{S, S, 0, true},
+		}},
+		{"TestOnHoldOnLivenessCheckFailure", Liveness, 1, 1, S, []step{
+			{F, F, 0, false},
+		}},
+		{"TestOnHoldOnStartupCheckFailure", Startup, 1, 1, U, []step{
+			{F, F, 0, false},
+		}},
+		{"TestStartupProbeDisabledByStarted (startup part)", Startup, 1, 2, U, []step{
+			{F, U, 1, false}, {S, S, 0, true},
+		}},
+		// Adapted: no container to restart, so liveness keeps probing after
+		// Failure and recovers at successThreshold (always 1 for liveness).
+		{"adapted: liveness recovers", Liveness, 1, 2, S, []step{
+			{F, S, 1, false}, {F, F, 0, false}, {F, F, 1, false},
+			{S, S, 1, false}, {F, S, 1, false}, {F, F, 0, false},
+		}},
+		// Adapted: a startup probe that reached its failure threshold keeps
+		// probing (the kubelet would restart the container and start over)
+		// and is done once it succeeds.
+		{"adapted: startup fails then starts", Startup, 1, 2, U, []step{
+			{F, U, 1, false}, {F, F, 0, false}, {F, F, 1, false}, {S, S, 0, true},
+		}},
+		{"readiness never holds or resets", Readiness, 2, 2, F, []step{
+			{S, F, 1, false}, {S, S, 2, false}, {S, S, 3, false},
+			{F, S, 1, false}, {F, F, 2, false}, {F, F, 3, false}, {S, F, 1, false},
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := NewMachine(c.kind, c.s, c.f, time.Unix(0, 0))
+			if m.Value() != c.initial || Initial(c.kind) != c.initial {
+				t.Fatalf("initial value %v, want %v", m.Value(), c.initial)
+			}
+			for i, st := range c.steps {
+				m.Observe(st.in, time.Unix(int64(i+1), 0))
+				_, run := m.Run()
+				if m.Value() != st.want || (st.run >= 0 && run != st.run) || m.OnHold() != st.hold {
+					t.Fatalf("step %d (%v): value %v run %d hold %v; want %v run %d hold %v",
+						i, st.in, m.Value(), run, m.OnHold(), st.want, st.run, st.hold)
+				}
+			}
+		})
+	}
+}
+
+func TestTransitions(t *testing.T) {
+	since := time.Unix(100, 0)
+	m := NewMachine(Readiness, 1, 1, since)
+	if n, at := m.Transitions(); n != 0 || !at.Equal(since) {
+		t.Fatalf("fresh: %d %v", n, at)
+	}
+	if !m.Observe(S, time.Unix(101, 0)) || m.Observe(S, time.Unix(102, 0)) {
+		t.Fatal("changed should be reported once")
+	}
+	m.Observe(F, time.Unix(103, 0))
+	if n, at := m.Transitions(); n != 2 || at.Unix() != 103 {
+		t.Fatalf("after F,S,F: %d %v", n, at)
+	}
+}
+
+// TestRecordDiscardsErrors: an errored outcome is counted but moves
+// neither the value nor the run, so F, error, F is two consecutive failures.
+func TestRecordDiscardsErrors(t *testing.T) {
+	r := Record{Machine: NewMachine(Liveness, 1, 2, time.Unix(0, 0))}
+	now := time.Unix(1, 0)
+	r.Apply(prober.Outcome{Result: prober.Failure}, time.Millisecond, now)
+	r.Apply(prober.Outcome{Result: prober.Unknown, Err: errors.New("port")}, time.Millisecond, now)
+	if r.Value() != Success || r.Errors != 1 || r.LastSuccess {
+		t.Fatalf("after F, error: %v errors=%d", r.Value(), r.Errors)
+	}
+	r.Apply(prober.Outcome{Result: prober.Failure}, time.Millisecond, now)
+	if r.Value() != Failure || r.Failures != 2 {
+		t.Fatalf("after F, error, F: %v failures=%d", r.Value(), r.Failures)
+	}
+	// A warning (unfollowed redirect) counts as success.
+	r.Apply(prober.Outcome{Result: prober.Warning, StatusCode: 302}, time.Millisecond, now)
+	if r.Value() != Success || !r.LastSuccess || r.LastStatusCode != 302 || r.Successes != 1 {
+		t.Fatalf("after warning: %+v", r)
+	}
+	// Unknown without an error is a failure.
+	if ResultValue(prober.Unknown) != Failure {
+		t.Fatal("unknown without error must map to Failure")
+	}
+}
+
+func TestParseKind(t *testing.T) {
+	for _, k := range []Kind{Readiness, Liveness, Startup} {
+		if got, err := ParseKind(k.String()); err != nil || got != k {
+			t.Errorf("%v: %v %v", k, got, err)
+		}
+	}
+	if _, err := ParseKind("other"); err == nil {
+		t.Error("want an error")
+	}
+}

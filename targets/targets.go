@@ -1,0 +1,175 @@
+// Package targets joins a config entry's probe definitions with discovered
+// targets into what the scheduler runs: one scheduler.Target per
+// discovered target, one Spec per probe kind, with the labels that
+// identify its series.
+package targets
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/scheduler"
+	"github.com/probe-exporter/probe-exporter/state"
+)
+
+// Entry is one config entry with its probers built, ready to be applied to
+// any number of discovered targets.
+type Entry struct {
+	cfg    *config.Target
+	probes []probe
+	names  map[string]*scheduler.LabelNames // by joined names, reused across groups
+}
+
+type probe struct {
+	kind     state.Kind
+	def      *config.Probe
+	prober   prober.Prober
+	identity string
+}
+
+// NewEntry builds the entry's probers: once per probe definition, shared by
+// all its targets and attempts.
+func NewEntry(cfg *config.Target) (*Entry, error) {
+	e := &Entry{cfg: cfg, names: map[string]*scheduler.LabelNames{}}
+	for _, kp := range cfg.Probes() {
+		kind, err := state.ParseKind(kp.Kind)
+		if err != nil {
+			return nil, err
+		}
+		p, err := prober.New(kp.Probe)
+		if err != nil {
+			return nil, fmt.Errorf("target %q, %sProbe: %w", cfg.Name, kp.Kind, err)
+		}
+		def, err := json.Marshal(kp.Probe)
+		if err != nil {
+			return nil, err
+		}
+		e.probes = append(e.probes, probe{kind: kind, def: kp.Probe, prober: p, identity: kp.Kind + string(def)})
+	}
+	return e, nil
+}
+
+// Name is the entry's name: the target label of its series.
+func (e *Entry) Name() string { return e.cfg.Name }
+
+// Targets turns a discovered group into scheduler targets.
+func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
+	names := e.labelNames(g)
+	// A change of label names changes every series' identity: fold the
+	// names into each probe's identity so that workers start afresh.
+	schema := strings.Join(names.Names, ",")
+	out := make([]scheduler.Target, 0, len(g.Targets))
+	for _, dt := range g.Targets {
+		labels := make(map[string]string, len(e.cfg.Labels)+len(dt.Labels))
+		for k, v := range e.cfg.Labels {
+			labels[k] = v
+		}
+		for k, v := range dt.Labels {
+			labels[k] = v
+		}
+		t := scheduler.Target{Key: key(dt), Specs: make([]scheduler.Spec, 0, len(e.probes))}
+		for _, p := range e.probes {
+			pt := &prober.Target{Host: dt.Host, Port: dt.Port}
+			if p.def.Exec != nil {
+				pt.Vars = e.vars(dt, p.kind, labels)
+			}
+			addr := p.prober.Address(pt)
+			values := make([]string, len(names.Names))
+			values[0], values[1], values[2] = e.cfg.Name, p.kind.String(), addr
+			for i, n := range names.Names[3:] {
+				values[i+3] = labels[n]
+			}
+			t.Specs = append(t.Specs, scheduler.Spec{
+				Kind:             p.kind,
+				Prober:           p.prober,
+				Target:           pt,
+				InitialDelay:     seconds(p.def.InitialDelaySeconds),
+				Period:           seconds(p.def.PeriodSeconds),
+				Timeout:          seconds(p.def.TimeoutSeconds),
+				SuccessThreshold: p.def.SuccessThreshold,
+				FailureThreshold: p.def.FailureThreshold,
+				Entry:            e.cfg.Name,
+				Labels:           names,
+				Values:           values,
+				Identity:         p.identity + "|" + schema,
+			})
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// labelNames is target, kind, address, then the sorted union of the entry's
+// and the group's target label names: one schema per entry, so its series
+// share descriptors.
+func (e *Entry) labelNames(g discovery.Group) *scheduler.LabelNames {
+	set := map[string]struct{}{}
+	for k := range e.cfg.Labels {
+		set[k] = struct{}{}
+	}
+	for _, t := range g.Targets {
+		for k := range t.Labels {
+			set[k] = struct{}{}
+		}
+	}
+	extra := make([]string, 0, len(set))
+	for k := range set {
+		extra = append(extra, k)
+	}
+	sort.Strings(extra)
+	names := append([]string{"target", "kind", "address"}, extra...)
+	joined := strings.Join(names, ",")
+	if n, ok := e.names[joined]; ok {
+		return n
+	}
+	n := &scheduler.LabelNames{Names: names}
+	e.names[joined] = n
+	return n
+}
+
+// vars are what an exec probe sees of its target, for $(VAR) expansion
+// and in its environment.
+func (e *Entry) vars(t discovery.Target, kind state.Kind, labels map[string]string) map[string]string {
+	v := map[string]string{
+		"PROBE_TARGET":  e.cfg.Name,
+		"PROBE_KIND":    kind.String(),
+		"PROBE_HOST":    t.Host,
+		"PROBE_ADDRESS": t.Host,
+	}
+	if t.Port != 0 {
+		port := strconv.Itoa(int(t.Port))
+		v["PROBE_PORT"] = port
+		v["PROBE_ADDRESS"] = net.JoinHostPort(t.Host, port)
+	}
+	for k, val := range labels {
+		v["PROBE_LABEL_"+k] = val
+	}
+	return v
+}
+
+// key is a discovered target's identity within its group.
+func key(t discovery.Target) string {
+	var b strings.Builder
+	b.WriteString(t.Host)
+	b.WriteByte('|')
+	b.WriteString(strconv.Itoa(int(t.Port)))
+	ks := make([]string, 0, len(t.Labels))
+	for k := range t.Labels {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	for _, k := range ks {
+		fmt.Fprintf(&b, "|%s=%q", k, t.Labels[k])
+	}
+	return b.String()
+}
+
+func seconds(s int32) time.Duration { return time.Duration(s) * time.Second }
