@@ -137,17 +137,17 @@ func (m *Machine) Observe(r Value, now time.Time) bool {
 }
 
 // Value is the thresholded state.
-func (m *Machine) Value() Value { return m.value }
+func (m Machine) Value() Value { return m.value }
 
 // OnHold reports that the probe needs no more runs (a startup probe that
 // succeeded).
-func (m *Machine) OnHold() bool { return m.onHold }
+func (m Machine) OnHold() bool { return m.onHold }
 
 // Run returns the consecutive identical results and which result they are.
-func (m *Machine) Run() (Value, int32) { return m.lastResult, m.resultRun }
+func (m Machine) Run() (Value, int32) { return m.lastResult, m.resultRun }
 
 // Transitions is how often the value changed, and when it last did.
-func (m *Machine) Transitions() (uint64, time.Time) { return m.transitions, m.lastTransition }
+func (m Machine) Transitions() (uint64, time.Time) { return m.transitions, m.lastTransition }
 
 // Record is a Machine plus the facts of the last attempt and result counts:
 // everything the collector renders for one (target, kind).

@@ -1,0 +1,316 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/state"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fakeProber returns what result() says and counts calls; block makes
+// calls wait for release or their context.
+type fakeProber struct {
+	calls   atomic.Int64
+	mu      sync.Mutex
+	outcome prober.Outcome
+	block   chan struct{}
+}
+
+func (f *fakeProber) set(o prober.Outcome) {
+	f.mu.Lock()
+	f.outcome = o
+	f.mu.Unlock()
+}
+
+func (f *fakeProber) Probe(ctx context.Context, _ *prober.Target) prober.Outcome {
+	f.calls.Add(1)
+	if f.block != nil {
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return prober.Outcome{Result: prober.Failure, Output: "cancelled"}
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.outcome
+}
+func (f *fakeProber) Address(t *prober.Target) string { return t.Host }
+func (f *fakeProber) Type() string                    { return "tcpSocket" }
+
+var names = &LabelNames{Names: []string{"target", "kind", "address"}}
+
+func spec(kind state.Kind, p prober.Prober, period time.Duration) Spec {
+	return Spec{
+		Kind: kind, Prober: p, Target: &prober.Target{Host: "h"},
+		Period: period, Timeout: time.Second, SuccessThreshold: 1, FailureThreshold: 1,
+		Entry: "e", Labels: names, Values: []string{"e", kind.String(), "h"}, Identity: kind.String(),
+	}
+}
+
+// harness runs a scheduler until the test ends and waits for it to stop.
+func harness(t *testing.T, o Options) (*Scheduler, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	s := New(o, reg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s, reg
+}
+
+// pastStartup puts the scheduler beyond its first period, where new
+// targets are probed at once rather than jittered.
+func pastStartup(s *Scheduler) {
+	s.mu.Lock()
+	s.started = s.started.Add(-24 * time.Hour)
+	s.mu.Unlock()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func records(s *Scheduler) map[string]state.Record {
+	out := map[string]state.Record{}
+	s.Each(func(st *Status) { out[st.Key+"/"+st.Spec.Kind.String()] = st.Record })
+	return out
+}
+
+func TestPeriodAndThresholds(t *testing.T) {
+	s, _ := harness(t, Options{})
+	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	sp := spec(state.Readiness, p, 20*time.Millisecond)
+	sp.SuccessThreshold, sp.FailureThreshold = 2, 3
+	s.Sync("src", []Target{{Key: "a", Specs: []Spec{sp}}})
+	waitFor(t, "readiness to become Success after 2 successes", func() bool {
+		return records(s)["a/readiness"].Value() == state.Success
+	})
+	p.set(prober.Outcome{Result: prober.Failure})
+	waitFor(t, "3 failures to flip it", func() bool { return records(s)["a/readiness"].Value() == state.Failure })
+	r := records(s)["a/readiness"]
+	if n, _ := r.Transitions(); n != 2 || r.Failures < 3 || r.Successes < 2 {
+		t.Errorf("transitions %d, successes %d, failures %d", n, r.Successes, r.Failures)
+	}
+}
+
+func TestErrorsAreDiscarded(t *testing.T) {
+	s, reg := harness(t, Options{})
+	p := &fakeProber{outcome: prober.Outcome{Result: prober.Unknown, Err: errors.New("no port")}}
+	s.Sync("src", []Target{{Key: "a", Specs: []Spec{spec(state.Readiness, p, 20*time.Millisecond)}}})
+	waitFor(t, "two discarded ticks", func() bool { return records(s)["a/readiness"].Errors >= 2 })
+	r := records(s)["a/readiness"]
+	if r.Value() != state.Failure || r.Successes+r.Failures != 0 {
+		t.Errorf("an errored probe moved the state: %+v", r)
+	}
+	// Each tick made MaxRetries attempts.
+	if got := testutil.ToFloat64(s.attempts.WithLabelValues("tcpSocket", "error")); got < 2*prober.MaxRetries {
+		t.Errorf("attempts %v", got)
+	}
+	_ = reg
+}
+
+func TestStartupGatesOthers(t *testing.T) {
+	s, _ := harness(t, Options{})
+	startup := &fakeProber{outcome: prober.Outcome{Result: prober.Failure}}
+	live := &fakeProber{outcome: prober.Outcome{Result: prober.Failure}}
+	ready := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	s.Sync("src", []Target{{Key: "a", Specs: []Spec{
+		spec(state.Startup, startup, 10*time.Millisecond),
+		spec(state.Liveness, live, 10*time.Millisecond),
+		spec(state.Readiness, ready, 10*time.Millisecond),
+	}}})
+	waitFor(t, "startup to fail a few times", func() bool { return startup.calls.Load() >= 3 })
+	if live.calls.Load() != 0 || ready.calls.Load() != 0 {
+		t.Fatalf("probes ran before startup succeeded: liveness %d readiness %d", live.calls.Load(), ready.calls.Load())
+	}
+	rs := records(s)
+	if rs["a/liveness"].Value() != state.Success || rs["a/readiness"].Value() != state.Failure || rs["a/startup"].Value() != state.Failure {
+		t.Fatalf("gated probes should stay at their initial values: %v %v %v",
+			rs["a/liveness"].Value(), rs["a/readiness"].Value(), rs["a/startup"].Value())
+	}
+	startup.set(prober.Outcome{Result: prober.Success})
+	waitFor(t, "readiness and liveness to run once started", func() bool {
+		rs := records(s)
+		return rs["a/readiness"].Value() == state.Success && rs["a/liveness"].Value() == state.Failure
+	})
+	// A startup probe that succeeded is done.
+	n := startup.calls.Load()
+	waitFor(t, "more readiness runs", func() bool { return ready.calls.Load() >= 5 })
+	if startup.calls.Load() != n {
+		t.Errorf("startup kept probing after success: %d -> %d", n, startup.calls.Load())
+	}
+}
+
+func TestInitialDelay(t *testing.T) {
+	s, _ := harness(t, Options{})
+	delayed := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	other := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	sp := spec(state.Liveness, delayed, 10*time.Millisecond)
+	sp.InitialDelay = time.Hour
+	s.Sync("src", []Target{{Key: "a", Specs: []Spec{sp}}, {Key: "b", Specs: []Spec{spec(state.Liveness, other, 10*time.Millisecond)}}})
+	waitFor(t, "the undelayed target to run", func() bool { return other.calls.Load() >= 5 })
+	if delayed.calls.Load() != 0 {
+		t.Fatalf("probed during initialDelaySeconds")
+	}
+	if r := records(s)["a/liveness"]; r.Value() != state.Success || r.Attempted {
+		t.Errorf("delayed liveness should sit at its initial value: %+v", r)
+	}
+}
+
+func TestMaxInFlight(t *testing.T) {
+	s, reg := harness(t, Options{MaxInFlight: 2})
+	pastStartup(s)
+	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}, block: make(chan struct{})}
+	var ts []Target
+	for i := 0; i < 10; i++ {
+		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(state.Readiness, p, time.Hour)}})
+	}
+	s.Sync("src", ts)
+	gauge := func(name string) float64 {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		return -1
+	}
+	waitFor(t, "2 in flight and 8 waiting", func() bool {
+		return gauge("probe_exporter_probes_in_flight") == 2 && gauge("probe_exporter_probes_waiting") == 8
+	})
+	if p.calls.Load() != 2 {
+		t.Fatalf("%d probes started with a bound of 2", p.calls.Load())
+	}
+	close(p.block)
+	waitFor(t, "all 10 to run", func() bool {
+		n := 0
+		for _, r := range records(s) {
+			if r.Attempted {
+				n++
+			}
+		}
+		return n == 10
+	})
+	if gauge("probe_exporter_probes_waiting") != 0 || gauge("probe_exporter_probes_in_flight") != 0 {
+		t.Error("gauges did not drain")
+	}
+}
+
+func TestSyncKeepsUnchangedAndStopsRemoved(t *testing.T) {
+	s, _ := harness(t, Options{})
+	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	keep := Target{Key: "keep", Specs: []Spec{spec(state.Readiness, p, 10*time.Millisecond)}}
+	gone := Target{Key: "gone", Specs: []Spec{spec(state.Readiness, p, 10*time.Millisecond)}}
+	changed := Target{Key: "changed", Specs: []Spec{spec(state.Readiness, p, 10*time.Millisecond)}}
+	s.Sync("src", []Target{keep, gone, changed})
+	waitFor(t, "all three to be ready", func() bool {
+		rs := records(s)
+		return rs["keep/readiness"].Successes >= 2 && rs["gone/readiness"].Successes >= 2 && rs["changed/readiness"].Successes >= 2
+	})
+	changed.Specs = []Spec{spec(state.Readiness, p, 10*time.Millisecond)}
+	changed.Specs[0].Identity = "new definition"
+	before := records(s)["keep/readiness"]
+	s.Sync("src", []Target{keep, changed})
+	rs := records(s)
+	if _, ok := rs["gone/readiness"]; ok {
+		t.Error("removed target still reported")
+	}
+	if rs["keep/readiness"].Successes < before.Successes || rs["keep/readiness"].Value() != state.Success {
+		t.Errorf("unchanged target lost its state: %+v", rs["keep/readiness"])
+	}
+	if r := rs["changed/readiness"]; r.Successes > 1 {
+		t.Errorf("changed definition kept old state: %+v", r)
+	}
+	s.Sync("src", nil)
+	if n := len(records(s)); n != 0 {
+		t.Errorf("%d probes left after removing the source", n)
+	}
+}
+
+func TestRemoveCancelsRunningProbe(t *testing.T) {
+	s, reg := harness(t, Options{})
+	pastStartup(s)
+	p := &fakeProber{block: make(chan struct{})} // never released: only cancellation ends it
+	s.Sync("src", []Target{{Key: "a", Specs: []Spec{spec(state.Readiness, p, time.Hour)}}})
+	waitFor(t, "the probe to start", func() bool { return p.calls.Load() == 1 })
+	s.Sync("src", nil)
+	waitFor(t, "the probe to be cancelled", func() bool {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "probe_exporter_probes_in_flight" {
+				return mf.GetMetric()[0].GetGauge().GetValue() == 0
+			}
+		}
+		return false
+	})
+}
+
+func TestNextTick(t *testing.T) {
+	base := time.Unix(1000, 0)
+	p := 10 * time.Second
+	for _, c := range []struct {
+		now  time.Duration // since base
+		want time.Duration
+	}{
+		{1 * time.Second, 10 * time.Second},  // probe took 1 s: next tick
+		{10 * time.Second, 10 * time.Second}, // exactly on the tick: run it now
+		{25 * time.Second, 20 * time.Second}, // overran: the last tick passed, phase kept
+	} {
+		if got := nextTick(base, p, base.Add(c.now)).Sub(base); got != c.want {
+			t.Errorf("now=+%v: next=+%v, want +%v", c.now, got, c.want)
+		}
+	}
+}
+
+func TestStartupJitterSpreadsFirstProbes(t *testing.T) {
+	s := New(Options{}, nil)
+	var ts []Target
+	for i := 0; i < 1000; i++ {
+		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(state.Readiness, &fakeProber{}, 10*time.Second)}})
+	}
+	s.Sync("src", ts)
+	min, max := s.queue[0].next, s.queue[0].next
+	for _, w := range s.queue {
+		if w.next.Before(min) {
+			min = w.next
+		}
+		if w.next.After(max) {
+			max = w.next
+		}
+	}
+	// 1000 uniform draws over 10 s: the spread is nearly the whole period.
+	if spread := max.Sub(min); spread < 5*time.Second {
+		t.Errorf("first probes spread over %v only", spread)
+	}
+	// After the first period, new targets are probed at once.
+	s.started = s.started.Add(-time.Minute)
+	s.Sync("later", []Target{{Key: "x", Specs: []Spec{spec(state.Readiness, &fakeProber{}, 10*time.Second)}}})
+	for _, w := range s.queue {
+		if w.t.key == "x" && w.next.After(time.Now()) {
+			t.Errorf("a target added after start-up waits until %v", w.next)
+		}
+	}
+}
