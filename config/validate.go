@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"os/exec"
 	"regexp"
 	"sort"
 	"strconv"
@@ -209,8 +211,21 @@ func (v *validator) probe(p *Probe, kind, path, entry string, t *Target) {
 		v.add(path, "Forbidden: may not specify more than 1 handler type")
 	}
 
-	if e := p.Exec; e != nil && len(e.Command) == 0 {
-		v.add(path+".exec.command", "Required value")
+	if e := p.Exec; e != nil {
+		switch {
+		case len(e.Command) == 0:
+			v.add(path+".exec.command", "Required value")
+		case !strings.Contains(e.Command[0], "$("):
+			// The kubelet would find out in the container; we run it here,
+			// so a missing executable is known now rather than as errors
+			// that are discarded forever.
+			if _, err := exec.LookPath(e.Command[0]); err != nil {
+				if inner := errors.Unwrap(err); inner != nil {
+					err = inner
+				}
+				v.invalid(path+".exec.command[0]", e.Command[0], "executable not found on this host ("+err.Error()+")")
+			}
+		}
 	}
 	if h := p.HTTPGet; h != nil {
 		if h.Scheme != "HTTP" && h.Scheme != "HTTPS" {
@@ -237,6 +252,10 @@ func (v *validator) probe(p *Probe, kind, path, entry string, t *Target) {
 // takes the kubelet's strconv.Atoi fallback; no port falls back to the
 // host's own port.
 func (v *validator) port(p IntOrString, path, entry string, t *Target) {
+	if _, written := v.pos[path]; written && p.IsZero() {
+		v.invalid(path, 0, "must be between 1 and 65535, inclusive")
+		return
+	}
 	if p.IsZero() {
 		for j, h := range t.Static {
 			if h.Port == 0 {

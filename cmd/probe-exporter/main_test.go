@@ -1,0 +1,420 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+var binary string
+
+// TestMain builds the real binary once; every test here runs it as a
+// separate process, as a user would.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "probe-exporter-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "probe-exporter")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the binary:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type exporter struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan error
+	mu   sync.Mutex
+	logs strings.Builder
+}
+
+var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
+
+// start runs the binary on a free loopback port and waits until it
+// listens.
+func start(t *testing.T, args ...string) *exporter {
+	t.Helper()
+	args = append([]string{"--web.listen-address=127.0.0.1:0", "--log.level=debug"}, args...)
+	e := &exporter{cmd: exec.Command(binary, args...), done: make(chan error, 1)}
+	stderr, err := e.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			e.mu.Lock()
+			e.logs.WriteString(sc.Text() + "\n")
+			e.mu.Unlock()
+			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+		e.done <- e.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if e.cmd.ProcessState == nil {
+			_ = e.cmd.Process.Kill()
+			<-e.done
+		}
+		if t.Failed() {
+			t.Logf("exporter log:\n%s", e.log())
+		}
+	})
+	select {
+	case a := <-addr:
+		e.url = "http://" + a
+	case err := <-e.done:
+		t.Fatalf("exporter exited before listening: %v\n%s", err, e.log())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("exporter did not listen\n%s", e.log())
+	}
+	return e
+}
+
+func (e *exporter) log() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.logs.String()
+}
+
+func (e *exporter) scrape(t *testing.T) map[string]*dto.MetricFamily {
+	t.Helper()
+	res, err := http.Get(e.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
+}
+
+// value returns the value of the series of family name whose labels
+// include want, and whether there is one.
+func value(mfs map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	mf := mfs[name]
+	if mf == nil {
+		return 0, false
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		have := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		}
+		return m.GetUntyped().GetValue(), true
+	}
+	return 0, false
+}
+
+// eventually polls the exporter until cond holds for a scrape; check runs
+// on every scrape on the way, for invariants.
+func (e *exporter) eventually(t *testing.T, what string, cond func(map[string]*dto.MetricFamily) bool, check func(map[string]*dto.MetricFamily)) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mfs := e.scrape(t)
+		if check != nil {
+			check(mfs)
+		}
+		if cond(mfs) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func writeConfig(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hostPort(t *testing.T, rawURL string) (string, string) {
+	t.Helper()
+	h, p, err := net.SplitHostPort(strings.TrimPrefix(rawURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, p
+}
+
+// TestEndToEnd flips a real HTTP server and a file-checking exec probe
+// down and up, and checks probe_state follows the thresholds on every
+// scrape along the way.
+func TestEndToEnd(t *testing.T) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" && healthy.Load() {
+			fmt.Fprintln(w, "ok")
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	host, port := hostPort(t, srv.URL)
+	dir := t.TempDir()
+	flag := filepath.Join(dir, "up")
+	writeConfig(t, flag, "")
+	cfg := filepath.Join(dir, "config.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(`
+targets:
+  - name: web
+    labels: {team: payments}
+    static:
+      - host: %s
+        labels: {zone: a}
+    readinessProbe:
+      httpGet: {path: /healthz, port: %s}
+      periodSeconds: 1
+      successThreshold: 2
+      failureThreshold: 2
+    livenessProbe:
+      tcpSocket: {port: %s}
+      periodSeconds: 1
+  - name: file
+    static:
+      - host: 127.0.0.1
+    livenessProbe:
+      exec:
+        command: [/bin/sh, -c, 'test -e "$1" && echo "$(PROBE_TARGET) up"', sh, %s]
+      periodSeconds: 1
+      failureThreshold: 2
+`, host, port, port, flag))
+	e := start(t, "--config.file="+cfg)
+
+	web := map[string]string{"target": "web", "kind": "readiness", "address": net.JoinHostPort(host, port), "team": "payments", "zone": "a"}
+	file := map[string]string{"target": "file", "kind": "liveness", "address": "127.0.0.1"}
+	// On every scrape: the state never runs ahead of its thresholds.
+	invariant := func(mfs map[string]*dto.MetricFamily) {
+		st, _ := value(mfs, "probe_state", web)
+		fails, _ := value(mfs, "probe_consecutive_failures", web)
+		succs, _ := value(mfs, "probe_consecutive_successes", web)
+		if st == 0 && succs >= 2 {
+			t.Errorf("readiness is 0 after %v consecutive successes (successThreshold 2)", succs)
+		}
+		if st == 1 && fails >= 2 {
+			t.Errorf("readiness is 1 after %v consecutive failures (failureThreshold 2)", fails)
+		}
+	}
+	stateIs := func(labels map[string]string, want float64) func(map[string]*dto.MetricFamily) bool {
+		return func(mfs map[string]*dto.MetricFamily) bool {
+			v, ok := value(mfs, "probe_state", labels)
+			return ok && v == want
+		}
+	}
+
+	e.eventually(t, "web ready and file alive", func(mfs map[string]*dto.MetricFamily) bool {
+		return stateIs(web, 1)(mfs) && stateIs(file, 1)(mfs)
+	}, invariant)
+	mfs := e.scrape(t)
+	if v, _ := value(mfs, "probe_http_status_code", web); v != 200 {
+		t.Errorf("status code %v", v)
+	}
+	if v, _ := value(mfs, "probe_success", map[string]string{"target": "web", "kind": "liveness"}); v != 1 {
+		t.Errorf("tcp liveness probe_success %v", v)
+	}
+
+	healthy.Store(false)
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(t, "web not ready and file dead", func(mfs map[string]*dto.MetricFamily) bool {
+		return stateIs(web, 0)(mfs) && stateIs(file, 0)(mfs)
+	}, invariant)
+	mfs = e.scrape(t)
+	if v, _ := value(mfs, "probe_http_status_code", web); v != 503 {
+		t.Errorf("status code %v", v)
+	}
+	if v, _ := value(mfs, "probe_state_transitions_total", web); v != 2 {
+		t.Errorf("readiness transitions %v, want 2 (initial Failure -> Success -> Failure)", v)
+	}
+
+	healthy.Store(true)
+	writeConfig(t, flag, "")
+	e.eventually(t, "web ready and file alive again", func(mfs map[string]*dto.MetricFamily) bool {
+		return stateIs(web, 1)(mfs) && stateIs(file, 1)(mfs)
+	}, invariant)
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	e := start(t)
+	e.eventually(t, "the embedded default's self target to be ready", func(mfs map[string]*dto.MetricFamily) bool {
+		v, ok := value(mfs, "probe_state", map[string]string{"target": "self", "kind": "readiness"})
+		return ok && v == 1
+	}, nil)
+	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-e.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("still running 5 s after SIGTERM")
+	}
+}
+
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	entry := func(name string) string {
+		return fmt.Sprintf("targets:\n  - name: %s\n    static: [{host: 127.0.0.1}]\n    livenessProbe:\n      tcpSocket: {port: 1}\n", name)
+	}
+	writeConfig(t, cfg, entry("first"))
+	e := start(t, "--config.file="+cfg, "--web.enable-lifecycle")
+	has := func(mfs map[string]*dto.MetricFamily, target string) bool {
+		_, ok := value(mfs, "probe_state", map[string]string{"target": target})
+		return ok
+	}
+	e.eventually(t, "first", func(mfs map[string]*dto.MetricFamily) bool { return has(mfs, "first") }, nil)
+
+	// A bad config keeps the old one running and says so.
+	writeConfig(t, cfg, entry("second")+"    bogus: 1\n")
+	if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(t, "a failed reload to show", func(mfs map[string]*dto.MetricFamily) bool {
+		v, _ := value(mfs, "probe_exporter_config_last_reload_successful", nil)
+		return v == 0
+	}, nil)
+	if mfs := e.scrape(t); !has(mfs, "first") || has(mfs, "second") {
+		t.Fatal("a failed reload changed the running targets")
+	}
+	if !strings.Contains(e.log(), `config.yaml:6:5: targets[0].bogus: unknown field`) {
+		t.Errorf("the log does not name the error's position:\n%s", e.log())
+	}
+
+	// A good one, through the HTTP lifecycle endpoint.
+	writeConfig(t, cfg, entry("second"))
+	res, err := http.Post(e.url+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("reload: %d %s", res.StatusCode, body)
+	}
+	mfs := e.scrape(t)
+	if has(mfs, "first") || !has(mfs, "second") {
+		t.Fatal("targets not replaced by the reload")
+	}
+	if v, _ := value(mfs, "probe_exporter_config_last_reload_successful", nil); v != 1 {
+		t.Error("reload success not shown")
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	writeConfig(t, good, "targets:\n  - name: a\n    static: [{host: 127.0.0.1}]\n    readinessProbe: {tcpSocket: {port: 80}}\n")
+	out, err := exec.Command(binary, "--config.check", "--config.file="+good).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SUCCESS") {
+		t.Errorf("valid config: %v\n%s", err, out)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	writeConfig(t, bad, "targets:\n  - name: a\n    static: [{host: 127.0.0.1}]\n    readinessProbe: {tcpSocket: {port: 0}}\n")
+	out, err = exec.Command(binary, "--config.check", "--config.file="+bad).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("invalid config: want exit 1, got %v", err)
+	}
+	if want := "bad.yaml:4:40: targets[0].readinessProbe.tcpSocket.port: Invalid value: 0"; !strings.Contains(string(out), want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+}
+
+// TestMetricFamilies pins the name, type and help of every probe_* family
+// of a real scrape (values vary; the golden in collector/ pins those).
+func TestMetricFamilies(t *testing.T) {
+	e := start(t)
+	var got []string
+	e.eventually(t, "every family to appear", func(mfs map[string]*dto.MetricFamily) bool {
+		got = got[:0]
+		for name, mf := range mfs {
+			if strings.HasPrefix(name, "probe_") {
+				got = append(got, fmt.Sprintf("%s %s %s", name, mf.GetType(), mf.GetHelp()))
+			}
+		}
+		_, ok := mfs["probe_http_status_code"]
+		return ok
+	}, nil)
+	sort.Strings(got)
+	text := strings.Join(got, "\n") + "\n"
+	const golden = "testdata/families.golden"
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text != string(want) {
+		t.Errorf("metric families changed (go test ./cmd/probe-exporter -run TestMetricFamilies -update to accept):\n%s", text)
+	}
+}
