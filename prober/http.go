@@ -70,15 +70,16 @@ func newHTTP(a *config.HTTPGetAction) *httpProber {
 
 var (
 	transportOnce sync.Once
-	transport     *http.Transport
+	tlsTransport  *http.Transport
+	transport     http.RoundTripper
 )
 
 // sharedTransport is the kubelet's probe transport. Every httpGet probe
 // shares it: with keep-alives off it holds no per-target state, and one
 // transport means no per-definition setup cost at all.
-func sharedTransport() *http.Transport {
+func sharedTransport() http.RoundTripper {
 	transportOnce.Do(func() {
-		transport = &http.Transport{
+		tlsTransport = &http.Transport{
 			Proxy:               nil, // never a proxy, whatever HTTP_PROXY says
 			DialContext:         probeDialer().DialContext,
 			TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // kubelet semantics
@@ -90,6 +91,7 @@ func sharedTransport() *http.Transport {
 			// (the kubelet's own switch).
 			ForceAttemptHTTP2: os.Getenv("DISABLE_HTTP2") == "",
 		}
+		transport = &oneShotTransport{dialer: probeDialer(), tls: tlsTransport}
 	})
 	return transport
 }

@@ -251,7 +251,8 @@ func TestHTTPNeverUsesProxy(t *testing.T) {
 	defer proxy.Close()
 	t.Setenv("HTTP_PROXY", proxy.URL)
 	t.Setenv("http_proxy", proxy.URL)
-	if sharedTransport().Proxy != nil {
+	sharedTransport()
+	if tlsTransport.Proxy != nil {
 		t.Fatal("the probe transport has a proxy function")
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
@@ -330,4 +331,8 @@ func TestHeaderCanonicalisation(t *testing.T) {
 func mustAtoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
+}
+
+func httpAction(port config.IntOrString) *config.HTTPGetAction {
+	return &config.HTTPGetAction{Path: "/", Port: port, Scheme: "HTTP"}
 }
