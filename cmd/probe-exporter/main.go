@@ -64,10 +64,21 @@ func run() int {
 	logger := promslog.New(logConfig)
 	logger.Info("starting probe-exporter", "version", version.Info(), "build_context", version.BuildContext())
 
-	listeners, port, err := listen(*webFlags.WebListenAddresses)
-	if err != nil {
-		logger.Error("cannot listen", "err", err)
-		return 1
+	var listeners []net.Listener
+	port := 0
+	if *webFlags.WebSystemdSocket {
+		// systemd hands over the sockets; the embedded default can't know
+		// which port to probe.
+		if *configFile == "" {
+			logger.Error("--web.systemd-socket needs --config.file")
+			return 1
+		}
+	} else {
+		var err error
+		if listeners, port, err = listen(*webFlags.WebListenAddresses); err != nil {
+			logger.Error("cannot listen", "err", err)
+			return 1
+		}
 	}
 	load := func() (*config.Config, error) {
 		if *configFile == "" {
@@ -172,7 +183,13 @@ func run() int {
 		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ServeMultiple(listeners, srv, webFlags, logger) }()
+	go func() {
+		if listeners == nil {
+			serveErr <- web.ListenAndServe(srv, webFlags, logger)
+			return
+		}
+		serveErr <- web.ServeMultiple(listeners, srv, webFlags, logger)
+	}()
 
 	code := 0
 	select {
