@@ -36,26 +36,39 @@ type descs struct {
 	seen bool
 }
 
-// Metric names and help: the user-facing contract (README, metrics reference).
+// help is the help text of every family this package renders: the
+// user-facing contract (README, metrics reference).
+var help = map[string]string{
+	"probe_success":                           "Whether the last probe attempt succeeded (1) or not (0); an HTTP 3xx that was not followed counts as success, as in the kubelet.",
+	"probe_duration_seconds":                  "How long the last probe attempt took.",
+	"probe_state":                             "Thresholded probe state, as the kubelet caches it: 1 success, 0 failure, -1 unknown.",
+	"probe_consecutive_successes":             "Consecutive successful results counted towards successThreshold.",
+	"probe_consecutive_failures":              "Consecutive failed results counted towards failureThreshold.",
+	"probe_results_total":                     "Probe results: success, failure, or error (discarded after the kubelet's retries; it never moves the state).",
+	"probe_state_transitions_total":           "How often probe_state changed.",
+	"probe_last_transition_timestamp_seconds": "When probe_state last changed, or when the target appeared if it never did.",
+	"probe_http_status_code":                  "HTTP status code of the last httpGet attempt's final response, 0 if there was none.",
+	"probe_exporter_targets":                  "Targets currently probed, by target entry.",
+}
+
 func newDescs(names []string) *descs {
-	d := func(name, help string, extra ...string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, append(append([]string(nil), names...), extra...), nil)
+	d := func(name string, extra ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help[name], append(append([]string(nil), names...), extra...), nil)
 	}
 	return &descs{
-		success:        d("probe_success", "Whether the last probe attempt succeeded (1) or not (0); an HTTP 3xx that was not followed counts as success, as in the kubelet."),
-		duration:       d("probe_duration_seconds", "How long the last probe attempt took."),
-		state:          d("probe_state", "Thresholded probe state, as the kubelet caches it: 1 success, 0 failure, -1 unknown."),
-		consSuccess:    d("probe_consecutive_successes", "Consecutive successful results counted towards successThreshold."),
-		consFailure:    d("probe_consecutive_failures", "Consecutive failed results counted towards failureThreshold."),
-		results:        d("probe_results_total", "Probe results: success, failure, or error (discarded after the kubelet's retries; it never moves the state).", "result"),
-		transitions:    d("probe_state_transitions_total", "How often probe_state changed."),
-		lastTransition: d("probe_last_transition_timestamp_seconds", "When probe_state last changed, or when the target appeared if it never did."),
-		statusCode:     d("probe_http_status_code", "HTTP status code of the last httpGet attempt's final response, 0 if there was none."),
+		success:        d("probe_success"),
+		duration:       d("probe_duration_seconds"),
+		state:          d("probe_state"),
+		consSuccess:    d("probe_consecutive_successes"),
+		consFailure:    d("probe_consecutive_failures"),
+		results:        d("probe_results_total", "result"),
+		transitions:    d("probe_state_transitions_total"),
+		lastTransition: d("probe_last_transition_timestamp_seconds"),
+		statusCode:     d("probe_http_status_code"),
 	}
 }
 
-var targetsDesc = prometheus.NewDesc("probe_exporter_targets",
-	"Targets currently probed, by target entry.", []string{"target"}, nil)
+var targetsDesc = prometheus.NewDesc("probe_exporter_targets", help["probe_exporter_targets"], []string{"target"}, nil)
 
 // Describe sends nothing: series of different entries carry different
 // label names, so the collector is unchecked.

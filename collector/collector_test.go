@@ -2,13 +2,20 @@ package collector
 
 import (
 	"bytes"
+	"compress/gzip"
 	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
@@ -59,14 +66,20 @@ func fixture(t *testing.T) fixed {
 
 	startup := state.Record{Machine: state.NewMachine(state.Startup, 1, 30, appeared)} // gated: never attempted
 
-	return fixed{
+	f := fixed{
 		{Key: "web-1", Spec: &scheduler.Spec{Kind: state.Readiness, Prober: http, Entry: "web", Labels: webNames,
 			Values: []string{"web", "readiness", "127.0.0.1:8080", "payments", "a"}}, Record: ready},
 		{Key: "web-1", Spec: &scheduler.Spec{Kind: state.Startup, Prober: tcp, Entry: "web", Labels: webNames,
 			Values: []string{"web", "startup", "127.0.0.1:8080", "payments", "a"}}, Record: startup},
 		{Key: "db-1", Spec: &scheduler.Spec{Kind: state.Liveness, Prober: tcp, Entry: "db", Labels: dbNames,
 			Values: []string{"db", "liveness", "[::1]:5432"}}, Record: live},
+		{Key: "odd", Spec: &scheduler.Spec{Kind: state.Readiness, Prober: http, Entry: "web", Labels: webNames,
+			Values: []string{"web", "readiness", "127.0.0.2:8080", `quote " back \ slash`, "new\nline"}}, Record: ready},
 	}
+	for i := range f {
+		f[i].Spec.SeriesLabels, f[i].Spec.ResultAt = f[i].Spec.Labels.Render(f[i].Spec.Values)
+	}
+	return f
 }
 
 type errDiscarded struct{}
@@ -127,10 +140,10 @@ func TestGolden(t *testing.T) {
 func TestRemovedTargetHasNoSeries(t *testing.T) {
 	f := fixture(t)
 	c := New(f)
-	if n := testutil.CollectAndCount(c, "probe_state"); n != 3 {
+	if n := testutil.CollectAndCount(c, "probe_state"); n != 4 {
 		t.Fatalf("probe_state series: %d", n)
 	}
-	c.src = f[2:] // the web target went away
+	c.src = f[2:3] // the web targets went away
 	if n := testutil.CollectAndCount(c, "probe_state"); n != 1 {
 		t.Fatalf("after removal: %d probe_state series", n)
 	}
@@ -146,5 +159,66 @@ func TestRemovedTargetHasNoSeries(t *testing.T) {
 probe_exporter_targets{target="db"} 1
 `), "probe_exporter_targets"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestFastPathMatchesCollector: /metrics writes per-probe series directly
+// for text and OpenMetrics; it must say exactly what client_golang says
+// for the same state, line for line.
+func TestFastPathMatchesCollector(t *testing.T) {
+	c := New(fixture(t))
+	full := prometheus.NewRegistry()
+	full.MustRegister(c)
+	slow := promhttp.HandlerFor(full, promhttp.HandlerOpts{EnableOpenMetrics: true})
+	fast := Handler(c, prometheus.NewRegistry(), slow, slog.New(slog.DiscardHandler))
+	get := func(h http.Handler, accept string) (string, string) {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Body.String(), rec.Header().Get("Content-Type")
+	}
+	sortedLines := func(s string) string {
+		lines := strings.Split(strings.TrimSpace(s), "\n")
+		sort.Strings(lines)
+		return strings.Join(lines, "\n")
+	}
+	for _, accept := range []string{
+		"",
+		"text/plain;version=0.0.4",
+		"application/openmetrics-text;version=1.0.0",
+		"application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+	} {
+		want, wantType := get(slow, accept)
+		got, gotType := get(fast, accept)
+		if gotType != wantType {
+			t.Errorf("Accept %q: content type %q, want %q", accept, gotType, wantType)
+		}
+		if sortedLines(got) != sortedLines(want) {
+			t.Errorf("Accept %q: fast path differs from client_golang\n got:\n%s\nwant:\n%s", accept, got, want)
+		}
+		if strings.Contains(wantType, "openmetrics") && !strings.HasSuffix(got, "# EOF\n") {
+			t.Errorf("OpenMetrics output does not end with # EOF")
+		}
+	}
+	// Protobuf is left to client_golang.
+	_, typ := get(fast, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+	if !strings.Contains(typ, "protobuf") {
+		t.Errorf("protobuf request served as %q", typ)
+	}
+	// gzip when asked.
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	fast.ServeHTTP(rec, req)
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(zr)
+	if err != nil || !strings.Contains(string(body), "probe_state{") {
+		t.Errorf("gzip body: %v", err)
 	}
 }

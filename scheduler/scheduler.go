@@ -10,6 +10,8 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +27,38 @@ import (
 type LabelNames struct {
 	Names []string
 }
+
+// Render is the exposition-format label text for values (`a="x",b="y"`,
+// escaped, no braces, sorted by name as client_golang writes it), built
+// once per probe so that a scrape of 100k targets copies it rather than
+// rebuilding it. resultAt is where a `result` label would go in that order.
+func (n *LabelNames) Render(values []string) (text string, resultAt int) {
+	idx := make([]int, len(n.Names))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return n.Names[idx[a]] < n.Names[idx[b]] })
+	var b strings.Builder
+	resultAt = -1
+	for k, i := range idx {
+		if k > 0 {
+			b.WriteByte(',')
+		}
+		if resultAt < 0 && n.Names[i] > "result" {
+			resultAt = b.Len() // where this pair starts
+		}
+		b.WriteString(n.Names[i])
+		b.WriteString(`="`)
+		labelValueEscaper.WriteString(&b, values[i])
+		b.WriteByte('"')
+	}
+	if resultAt < 0 {
+		resultAt = b.Len()
+	}
+	return b.String(), resultAt
+}
+
+var labelValueEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 
 // Spec is one probe of one target: what to run and when.
 type Spec struct {
@@ -47,6 +81,11 @@ type Spec struct {
 	// Identity tells a changed definition from an unchanged one: a target
 	// whose probes keep their Identity keeps its state across a Sync.
 	Identity string
+
+	// SeriesLabels and ResultAt are Labels.Render(Values), filled in by
+	// the scheduler.
+	SeriesLabels string
+	ResultAt     int
 }
 
 // Target is one thing to probe, with up to one probe of each kind.
@@ -219,6 +258,7 @@ func (s *Scheduler) addLocked(nt *Target, now time.Time) *target {
 	t := &target{key: nt.Key, appeared: now}
 	for _, sp := range nt.Specs {
 		w := &worker{t: t, spec: sp, index: -1}
+		w.spec.SeriesLabels, w.spec.ResultAt = sp.Labels.Render(sp.Values)
 		w.rec.Machine = state.NewMachine(sp.Kind, sp.SuccessThreshold, sp.FailureThreshold, now)
 		// The kubelet probes a new worker at once, except in its first
 		// period after start, when it waits a random part of a period so

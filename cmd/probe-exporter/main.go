@@ -99,7 +99,11 @@ func run() int {
 		versioncollector.NewCollector("probe_exporter"),
 	)
 	sched := scheduler.New(scheduler.Options{MaxInFlight: *maxInFlight, Logger: logger}, reg)
-	reg.MustRegister(collector.New(sched))
+	// Per-probe series have their own registry: /metrics writes them
+	// directly for the text formats and uses it only for protobuf.
+	probes := collector.New(sched)
+	probeReg := prometheus.NewRegistry()
+	probeReg.MustRegister(probes)
 	mgr := targets.NewManager(sched)
 	rl := newReloader(logger, reg, load, mgr.Apply)
 	if err := rl.apply(cfg); err != nil {
@@ -126,12 +130,13 @@ func run() int {
 	}()
 
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		ErrorHandling:       promhttp.ContinueOnError,
-		EnableOpenMetrics:   true,
-		MaxRequestsInFlight: 4,
-	}))
+	slow := promhttp.HandlerFor(prometheus.Gatherers{reg, probeReg}, promhttp.HandlerOpts{
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling:     promhttp.ContinueOnError,
+		EnableOpenMetrics: true,
+	})
+	mux.Handle("/metrics", promhttp.InstrumentMetricHandler(reg, limitInFlight(4,
+		collector.Handler(probes, reg, slow, logger))))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Load() {
@@ -212,6 +217,21 @@ func run() int {
 		logger.Warn("probes still running at shutdown")
 	}
 	return code
+}
+
+// limitInFlight answers 503 beyond n concurrent requests: scrapes of 100k
+// targets are not free, and a pile-up must not take the exporter down.
+func limitInFlight(n int, h http.Handler) http.Handler {
+	sem := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+			h.ServeHTTP(w, r)
+		default:
+			http.Error(w, fmt.Sprintf("Limit of concurrent requests reached (%d), try again later.", n), http.StatusServiceUnavailable)
+		}
+	})
 }
 
 // listen opens every listen address up front, so the embedded default can

@@ -1,0 +1,279 @@
+package collector
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/probe-exporter/probe-exporter/scheduler"
+	"github.com/probe-exporter/probe-exporter/state"
+)
+
+// The per-probe series are most of a scrape: 8-9 per probe, so 800k lines
+// at 100k targets. Through client_golang's const metrics that took 5 s and
+// 800 MB per scrape (BenchmarkScrape). Here they are written straight to
+// the response in the text or OpenMetrics format, from label text built
+// once per probe, as kube-state-metrics does; everything else (self
+// metrics, Go and process metrics) still goes through the registry.
+// Protobuf requests are served entirely by client_golang.
+
+// snap is one probe's state, copied once per scrape so every family of a
+// scrape shows the same moment.
+type snap struct {
+	labels   string
+	resultAt int
+	entry    string
+	key      string
+	http     bool
+	rec      state.Record
+}
+
+type family struct {
+	name, typ, help string
+	// value writes the series of one probe; it returns false to skip it.
+	series func(w *textWriter, name string, s *snap)
+}
+
+func gaugeOf(v func(s *snap) (float64, bool)) func(*textWriter, string, *snap) {
+	return func(w *textWriter, name string, s *snap) {
+		if val, ok := v(s); ok {
+			w.sample(name, s.labels, "", val)
+		}
+	}
+}
+
+// families lists the per-probe families in the order a scrape writes them.
+// Names, types and help must match newDescs: TestFastPathMatchesCollector
+// holds them together.
+var families = []family{
+	{"probe_consecutive_failures", "gauge", help["probe_consecutive_failures"], gaugeOf(func(s *snap) (float64, bool) {
+		last, run := s.rec.Run()
+		if last == state.Success {
+			run = 0
+		}
+		return float64(run), true
+	})},
+	{"probe_consecutive_successes", "gauge", help["probe_consecutive_successes"], gaugeOf(func(s *snap) (float64, bool) {
+		last, run := s.rec.Run()
+		if last != state.Success {
+			run = 0
+		}
+		return float64(run), true
+	})},
+	{"probe_duration_seconds", "gauge", help["probe_duration_seconds"], gaugeOf(func(s *snap) (float64, bool) {
+		return s.rec.LastDuration.Seconds(), s.rec.Attempted
+	})},
+	{"probe_http_status_code", "gauge", help["probe_http_status_code"], gaugeOf(func(s *snap) (float64, bool) {
+		return float64(s.rec.LastStatusCode), s.rec.Attempted && s.http
+	})},
+	{"probe_last_transition_timestamp_seconds", "gauge", help["probe_last_transition_timestamp_seconds"], gaugeOf(func(s *snap) (float64, bool) {
+		_, at := s.rec.Transitions()
+		return float64(at.UnixNano()) / 1e9, true
+	})},
+	{"probe_results_total", "counter", help["probe_results_total"], func(w *textWriter, name string, s *snap) {
+		w.result(name, s, `result="error"`, float64(s.rec.Errors))
+		w.result(name, s, `result="failure"`, float64(s.rec.Failures))
+		w.result(name, s, `result="success"`, float64(s.rec.Successes))
+	}},
+	{"probe_state", "gauge", help["probe_state"], gaugeOf(func(s *snap) (float64, bool) {
+		return float64(s.rec.Value()), true
+	})},
+	{"probe_state_transitions_total", "counter", help["probe_state_transitions_total"], func(w *textWriter, name string, s *snap) {
+		n, _ := s.rec.Transitions()
+		w.sample(name, s.labels, "", float64(n))
+	}},
+	{"probe_success", "gauge", help["probe_success"], gaugeOf(func(s *snap) (float64, bool) {
+		return boolFloat(s.rec.LastSuccess), s.rec.Attempted
+	})},
+}
+
+type textWriter struct {
+	*bufio.Writer
+	om  bool
+	buf [32]byte
+}
+
+func (w *textWriter) sample(name, labels, extra string, v float64) {
+	w.WriteString(name)
+	w.WriteByte('{')
+	w.WriteString(labels)
+	if extra != "" {
+		w.WriteByte(',')
+		w.WriteString(extra)
+	}
+	w.end(v)
+}
+
+// result writes a sample with the result label in its sorted place.
+func (w *textWriter) result(name string, s *snap, res string, v float64) {
+	w.WriteString(name)
+	w.WriteByte('{')
+	if s.resultAt >= len(s.labels) {
+		w.WriteString(s.labels)
+		w.WriteByte(',')
+		w.WriteString(res)
+	} else {
+		w.WriteString(s.labels[:s.resultAt])
+		w.WriteString(res)
+		w.WriteByte(',')
+		w.WriteString(s.labels[s.resultAt:])
+	}
+	w.end(v)
+}
+
+func (w *textWriter) end(v float64) {
+	w.WriteString("} ")
+	w.Write(appendFloat(w.buf[:0], v, w.om))
+	w.WriteByte('\n')
+}
+
+// appendFloat formats v as expfmt does: 'g' for the text format, and for
+// OpenMetrics with ".0" on integral values.
+func appendFloat(b []byte, v float64, om bool) []byte {
+	switch {
+	case math.IsNaN(v):
+		return append(b, "NaN"...)
+	case math.IsInf(v, 1):
+		return append(b, "+Inf"...)
+	case math.IsInf(v, -1):
+		return append(b, "-Inf"...)
+	}
+	n := len(b)
+	b = strconv.AppendFloat(b, v, 'g', -1, 64)
+	if om && !bytes.ContainsAny(b[n:], "e.") {
+		b = append(b, ".0"...)
+	}
+	return b
+}
+
+var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+
+// WriteText writes every per-probe family and probe_exporter_targets in
+// the text format, or OpenMetrics when om is set (without the final
+// "# EOF", which belongs after the registry's families).
+func (c *Collector) WriteText(out io.Writer, om bool) error {
+	var snaps []snap
+	c.src.Each(func(st *scheduler.Status) {
+		snaps = append(snaps, snap{
+			labels:   st.Spec.SeriesLabels,
+			resultAt: st.Spec.ResultAt,
+			entry:    st.Spec.Entry,
+			key:      st.Key,
+			http:     st.Spec.Prober.Type() == "httpGet",
+			rec:      st.Record,
+		})
+	})
+	w := &textWriter{Writer: bufio.NewWriterSize(out, 64<<10), om: om}
+	header := func(name, typ, help string) {
+		if om && typ == "counter" {
+			name = strings.TrimSuffix(name, "_total")
+		}
+		w.WriteString("# HELP ")
+		w.WriteString(name)
+		w.WriteByte(' ')
+		if om {
+			// OpenMetrics escapes double quotes in HELP too.
+			w.WriteString(strings.ReplaceAll(helpEscaper.Replace(help), `"`, `\"`))
+		} else {
+			w.WriteString(helpEscaper.Replace(help))
+		}
+		w.WriteString("\n# TYPE ")
+		w.WriteString(name)
+		w.WriteByte(' ')
+		w.WriteString(typ)
+		w.WriteByte('\n')
+	}
+	for _, f := range families {
+		if len(snaps) == 0 {
+			break
+		}
+		header(f.name, f.typ, f.help)
+		for i := range snaps {
+			f.series(w, f.name, &snaps[i])
+		}
+	}
+	// probe_exporter_targets: distinct targets per entry.
+	counts := map[string]int{}
+	var lastKey, lastEntry string
+	for i := range snaps {
+		if snaps[i].key != lastKey || snaps[i].entry != lastEntry {
+			counts[snaps[i].entry]++
+			lastKey, lastEntry = snaps[i].key, snaps[i].entry
+		}
+	}
+	if len(counts) > 0 {
+		entries := make([]string, 0, len(counts))
+		for e := range counts {
+			entries = append(entries, e)
+		}
+		sort.Strings(entries)
+		header("probe_exporter_targets", "gauge", help["probe_exporter_targets"])
+		for _, e := range entries {
+			labels, _ := (&scheduler.LabelNames{Names: []string{"target"}}).Render([]string{e})
+			w.sample("probe_exporter_targets", labels, "", float64(counts[e]))
+		}
+	}
+	return w.Flush()
+}
+
+// Handler serves /metrics: per-probe families written directly, then the
+// families of self (which must not contain c), for the text and
+// OpenMetrics formats; other formats go to slow, which must serve
+// everything.
+func Handler(c *Collector, self prometheus.Gatherer, slow http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		format := expfmt.NegotiateIncludingOpenMetrics(r.Header)
+		om := format.FormatType() == expfmt.TypeOpenMetrics
+		if !om && format.FormatType() != expfmt.TypeTextPlain {
+			slow.ServeHTTP(rw, r)
+			return
+		}
+		mfs, err := self.Gather()
+		if err != nil {
+			// As promhttp's ContinueOnError: serve what was gathered.
+			log.Error("gathering self-metrics", "err", err)
+		}
+		rw.Header().Set("Content-Type", string(format))
+		var out io.Writer = rw
+		if acceptsGzip(r) {
+			rw.Header().Set("Content-Encoding", "gzip")
+			gz, _ := gzip.NewWriterLevel(rw, gzip.BestSpeed)
+			defer gz.Close()
+			out = gz
+		}
+		if err := c.WriteText(out, om); err != nil {
+			log.Debug("writing metrics", "err", err)
+			return
+		}
+		enc := expfmt.NewEncoder(out, format)
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				log.Debug("writing metrics", "err", err)
+				return
+			}
+		}
+		if closer, ok := enc.(expfmt.Closer); ok {
+			_ = closer.Close() // "# EOF" for OpenMetrics
+		}
+	})
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc := strings.TrimSpace(strings.SplitN(part, ";", 2)[0])
+		if enc == "gzip" && !strings.Contains(part, "q=0") {
+			return true
+		}
+	}
+	return false
+}
