@@ -1,0 +1,142 @@
+package targets
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/scheduler"
+)
+
+func load(t *testing.T, yaml string) *config.Config {
+	t.Helper()
+	c, err := config.Parse([]byte(yaml), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+const twoHosts = `
+targets:
+  - name: web
+    labels: {team: payments, zone: default}
+    static:
+      - host: 127.0.0.1
+        port: 8080
+        labels: {zone: a}
+      - host: ::1
+        labels: {rack: r1}
+    readinessProbe:
+      httpGet: {path: /healthz, port: 9000}
+    livenessProbe:
+      exec:
+        command: [/bin/true, $(PROBE_ADDRESS)]
+`
+
+func TestEntryTargets(t *testing.T) {
+	c := load(t, twoHosts)
+	e, err := NewEntry(&c.Targets[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := e.Targets(discovery.Static(&c.Targets[0]))
+	if len(ts) != 2 {
+		t.Fatalf("%d targets", len(ts))
+	}
+	first, second := ts[0], ts[1]
+	if len(first.Specs) != 2 || first.Specs[0].Kind.String() != "liveness" || first.Specs[1].Kind.String() != "readiness" {
+		t.Fatalf("specs: %+v", first.Specs)
+	}
+	// One schema for the entry: the union of entry and host label names.
+	if got := strings.Join(first.Specs[0].Labels.Names, ","); got != "target,kind,address,rack,team,zone" {
+		t.Errorf("label names %s", got)
+	}
+	if first.Specs[0].Labels != second.Specs[1].Labels {
+		t.Error("label names not shared across the entry")
+	}
+	// Host labels override entry labels; a missing one is empty.
+	if got := strings.Join(first.Specs[1].Values, ","); got != "web,readiness,127.0.0.1:9000,,payments,a" {
+		t.Errorf("readiness values %q", got)
+	}
+	if got := strings.Join(second.Specs[1].Values, ","); got != "web,readiness,[::1]:9000,r1,payments,default" {
+		t.Errorf("readiness values %q", got)
+	}
+	// exec: the address is the host (with its port when it has one), and
+	// the variables are there.
+	if got := first.Specs[0].Values[2]; got != "127.0.0.1:8080" {
+		t.Errorf("exec address %q", got)
+	}
+	if got := second.Specs[0].Values[2]; got != "::1" {
+		t.Errorf("exec address %q", got)
+	}
+	vars := first.Specs[0].Target.Vars
+	for k, want := range map[string]string{
+		"PROBE_HOST": "127.0.0.1", "PROBE_PORT": "8080", "PROBE_ADDRESS": "127.0.0.1:8080",
+		"PROBE_TARGET": "web", "PROBE_KIND": "liveness", "PROBE_LABEL_zone": "a", "PROBE_LABEL_team": "payments",
+	} {
+		if vars[k] != want {
+			t.Errorf("%s = %q, want %q", k, vars[k], want)
+		}
+	}
+	if _, ok := second.Specs[0].Target.Vars["PROBE_PORT"]; ok {
+		t.Error("PROBE_PORT set for a host without a port")
+	}
+	if first.Specs[1].Target.Vars != nil {
+		t.Error("non-exec probes don't need variables")
+	}
+	// Probers are shared by all targets of an entry.
+	if first.Specs[1].Prober != second.Specs[1].Prober {
+		t.Error("a prober per target: should be one per probe definition")
+	}
+	if first.Key == second.Key {
+		t.Error("keys collide")
+	}
+}
+
+// recorder is a Syncer that keeps what it was told.
+type recorder map[string][]scheduler.Target
+
+func (r recorder) Sync(source string, ts []scheduler.Target) {
+	if ts == nil {
+		delete(r, source)
+		return
+	}
+	r[source] = ts
+}
+
+func TestManagerApply(t *testing.T) {
+	r := recorder{}
+	m := NewManager(r)
+	if err := m.Apply(load(t, twoHosts)); err != nil {
+		t.Fatal(err)
+	}
+	if len(r["static/web"]) != 2 {
+		t.Fatalf("after first apply: %v", r)
+	}
+	firstIdentity := r["static/web"][0].Specs[1].Identity
+	// Same definitions: same identities, so the scheduler keeps state.
+	if err := m.Apply(load(t, twoHosts)); err != nil {
+		t.Fatal(err)
+	}
+	if r["static/web"][0].Specs[1].Identity != firstIdentity {
+		t.Error("identity changed for an unchanged definition")
+	}
+	// A changed threshold is a new identity.
+	changed := strings.Replace(twoHosts, "httpGet: {path: /healthz, port: 9000}", "httpGet: {path: /healthz, port: 9000}\n      failureThreshold: 5", 1)
+	if err := m.Apply(load(t, changed)); err != nil {
+		t.Fatal(err)
+	}
+	if r["static/web"][0].Specs[1].Identity == firstIdentity {
+		t.Error("identity unchanged for a changed definition")
+	}
+	// An entry that disappears is removed from the scheduler.
+	other := load(t, "targets:\n  - name: other\n    static: [{host: 127.0.0.1}]\n    readinessProbe: {tcpSocket: {port: 1}}\n")
+	if err := m.Apply(other); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r["static/web"]; ok || len(r["static/other"]) != 1 {
+		t.Errorf("after replacing the entry: %v", r)
+	}
+}
