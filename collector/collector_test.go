@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/internal/golden"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/state"
@@ -122,19 +122,7 @@ func TestGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	const golden = "testdata/metrics.golden"
-	if *update {
-		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := buf.String(); got != string(want) {
-		t.Errorf("scrape differs from %s (go test ./collector -update to accept):\n%s", golden, got)
-	}
+	golden.Check(t, "testdata/metrics.golden", buf.String(), *update)
 }
 
 func TestRemovedTargetHasNoSeries(t *testing.T) {

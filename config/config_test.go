@@ -2,10 +2,11 @@ package config
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/probe-exporter/probe-exporter/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/bad/*.err from the current output")
@@ -78,20 +79,7 @@ func TestLoadBad(t *testing.T) {
 			if err == nil {
 				t.Fatal("loaded without error")
 			}
-			golden := strings.TrimSuffix(f, ".yaml") + ".err"
-			got := err.Error() + "\n"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != string(want) {
-				t.Errorf("error text differs\n got:\n%s\nwant:\n%s", got, want)
-			}
+			golden.Check(t, strings.TrimSuffix(f, ".yaml")+".err", err.Error()+"\n", *update)
 		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/internal/await"
 )
 
 func TestMain(m *testing.M) {
@@ -205,7 +206,7 @@ func TestExecTimeoutKillsProcessGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := strings.TrimSpace(string(data))
-	waitFor(t, "forked child "+pid+" to die", func() bool { return !processAlive(pid) })
+	await.True(t, "forked child "+pid+" to die", func() bool { return !processAlive(pid) })
 }
 
 // TestExecBackgroundChildDoesNotHoldProbe: a command that exits 0 but leaves
@@ -222,7 +223,7 @@ func TestExecBackgroundChildDoesNotHoldProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := strings.TrimSpace(string(data))
-	waitFor(t, "background child "+pid+" to die", func() bool { return !processAlive(pid) })
+	await.True(t, "background child "+pid+" to die", func() bool { return !processAlive(pid) })
 }
 
 // processAlive treats a zombie as dead: it has exited and only waits to be
@@ -234,17 +235,6 @@ func processAlive(pid string) bool {
 	}
 	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
 	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestExpand(t *testing.T) {

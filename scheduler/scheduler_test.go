@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
+	"github.com/probe-exporter/probe-exporter/internal/await"
+
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/state"
 )
@@ -82,17 +84,6 @@ func pastStartup(s *Scheduler) {
 	s.mu.Unlock()
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func records(s *Scheduler) map[string]state.Record {
 	out := map[string]state.Record{}
 	s.Each(func(st *Status) { out[st.Key+"/"+st.Spec.Kind.String()] = st.Record })
@@ -105,11 +96,11 @@ func TestPeriodAndThresholds(t *testing.T) {
 	sp := spec(state.Readiness, p, 20*time.Millisecond)
 	sp.SuccessThreshold, sp.FailureThreshold = 2, 3
 	s.Sync("src", []Target{{Key: "a", Specs: []Spec{sp}}})
-	waitFor(t, "readiness to become Success after 2 successes", func() bool {
+	await.True(t, "readiness to become Success after 2 successes", func() bool {
 		return records(s)["a/readiness"].Value() == state.Success
 	})
 	p.set(prober.Outcome{Result: prober.Failure})
-	waitFor(t, "3 failures to flip it", func() bool { return records(s)["a/readiness"].Value() == state.Failure })
+	await.True(t, "3 failures to flip it", func() bool { return records(s)["a/readiness"].Value() == state.Failure })
 	r := records(s)["a/readiness"]
 	if n, _ := r.Transitions(); n != 2 || r.Failures < 3 || r.Successes < 2 {
 		t.Errorf("transitions %d, successes %d, failures %d", n, r.Successes, r.Failures)
@@ -120,7 +111,7 @@ func TestErrorsAreDiscarded(t *testing.T) {
 	s, reg := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Unknown, Err: errors.New("no port")}}
 	s.Sync("src", []Target{{Key: "a", Specs: []Spec{spec(state.Readiness, p, 20*time.Millisecond)}}})
-	waitFor(t, "two discarded ticks", func() bool { return records(s)["a/readiness"].Errors >= 2 })
+	await.True(t, "two discarded ticks", func() bool { return records(s)["a/readiness"].Errors >= 2 })
 	r := records(s)["a/readiness"]
 	if r.Value() != state.Failure || r.Successes+r.Failures != 0 {
 		t.Errorf("an errored probe moved the state: %+v", r)
@@ -142,7 +133,7 @@ func TestStartupGatesOthers(t *testing.T) {
 		spec(state.Liveness, live, 10*time.Millisecond),
 		spec(state.Readiness, ready, 10*time.Millisecond),
 	}}})
-	waitFor(t, "startup to fail a few times", func() bool { return startup.calls.Load() >= 3 })
+	await.True(t, "startup to fail a few times", func() bool { return startup.calls.Load() >= 3 })
 	if live.calls.Load() != 0 || ready.calls.Load() != 0 {
 		t.Fatalf("probes ran before startup succeeded: liveness %d readiness %d", live.calls.Load(), ready.calls.Load())
 	}
@@ -152,13 +143,13 @@ func TestStartupGatesOthers(t *testing.T) {
 			rs["a/liveness"].Value(), rs["a/readiness"].Value(), rs["a/startup"].Value())
 	}
 	startup.set(prober.Outcome{Result: prober.Success})
-	waitFor(t, "readiness and liveness to run once started", func() bool {
+	await.True(t, "readiness and liveness to run once started", func() bool {
 		rs := records(s)
 		return rs["a/readiness"].Value() == state.Success && rs["a/liveness"].Value() == state.Failure
 	})
 	// A startup probe that succeeded is done.
 	n := startup.calls.Load()
-	waitFor(t, "more readiness runs", func() bool { return ready.calls.Load() >= 5 })
+	await.True(t, "more readiness runs", func() bool { return ready.calls.Load() >= 5 })
 	if startup.calls.Load() != n {
 		t.Errorf("startup kept probing after success: %d -> %d", n, startup.calls.Load())
 	}
@@ -171,7 +162,7 @@ func TestInitialDelay(t *testing.T) {
 	sp := spec(state.Liveness, delayed, 10*time.Millisecond)
 	sp.InitialDelay = time.Hour
 	s.Sync("src", []Target{{Key: "a", Specs: []Spec{sp}}, {Key: "b", Specs: []Spec{spec(state.Liveness, other, 10*time.Millisecond)}}})
-	waitFor(t, "the undelayed target to run", func() bool { return other.calls.Load() >= 5 })
+	await.True(t, "the undelayed target to run", func() bool { return other.calls.Load() >= 5 })
 	if delayed.calls.Load() != 0 {
 		t.Fatalf("probed during initialDelaySeconds")
 	}
@@ -198,14 +189,14 @@ func TestMaxInFlight(t *testing.T) {
 		}
 		return -1
 	}
-	waitFor(t, "2 in flight and 8 waiting", func() bool {
+	await.True(t, "2 in flight and 8 waiting", func() bool {
 		return gauge("probe_exporter_probes_in_flight") == 2 && gauge("probe_exporter_probes_waiting") == 8
 	})
 	if p.calls.Load() != 2 {
 		t.Fatalf("%d probes started with a bound of 2", p.calls.Load())
 	}
 	close(p.block)
-	waitFor(t, "all 10 to run", func() bool {
+	await.True(t, "all 10 to run", func() bool {
 		n := 0
 		for _, r := range records(s) {
 			if r.Attempted {
@@ -226,7 +217,7 @@ func TestSyncKeepsUnchangedAndStopsRemoved(t *testing.T) {
 	gone := Target{Key: "gone", Specs: []Spec{spec(state.Readiness, p, 10*time.Millisecond)}}
 	changed := Target{Key: "changed", Specs: []Spec{spec(state.Readiness, p, 10*time.Millisecond)}}
 	s.Sync("src", []Target{keep, gone, changed})
-	waitFor(t, "all three to be ready", func() bool {
+	await.True(t, "all three to be ready", func() bool {
 		rs := records(s)
 		return rs["keep/readiness"].Successes >= 2 && rs["gone/readiness"].Successes >= 2 && rs["changed/readiness"].Successes >= 2
 	})
@@ -255,9 +246,9 @@ func TestRemoveCancelsRunningProbe(t *testing.T) {
 	pastStartup(s)
 	p := &fakeProber{block: make(chan struct{})} // never released: only cancellation ends it
 	s.Sync("src", []Target{{Key: "a", Specs: []Spec{spec(state.Readiness, p, time.Hour)}}})
-	waitFor(t, "the probe to start", func() bool { return p.calls.Load() == 1 })
+	await.True(t, "the probe to start", func() bool { return p.calls.Load() == 1 })
 	s.Sync("src", nil)
-	waitFor(t, "the probe to be cancelled", func() bool {
+	await.True(t, "the probe to be cancelled", func() bool {
 		mfs, _ := reg.Gather()
 		for _, mf := range mfs {
 			if mf.GetName() == "probe_exporter_probes_in_flight" {

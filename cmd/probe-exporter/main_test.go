@@ -24,6 +24,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/probe-exporter/probe-exporter/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -401,20 +403,5 @@ func TestMetricFamilies(t *testing.T) {
 	}, nil)
 	sort.Strings(got)
 	text := strings.Join(got, "\n") + "\n"
-	const golden = "testdata/families.golden"
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if text != string(want) {
-		t.Errorf("metric families changed (go test ./cmd/probe-exporter -run TestMetricFamilies -update to accept):\n%s", text)
-	}
+	golden.Check(t, "testdata/families.golden", text, *update)
 }
