@@ -190,7 +190,7 @@ func TestMaxInFlight(t *testing.T) {
 		return -1
 	}
 	await.True(t, "2 in flight and 8 waiting", func() bool {
-		return gauge("probe_exporter_probes_in_flight") == 2 && gauge("probe_exporter_probes_waiting") == 8
+		return gauge("probe_exporter_probes_in_flight") == 2 && gauge("probe_exporter_probes_waiting") == 8 && p.calls.Load() >= 2
 	})
 	if p.calls.Load() != 2 {
 		t.Fatalf("%d probes started with a bound of 2", p.calls.Load())
