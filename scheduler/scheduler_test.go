@@ -221,7 +221,9 @@ func TestSyncKeepsUnchangedAndStopsRemoved(t *testing.T) {
 		rs := records(s)
 		return rs["keep/readiness"].Successes >= 2 && rs["gone/readiness"].Successes >= 2 && rs["changed/readiness"].Successes >= 2
 	})
-	changed.Specs = []Spec{spec(state.Readiness, p, 10*time.Millisecond)}
+	// A long period: the new worker runs once, at once, and not again.
+	pastStartup(s)
+	changed.Specs = []Spec{spec(state.Readiness, p, time.Hour)}
 	changed.Specs[0].Identity = "new definition"
 	before := records(s)["keep/readiness"]
 	s.Sync("src", []Target{keep, changed})
