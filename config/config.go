@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/probe-exporter/probe-exporter/relabel"
 )
 
 // Config is the whole configuration file.
@@ -21,7 +23,14 @@ type Config struct {
 type Target struct {
 	Name   string            `yaml:"name"`
 	Labels map[string]string `yaml:"labels"`
-	Static []StaticHost      `yaml:"static"`
+
+	// Exactly one source of targets.
+	Static     []StaticHost `yaml:"static"`
+	Kubernetes *Kubernetes  `yaml:"kubernetes"`
+
+	// RelabelConfigs apply Prometheus relabeling to discovered targets'
+	// labels (__meta_kubernetes_*, __address__) before probing.
+	RelabelConfigs []relabel.Config `yaml:"relabel_configs"`
 
 	ReadinessProbe *Probe `yaml:"readinessProbe"`
 	LivenessProbe  *Probe `yaml:"livenessProbe"`
@@ -36,6 +45,47 @@ type StaticHost struct {
 	Port   int32             `yaml:"port"`
 	Labels map[string]string `yaml:"labels"`
 }
+
+// Kubernetes discovers targets from a cluster.
+type Kubernetes struct {
+	// Role is service, endpointslice, pod or statefulset.
+	Role string `yaml:"role"`
+	// Namespaces to watch; empty means all.
+	Namespaces []string `yaml:"namespaces"`
+	// LabelSelector and FieldSelector filter objects as kubectl's do.
+	LabelSelector string `yaml:"labelSelector"`
+	FieldSelector string `yaml:"fieldSelector"`
+	// Kubeconfig and Context choose the cluster; by default in-cluster,
+	// then --kubeconfig, $KUBECONFIG, ~/.kube/config.
+	Kubeconfig string `yaml:"kubeconfig"`
+	Context    string `yaml:"context"`
+	// Address is where the service role probes a Service: dns (default),
+	// clusterIP, loadBalancer or nodePort.
+	Address string `yaml:"address"`
+	// ClusterDomain for service DNS names and StatefulSet pod names.
+	ClusterDomain string `yaml:"clusterDomain"`
+	// InheritProbes (pod role) runs each container's own probes.
+	InheritProbes bool `yaml:"inheritProbes"`
+	// Scope is cluster (default), node (only this node's endpoints or
+	// pods, for a DaemonSet) or mesh (this node's plus MeshPeers others).
+	Scope     string `yaml:"scope"`
+	MeshPeers int32  `yaml:"meshPeers"`
+	// IPFamily picks endpoint addresses on dual-stack clusters: primary
+	// (default: the family of the first address), IPv4 or IPv6.
+	IPFamily string `yaml:"ipFamily"`
+}
+
+// Discovery roles and their options.
+const (
+	RoleService       = "service"
+	RoleEndpointSlice = "endpointslice"
+	RolePod           = "pod"
+	RoleStatefulSet   = "statefulset"
+
+	ScopeCluster = "cluster"
+	ScopeNode    = "node"
+	ScopeMesh    = "mesh"
+)
 
 // Probe is the Kubernetes core/v1 Probe schema, field for field, so that a
 // container's probe block can be pasted unchanged.
@@ -168,6 +218,9 @@ func (c *Config) setDefaults() {
 		for _, kp := range c.Targets[i].Probes() {
 			kp.Probe.setDefaults()
 		}
+		if k := c.Targets[i].Kubernetes; k != nil {
+			k.setDefaults()
+		}
 	}
 }
 
@@ -195,6 +248,24 @@ func (p *Probe) setDefaults() {
 	if g := p.GRPC; g != nil && g.Service == nil {
 		empty := ""
 		g.Service = &empty
+	}
+}
+
+func (k *Kubernetes) setDefaults() {
+	if k.ClusterDomain == "" {
+		k.ClusterDomain = "cluster.local"
+	}
+	if k.Role == RoleService && k.Address == "" {
+		k.Address = "dns"
+	}
+	if k.Scope == "" {
+		k.Scope = ScopeCluster
+	}
+	if k.Scope == ScopeMesh && k.MeshPeers == 0 {
+		k.MeshPeers = 3
+	}
+	if k.IPFamily == "" {
+		k.IPFamily = "primary"
 	}
 }
 

@@ -105,3 +105,26 @@ func TestPortNameErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadKubernetes(t *testing.T) {
+	c, err := Load("testdata/kubernetes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := c.Targets[0].Kubernetes
+	if web.Role != RoleEndpointSlice || web.ClusterDomain != "cluster.local" || web.Scope != ScopeMesh || web.MeshPeers != 3 || web.IPFamily != "primary" {
+		t.Errorf("defaults: %+v", web)
+	}
+	if p := c.Targets[0].ReadinessProbe.HTTPGet.Port; !p.IsString || p.StrVal != "http" {
+		t.Errorf("named port: %+v", p)
+	}
+	if len(c.Targets[0].RelabelConfigs) != 2 || c.Targets[0].RelabelConfigs[1].Modulus != 4 {
+		t.Errorf("relabel: %+v", c.Targets[0].RelabelConfigs)
+	}
+	if !c.Targets[1].Kubernetes.InheritProbes || len(c.Targets[1].Probes()) != 0 {
+		t.Errorf("inherit: %+v", c.Targets[1])
+	}
+	if c.Targets[2].Kubernetes.Address != "dns" {
+		t.Errorf("service address default: %q", c.Targets[2].Kubernetes.Address)
+	}
+}

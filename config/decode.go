@@ -149,6 +149,23 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 			return
 		}
 		v.SetString(n.Value)
+	case v.Kind() == reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			d.errorf(n, path, "expected true or false, got %s", kindName(n))
+			return
+		}
+		v.SetBool(n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
+	case v.Kind() == reflect.Uint64:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			d.errorf(n, path, "expected a positive integer, got %s", kindName(n))
+			return
+		}
+		u, err := strconv.ParseUint(n.Value, 0, 64)
+		if err != nil {
+			d.errorf(n, path, "expected a positive integer, got %s", n.Value)
+			return
+		}
+		v.SetUint(u)
 	case v.Kind() == reflect.Int32 || v.Kind() == reflect.Int64:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
 			d.errorf(n, path, "expected an integer, got %s", kindName(n))

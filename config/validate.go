@@ -1,8 +1,13 @@
 package config
 
 import (
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"errors"
 	"fmt"
+	"github.com/probe-exporter/probe-exporter/relabel"
 	"net"
 	"os/exec"
 	"regexp"
@@ -76,8 +81,17 @@ func (v *validator) target(t *Target, path string) {
 	}
 	v.labels(t.Labels, path+".labels")
 
-	if len(t.Static) == 0 {
-		v.add(path+".static", "Required value: list at least one host")
+	switch {
+	case len(t.Static) == 0 && t.Kubernetes == nil:
+		v.add(path+".static", "Required value: list at least one static host, or discover targets with kubernetes")
+	case len(t.Static) > 0 && t.Kubernetes != nil:
+		v.add(path+".kubernetes", "Forbidden: static and kubernetes can't be combined in one entry; use two entries")
+	}
+	if k := t.Kubernetes; k != nil {
+		v.kubernetes(k, path+".kubernetes", t)
+	}
+	for i := range t.RelabelConfigs {
+		v.relabel(&t.RelabelConfigs[i], fmt.Sprintf("%s.relabel_configs[%d]", path, i))
 	}
 	type hostKey struct {
 		host   string
@@ -102,8 +116,12 @@ func (v *validator) target(t *Target, path string) {
 	}
 
 	probes := t.Probes()
-	if len(probes) == 0 {
+	inherit := t.Kubernetes != nil && t.Kubernetes.InheritProbes
+	switch {
+	case len(probes) == 0 && !inherit:
 		v.add(path, "Required value: set at least one of readinessProbe, livenessProbe, startupProbe")
+	case len(probes) > 0 && inherit:
+		v.add(path, "Forbidden: with kubernetes.inheritProbes each container's own probes run; remove the probe blocks here or set inheritProbes: false")
 	}
 	for _, kp := range probes {
 		v.probe(kp.Probe, kp.Kind, path+"."+kp.Kind+"Probe", path, t)
@@ -256,6 +274,23 @@ func (v *validator) port(p IntOrString, path, entry string, t *Target) {
 		v.invalid(path, 0, "must be between 1 and 65535, inclusive")
 		return
 	}
+	if t.Kubernetes != nil {
+		// Discovered targets resolve names (and missing ports) per target.
+		if p.IsString {
+			if _, err := strconv.Atoi(p.StrVal); err != nil {
+				if msgs := portNameErrors(p.StrVal); len(msgs) > 0 {
+					v.invalid(path, p.StrVal, strings.Join(msgs, ", "))
+				}
+				return
+			}
+		} else if !p.IsZero() && (p.IntVal < 1 || p.IntVal > 65535) {
+			v.invalid(path, p.IntVal, "must be between 1 and 65535, inclusive")
+			return
+		}
+		if !p.IsString {
+			return
+		}
+	}
 	if p.IsZero() {
 		for j, h := range t.Static {
 			if h.Port == 0 {
@@ -317,4 +352,82 @@ func canonicalLabels(ls map[string]string) string {
 		fmt.Fprintf(&b, "%s=%q,", k, ls[k])
 	}
 	return b.String()
+}
+
+var (
+	roles     = []string{RoleService, RoleEndpointSlice, RolePod, RoleStatefulSet}
+	addresses = []string{"dns", "clusterIP", "loadBalancer", "nodePort"}
+	scopes    = []string{ScopeCluster, ScopeNode, ScopeMesh}
+	families  = []string{"primary", "IPv4", "IPv6"}
+)
+
+func (v *validator) oneOf(path, value string, allowed []string) bool {
+	if contains(allowed, value) {
+		return true
+	}
+	v.add(path, "Unsupported value: %q: supported values: %s", value, quoteAll(allowed))
+	return false
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+func (v *validator) kubernetes(k *Kubernetes, path string, t *Target) {
+	if k.Role == "" {
+		v.add(path+".role", "Required value: one of %s", quoteAll(roles))
+	} else {
+		v.oneOf(path+".role", k.Role, roles)
+	}
+	for i, ns := range k.Namespaces {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			v.invalid(fmt.Sprintf("%s.namespaces[%d]", path, i), ns, strings.Join(msgs, "; "))
+		}
+	}
+	if _, err := labels.Parse(k.LabelSelector); err != nil {
+		v.invalid(path+".labelSelector", k.LabelSelector, err.Error())
+	}
+	if _, err := fields.ParseSelector(k.FieldSelector); err != nil {
+		v.invalid(path+".fieldSelector", k.FieldSelector, err.Error())
+	}
+	if msgs := validation.IsDNS1123Subdomain(k.ClusterDomain); len(msgs) > 0 {
+		v.invalid(path+".clusterDomain", k.ClusterDomain, strings.Join(msgs, "; "))
+	}
+	if k.Role == RoleService {
+		v.oneOf(path+".address", k.Address, addresses)
+	} else if k.Address != "" {
+		v.add(path+".address", "Forbidden: only for role service")
+	}
+	if k.InheritProbes && k.Role != RolePod {
+		v.add(path+".inheritProbes", "Forbidden: only for role pod")
+	}
+	if v.oneOf(path+".scope", k.Scope, scopes) && k.Scope != ScopeCluster && k.Role != RoleEndpointSlice && k.Role != RolePod {
+		v.add(path+".scope", "Forbidden: scope %s needs role endpointslice or pod (targets with a node)", k.Scope)
+	}
+	switch {
+	case k.MeshPeers < 0:
+		v.invalid(path+".meshPeers", k.MeshPeers, "must be greater than or equal to 0")
+	case k.MeshPeers > 0 && k.Scope != ScopeMesh:
+		v.add(path+".meshPeers", "Forbidden: only with scope mesh")
+	}
+	v.oneOf(path+".ipFamily", k.IPFamily, families)
+}
+
+func (v *validator) relabel(c *relabel.Config, path string) {
+	if _, err := c.Compile(); err != nil {
+		var fe *relabel.FieldError
+		if errors.As(err, &fe) {
+			v.add(path+"."+fe.Field, "Invalid value: %s", fe.Msg)
+		} else {
+			v.add(path, "Invalid value: %v", err)
+		}
+		return
+	}
+	if contains(ReservedLabels, c.TargetLabel) {
+		v.invalid(path+".target_label", c.TargetLabel, "the exporter sets this label itself (reserved: "+strings.Join(ReservedLabels, ", ")+")")
+	}
 }

@@ -11,12 +11,21 @@ import (
 
 // Target is one discovered thing to probe.
 type Target struct {
+	// ID identifies the target within its group across changes of its
+	// labels, so that its probe state survives them. Empty: derived from
+	// host, port and labels.
+	ID string
 	// Host is an IP address or DNS name.
 	Host string
 	// Port is the target's own port, 0 if it has none.
 	Port int32
+	// NamedPorts resolve probes' named ports for this target.
+	NamedPorts map[string]int32
 	// Labels are the target's own labels; they override the entry's.
 	Labels map[string]string
+	// Meta are the __meta_* labels relabel_configs can use; they are not
+	// exported.
+	Meta map[string]string
 }
 
 // Group is everything one source yields now. A Group with no Targets

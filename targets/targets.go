@@ -16,6 +16,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/relabel"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/state"
 )
@@ -25,6 +26,7 @@ import (
 type Entry struct {
 	cfg    *config.Target
 	probes []probe
+	rules  []*relabel.Rule
 	names  map[string]*scheduler.LabelNames // by joined names, reused across groups
 }
 
@@ -38,7 +40,17 @@ type probe struct {
 // NewEntry builds the entry's probers: once per probe definition, shared by
 // all its targets and attempts.
 func NewEntry(cfg *config.Target) (*Entry, error) {
+	if cfg.Kubernetes != nil {
+		return nil, fmt.Errorf("target %q: kubernetes discovery is not available in this build yet", cfg.Name)
+	}
 	e := &Entry{cfg: cfg, names: map[string]*scheduler.LabelNames{}}
+	for i := range cfg.RelabelConfigs {
+		r, err := cfg.RelabelConfigs[i].Compile()
+		if err != nil {
+			return nil, fmt.Errorf("target %q, relabel_configs[%d]: %w", cfg.Name, i, err)
+		}
+		e.rules = append(e.rules, r)
+	}
 	for _, kp := range cfg.Probes() {
 		kind, err := state.ParseKind(kp.Kind)
 		if err != nil {
@@ -60,8 +72,18 @@ func NewEntry(cfg *config.Target) (*Entry, error) {
 // Name is the entry's name: the target label of its series.
 func (e *Entry) Name() string { return e.cfg.Name }
 
-// Targets turns a discovered group into scheduler targets.
+// Targets turns a discovered group into scheduler targets, after
+// relabel_configs.
 func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
+	if len(e.rules) > 0 {
+		kept := make([]discovery.Target, 0, len(g.Targets))
+		for _, dt := range g.Targets {
+			if t, ok := e.relabel(dt); ok {
+				kept = append(kept, t)
+			}
+		}
+		g.Targets = kept
+	}
 	names := e.labelNames(g)
 	// A change of label names changes every series' identity: fold the
 	// names into each probe's identity so that workers start afresh.
@@ -69,15 +91,21 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 	out := make([]scheduler.Target, 0, len(g.Targets))
 	for _, dt := range g.Targets {
 		labels := make(map[string]string, len(e.cfg.Labels)+len(dt.Labels))
-		for k, v := range e.cfg.Labels {
-			labels[k] = v
+		if len(e.rules) == 0 {
+			// With relabel_configs the entry's labels went through them.
+			for k, v := range e.cfg.Labels {
+				labels[k] = v
+			}
 		}
 		for k, v := range dt.Labels {
 			labels[k] = v
 		}
-		t := scheduler.Target{Key: key(dt), Specs: make([]scheduler.Spec, 0, len(e.probes))}
+		t := scheduler.Target{Key: dt.ID, Specs: make([]scheduler.Spec, 0, len(e.probes))}
+		if t.Key == "" {
+			t.Key = key(dt)
+		}
 		for _, p := range e.probes {
-			pt := &prober.Target{Host: dt.Host, Port: dt.Port}
+			pt := &prober.Target{Host: dt.Host, Port: dt.Port, NamedPorts: dt.NamedPorts}
 			if p.def.Exec != nil {
 				pt.Vars = e.vars(dt, p.kind, labels)
 			}
@@ -112,8 +140,10 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 // share descriptors.
 func (e *Entry) labelNames(g discovery.Group) *scheduler.LabelNames {
 	set := map[string]struct{}{}
-	for k := range e.cfg.Labels {
-		set[k] = struct{}{}
+	if len(e.rules) == 0 {
+		for k := range e.cfg.Labels {
+			set[k] = struct{}{}
+		}
 	}
 	for _, t := range g.Targets {
 		for k := range t.Labels {
@@ -133,6 +163,66 @@ func (e *Entry) labelNames(g discovery.Group) *scheduler.LabelNames {
 	n := &scheduler.LabelNames{Names: names}
 	e.names[joined] = n
 	return n
+}
+
+// relabel applies the entry's relabel_configs to a target: they see the
+// entry's and the target's labels, its __meta_* labels and __address__,
+// as in Prometheus; what is left without a __ prefix becomes its labels,
+// and __address__ what it probes.
+func (e *Entry) relabel(dt discovery.Target) (discovery.Target, bool) {
+	ls := make(map[string]string, len(e.cfg.Labels)+len(dt.Meta)+len(dt.Labels)+1)
+	for k, v := range e.cfg.Labels {
+		ls[k] = v
+	}
+	for k, v := range dt.Meta {
+		ls[k] = v
+	}
+	for k, v := range dt.Labels {
+		ls[k] = v
+	}
+	addr := dt.Host
+	if dt.Port != 0 {
+		addr = net.JoinHostPort(dt.Host, strconv.Itoa(int(dt.Port)))
+	}
+	ls["__address__"] = addr
+	if !relabel.Process(ls, e.rules) {
+		return dt, false
+	}
+	out := discovery.Target{ID: dt.ID, NamedPorts: dt.NamedPorts, Labels: map[string]string{}}
+	if out.ID == "" {
+		out.ID = key(dt) // identity from before relabeling: stable across it
+	}
+	newAddr := ls["__address__"]
+	host, port, err := net.SplitHostPort(newAddr)
+	if err != nil {
+		host, port = strings.Trim(newAddr, "[]"), ""
+	}
+	out.Host = host
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return dt, false // an unusable __address__ drops the target, as in Prometheus
+		}
+		out.Port = int32(n)
+	}
+	if out.Host == "" {
+		return dt, false
+	}
+	for k, v := range ls {
+		if !strings.HasPrefix(k, "__") && !reserved(k) && v != "" {
+			out.Labels[k] = v
+		}
+	}
+	return out, true
+}
+
+func reserved(name string) bool {
+	for _, r := range config.ReservedLabels {
+		if r == name {
+			return true
+		}
+	}
+	return false
 }
 
 // vars are what an exec probe sees of its target, for $(VAR) expansion

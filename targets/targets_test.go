@@ -140,3 +140,49 @@ func TestManagerApply(t *testing.T) {
 		t.Errorf("after replacing the entry: %v", r)
 	}
 }
+
+func TestRelabel(t *testing.T) {
+	c := load(t, `
+targets:
+  - name: web
+    labels: {team: payments, drop_me: x}
+    static:
+      - host: 127.0.0.1
+        port: 8080
+        labels: {zone: a}
+      - host: 127.0.0.2
+        port: 8080
+        labels: {zone: skip}
+    relabel_configs:
+      - {source_labels: [zone], regex: skip, action: drop}
+      - {regex: drop_me, action: labeldrop}
+      - {source_labels: [__address__], regex: '(.+):\d+', replacement: '${1}:9090', target_label: __address__}
+      - {source_labels: [zone], target_label: __tmp_zone}
+      - {source_labels: [__tmp_zone], target_label: az}
+    readinessProbe:
+      tcpSocket: {}
+`)
+	e, err := NewEntry(&c.Targets[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := e.Targets(discovery.Static(&c.Targets[0]))
+	if len(ts) != 1 {
+		t.Fatalf("want the zone=skip host dropped, got %d targets", len(ts))
+	}
+	sp := ts[0].Specs[0]
+	if got := strings.Join(sp.Labels.Names, ","); got != "target,kind,address,az,team,zone" {
+		t.Errorf("label names %s (drop_me and __ labels must be gone)", got)
+	}
+	if got := strings.Join(sp.Values, ","); got != "web,readiness,127.0.0.1:9090,a,payments,a" {
+		t.Errorf("values %s", got)
+	}
+	if sp.Target.Port != 9090 {
+		t.Errorf("__address__ rewrite not applied: port %d", sp.Target.Port)
+	}
+	// The identity is the target's from before relabeling, so a change of
+	// relabel output does not reset state by itself.
+	if !strings.HasPrefix(ts[0].Key, "127.0.0.1|8080") {
+		t.Errorf("key %q", ts[0].Key)
+	}
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds (once) and caches the real control-plane binaries the Kubernetes
+# discovery tests run: kube-apiserver from the Go module proxy, etcd from
+# Debian's etcd-server package. Prints shell assignments for their paths:
+#   eval "$(hack/test-binaries.sh)"
+# Cache: ${PROBE_EXPORTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/probe-exporter}
+set -euo pipefail
+
+K8S_VERSION=${K8S_VERSION:-v1.36.3}
+STAGING_VERSION=v0${K8S_VERSION#v1}   # v1.36.3 -> v0.36.3
+CACHE=${PROBE_EXPORTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/probe-exporter}
+BIN=$CACHE/bin
+mkdir -p "$BIN"
+log() { echo "test-binaries: $*" >&2; }
+
+apiserver=$BIN/kube-apiserver-$K8S_VERSION
+if [ ! -x "$apiserver" ]; then
+  log "building kube-apiserver $K8S_VERSION (once; about 10 minutes cold on 2 cores)"
+  work=$CACHE/build/kube-apiserver-$K8S_VERSION
+  rm -rf "$work" && mkdir -p "$work" && cd "$work"
+  # k8s.io/kubernetes can't be `go install`ed: its go.mod points every
+  # k8s.io staging module at v0.0.0 with replace directives. A throwaway
+  # module requires it and replaces each staging module with its release.
+  go mod init probe-exporter.test/kube-apiserver >/dev/null 2>&1
+  modfile=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [ -f "$modfile" ] || { log "cannot download k8s.io/kubernetes@$K8S_VERSION"; exit 1; }
+  {
+    grep -E '^godebug ' "$modfile" || true
+    echo "require k8s.io/kubernetes $K8S_VERSION"
+    grep -oE '^\s+k8s\.io/[a-z0-9-]+ v0\.0\.0( |$)' "$modfile" | awk -v v="$STAGING_VERSION" '{print "replace " $1 " => " $1 " " v}'
+  } >> go.mod
+  cat > main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	"k8s.io/kubernetes/cmd/kube-apiserver/app"
+)
+
+func main() { os.Exit(cli.Run(app.NewAPIServerCommand())) }
+GO
+  go mod tidy >&2
+  CGO_ENABLED=0 go build -trimpath -o "$apiserver.tmp" \
+    -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)" . >&2
+  mv "$apiserver.tmp" "$apiserver"
+  cd / && rm -rf "$work"
+  log "kube-apiserver cached at $apiserver"
+fi
+
+etcd=$(command -v etcd || true)
+if [ -z "$etcd" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing etcd-server from Debian"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server) >&2
+    # The package starts a system etcd on the default ports; tests use their own.
+    (systemctl stop etcd 2>/dev/null || service etcd stop 2>/dev/null || pkill -x etcd || true) >&2
+    etcd=$(command -v etcd)
+  else
+    log "etcd not found: install Debian's etcd-server (needs root)"; exit 1
+  fi
+fi
+
+echo "export PROBE_EXPORTER_KUBE_APISERVER=$apiserver"
+echo "export PROBE_EXPORTER_ETCD=$etcd"
