@@ -85,7 +85,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	var lastKey string
 	var lastEntry string
 	c.src.Each(func(st *scheduler.Status) {
-		sp := st.Spec
+		sp := &st.Spec
 		if st.Key != lastKey || sp.Entry != lastEntry {
 			// Each yields a target's probes one after another.
 			targets[sp.Entry]++

@@ -67,13 +67,13 @@ func fixture(t *testing.T) fixed {
 	startup := state.Record{Machine: state.NewMachine(state.Startup, 1, 30, appeared)} // gated: never attempted
 
 	f := fixed{
-		{Key: "web-1", Spec: &scheduler.Spec{Kind: state.Readiness, Prober: http, Entry: "web", Labels: webNames,
+		{Key: "web-1", Spec: scheduler.Spec{Kind: state.Readiness, Prober: http, Entry: "web", Labels: webNames,
 			Values: []string{"web", "readiness", "127.0.0.1:8080", "payments", "a"}}, Record: ready},
-		{Key: "web-1", Spec: &scheduler.Spec{Kind: state.Startup, Prober: tcp, Entry: "web", Labels: webNames,
+		{Key: "web-1", Spec: scheduler.Spec{Kind: state.Startup, Prober: tcp, Entry: "web", Labels: webNames,
 			Values: []string{"web", "startup", "127.0.0.1:8080", "payments", "a"}}, Record: startup},
-		{Key: "db-1", Spec: &scheduler.Spec{Kind: state.Liveness, Prober: tcp, Entry: "db", Labels: dbNames,
+		{Key: "db-1", Spec: scheduler.Spec{Kind: state.Liveness, Prober: tcp, Entry: "db", Labels: dbNames,
 			Values: []string{"db", "liveness", "[::1]:5432"}}, Record: live},
-		{Key: "odd", Spec: &scheduler.Spec{Kind: state.Readiness, Prober: http, Entry: "web", Labels: webNames,
+		{Key: "odd", Spec: scheduler.Spec{Kind: state.Readiness, Prober: http, Entry: "web", Labels: webNames,
 			Values: []string{"web", "readiness", "127.0.0.2:8080", `quote " back \ slash`, "new\nline"}}, Record: ready},
 	}
 	for i := range f {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -74,8 +75,10 @@ type Spec struct {
 
 	// Entry is the config entry (the target label).
 	Entry string
-	// Labels and Values identify the series: Values line up with
-	// Labels.Names.
+	// Labels and Values are the series' labels: Values line up with
+	// Labels.Names. They may change while the probe keeps its state (an
+	// endpoint that turns ready keeps its identity), so the scheduler
+	// guards them with the worker's lock.
 	Labels *LabelNames
 	Values []string
 	// Identity tells a changed definition from an unchanged one: a target
@@ -218,8 +221,10 @@ func (s *Scheduler) Sync(source string, ts []Target) {
 			continue
 		}
 		if ot, ok := old[nt.Key]; ok && sameSpecs(ot, nt) {
-			// Same definition: keep state; only label values (which are
-			// part of the key) can't have changed.
+			// Same target, same definition: keep state, take new labels.
+			for i, w := range ot.workers {
+				w.setLabels(nt.Specs[i].Labels, nt.Specs[i].Values)
+			}
 			next[nt.Key] = ot
 			delete(old, nt.Key)
 			continue
@@ -240,6 +245,17 @@ func (s *Scheduler) Sync(source string, ts []Target) {
 		s.log.Debug("targets synced", "source", source, "targets", len(next), "added", added, "removed", removed)
 	}
 	s.signal()
+}
+
+// setLabels replaces the worker's series labels if they changed.
+func (w *worker) setLabels(names *LabelNames, values []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.spec.Labels == names && slices.Equal(w.spec.Values, values) {
+		return
+	}
+	w.spec.Labels, w.spec.Values = names, values
+	w.spec.SeriesLabels, w.spec.ResultAt = names.Render(values)
 }
 
 func sameSpecs(t *target, nt *Target) bool {
@@ -454,9 +470,9 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// Status is a copy of one probe's state for the collector.
+// Status is a copy of one probe's definition and state for the collector.
 type Status struct {
-	Spec   *Spec
+	Spec   Spec
 	Key    string
 	Record state.Record
 }
@@ -474,8 +490,9 @@ func (s *Scheduler) Each(fn func(*Status)) {
 	s.mu.Unlock()
 	var st Status
 	for _, w := range ws {
-		st.Spec, st.Key = &w.spec, w.t.key
+		st.Key = w.t.key
 		w.mu.Lock()
+		st.Spec = w.spec
 		st.Record = w.rec
 		w.mu.Unlock()
 		fn(&st)

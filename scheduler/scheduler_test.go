@@ -307,3 +307,27 @@ func TestStartupJitterSpreadsFirstProbes(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelsChangeKeepsState: an endpoint whose labels change (it turned
+// ready, say) keeps its identity and so its threshold state; its series
+// carry the new labels.
+func TestLabelsChangeKeepsState(t *testing.T) {
+	s, _ := harness(t, Options{})
+	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	sp := spec(state.Readiness, p, 10*time.Millisecond)
+	s.Sync("src", []Target{{Key: "ep", Specs: []Spec{sp}}})
+	await.True(t, "two successes", func() bool { return records(s)["ep/readiness"].Successes >= 2 })
+
+	relabeled := sp
+	relabeled.Labels = &LabelNames{Names: []string{"target", "kind", "address", "ready"}}
+	relabeled.Values = []string{"e", "readiness", "h", "false"}
+	s.Sync("src", []Target{{Key: "ep", Specs: []Spec{relabeled}}})
+	var got Status
+	s.Each(func(st *Status) { got = *st })
+	if got.Spec.SeriesLabels != `address="h",kind="readiness",ready="false",target="e"` {
+		t.Errorf("series labels %q", got.Spec.SeriesLabels)
+	}
+	if got.Record.Successes < 2 || got.Record.Value() != state.Success {
+		t.Errorf("state lost on a label change: %+v", got.Record)
+	}
+}

@@ -85,9 +85,6 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 		g.Targets = kept
 	}
 	names := e.labelNames(g)
-	// A change of label names changes every series' identity: fold the
-	// names into each probe's identity so that workers start afresh.
-	schema := strings.Join(names.Names, ",")
 	out := make([]scheduler.Target, 0, len(g.Targets))
 	for _, dt := range g.Targets {
 		labels := make(map[string]string, len(e.cfg.Labels)+len(dt.Labels))
@@ -127,7 +124,7 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 				Entry:            e.cfg.Name,
 				Labels:           names,
 				Values:           values,
-				Identity:         p.identity + "|" + schema,
+				Identity:         p.identity,
 			})
 		}
 		out = append(out, t)
