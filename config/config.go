@@ -216,7 +216,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 func (c *Config) setDefaults() {
 	for i := range c.Targets {
 		for _, kp := range c.Targets[i].Probes() {
-			kp.Probe.setDefaults()
+			kp.Probe.SetDefaults()
 		}
 		if k := c.Targets[i].Kubernetes; k != nil {
 			k.setDefaults()
@@ -224,7 +224,8 @@ func (c *Config) setDefaults() {
 	}
 }
 
-func (p *Probe) setDefaults() {
+// SetDefaults applies Kubernetes API defaulting to p.
+func (p *Probe) SetDefaults() {
 	if p.TimeoutSeconds == 0 {
 		p.TimeoutSeconds = 1
 	}

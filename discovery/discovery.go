@@ -6,6 +6,8 @@
 package discovery
 
 import (
+	"time"
+
 	"github.com/probe-exporter/probe-exporter/config"
 )
 
@@ -26,6 +28,12 @@ type Target struct {
 	// Meta are the __meta_* labels relabel_configs can use; they are not
 	// exported.
 	Meta map[string]string
+	// Since is when the target started, for initialDelaySeconds (a
+	// container's startedAt); zero means when it was first seen.
+	Since time.Time
+	// Probes, when set, are the target's own probes (a container's, with
+	// inheritProbes) instead of the entry's.
+	Probes []config.KindProbe
 }
 
 // Group is everything one source yields now. A Group with no Targets
@@ -33,6 +41,9 @@ type Target struct {
 type Group struct {
 	Source  string
 	Targets []Target
+	// Skipped counts objects of the source that yield no target, by
+	// reason (a headless Service asked for its ClusterIP, an exec probe).
+	Skipped map[string]int
 }
 
 // Static returns the group of a static target entry.

@@ -96,6 +96,9 @@ type Target struct {
 	// Key is the target's identity within its source.
 	Key   string
 	Specs []Spec
+	// Since is when the target started, for initialDelaySeconds (a
+	// container's startedAt); zero means when the scheduler first sees it.
+	Since time.Time
 }
 
 // Scheduler runs probes. Create with New, start with Run.
@@ -272,6 +275,9 @@ func sameSpecs(t *target, nt *Target) bool {
 
 func (s *Scheduler) addLocked(nt *Target, now time.Time) *target {
 	t := &target{key: nt.Key, appeared: now}
+	if !nt.Since.IsZero() && nt.Since.Before(now) {
+		t.appeared = nt.Since
+	}
 	for _, sp := range nt.Specs {
 		w := &worker{t: t, spec: sp, index: -1}
 		w.spec.SeriesLabels, w.spec.ResultAt = sp.Labels.Render(sp.Values)

@@ -1,6 +1,12 @@
 package targets
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
 	"sync"
 
 	"github.com/probe-exporter/probe-exporter/config"
@@ -13,45 +19,197 @@ type Syncer interface {
 	Sync(source string, ts []scheduler.Target)
 }
 
-// Manager applies whole configurations: it builds every entry first, and
-// only when all of them build does it touch the scheduler, so a config that
-// fails leaves the running one as it was.
+// Discoverer runs dynamic discovery for one entry (Kubernetes): it starts
+// or fails at once, then calls send with every group that changes until
+// ctx ends; wait blocks until it has stopped.
+type Discoverer interface {
+	Start(ctx context.Context, entry string, cfg *config.Kubernetes, send func(discovery.Group)) (wait func(), err error)
+}
+
+// Options configure a Manager.
+type Options struct {
+	// Kubernetes runs kubernetes: entries; nil rejects them.
+	Kubernetes Discoverer
+	// Shard and TotalShards split targets across replicas by a stable hash
+	// of their identity; TotalShards 0 or 1 keeps everything.
+	Shard, TotalShards int
+}
+
+// Manager applies whole configurations: it builds every entry and starts
+// every new discovery first, and only when all of that worked does it
+// touch the scheduler, so a config that fails leaves the running one as
+// it was.
 type Manager struct {
 	sched Syncer
+	opts  Options
+
+	mu      sync.Mutex
+	static  map[string]bool // scheduler sources of static entries
+	dynamic map[string]*dynamic
+	gen     int
+}
+
+// dynamic is one running discovered entry.
+type dynamic struct {
+	def    string // the entry's configuration, to tell an unchanged one
+	prefix string // of its scheduler sources: a replaced run never shares them
+	cancel context.CancelFunc
+	wait   func()
 
 	mu      sync.Mutex
 	sources map[string]bool
 }
 
 // NewManager returns a Manager driving sched.
-func NewManager(sched Syncer) *Manager {
-	return &Manager{sched: sched, sources: map[string]bool{}}
+func NewManager(sched Syncer, opts Options) *Manager {
+	return &Manager{sched: sched, opts: opts, static: map[string]bool{}, dynamic: map[string]*dynamic{}}
 }
 
 // Apply makes the scheduler run exactly what cfg describes. Unchanged
 // targets keep their state; entries that are gone are stopped.
 func (m *Manager) Apply(cfg *config.Config) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	entries := make([]*Entry, len(cfg.Targets))
 	for i := range cfg.Targets {
+		if cfg.Targets[i].Kubernetes != nil && m.opts.Kubernetes == nil {
+			return fmt.Errorf("target %q: kubernetes discovery is not enabled", cfg.Targets[i].Name)
+		}
 		e, err := NewEntry(&cfg.Targets[i])
 		if err != nil {
 			return err
 		}
 		entries[i] = e
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	next := make(map[string]bool, len(entries))
+
+	// Start new and changed discovered entries; on any failure, stop what
+	// was started and change nothing.
+	started := map[string]*dynamic{}
 	for i, e := range entries {
-		g := discovery.Static(&cfg.Targets[i])
-		m.sched.Sync(g.Source, e.Targets(g))
-		next[g.Source] = true
+		t := &cfg.Targets[i]
+		if t.Kubernetes == nil {
+			continue
+		}
+		def, _ := json.Marshal(t)
+		if old, ok := m.dynamic[t.Name]; ok && old.def == string(def) {
+			continue
+		}
+		m.gen++
+		d, err := m.start(e, t, string(def), m.gen)
+		if err != nil {
+			for _, s := range started {
+				m.stop(s)
+			}
+			return err
+		}
+		started[t.Name] = d
 	}
-	for src := range m.sources {
-		if !next[src] {
+
+	nextStatic := map[string]bool{}
+	for i, e := range entries {
+		if cfg.Targets[i].Kubernetes != nil {
+			continue
+		}
+		g := discovery.Static(&cfg.Targets[i])
+		m.sched.Sync(g.Source, m.shard(g.Source, e.Targets(g)))
+		nextStatic[g.Source] = true
+	}
+	for src := range m.static {
+		if !nextStatic[src] {
 			m.sched.Sync(src, nil)
 		}
 	}
-	m.sources = next
+	m.static = nextStatic
+
+	keep := map[string]bool{}
+	for _, t := range cfg.Targets {
+		if t.Kubernetes != nil {
+			keep[t.Name] = true
+		}
+	}
+	for name, d := range m.dynamic {
+		if _, replaced := started[name]; replaced || !keep[name] {
+			m.stop(d)
+			delete(m.dynamic, name)
+		}
+	}
+	for name, d := range started {
+		m.dynamic[name] = d
+	}
 	return nil
 }
+
+func (m *Manager) start(e *Entry, t *config.Target, def string, gen int) (*dynamic, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &dynamic{def: def, prefix: t.Name + "#" + strconv.Itoa(gen) + "|", cancel: cancel, sources: map[string]bool{}}
+	wait, err := m.opts.Kubernetes.Start(ctx, t.Name, t.Kubernetes, func(g discovery.Group) {
+		src := d.prefix + g.Source
+		ts := m.shard(t.Name+"|"+g.Source, e.Targets(g))
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if ctx.Err() != nil {
+			return // stopped: its sources are being removed
+		}
+		m.sched.Sync(src, ts)
+		if len(ts) > 0 {
+			d.sources[src] = true
+		} else {
+			delete(d.sources, src)
+		}
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	d.wait = wait
+	return d, nil
+}
+
+// stop ends a discovered entry and removes its targets.
+func (m *Manager) stop(d *dynamic) {
+	d.cancel()
+	d.wait()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for src := range d.sources {
+		m.sched.Sync(src, nil)
+	}
+	d.sources = map[string]bool{}
+}
+
+// Close stops every discovered entry.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, d := range m.dynamic {
+		m.stop(d)
+		delete(m.dynamic, name)
+	}
+}
+
+// shard keeps the targets of this shard: a stable hash of the source and
+// the target's identity, so every replica agrees without talking.
+func (m *Manager) shard(source string, ts []scheduler.Target) []scheduler.Target {
+	if m.opts.TotalShards <= 1 {
+		return ts
+	}
+	out := ts[:0]
+	for _, t := range ts {
+		if Shard(source, t.Key, m.opts.TotalShards) == m.opts.Shard {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Shard is the shard of a target among total.
+func Shard(source, key string, total int) int {
+	h := fnv.New64a()
+	h.Write([]byte(source))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return int(h.Sum64() % uint64(total))
+}
+
+// ErrShard is returned for an impossible --shard / --total-shards pair.
+var ErrShard = errors.New("--shard must be at least 0 and less than --total-shards")

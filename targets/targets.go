@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/config"
@@ -27,7 +28,10 @@ type Entry struct {
 	cfg    *config.Target
 	probes []probe
 	rules  []*relabel.Rule
+
+	mu     sync.Mutex
 	names  map[string]*scheduler.LabelNames // by joined names, reused across groups
+	shared map[string]probe                 // targets' own probes (inheritProbes), by identity
 }
 
 type probe struct {
@@ -40,10 +44,7 @@ type probe struct {
 // NewEntry builds the entry's probers: once per probe definition, shared by
 // all its targets and attempts.
 func NewEntry(cfg *config.Target) (*Entry, error) {
-	if cfg.Kubernetes != nil {
-		return nil, fmt.Errorf("target %q: kubernetes discovery is not available in this build yet", cfg.Name)
-	}
-	e := &Entry{cfg: cfg, names: map[string]*scheduler.LabelNames{}}
+	e := &Entry{cfg: cfg, names: map[string]*scheduler.LabelNames{}, shared: map[string]probe{}}
 	for i := range cfg.RelabelConfigs {
 		r, err := cfg.RelabelConfigs[i].Compile()
 		if err != nil {
@@ -52,21 +53,56 @@ func NewEntry(cfg *config.Target) (*Entry, error) {
 		e.rules = append(e.rules, r)
 	}
 	for _, kp := range cfg.Probes() {
-		kind, err := state.ParseKind(kp.Kind)
-		if err != nil {
-			return nil, err
-		}
-		p, err := prober.New(kp.Probe)
+		p, err := newProbe(kp)
 		if err != nil {
 			return nil, fmt.Errorf("target %q, %sProbe: %w", cfg.Name, kp.Kind, err)
 		}
-		def, err := json.Marshal(kp.Probe)
-		if err != nil {
-			return nil, err
-		}
-		e.probes = append(e.probes, probe{kind: kind, def: kp.Probe, prober: p, identity: kp.Kind + string(def)})
+		e.probes = append(e.probes, p)
 	}
 	return e, nil
+}
+
+func newProbe(kp config.KindProbe) (probe, error) {
+	kind, err := state.ParseKind(kp.Kind)
+	if err != nil {
+		return probe{}, err
+	}
+	p, err := prober.New(kp.Probe)
+	if err != nil {
+		return probe{}, err
+	}
+	def, err := json.Marshal(kp.Probe)
+	if err != nil {
+		return probe{}, err
+	}
+	return probe{kind: kind, def: kp.Probe, prober: p, identity: kp.Kind + string(def)}, nil
+}
+
+// probesFor is the entry's probes, or the target's own (a container's
+// probes with inheritProbes), built once per distinct definition.
+func (e *Entry) probesFor(dt discovery.Target) []probe {
+	if dt.Probes == nil {
+		return e.probes
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]probe, 0, len(dt.Probes))
+	for _, kp := range dt.Probes {
+		def, err := json.Marshal(kp.Probe)
+		if err != nil {
+			continue
+		}
+		id := kp.Kind + string(def)
+		p, ok := e.shared[id]
+		if !ok {
+			if p, err = newProbe(kp); err != nil {
+				continue
+			}
+			e.shared[id] = p
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // Name is the entry's name: the target label of its series.
@@ -97,11 +133,12 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 		for k, v := range dt.Labels {
 			labels[k] = v
 		}
-		t := scheduler.Target{Key: dt.ID, Specs: make([]scheduler.Spec, 0, len(e.probes))}
+		probes := e.probesFor(dt)
+		t := scheduler.Target{Key: dt.ID, Since: dt.Since, Specs: make([]scheduler.Spec, 0, len(probes))}
 		if t.Key == "" {
 			t.Key = key(dt)
 		}
-		for _, p := range e.probes {
+		for _, p := range probes {
 			pt := &prober.Target{Host: dt.Host, Port: dt.Port, NamedPorts: dt.NamedPorts}
 			if p.def.Exec != nil {
 				pt.Vars = e.vars(dt, p.kind, labels)
@@ -154,6 +191,8 @@ func (e *Entry) labelNames(g discovery.Group) *scheduler.LabelNames {
 	sort.Strings(extra)
 	names := append([]string{"target", "kind", "address"}, extra...)
 	joined := strings.Join(names, ",")
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if n, ok := e.names[joined]; ok {
 		return n
 	}

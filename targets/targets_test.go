@@ -108,7 +108,7 @@ func (r recorder) Sync(source string, ts []scheduler.Target) {
 
 func TestManagerApply(t *testing.T) {
 	r := recorder{}
-	m := NewManager(r)
+	m := NewManager(r, Options{})
 	if err := m.Apply(load(t, twoHosts)); err != nil {
 		t.Fatal(err)
 	}

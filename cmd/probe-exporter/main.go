@@ -31,6 +31,7 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/collector"
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/discovery/kubernetes"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/targets"
@@ -47,6 +48,10 @@ func run() int {
 	configCheck := app.Flag("config.check", "Validate --config.file and exit: 0 when valid, 1 with every error otherwise.").Bool()
 	maxInFlight := app.Flag("probe.max-in-flight", "Most probes running at once; due probes beyond it wait (probe_exporter_probes_waiting).").Default("2000").Int()
 	lifecycle := app.Flag("web.enable-lifecycle", "Enable configuration reload through HTTP POST to /-/reload.").Bool()
+	kubeconfig := app.Flag("kubeconfig", "Kubeconfig for kubernetes entries that name none, when not running in a cluster (then $KUBECONFIG, ~/.kube/config).").String()
+	nodeName := app.Flag("node-name", "This exporter's node, for kubernetes entries with scope node or mesh (DaemonSet: the downward API's spec.nodeName).").Envar("NODE_NAME").String()
+	shard := app.Flag("shard", "This replica's shard, from 0 to --total-shards minus 1.").Default("0").Int()
+	totalShards := app.Flag("total-shards", "Replicas that split the targets between them by a stable hash; every replica runs with the same configuration.").Default("1").Int()
 	webFlags := kingpinflag.AddFlags(app, defaultListen)
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(app, logConfig)
@@ -57,6 +62,10 @@ func run() int {
 		return 2
 	}
 	prober.SetVersion(version.Version)
+	if *totalShards < 1 || *shard < 0 || *shard >= *totalShards {
+		fmt.Fprintf(os.Stderr, "probe-exporter: %v (got --shard=%d --total-shards=%d)\n", targets.ErrShard, *shard, *totalShards)
+		return 2
+	}
 
 	if *configCheck {
 		return checkConfig(*configFile)
@@ -104,7 +113,16 @@ func run() int {
 	probes := collector.New(sched)
 	probeReg := prometheus.NewRegistry()
 	probeReg.MustRegister(probes)
-	mgr := targets.NewManager(sched)
+	kubeCtx, stopKube := context.WithCancel(context.Background())
+	defer stopKube()
+	kube := kubernetes.New(kubeCtx, kubernetes.Options{
+		Kubeconfig: *kubeconfig,
+		NodeName:   *nodeName,
+		UserAgent:  "probe-exporter/" + version.Version,
+		Logger:     logger,
+	}, reg)
+	mgr := targets.NewManager(sched, targets.Options{Kubernetes: kube, Shard: *shard, TotalShards: *totalShards})
+	defer mgr.Close()
 	rl := newReloader(logger, reg, load, mgr.Apply)
 	if err := rl.apply(cfg); err != nil {
 		logger.Error("cannot apply configuration", "err", err)

@@ -1,0 +1,707 @@
+// Package kubernetes discovers targets in a Kubernetes cluster: Services,
+// EndpointSlices, Pods (optionally with their own probes) and StatefulSet
+// pod DNS names. It watches through client-go shared informers, one per
+// resource type, namespace and server-side field selector, shared by all
+// entries, and emits discovery.Groups keyed by a stable source
+// ("endpointslice/<ns>/<name>"), labelled exactly as Prometheus'
+// kubernetes_sd labels them.
+package kubernetes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/discovery"
+)
+
+// Options configure the Kubernetes discoverer.
+type Options struct {
+	// Kubeconfig is --kubeconfig: used when an entry names none and the
+	// exporter does not run in a cluster.
+	Kubeconfig string
+	// NodeName is --node-name ($NODE_NAME): this exporter's node, for
+	// scope node and mesh.
+	NodeName string
+	// UserAgent identifies the exporter to the API server.
+	UserAgent string
+	Logger    *slog.Logger
+}
+
+// Discoverer runs Kubernetes discovery for any number of entries.
+type Discoverer struct {
+	opts Options
+	log  *slog.Logger
+	ctx  context.Context // informers live as long as this
+
+	mu       sync.Mutex
+	clusters map[string]*cluster
+
+	synced   *prometheus.GaugeVec
+	errs     *prometheus.CounterVec
+	events   *prometheus.CounterVec
+	skipped  *prometheus.GaugeVec
+	skipMu   sync.Mutex
+	skipSrcs map[string]map[string]map[string]int // entry -> source -> reason -> n
+}
+
+// New returns a Discoverer whose informers run until ctx ends. Its metrics
+// are registered with reg.
+func New(ctx context.Context, o Options, reg prometheus.Registerer) *Discoverer {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Discoverer{
+		opts: o, log: o.Logger, ctx: ctx,
+		clusters: map[string]*cluster{},
+		synced: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "probe_exporter_discovery_synced",
+			Help: "Whether the entry's Kubernetes discovery has listed everything and its API server answers (1) or not (0): targets are the last known.",
+		}, []string{"target"}),
+		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "probe_exporter_discovery_errors_total",
+			Help: "Failed list or watch calls to the Kubernetes API, by resource and reason (forbidden, unreachable, other).",
+		}, []string{"resource", "reason"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "probe_exporter_discovery_events_total",
+			Help: "Kubernetes object changes seen, by resource and event (add, update, delete).",
+		}, []string{"resource", "event"}),
+		skipped: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "probe_exporter_discovery_skipped",
+			Help: "Discovered things not probed, by entry and reason (headless_service, exec_probe, container_not_running, ...).",
+		}, []string{"target", "reason"}),
+		skipSrcs: map[string]map[string]map[string]int{},
+	}
+	if reg != nil {
+		reg.MustRegister(d.synced, d.errs, d.events, d.skipped)
+	}
+	return d
+}
+
+// cluster is one API server (kubeconfig and context) and its informers.
+type cluster struct {
+	name      string
+	client    kubernetes.Interface
+	informers map[informerKey]*informer
+}
+
+type informerKey struct {
+	resource  string
+	namespace string
+	fields    string
+}
+
+type informer struct {
+	cache.SharedIndexInformer
+	key     informerKey
+	healthy atomic.Bool
+	state   atomic.Value // string: the last logged state, to log changes only
+}
+
+// restConfig: the entry's kubeconfig or context if set, else in-cluster,
+// else --kubeconfig, $KUBECONFIG, ~/.kube/config.
+func (d *Discoverer) restConfig(cfg *config.Kubernetes) (*rest.Config, error) {
+	if cfg.Kubeconfig == "" && cfg.Context == "" {
+		if c, err := rest.InClusterConfig(); err == nil {
+			return c, nil
+		}
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	switch {
+	case cfg.Kubeconfig != "":
+		rules.ExplicitPath = cfg.Kubeconfig
+	case d.opts.Kubeconfig != "":
+		rules.ExplicitPath = d.opts.Kubeconfig
+	}
+	c, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: cfg.Context}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client configuration: %w", err)
+	}
+	return c, nil
+}
+
+func (d *Discoverer) cluster(cfg *config.Kubernetes) (*cluster, error) {
+	key := cfg.Kubeconfig + "|" + cfg.Context
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c, ok := d.clusters[key]; ok {
+		return c, nil
+	}
+	rc, err := d.restConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rc.UserAgent = d.opts.UserAgent
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	c := &cluster{name: rc.Host, client: client, informers: map[informerKey]*informer{}}
+	d.clusters[key] = c
+	return c, nil
+}
+
+// informer returns the shared informer for resource in namespace ("" is
+// all) with a server-side field selector, starting it on first use.
+func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector string) *informer {
+	key := informerKey{resource, namespace, fieldSelector}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if inf, ok := c.informers[key]; ok {
+		return inf
+	}
+	inf := &informer{key: key}
+	var obj runtime.Object
+	var list func(context.Context, metav1.ListOptions) (runtime.Object, error)
+	var watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)
+	switch resource {
+	case "endpointslices":
+		obj = &discoveryv1.EndpointSlice{}
+		api := c.client.DiscoveryV1().EndpointSlices(namespace)
+		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return api.List(ctx, o) }
+		watchFn = api.Watch
+	case "services":
+		obj = &corev1.Service{}
+		api := c.client.CoreV1().Services(namespace)
+		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return api.List(ctx, o) }
+		watchFn = api.Watch
+	case "pods":
+		obj = &corev1.Pod{}
+		api := c.client.CoreV1().Pods(namespace)
+		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return api.List(ctx, o) }
+		watchFn = api.Watch
+	case "statefulsets":
+		obj = &appsv1.StatefulSet{}
+		api := c.client.AppsV1().StatefulSets(namespace)
+		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return api.List(ctx, o) }
+		watchFn = api.Watch
+	case "nodes":
+		obj = &corev1.Node{}
+		api := c.client.CoreV1().Nodes()
+		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return api.List(ctx, o) }
+		watchFn = api.Watch
+	default:
+		panic("kubernetes: no informer for " + resource)
+	}
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = fieldSelector
+			res, err := list(ctx, o)
+			if err == nil {
+				d.healthy(c, inf)
+			}
+			return res, err
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = fieldSelector
+			return watchFn(ctx, o)
+		},
+	}
+	inf.SharedIndexInformer = cache.NewSharedIndexInformer(lw, obj, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	_ = inf.SetTransform(strip)
+	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { d.watchError(c, inf, err) })
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { d.events.WithLabelValues(resource, "add").Inc() },
+		UpdateFunc: func(any, any) { d.events.WithLabelValues(resource, "update").Inc() },
+		DeleteFunc: func(any) { d.events.WithLabelValues(resource, "delete").Inc() },
+	})
+	c.informers[key] = inf
+	go inf.RunWithContext(d.ctx)
+	return inf
+}
+
+// strip drops what no role reads before objects reach the cache: managed
+// fields, the last-applied annotation (often the largest thing in an
+// object) and, for pods, everything of a container but name, image,
+// ports, probes and restart policy. Memory stays flat with cluster size.
+func strip(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+		if a := m.GetAnnotations(); a != nil {
+			if _, ok := a[corev1.LastAppliedConfigAnnotation]; ok {
+				delete(a, corev1.LastAppliedConfigAnnotation)
+			}
+		}
+	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		pod.Spec.Volumes = nil
+		for _, cs := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
+			for i := range cs {
+				c := &cs[i]
+				*c = corev1.Container{
+					Name: c.Name, Image: c.Image, Ports: c.Ports, RestartPolicy: c.RestartPolicy,
+					LivenessProbe: c.LivenessProbe, ReadinessProbe: c.ReadinessProbe, StartupProbe: c.StartupProbe,
+				}
+			}
+		}
+		pod.Spec.EphemeralContainers = nil
+	}
+	return obj, nil
+}
+
+func reason(err error) string {
+	switch {
+	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
+		return "forbidden"
+	case errors.Is(err, context.DeadlineExceeded), strings.Contains(err.Error(), "connection refused"),
+		strings.Contains(err.Error(), "no such host"), strings.Contains(err.Error(), "i/o timeout"),
+		strings.Contains(err.Error(), "EOF"), apierrors.IsServiceUnavailable(err), apierrors.IsTimeout(err):
+		return "unreachable"
+	}
+	return "other"
+}
+
+// watchError counts every failure and logs when the informer's state
+// changes, not on every retry: no log storm while an API server is down.
+// A forbidden error says which verb and resource RBAC lacks.
+func (d *Discoverer) watchError(c *cluster, inf *informer, err error) {
+	r := reason(err)
+	d.errs.WithLabelValues(inf.key.resource, r).Inc()
+	inf.healthy.Store(false)
+	if prev, _ := inf.state.Load().(string); prev == r {
+		return
+	}
+	inf.state.Store(r)
+	ns := inf.key.namespace
+	if ns == "" {
+		ns = "all namespaces"
+	}
+	switch r {
+	case "forbidden":
+		d.log.Error("kubernetes: permission denied; grant get, list and watch on this resource (see examples/kubernetes/rbac.yaml)",
+			"resource", inf.key.resource, "namespace", ns, "api_server", c.name, "err", err)
+	default:
+		d.log.Warn("kubernetes: cannot list or watch; keeping the last known targets and retrying with backoff",
+			"resource", inf.key.resource, "namespace", ns, "api_server", c.name, "reason", r, "err", err)
+	}
+}
+
+func (d *Discoverer) healthy(c *cluster, inf *informer) {
+	inf.healthy.Store(true)
+	if prev, _ := inf.state.Load().(string); prev != "" && prev != "ok" {
+		d.log.Info("kubernetes: listing works again", "resource", inf.key.resource, "namespace", inf.key.namespace, "api_server", c.name)
+	}
+	inf.state.Store("ok")
+}
+
+// Start discovers targets for one entry until ctx ends, calling send with
+// every group that changes; wait blocks until it has stopped. It returns
+// an error only when it can't start (bad client configuration, scope node
+// without a node name): API server trouble is retried, logged and shown
+// in metrics, and the last known targets stay.
+func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubernetes, send func(discovery.Group)) (wait func(), err error) {
+	if cfg.Scope != config.ScopeCluster && d.opts.NodeName == "" {
+		return nil, fmt.Errorf("target %q: scope %s needs the node name: --node-name or $NODE_NAME (the downward API's spec.nodeName)", entry, cfg.Scope)
+	}
+	c, err := d.cluster(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", entry, err)
+	}
+	ls, _ := labels.Parse(cfg.LabelSelector) // validated at load
+	fs, _ := fields.ParseSelector(cfg.FieldSelector)
+	namespaces := cfg.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	r := &run{d: d, entry: entry, cfg: cfg, c: c, send: send,
+		queue: workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[string]{Name: entry})}
+	r.b = &builder{cfg: cfg, labels: ls, fields: fs, look: r}
+	if cfg.Scope != config.ScopeCluster {
+		r.b.sourceNode = d.opts.NodeName
+		r.b.accept = r.acceptNode
+	}
+	podFields := ""
+	if cfg.Scope == config.ScopeNode {
+		// Only this node's pods cross the wire.
+		podFields = fields.OneTermEqualSelector("spec.nodeName", d.opts.NodeName).String()
+	}
+	for _, ns := range namespaces {
+		switch cfg.Role {
+		case config.RoleEndpointSlice:
+			r.watch(ns, "endpointslices", "", true)
+			r.watch(ns, "services", "", false)
+			r.watch(ns, "pods", podFields, false)
+		case config.RoleService:
+			r.watch(ns, "services", "", true)
+		case config.RolePod:
+			r.watch(ns, "pods", podFields, true)
+		case config.RoleStatefulSet:
+			r.watch(ns, "statefulsets", "", true)
+		}
+	}
+	if cfg.Role == config.RoleService && cfg.Address == "nodePort" {
+		r.watch("", "nodes", "", false)
+	}
+	d.synced.WithLabelValues(entry).Set(0)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); r.health(ctx) }()
+	go func() {
+		defer wg.Done()
+		for r.processNext() {
+		}
+	}()
+	if cfg.Scope == config.ScopeMesh {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.mesh(ctx) }()
+	}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		r.queue.ShutDown()
+		wg.Wait()
+		for _, reg := range r.regs {
+			_ = reg.inf.RemoveEventHandler(reg.h)
+		}
+		d.synced.DeleteLabelValues(entry)
+		d.skipMu.Lock()
+		delete(d.skipSrcs, entry)
+		d.skipMu.Unlock()
+		d.publishSkipped(entry)
+	}()
+	return func() { <-stopped }, nil
+}
+
+// run is one entry's discovery.
+type run struct {
+	d     *Discoverer
+	entry string
+	cfg   *config.Kubernetes
+	c     *cluster
+	b     *builder
+	send  func(discovery.Group)
+	queue workqueue.TypedInterface[string]
+
+	primary []*informer // the role's own objects
+	related map[string][]*informer
+	regs    []registration
+	peers   atomic.Pointer[map[string]bool]
+}
+
+type registration struct {
+	inf *informer
+	h   cache.ResourceEventHandlerRegistration
+}
+
+// watch subscribes to an informer. Changes of the role's own objects are
+// queued by key; changes of related objects queue the primary objects
+// they affect.
+func (r *run) watch(ns, resource, fieldSelector string, primary bool) {
+	inf := r.d.informer(r.c, resource, ns, fieldSelector)
+	if r.related == nil {
+		r.related = map[string][]*informer{}
+	}
+	var h cache.ResourceEventHandler
+	if primary {
+		r.primary = append(r.primary, inf)
+		enqueue := func(obj any) {
+			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+				r.queue.Add(key)
+			}
+		}
+		h = cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }, DeleteFunc: enqueue}
+	} else {
+		r.related[resource] = append(r.related[resource], inf)
+		related := func(obj any) { r.relatedChanged(resource, obj) }
+		h = cache.ResourceEventHandlerFuncs{AddFunc: related, UpdateFunc: func(_, o any) { related(o) }, DeleteFunc: related}
+	}
+	reg, err := inf.AddEventHandler(h)
+	if err == nil {
+		r.regs = append(r.regs, registration{inf, reg})
+	}
+}
+
+func (r *run) relatedChanged(resource string, obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return
+	}
+	switch resource {
+	case "nodes":
+		r.enqueueAll()
+		return
+	case "services", "pods":
+		// EndpointSlices of the Service, or that point at the Pod.
+		for _, inf := range r.primary {
+			objs, _ := inf.GetIndexer().ByIndex(cache.NamespaceIndex, m.GetNamespace())
+			for _, o := range objs {
+				eps, ok := o.(*discoveryv1.EndpointSlice)
+				if !ok {
+					continue
+				}
+				if resource == "services" && eps.Labels[discoveryv1.LabelServiceName] == m.GetName() || resource == "pods" && refersTo(eps, m.GetName()) {
+					if key, err := cache.MetaNamespaceKeyFunc(eps); err == nil {
+						r.queue.Add(key)
+					}
+				}
+			}
+		}
+	}
+}
+
+func refersTo(eps *discoveryv1.EndpointSlice, pod string) bool {
+	for _, ep := range eps.Endpoints {
+		if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" && ep.TargetRef.Name == pod {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) enqueueAll() {
+	for _, inf := range r.primary {
+		for _, key := range inf.GetStore().ListKeys() {
+			r.queue.Add(key)
+		}
+	}
+}
+
+func (r *run) processNext() bool {
+	key, quit := r.queue.Get()
+	if quit {
+		return false
+	}
+	defer r.queue.Done(key)
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return true
+	}
+	var obj any
+	for _, inf := range r.primary {
+		if o, ok, _ := inf.GetStore().GetByKey(key); ok {
+			obj = o
+			break
+		}
+	}
+	var g discovery.Group
+	switch o := obj.(type) {
+	case *discoveryv1.EndpointSlice:
+		g = r.b.endpointSlice(o)
+	case *corev1.Service:
+		g = r.b.service(o)
+	case *corev1.Pod:
+		g = r.b.pod(o)
+	case *appsv1.StatefulSet:
+		g = r.b.statefulSet(o)
+	default:
+		// Gone: an empty group for its source removes its targets.
+		g.Source = r.cfg.Role + "/" + ns + "/" + name
+	}
+	r.d.recordSkipped(r.entry, g.Source, g.Skipped)
+	r.send(g)
+	return true
+}
+
+// health keeps probe_exporter_discovery_synced current: 1 once every
+// informer has listed and while their API server answers.
+func (r *run) health(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		ok := true
+		for _, reg := range r.regs {
+			ok = ok && reg.inf.HasSynced() && reg.inf.healthy.Load()
+		}
+		if ok {
+			r.d.synced.WithLabelValues(r.entry).Set(1)
+		} else {
+			r.d.synced.WithLabelValues(r.entry).Set(0)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// mesh recomputes which other nodes this exporter probes: the MeshPeers
+// nodes that rank highest by rendezvous hashing of (this node, that node)
+// among the nodes that have targets. Each node picks its own K, so total
+// work grows N·K, and a node joining or leaving moves few choices.
+func (r *run) mesh(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		nodes := map[string]bool{}
+		for _, inf := range r.primary {
+			for _, o := range inf.GetStore().List() {
+				switch v := o.(type) {
+				case *discoveryv1.EndpointSlice:
+					for _, ep := range v.Endpoints {
+						if ep.NodeName != nil {
+							nodes[*ep.NodeName] = true
+						}
+					}
+				case *corev1.Pod:
+					nodes[v.Spec.NodeName] = true
+				}
+			}
+		}
+		chosen := Peers(r.d.opts.NodeName, keys(nodes), int(r.cfg.MeshPeers))
+		if old := r.peers.Load(); old == nil || !equalSet(*old, chosen) {
+			r.peers.Store(&chosen)
+			r.enqueueAll()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (r *run) acceptNode(node string) bool {
+	if node == r.d.opts.NodeName {
+		return true
+	}
+	if r.cfg.Scope != config.ScopeMesh {
+		return false
+	}
+	p := r.peers.Load()
+	return p != nil && (*p)[node]
+}
+
+// Peers returns self and the k nodes among candidates that rank highest
+// for self by rendezvous hashing.
+func Peers(self string, candidates []string, k int) map[string]bool {
+	type scored struct {
+		node  string
+		score uint64
+	}
+	var s []scored
+	for _, n := range candidates {
+		if n == self || n == "" {
+			continue
+		}
+		h := fnv.New64a()
+		h.Write([]byte(self))
+		h.Write([]byte{0})
+		h.Write([]byte(n))
+		s = append(s, scored{n, h.Sum64()})
+	}
+	sort.Slice(s, func(i, j int) bool { return s[i].score > s[j].score })
+	out := map[string]bool{self: true}
+	for i := 0; i < len(s) && i < k; i++ {
+		out[s[i].node] = true
+	}
+	return out
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func equalSet(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *Discoverer) recordSkipped(entry, source string, skipped map[string]int) {
+	d.skipMu.Lock()
+	srcs := d.skipSrcs[entry]
+	if srcs == nil {
+		srcs = map[string]map[string]int{}
+		d.skipSrcs[entry] = srcs
+	}
+	if len(skipped) == 0 {
+		delete(srcs, source)
+	} else {
+		srcs[source] = skipped
+	}
+	d.skipMu.Unlock()
+	d.publishSkipped(entry)
+}
+
+func (d *Discoverer) publishSkipped(entry string) {
+	d.skipMu.Lock()
+	defer d.skipMu.Unlock()
+	totals := map[string]int{}
+	for _, reasons := range d.skipSrcs[entry] {
+		for r, n := range reasons {
+			totals[r] += n
+		}
+	}
+	for _, r := range []string{SkipHeadless, SkipNoIngress, SkipNoNodePort, SkipNoServiceName, SkipExecProbe, SkipNotRunning, SkipNoPodIP} {
+		if n, ok := totals[r]; ok {
+			d.skipped.WithLabelValues(entry, r).Set(float64(n))
+		} else {
+			d.skipped.DeleteLabelValues(entry, r)
+		}
+	}
+}
+
+// lookup for the builder, from the entry's informers.
+
+func (r *run) service(namespace, name string) *corev1.Service {
+	if o := r.get("services", namespace, name); o != nil {
+		return o.(*corev1.Service)
+	}
+	return nil
+}
+
+func (r *run) pod(namespace, name string) *corev1.Pod {
+	if o := r.get("pods", namespace, name); o != nil {
+		return o.(*corev1.Pod)
+	}
+	return nil
+}
+
+func (r *run) nodes() []*corev1.Node {
+	var out []*corev1.Node
+	for _, inf := range r.related["nodes"] {
+		for _, o := range inf.GetStore().List() {
+			out = append(out, o.(*corev1.Node))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (r *run) get(resource, namespace, name string) any {
+	for _, inf := range r.related[resource] {
+		if o, ok, _ := inf.GetStore().GetByKey(namespace + "/" + name); ok {
+			return o
+		}
+	}
+	return nil
+}
