@@ -22,8 +22,10 @@ build:
 run: build
 	./$(BIN) --web.listen-address=$(LISTEN)
 
+# test: the Kubernetes discovery tests run a real kube-apiserver and etcd;
+# hack/test-binaries.sh builds and caches them (once: a few minutes cold).
 test: vet fmt-check
-	$(GO) test -race -count=1 -timeout 20m ./...
+	@eval "$$(hack/test-binaries.sh)" && $(GO) test -race -count=1 -timeout 20m ./...
 
 vet:
 	$(GO) vet ./...

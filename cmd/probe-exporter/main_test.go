@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/probe-exporter/probe-exporter/internal/golden"
+	"github.com/probe-exporter/probe-exporter/internal/kubetest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -33,9 +34,15 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 var binary string
 
 // TestMain builds the real binary once; every test here runs it as a
-// separate process, as a user would.
+// separate process, as a user would. The tests run inside a network
+// namespace of their own (kubetest.MainInNetns), where TEST-NET addresses
+// on loopback let discovered endpoints really answer.
 func TestMain(m *testing.M) {
 	flag.Parse()
+	if b := os.Getenv(envBinary); b != "" {
+		binary = b // re-run inside the namespace: built already
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "probe-exporter-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -48,10 +55,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building the binary:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	os.Setenv(envBinary, binary)
+	code := kubetest.MainInNetns(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+const envBinary = "PROBE_EXPORTER_TEST_BINARY"
 
 type exporter struct {
 	cmd  *exec.Cmd
