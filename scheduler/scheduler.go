@@ -460,12 +460,19 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 	changed := w.rec.Apply(o, took, s.now())
 	v := w.rec.Value()
 	w.mu.Unlock()
-	if o.Err != nil {
+	if !s.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	switch {
+	case o.Err != nil:
 		s.log.Debug("probe errored; result discarded", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
 			"address", w.spec.Prober.Address(w.spec.Target), "err", o.Err)
-	} else if changed {
+	case changed:
 		s.log.Debug("probe state changed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
 			"address", w.spec.Prober.Address(w.spec.Target), "state", v.String(), "output", truncate(o.Output, 256))
+	case state.ResultValue(o.Result) == state.Failure:
+		s.log.Debug("probe failed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
+			"address", w.spec.Prober.Address(w.spec.Target), "output", truncate(o.Output, 256))
 	}
 }
 

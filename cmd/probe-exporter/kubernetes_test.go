@@ -6,21 +6,27 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
+	kubediscovery "github.com/probe-exporter/probe-exporter/discovery/kubernetes"
 	"github.com/probe-exporter/probe-exporter/internal/kubetest"
 )
+
+var meshPeers = kubediscovery.Peers
 
 var bg = context.Background()
 
@@ -112,6 +118,12 @@ func TestKubernetes(t *testing.T) {
 	c.Apply(t, "../../examples/kubernetes/rbac.yaml")
 	env := &kubeEnv{c: c, kubeconfig: c.Kubeconfig(t, "exporter")}
 	t.Run("endpointslice", env.testEndpointSlice)
+	t.Run("pod inheritProbes", env.testPodInheritProbes)
+	t.Run("statefulset", env.testStatefulSet)
+	t.Run("service", env.testService)
+	t.Run("daemonset scopes", env.testScopes)
+	t.Run("api server restart", env.testAPIServerRestart)
+	t.Run("rbac denied", env.testRBACDenied)
 }
 
 func (k *kubeEnv) testEndpointSlice(t *testing.T) {
@@ -201,6 +213,282 @@ targets:
 	}, nil)
 }
 
+func (k *kubeEnv) testPodInheritProbes(t *testing.T) {
+	c := k.c.Client
+	namespace(t, c, "pods")
+	serveOn(t, "192.0.2.4:8081", nil)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "api-1", Namespace: "pods"},
+		Spec: corev1.PodSpec{NodeName: "node-a", Containers: []corev1.Container{
+			{Name: "api", Image: "api:1", Ports: []corev1.ContainerPort{{Name: "web", ContainerPort: 8081}},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("web")}},
+					PeriodSeconds: 1},
+				LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8081)}},
+					PeriodSeconds: 1, InitialDelaySeconds: 1}},
+			{Name: "sidecar", Image: "sidecar:1",
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}},
+		}},
+	}
+	p := runningPod(t, c, pod, "192.0.2.4", map[string]string{"api": "containerd://one", "sidecar": "containerd://side"})
+
+	e := k.exporter(t, `
+targets:
+  - name: pods
+    kubernetes: {role: pod, namespaces: [pods], inheritProbes: true}
+`)
+	readiness := map[string]string{"target": "pods", "kind": "readiness", "namespace": "pods", "pod": "api-1", "container": "api", "address": "192.0.2.4:8081"}
+	liveness := map[string]string{"target": "pods", "kind": "liveness", "pod": "api-1", "container": "api", "address": "192.0.2.4:8081"}
+	e.eventually(t, "the container's own probes run from the network, named port resolved", func(mfs map[string]*dto.MetricFamily) bool {
+		succ, _ := value(mfs, "probe_results_total", map[string]string{"kind": "readiness", "pod": "api-1", "result": "success"})
+		return stateIs(readiness, 1)(mfs) && stateIs(liveness, 1)(mfs) && succ >= 3
+	}, nil)
+	mfs := e.scrape(t)
+	if v, _ := value(mfs, "probe_exporter_discovery_skipped", map[string]string{"target": "pods", "reason": "exec_probe"}); v != 1 {
+		t.Errorf("the sidecar's exec probe should show as skipped, got %v", v)
+	}
+	if _, ok := value(mfs, "probe_state", map[string]string{"container": "sidecar"}); ok {
+		t.Error("an exec probe of a pod was run")
+	}
+
+	// The container restarts: new ID. Its probes start again from the
+	// initial values (readiness Failure, fresh counters).
+	p.Status.ContainerStatuses[0].ContainerID = "containerd://two"
+	p.Status.ContainerStatuses[0].RestartCount = 1
+	p.Status.ContainerStatuses[0].State.Running.StartedAt = metav1.Now()
+	must[*corev1.Pod](t)(c.CoreV1().Pods("pods").UpdateStatus(bg, p, metav1.UpdateOptions{}))
+	e.eventually(t, "state reset by the restart", func(mfs map[string]*dto.MetricFamily) bool {
+		succ, ok := value(mfs, "probe_results_total", map[string]string{"kind": "readiness", "pod": "api-1", "result": "success"})
+		return ok && succ < 3
+	}, nil)
+}
+
+func (k *kubeEnv) testStatefulSet(t *testing.T) {
+	c := k.c.Client
+	serveOn(t, "192.0.2.5:5432", nil) // db-0 resolves here (kubetest.TestHosts); db-1 resolves nowhere
+	must[*appsv1.StatefulSet](t)(c.AppsV1().StatefulSets("shop").Create(bg, &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		Spec: appsv1.StatefulSetSpec{ServiceName: "db", Replicas: ptr(int32(2)),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "db"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "db:1"}}}}},
+	}, metav1.CreateOptions{}))
+	e := k.exporter(t, `
+targets:
+  - name: databases
+    kubernetes: {role: statefulset, namespaces: [shop]}
+    readinessProbe:
+      tcpSocket: {port: 5432}
+      periodSeconds: 1
+      failureThreshold: 1
+`)
+	db0 := map[string]string{"target": "databases", "address": "db-0.db.shop.svc.cluster.local:5432", "statefulset": "db", "pod": "db-0"}
+	db1 := map[string]string{"target": "databases", "address": "db-1.db.shop.svc.cluster.local:5432", "pod": "db-1"}
+	e.eventually(t, "db-0 up through its DNS name, db-1 a red target (does not resolve)", func(mfs map[string]*dto.MetricFamily) bool {
+		fails, _ := value(mfs, "probe_results_total", map[string]string{"pod": "db-1", "result": "failure"})
+		return stateIs(db0, 1)(mfs) && stateIs(db1, 0)(mfs) && fails >= 1
+	}, nil)
+	if !strings.Contains(e.log(), "no such host") && !strings.Contains(e.log(), "lookup db-1") {
+		t.Errorf("the failed lookup's reason should be in the debug log:\n%s", e.log())
+	}
+}
+
+func (k *kubeEnv) testService(t *testing.T) {
+	c := k.c.Client
+	serveOn(t, "192.0.2.9:8080", nil) // web.shop.svc.cluster.local (kubetest.TestHosts)
+	must[*corev1.Service](t)(c.CoreV1().Services("shop").Create(bg, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}},
+	}, metav1.CreateOptions{}))
+	must[*corev1.Service](t)(c.CoreV1().Services("shop").Create(bg, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "headless"},
+		Spec:       corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}},
+	}, metav1.CreateOptions{}))
+	e := k.exporter(t, `
+targets:
+  - name: svc_dns
+    kubernetes: {role: service, namespaces: [shop], fieldSelector: metadata.name=web}
+    readinessProbe:
+      httpGet: {path: /healthz, port: http}
+      periodSeconds: 1
+  - name: svc_ip
+    kubernetes: {role: service, namespaces: [shop], address: clusterIP}
+    readinessProbe:
+      tcpSocket: {}
+`)
+	e.eventually(t, "the service probed at its DNS name; the headless one skipped, not probed at None", func(mfs map[string]*dto.MetricFamily) bool {
+		skipped, _ := value(mfs, "probe_exporter_discovery_skipped", map[string]string{"target": "svc_ip", "reason": "headless_service"})
+		return stateIs(map[string]string{"target": "svc_dns", "address": "web.shop.svc.cluster.local:8080", "service": "web"}, 1)(mfs) &&
+			hasSeries(map[string]string{"target": "svc_ip", "service": "web"})(mfs) && skipped == 1
+	}, nil)
+	if _, ok := stateOf(e.scrape(t), map[string]string{"target": "svc_ip", "service": "headless"}); ok {
+		t.Error("a headless service was probed at its ClusterIP")
+	}
+}
+
+// testScopes runs two DaemonSet replicas, on node-a and node-b, over
+// endpoints on three nodes.
+func (k *kubeEnv) testScopes(t *testing.T) {
+	c := k.c.Client
+	namespace(t, c, "mesh")
+	for _, a := range []string{"192.0.2.6:80", "192.0.2.7:80", "192.0.2.8:80"} {
+		serveOn(t, a, nil)
+	}
+	ep := func(addr, node string) discoveryv1.Endpoint {
+		return discoveryv1.Endpoint{Addresses: []string{addr}, NodeName: ptr(node), Conditions: discoveryv1.EndpointConditions{Ready: ptr(true)}}
+	}
+	must[*discoveryv1.EndpointSlice](t)(c.DiscoveryV1().EndpointSlices("mesh").Create(bg, &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "peers", Labels: map[string]string{discoveryv1.LabelServiceName: "peers"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr("http"), Port: ptr(int32(80))}},
+		Endpoints:   []discoveryv1.Endpoint{ep("192.0.2.6", "node-a"), ep("192.0.2.7", "node-b"), ep("192.0.2.8", "node-c")},
+	}, metav1.CreateOptions{}))
+	config := func(scope string) string {
+		extra := ""
+		if scope == "mesh" {
+			extra = ", meshPeers: 1"
+		}
+		return fmt.Sprintf(`
+targets:
+  - name: peers
+    kubernetes: {role: endpointslice, namespaces: [mesh], scope: %s%s}
+    readinessProbe: {tcpSocket: {}, periodSeconds: 1}
+`, scope, extra)
+	}
+	addresses := func(e *exporter) map[string]string {
+		out := map[string]string{}
+		for _, m := range e.scrape(t)["probe_state"].GetMetric() {
+			ls := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				ls[lp.GetName()] = lp.GetValue()
+			}
+			if ls["target"] == "peers" {
+				out[ls["address"]] = ls["source_node"]
+			}
+		}
+		return out
+	}
+	nodeA := k.exporter(t, config("node"), "--node-name=node-a")
+	nodeA.eventually(t, "scope node: only node-a's endpoint", func(map[string]*dto.MetricFamily) bool {
+		a := addresses(nodeA)
+		return len(a) == 1 && a["192.0.2.6:80"] == "node-a"
+	}, nil)
+
+	// scope mesh with one peer: its own endpoint plus the one node that
+	// rendezvous hashing picks for node-b.
+	peers := meshPeers("node-b", []string{"node-a", "node-b", "node-c"}, 1)
+	want := map[string]string{"192.0.2.7:80": "node-b"}
+	for n, addr := range map[string]string{"node-a": "192.0.2.6:80", "node-c": "192.0.2.8:80"} {
+		if peers[n] {
+			want[addr] = "node-b"
+		}
+	}
+	nodeB := k.exporter(t, config("mesh"), "--node-name=node-b")
+	nodeB.eventually(t, fmt.Sprintf("scope mesh: %v", want), func(map[string]*dto.MetricFamily) bool {
+		a := addresses(nodeB)
+		if len(a) != len(want) {
+			return false
+		}
+		for k, v := range want {
+			if a[k] != v {
+				return false
+			}
+		}
+		return true
+	}, nil)
+
+	// Without a node name, scope node can't start: a clear error.
+	out, err := runOnce(t, config("node"), k.kubeconfig)
+	if err == nil || !strings.Contains(out, "--node-name or $NODE_NAME") {
+		t.Errorf("scope node without a node name: %v\n%s", err, out)
+	}
+}
+
+func (k *kubeEnv) testAPIServerRestart(t *testing.T) {
+	c := k.c.Client
+	namespace(t, c, "restart")
+	serveOn(t, "192.0.2.10:80", nil)
+	slice := must[*discoveryv1.EndpointSlice](t)(c.DiscoveryV1().EndpointSlices("restart").Create(bg, &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "s", Labels: map[string]string{discoveryv1.LabelServiceName: "s"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Port: ptr(int32(80))}},
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"192.0.2.10"}}},
+	}, metav1.CreateOptions{}))
+	e := k.exporter(t, `
+targets:
+  - name: restart
+    kubernetes: {role: endpointslice, namespaces: [restart]}
+    readinessProbe: {tcpSocket: {}, periodSeconds: 1}
+`)
+	target := map[string]string{"target": "restart", "address": "192.0.2.10:80"}
+	synced := func(want float64) func(map[string]*dto.MetricFamily) bool {
+		return func(mfs map[string]*dto.MetricFamily) bool {
+			v, ok := value(mfs, "probe_exporter_discovery_synced", map[string]string{"target": "restart"})
+			return ok && v == want
+		}
+	}
+	e.eventually(t, "probing and synced", func(mfs map[string]*dto.MetricFamily) bool { return stateIs(target, 1)(mfs) && synced(1)(mfs) }, nil)
+
+	k.c.StopAPIServer(t)
+	restarted := false
+	defer func() {
+		if !restarted {
+			k.c.StartAPIServer(t) // the other tests need it
+		}
+	}()
+	e.eventually(t, "discovery says it is not synced, last targets kept", func(mfs map[string]*dto.MetricFamily) bool {
+		return synced(0)(mfs) && stateIs(target, 1)(mfs)
+	}, nil)
+	warnings := strings.Count(e.log(), "API server unreachable")
+	k.c.StartAPIServer(t)
+	restarted = true
+	e.eventually(t, "synced again", synced(1), nil)
+	if warnings != 1 {
+		t.Errorf("%d warnings while the API server was down: want one per state change, not a storm", warnings)
+	}
+	if !strings.Contains(e.log(), "API server reachable again") {
+		t.Error("no log line for the recovery")
+	}
+	// A change made after the restart arrives.
+	slice.Endpoints = nil
+	must[*discoveryv1.EndpointSlice](t)(c.DiscoveryV1().EndpointSlices("restart").Update(bg, slice, metav1.UpdateOptions{}))
+	e.eventually(t, "a change after the restart arrives", func(mfs map[string]*dto.MetricFamily) bool { return !hasSeries(target)(mfs) }, nil)
+}
+
+func (k *kubeEnv) testRBACDenied(t *testing.T) {
+	c := k.c.Client
+	if err := c.RbacV1().ClusterRoleBindings().Delete(bg, "probe-exporter", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer k.c.Apply(t, "../../examples/kubernetes/rbac.yaml")
+	e := k.exporter(t, `
+targets:
+  - name: denied
+    kubernetes: {role: pod}
+    readinessProbe: {tcpSocket: {port: 80}}
+`)
+	e.eventually(t, "forbidden errors counted", func(mfs map[string]*dto.MetricFamily) bool {
+		v, _ := value(mfs, "probe_exporter_discovery_errors_total", map[string]string{"resource": "pods", "reason": "forbidden"})
+		return v > 0
+	}, nil)
+	log := e.log()
+	// client-go starts with a streaming list (a watch): either verb is right.
+	if !strings.Contains(log, "permission denied") || !regexp.MustCompile(`cannot (list|watch) resource \\"pods\\"`).MatchString(log) {
+		t.Errorf("the log should name the missing verb and resource:\n%s", log)
+	}
+	if v, _ := value(e.scrape(t), "probe_exporter_discovery_synced", map[string]string{"target": "denied"}); v != 0 {
+		t.Errorf("synced %v while forbidden", v)
+	}
+}
+
+// runOnce runs the binary with a config until it exits or 10 s pass.
+func runOnce(t *testing.T, config, kubeconfig string) (string, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, path, config)
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, "--config.file="+path, "--kubeconfig="+kubeconfig, "--web.listen-address=127.0.0.1:0").CombinedOutput()
+	return string(out), err
+}
+
 var _ = os.Getenv
-var _ = strings.Contains
-var _ = time.Second

@@ -107,6 +107,8 @@ type cluster struct {
 	name      string
 	client    kubernetes.Interface
 	informers map[informerKey]*informer
+	// unreachable is logged once for the cluster, not per informer.
+	unreachable atomic.Bool
 }
 
 type informerKey struct {
@@ -119,7 +121,19 @@ type informer struct {
 	cache.SharedIndexInformer
 	key     informerKey
 	healthy atomic.Bool
-	state   atomic.Value // string: the last logged state, to log changes only
+
+	mu    sync.Mutex
+	state string // the last logged state, to log changes only
+}
+
+// transition sets the informer's state and reports the previous one, and
+// whether it changed.
+func (inf *informer) transition(to string) (string, bool) {
+	inf.mu.Lock()
+	defer inf.mu.Unlock()
+	prev := inf.state
+	inf.state = to
+	return prev, prev != to
 }
 
 // restConfig: the entry's kubeconfig or context if set, else in-cluster,
@@ -208,22 +222,25 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 		panic("kubernetes: no informer for " + resource)
 	}
 	lw := &cache.ListWatch{
+		// Every call is observed here: the reflector retries some failures
+		// (a refused watch) inside itself without reporting them.
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = fieldSelector
 			res, err := list(ctx, o)
-			if err == nil {
-				d.healthy(c, inf)
-			}
+			d.observe(c, inf, err, true)
 			return res, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector = fieldSelector
-			return watchFn(ctx, o)
+			w, err := watchFn(ctx, o)
+			d.observe(c, inf, err, true)
+			return w, err
 		},
 	}
 	inf.SharedIndexInformer = cache.NewSharedIndexInformer(lw, obj, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 	_ = inf.SetTransform(strip)
-	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { d.watchError(c, inf, err) })
+	// List errors reach this handler too, and were counted already.
+	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { d.observe(c, inf, err, false) })
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { d.events.WithLabelValues(resource, "add").Inc() },
 		UpdateFunc: func(any, any) { d.events.WithLabelValues(resource, "update").Inc() },
@@ -275,17 +292,29 @@ func reason(err error) string {
 	return "other"
 }
 
-// watchError counts every failure and logs when the informer's state
-// changes, not on every retry: no log storm while an API server is down.
-// A forbidden error says which verb and resource RBAC lacks.
-func (d *Discoverer) watchError(c *cluster, inf *informer, err error) {
-	r := reason(err)
-	d.errs.WithLabelValues(inf.key.resource, r).Inc()
-	inf.healthy.Store(false)
-	if prev, _ := inf.state.Load().(string); prev == r {
+// observe records the outcome of an API call: it counts failures and logs
+// when the informer's state changes, not on every retry, so there is no
+// log storm while an API server is down. A forbidden error says which verb
+// and resource RBAC lacks.
+func (d *Discoverer) observe(c *cluster, inf *informer, err error, count bool) {
+	if err == nil {
+		d.healthy(c, inf)
 		return
 	}
-	inf.state.Store(r)
+	if errors.Is(err, context.Canceled) && d.ctx.Err() != nil {
+		return // shutting down
+	}
+	r := reason(err)
+	if count {
+		d.errs.WithLabelValues(inf.key.resource, r).Inc()
+	}
+	inf.healthy.Store(false)
+	if _, changed := inf.transition(r); !changed {
+		return
+	}
+	if r == "unreachable" && c.unreachable.Swap(true) {
+		return // said already for this API server
+	}
 	ns := inf.key.namespace
 	if ns == "" {
 		ns = "all namespaces"
@@ -294,18 +323,26 @@ func (d *Discoverer) watchError(c *cluster, inf *informer, err error) {
 	case "forbidden":
 		d.log.Error("kubernetes: permission denied; grant get, list and watch on this resource (see examples/kubernetes/rbac.yaml)",
 			"resource", inf.key.resource, "namespace", ns, "api_server", c.name, "err", err)
+	case "unreachable":
+		d.log.Warn("kubernetes: API server unreachable; keeping the last known targets and retrying with backoff",
+			"api_server", c.name, "err", err)
 	default:
 		d.log.Warn("kubernetes: cannot list or watch; keeping the last known targets and retrying with backoff",
-			"resource", inf.key.resource, "namespace", ns, "api_server", c.name, "reason", r, "err", err)
+			"resource", inf.key.resource, "namespace", ns, "api_server", c.name, "err", err)
 	}
 }
 
 func (d *Discoverer) healthy(c *cluster, inf *informer) {
 	inf.healthy.Store(true)
-	if prev, _ := inf.state.Load().(string); prev != "" && prev != "ok" {
+	prev, _ := inf.transition("ok")
+	switch {
+	case prev == "unreachable":
+		if c.unreachable.Swap(false) {
+			d.log.Info("kubernetes: API server reachable again", "api_server", c.name)
+		}
+	case prev != "" && prev != "ok":
 		d.log.Info("kubernetes: listing works again", "resource", inf.key.resource, "namespace", inf.key.namespace, "api_server", c.name)
 	}
-	inf.state.Store("ok")
 }
 
 // Start discovers targets for one entry until ctx ends, calling send with

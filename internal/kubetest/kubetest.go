@@ -49,6 +49,7 @@ const (
 
 // Cluster is a running etcd and kube-apiserver.
 type Cluster struct {
+	owner  testing.TB // the test that started it: its processes end with it
 	Dir    string
 	URL    string
 	Admin  *rest.Config
@@ -78,11 +79,11 @@ func Start(t testing.TB) *Cluster {
 		t.Skipf("no real control plane: %s and %s are not set; run `make test`, or `eval \"$(hack/test-binaries.sh)\"` first", EnvAPIServer, EnvEtcd)
 	}
 	dir := t.TempDir()
-	c := &Cluster{Dir: dir, apiserverBin: apiserver, adminToken: randomToken(), exportToken: randomToken()}
+	c := &Cluster{owner: t, Dir: dir, apiserverBin: apiserver, adminToken: randomToken(), exportToken: randomToken()}
 	etcdPort, peerPort, apiPort := freePort(t), freePort(t), freePort(t)
 	c.URL = "https://127.0.0.1:" + strconv.Itoa(apiPort)
 
-	c.etcd = run(t, dir, "etcd", etcd,
+	c.etcd = run(t, t, dir, "etcd", etcd,
 		"--name=default", "--data-dir="+filepath.Join(dir, "etcd"),
 		"--listen-client-urls=http://127.0.0.1:"+strconv.Itoa(etcdPort),
 		"--advertise-client-urls=http://127.0.0.1:"+strconv.Itoa(etcdPort),
@@ -130,7 +131,7 @@ func Start(t testing.TB) *Cluster {
 // it is ready.
 func (c *Cluster) StartAPIServer(t testing.TB) {
 	t.Helper()
-	c.apiserver = run(t, c.Dir, "kube-apiserver", c.apiserverBin, c.apiserverArg...)
+	c.apiserver = run(t, c.owner, c.Dir, "kube-apiserver", c.apiserverBin, c.apiserverArg...)
 	pool := x509.NewCertPool()
 	ca, err := os.ReadFile(c.caFile)
 	if err != nil {
@@ -172,7 +173,8 @@ current-context: test
 	return path
 }
 
-func run(t testing.TB, dir, name, bin string, args ...string) *process {
+// run starts a process; it is stopped when owner ends.
+func run(t, owner testing.TB, dir, name, bin string, args ...string) *process {
 	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -187,10 +189,10 @@ func run(t testing.TB, dir, name, bin string, args ...string) *process {
 	}
 	p := &process{cmd: cmd, done: make(chan struct{}), log: logPath}
 	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
-	t.Cleanup(func() {
+	owner.Cleanup(func() {
 		p.stop()
-		if t.Failed() {
-			t.Logf("%s log (last lines):\n%s", name, tail(logPath, 30))
+		if owner.Failed() {
+			owner.Logf("%s log (last lines):\n%s", name, tail(logPath, 30))
 		}
 	})
 	return p
