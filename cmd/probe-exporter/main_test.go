@@ -49,7 +49,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "probe-exporter")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	args := []string{"build", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the binary:", err)
@@ -104,8 +108,17 @@ func start(t *testing.T, args ...string) *exporter {
 	}()
 	t.Cleanup(func() {
 		if e.cmd.ProcessState == nil {
-			_ = e.cmd.Process.Kill()
-			<-e.done
+			// SIGTERM, so a race detector report is flushed.
+			_ = e.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-e.done:
+			case <-time.After(5 * time.Second):
+				_ = e.cmd.Process.Kill()
+				<-e.done
+			}
+		}
+		if strings.Contains(e.log(), "WARNING: DATA RACE") {
+			t.Errorf("the exporter has a data race")
 		}
 		if t.Failed() {
 			t.Logf("exporter log:\n%s", e.log())
