@@ -1,6 +1,8 @@
 package targets
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -184,5 +186,86 @@ targets:
 	// relabel output does not reset state by itself.
 	if !strings.HasPrefix(ts[0].Key, "127.0.0.1|8080") {
 		t.Errorf("key %q", ts[0].Key)
+	}
+}
+
+// fakeDiscoverer records starts and stops, and lets a test send groups.
+type fakeDiscoverer struct {
+	fail    map[string]bool
+	started map[string]int
+	stopped map[string]int
+	send    map[string]func(discovery.Group)
+}
+
+func (f *fakeDiscoverer) Start(ctx context.Context, entry string, _ *config.Kubernetes, send func(discovery.Group)) (func(), error) {
+	if f.fail[entry] {
+		return nil, fmt.Errorf("target %q: cannot start", entry)
+	}
+	f.started[entry]++
+	f.send[entry] = send
+	done := make(chan struct{})
+	go func() { <-ctx.Done(); f.stopped[entry]++; close(done) }()
+	return func() { <-done }, nil
+}
+
+func TestManagerDiscovered(t *testing.T) {
+	r := recorder{}
+	f := &fakeDiscoverer{fail: map[string]bool{}, started: map[string]int{}, stopped: map[string]int{}, send: map[string]func(discovery.Group){}}
+	m := NewManager(r, Options{Kubernetes: f})
+	defer m.Close()
+	kube := func(name, role string) string {
+		return fmt.Sprintf("  - name: %s\n    kubernetes: {role: %s}\n    readinessProbe: {tcpSocket: {port: 80}}\n", name, role)
+	}
+	if err := m.Apply(load(t, "targets:\n"+kube("a", "pod")+kube("b", "pod"))); err != nil {
+		t.Fatal(err)
+	}
+	f.send["a"](discovery.Group{Source: "pod/ns/p", Targets: []discovery.Target{{ID: "c", Host: "192.0.2.1"}}})
+	if len(r) != 1 {
+		t.Fatalf("sources %v", r)
+	}
+
+	// A reload where b can't start changes nothing.
+	f.fail["c"] = true
+	if err := m.Apply(load(t, "targets:\n"+kube("a", "pod")+kube("c", "pod"))); err == nil {
+		t.Fatal("want the start error")
+	}
+	if f.stopped["a"]+f.stopped["b"] != 0 || len(r) != 1 {
+		t.Fatalf("a failed reload touched running entries: stopped %v, sources %v", f.stopped, r)
+	}
+
+	// a unchanged keeps running (its targets keep their state); b changes
+	// and restarts; its old sources go.
+	if err := m.Apply(load(t, "targets:\n"+kube("a", "pod")+kube("b", "service"))); err != nil {
+		t.Fatal(err)
+	}
+	if f.started["a"] != 1 || f.started["b"] != 2 || f.stopped["b"] != 1 {
+		t.Errorf("started %v stopped %v", f.started, f.stopped)
+	}
+	// a removed: stopped and its targets gone.
+	if err := m.Apply(load(t, "targets:\n"+kube("b", "service"))); err != nil {
+		t.Fatal(err)
+	}
+	if f.stopped["a"] != 1 || len(r) != 0 {
+		t.Errorf("stopped %v, sources left %v", f.stopped, r)
+	}
+}
+
+func TestShards(t *testing.T) {
+	const total = 3
+	seen := map[int]int{}
+	for i := 0; i < 3000; i++ {
+		s := Shard("pods|pod/ns/p", fmt.Sprint(i), total)
+		if s < 0 || s >= total {
+			t.Fatalf("shard %d", s)
+		}
+		if s != Shard("pods|pod/ns/p", fmt.Sprint(i), total) {
+			t.Fatal("not stable")
+		}
+		seen[s]++
+	}
+	for s, n := range seen {
+		if n < 800 || n > 1200 {
+			t.Errorf("shard %d got %d of 3000", s, n)
+		}
 	}
 }

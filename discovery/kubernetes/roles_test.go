@@ -1,0 +1,372 @@
+package kubernetes
+
+import (
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/probe-exporter/probe-exporter/config"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// objects is a lookup over fixed objects: the builders are pure, so plain
+// API objects test them; the informers around them are tested end to end
+// against a real API server (cmd/probe-exporter).
+type objects struct {
+	services []*corev1.Service
+	pods     []*corev1.Pod
+	nodeList []*corev1.Node
+}
+
+func (o *objects) service(ns, name string) *corev1.Service {
+	for _, s := range o.services {
+		if s.Namespace == ns && s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func (o *objects) pod(ns, name string) *corev1.Pod {
+	for _, p := range o.pods {
+		if p.Namespace == ns && p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+func (o *objects) nodes() []*corev1.Node { return o.nodeList }
+
+func newBuilder(cfg config.Kubernetes, look lookup) *builder {
+	c := cfg
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = "cluster.local"
+	}
+	if c.IPFamily == "" {
+		c.IPFamily = "primary"
+	}
+	if c.Address == "" && c.Role == config.RoleService {
+		c.Address = "dns"
+	}
+	return &builder{cfg: &c, labels: labels.Everything(), fields: fields.Everything(), look: look}
+}
+
+// TestEndpointSliceLabels pins the __meta_kubernetes_* names of one
+// endpoint to Prometheus' (discovery/kubernetes/endpointslice.go and its
+// tests), so relabeling written for Prometheus works here unchanged.
+func TestEndpointSliceLabels(t *testing.T) {
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", Labels: map[string]string{"app.kubernetes.io/name": "web"}}}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "shop", UID: "uid-1",
+			OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "web-6d", Controller: ptr(true)}}},
+		Spec: corev1.PodSpec{NodeName: "node-a", Containers: []corev1.Container{{Name: "app", Image: "web:1",
+			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}, {Name: "admin", ContainerPort: 9000}}}}},
+		Status: corev1.PodStatus{PodIP: "192.0.2.1", HostIP: "198.51.100.1", Phase: corev1.PodRunning,
+			PodIPs:            []corev1.PodIP{{IP: "192.0.2.1"}, {IP: "2001:db8::1"}},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "app", ContainerID: "containerd://abc"}}},
+	}
+	eps := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "web-x", Namespace: "shop", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}, Annotations: map[string]string{"note": "n"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr("http"), Port: ptr(int32(8080)), Protocol: ptr(corev1.ProtocolTCP), AppProtocol: ptr("http")}},
+		Endpoints: []discoveryv1.Endpoint{{
+			Addresses: []string{"192.0.2.1"}, Hostname: ptr("web-1"), NodeName: ptr("node-a"), Zone: ptr("z1"),
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr(true), Serving: ptr(true), Terminating: ptr(false)},
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: "shop", Name: "web-1"},
+		}},
+	}
+	g := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice}, &objects{services: []*corev1.Service{svc}, pods: []*corev1.Pod{pod}}).endpointSlice(eps)
+	if g.Source != "endpointslice/shop/web-x" || len(g.Targets) != 1 {
+		t.Fatalf("group %+v", g)
+	}
+	tg := g.Targets[0]
+	want := map[string]string{
+		"__meta_kubernetes_namespace":                                             "shop",
+		"__meta_kubernetes_endpointslice_name":                                    "web-x",
+		"__meta_kubernetes_endpointslice_address_type":                            "IPv4",
+		"__meta_kubernetes_endpointslice_label_kubernetes_io_service_name":        "web",
+		"__meta_kubernetes_endpointslice_labelpresent_kubernetes_io_service_name": "true",
+		"__meta_kubernetes_endpointslice_annotation_note":                         "n",
+		"__meta_kubernetes_endpointslice_annotationpresent_note":                  "true",
+		"__meta_kubernetes_endpointslice_port":                                    "8080",
+		"__meta_kubernetes_endpointslice_port_name":                               "http",
+		"__meta_kubernetes_endpointslice_port_protocol":                           "TCP",
+		"__meta_kubernetes_endpointslice_port_app_protocol":                       "http",
+		"__meta_kubernetes_endpointslice_endpoint_conditions_ready":               "true",
+		"__meta_kubernetes_endpointslice_endpoint_conditions_serving":             "true",
+		"__meta_kubernetes_endpointslice_endpoint_conditions_terminating":         "false",
+		"__meta_kubernetes_endpointslice_endpoint_hostname":                       "web-1",
+		"__meta_kubernetes_endpointslice_endpoint_node_name":                      "node-a",
+		"__meta_kubernetes_endpointslice_endpoint_zone":                           "z1",
+		"__meta_kubernetes_endpointslice_address_target_kind":                     "Pod",
+		"__meta_kubernetes_endpointslice_address_target_name":                     "web-1",
+		"__meta_kubernetes_service_name":                                          "web",
+		"__meta_kubernetes_service_label_app_kubernetes_io_name":                  "web",
+		"__meta_kubernetes_service_labelpresent_app_kubernetes_io_name":           "true",
+		"__meta_kubernetes_pod_name":                                              "web-1",
+		"__meta_kubernetes_pod_ip":                                                "192.0.2.1",
+		"__meta_kubernetes_pod_ipv4":                                              "192.0.2.1",
+		"__meta_kubernetes_pod_ipv6":                                              "2001:db8::1",
+		"__meta_kubernetes_pod_ready":                                             "unknown",
+		"__meta_kubernetes_pod_phase":                                             "Running",
+		"__meta_kubernetes_pod_node_name":                                         "node-a",
+		"__meta_kubernetes_pod_host_ip":                                           "198.51.100.1",
+		"__meta_kubernetes_pod_uid":                                               "uid-1",
+		"__meta_kubernetes_pod_controller_kind":                                   "ReplicaSet",
+		"__meta_kubernetes_pod_controller_name":                                   "web-6d",
+		"__meta_kubernetes_pod_container_name":                                    "app",
+		"__meta_kubernetes_pod_container_id":                                      "containerd://abc",
+		"__meta_kubernetes_pod_container_image":                                   "web:1",
+		"__meta_kubernetes_pod_container_init":                                    "false",
+		"__meta_kubernetes_pod_container_port_name":                               "http",
+		"__meta_kubernetes_pod_container_port_number":                             "8080",
+		"__meta_kubernetes_pod_container_port_protocol":                           "TCP",
+	}
+	if !reflect.DeepEqual(tg.Meta, want) {
+		diff(t, tg.Meta, want)
+	}
+	wantLabels := map[string]string{"namespace": "shop", "service": "web", "pod": "web-1", "node": "node-a", "zone": "z1",
+		"ready": "true", "serving": "true", "terminating": "false"}
+	if !reflect.DeepEqual(tg.Labels, wantLabels) {
+		diff(t, tg.Labels, wantLabels)
+	}
+	if tg.Host != "192.0.2.1" || tg.Port != 8080 {
+		t.Errorf("address %s:%d", tg.Host, tg.Port)
+	}
+	// Named ports: the pod's container ports (kubelet rule) and the slice's.
+	if tg.NamedPorts["http"] != 8080 || tg.NamedPorts["admin"] != 9000 {
+		t.Errorf("named ports %v", tg.NamedPorts)
+	}
+}
+
+func diff(t *testing.T, got, want map[string]string) {
+	t.Helper()
+	var lines []string
+	for k, v := range want {
+		if got[k] != v {
+			lines = append(lines, "want "+k+"="+v+", got "+got[k])
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok {
+			lines = append(lines, "unexpected "+k+"="+v)
+		}
+	}
+	sort.Strings(lines)
+	t.Errorf("labels differ:\n%s", strings.Join(lines, "\n"))
+}
+
+func TestEndpointSliceFamiliesAndScope(t *testing.T) {
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"},
+		Spec: corev1.ServiceSpec{IPFamilies: []corev1.IPFamily{corev1.IPv6Protocol, corev1.IPv4Protocol}}}
+	slice := func(family discoveryv1.AddressType, addr string) *discoveryv1.EndpointSlice {
+		return &discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: "s-" + string(family), Namespace: "ns", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
+			AddressType: family,
+			Ports:       []discoveryv1.EndpointPort{{Port: ptr(int32(80))}},
+			Endpoints: []discoveryv1.Endpoint{
+				{Addresses: []string{addr}, NodeName: ptr("a")},
+				{Addresses: []string{addr + "0"}, NodeName: ptr("b")},
+			},
+		}
+	}
+	look := &objects{services: []*corev1.Service{svc}}
+	primary := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice}, look)
+	if n := len(primary.endpointSlice(slice(discoveryv1.AddressTypeIPv4, "192.0.2.1")).Targets); n != 0 {
+		t.Errorf("IPv4 slice of an IPv6-primary service: %d targets, want 0", n)
+	}
+	if n := len(primary.endpointSlice(slice(discoveryv1.AddressTypeIPv6, "2001:db8::1")).Targets); n != 2 {
+		t.Errorf("primary family: %d targets", n)
+	}
+	v4 := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice, IPFamily: "IPv4"}, look)
+	if n := len(v4.endpointSlice(slice(discoveryv1.AddressTypeIPv4, "192.0.2.1")).Targets); n != 2 {
+		t.Errorf("ipFamily IPv4: %d targets", n)
+	}
+	node := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice, Scope: config.ScopeNode}, look)
+	node.accept = func(n string) bool { return n == "b" }
+	node.sourceNode = "b"
+	g := node.endpointSlice(slice(discoveryv1.AddressTypeIPv6, "2001:db8::1"))
+	if len(g.Targets) != 1 || g.Targets[0].Labels["source_node"] != "b" || g.Targets[0].Labels["node"] != "b" {
+		t.Errorf("scope node: %+v", g.Targets)
+	}
+}
+
+func TestServiceAddresses(t *testing.T) {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "ns"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, ClusterIP: "10.96.0.10",
+			Ports: []corev1.ServicePort{{Name: "https", Port: 443, NodePort: 30443, Protocol: corev1.ProtocolTCP}}},
+		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "203.0.113.5"}, {Hostname: "lb.example"}}}},
+	}
+	nodes := []*corev1.Node{
+		{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: "n1"}, {Type: corev1.NodeInternalIP, Address: "198.51.100.1"}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "n2"}, Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeExternalIP, Address: "203.0.113.2"}}}},
+	}
+	for _, c := range []struct {
+		address string
+		want    []string
+	}{
+		{"dns", []string{"api.ns.svc.cluster.local:443"}},
+		{"clusterIP", []string{"10.96.0.10:443"}},
+		{"loadBalancer", []string{"203.0.113.5:443", "lb.example:443"}},
+		{"nodePort", []string{"198.51.100.1:30443", "203.0.113.2:30443"}},
+	} {
+		g := newBuilder(config.Kubernetes{Role: config.RoleService, Address: c.address}, &objects{nodeList: nodes}).service(svc)
+		var got []string
+		for _, tg := range g.Targets {
+			got = append(got, tg.Host+":"+itoa(tg.Port))
+			if tg.Meta["__meta_kubernetes_service_port_name"] != "https" || tg.Meta["__meta_kubernetes_service_port_number"] != "443" ||
+				tg.Meta["__meta_kubernetes_service_type"] != "LoadBalancer" || tg.Meta["__meta_kubernetes_service_cluster_ip"] != "10.96.0.10" {
+				t.Errorf("%s: meta %v", c.address, tg.Meta)
+			}
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.address, got, c.want)
+		}
+	}
+	headless := svc.DeepCopy()
+	headless.Spec.ClusterIP = corev1.ClusterIPNone
+	headless.Status = corev1.ServiceStatus{}
+	for address, reason := range map[string]string{"clusterIP": SkipHeadless, "loadBalancer": SkipNoIngress} {
+		g := newBuilder(config.Kubernetes{Role: config.RoleService, Address: address}, &objects{}).service(headless)
+		if len(g.Targets) != 0 || g.Skipped[reason] != 1 {
+			t.Errorf("%s of a headless service without ingress: %+v", address, g)
+		}
+	}
+}
+
+func TestPodInherited(t *testing.T) {
+	started := time.Unix(1700000000, 0)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{
+				{Name: "app", Ports: []corev1.ContainerPort{{Name: "web", ContainerPort: 8080}},
+					ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromString("web")}}},
+					LivenessProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}},
+				{Name: "noprobes"},
+				{Name: "waiting", ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(1)}}}},
+			},
+			InitContainers: []corev1.Container{
+				{Name: "sidecar", RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways),
+					StartupProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: 9090}}, FailureThreshold: 30}},
+				{Name: "init-once", ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(1)}}}},
+			},
+		},
+		Status: corev1.PodStatus{PodIP: "192.0.2.1", Phase: corev1.PodRunning,
+			ContainerStatuses: []corev1.ContainerStatus{
+				{Name: "app", ContainerID: "c://1", RestartCount: 2, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started)}}},
+				{Name: "waiting", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{}}},
+			},
+			InitContainerStatuses: []corev1.ContainerStatus{
+				{Name: "sidecar", ContainerID: "c://2", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started)}}},
+			}},
+	}
+	g := newBuilder(config.Kubernetes{Role: config.RolePod, InheritProbes: true}, &objects{}).pod(pod)
+	if len(g.Targets) != 2 {
+		t.Fatalf("want app and the sidecar, got %+v", g.Targets)
+	}
+	app := g.Targets[0]
+	if app.ID != "app|c://1|2" || !app.Since.Equal(started) || app.NamedPorts["web"] != 8080 || app.Port != 0 {
+		t.Errorf("app target %+v", app)
+	}
+	if len(app.Probes) != 1 || app.Probes[0].Kind != config.KindReadiness || app.Probes[0].Probe.PeriodSeconds != 10 || app.Probes[0].Probe.HTTPGet.Path != "/" {
+		t.Errorf("app probes (defaults applied): %+v", app.Probes)
+	}
+	if sc := g.Targets[1]; sc.Labels["container"] != "sidecar" || sc.Probes[0].Kind != config.KindStartup || sc.Probes[0].Probe.FailureThreshold != 30 {
+		t.Errorf("sidecar %+v", sc)
+	}
+	if g.Skipped[SkipExecProbe] != 1 || g.Skipped[SkipNotRunning] != 1 {
+		t.Errorf("skipped %v", g.Skipped)
+	}
+	pod.Status.Phase = corev1.PodSucceeded
+	if g := newBuilder(config.Kubernetes{Role: config.RolePod, InheritProbes: true}, &objects{}).pod(pod); len(g.Targets) != 0 {
+		t.Errorf("a finished pod has targets")
+	}
+}
+
+func TestStatefulSet(t *testing.T) {
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"},
+		Spec: appsv1.StatefulSetSpec{ServiceName: "db-hl", Replicas: ptr(int32(3)), Ordinals: &appsv1.StatefulSetOrdinals{Start: 5}}}
+	g := newBuilder(config.Kubernetes{Role: config.RoleStatefulSet, ClusterDomain: "corp.local"}, &objects{}).statefulSet(sts)
+	var hosts []string
+	for _, tg := range g.Targets {
+		hosts = append(hosts, tg.Host)
+	}
+	want := []string{"db-5.db-hl.ns.svc.corp.local", "db-6.db-hl.ns.svc.corp.local", "db-7.db-hl.ns.svc.corp.local"}
+	if !reflect.DeepEqual(hosts, want) {
+		t.Errorf("hosts %v, want %v", hosts, want)
+	}
+	sts.Spec.ServiceName = ""
+	if g := newBuilder(config.Kubernetes{Role: config.RoleStatefulSet}, &objects{}).statefulSet(sts); g.Skipped[SkipNoServiceName] != 1 {
+		t.Errorf("no serviceName: %+v", g)
+	}
+}
+
+func TestSelectors(t *testing.T) {
+	b := newBuilder(config.Kubernetes{Role: config.RolePod}, &objects{})
+	b.labels, _ = labels.Parse("app=web")
+	b.fields, _ = fields.ParseSelector("spec.nodeName=n1")
+	pod := func(app, node string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Labels: map[string]string{"app": app}},
+			Spec:   corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "c"}}},
+			Status: corev1.PodStatus{PodIP: "192.0.2.1"}}
+	}
+	for _, c := range []struct {
+		app, node string
+		want      int
+	}{{"web", "n1", 1}, {"db", "n1", 0}, {"web", "n2", 0}} {
+		if got := len(b.pod(pod(c.app, c.node)).Targets); got != c.want {
+			t.Errorf("app=%s node=%s: %d targets, want %d", c.app, c.node, got, c.want)
+		}
+	}
+}
+
+func TestPeers(t *testing.T) {
+	nodes := []string{"n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7"}
+	for _, self := range nodes {
+		p := Peers(self, nodes, 2)
+		if len(p) != 3 || !p[self] {
+			t.Errorf("%s: %v", self, p)
+		}
+		// Deterministic: every call agrees.
+		if !reflect.DeepEqual(p, Peers(self, []string{"n7", "n6", "n5", "n4", "n3", "n2", "n1", "n0"}, 2)) {
+			t.Errorf("%s: order of candidates changed the choice", self)
+		}
+	}
+	// Rendezvous: removing a node that was not chosen changes nothing.
+	p := Peers("n0", nodes, 2)
+	var other string
+	for _, n := range nodes[1:] {
+		if !p[n] {
+			other = n
+			break
+		}
+	}
+	var rest []string
+	for _, n := range nodes {
+		if n != other {
+			rest = append(rest, n)
+		}
+	}
+	if !reflect.DeepEqual(p, Peers("n0", rest, 2)) {
+		t.Error("removing an unchosen node moved the choice")
+	}
+}
