@@ -1,10 +1,14 @@
 package config
 
 import (
+	"bytes"
 	"flag"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/probe-exporter/probe-exporter/internal/golden"
 )
@@ -126,5 +130,40 @@ func TestLoadKubernetes(t *testing.T) {
 	}
 	if c.Targets[2].Kubernetes.Address != "dns" {
 		t.Errorf("service address default: %q", c.Targets[2].Kubernetes.Address)
+	}
+}
+
+// TestExamples keeps examples/ honest: every config file there, and every
+// config.yaml inside a ConfigMap of the Kubernetes manifests, loads.
+func TestExamples(t *testing.T) {
+	if _, err := Load("../examples/static.yaml"); err != nil {
+		t.Error(err)
+	}
+	manifests, _ := filepath.Glob("../examples/kubernetes/*.yaml")
+	found := 0
+	for _, path := range manifests {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		for {
+			var doc struct {
+				Kind string            `yaml:"kind"`
+				Data map[string]string `yaml:"data"`
+			}
+			if err := dec.Decode(&doc); err != nil {
+				break
+			}
+			if cfg, ok := doc.Data["config.yaml"]; ok && doc.Kind == "ConfigMap" {
+				found++
+				if _, err := Parse([]byte(cfg), path); err != nil {
+					t.Errorf("%s: %v", path, err)
+				}
+			}
+		}
+	}
+	if found < 3 {
+		t.Errorf("found %d example configs in manifests", found)
 	}
 }

@@ -118,6 +118,7 @@ func TestKubernetes(t *testing.T) {
 	c.Apply(t, "../../examples/kubernetes/rbac.yaml")
 	env := &kubeEnv{c: c, kubeconfig: c.Kubeconfig(t, "exporter")}
 	t.Run("endpointslice", env.testEndpointSlice)
+	t.Run("relabel", env.testRelabel)
 	t.Run("pod inheritProbes", env.testPodInheritProbes)
 	t.Run("statefulset", env.testStatefulSet)
 	t.Run("service", env.testService)
@@ -213,6 +214,49 @@ targets:
 	}, nil)
 }
 
+// testRelabel: relabel_configs written for Prometheus' kubernetes_sd work
+// unchanged on the same meta labels.
+func (k *kubeEnv) testRelabel(t *testing.T) {
+	c := k.c.Client
+	namespace(t, c, "relabel")
+	serveOn(t, "192.0.2.1:9100", nil)
+	serveOn(t, "192.0.2.2:9100", nil)
+	must[*corev1.Service](t)(c.CoreV1().Services("relabel").Create(bg, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "metrics", Labels: map[string]string{"team": "core"}},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "m", Port: 9100}}},
+	}, metav1.CreateOptions{}))
+	must[*discoveryv1.EndpointSlice](t)(c.DiscoveryV1().EndpointSlices("relabel").Create(bg, &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "metrics-1", Labels: map[string]string{discoveryv1.LabelServiceName: "metrics"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr("m"), Port: ptr(int32(9100))}},
+		Endpoints: []discoveryv1.Endpoint{
+			{Addresses: []string{"192.0.2.1"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr(true)}},
+			{Addresses: []string{"192.0.2.2"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr(false)}},
+		},
+	}, metav1.CreateOptions{}))
+	e := k.exporter(t, `
+targets:
+  - name: relabeled
+    kubernetes: {role: endpointslice, namespaces: [relabel]}
+    relabel_configs:
+      - source_labels: [__meta_kubernetes_endpointslice_endpoint_conditions_ready]
+        regex: "true"
+        action: keep
+      - action: labelmap
+        regex: __meta_kubernetes_service_label_(.+)
+      - source_labels: [__meta_kubernetes_namespace, __meta_kubernetes_service_name]
+        separator: /
+        target_label: job
+    readinessProbe: {tcpSocket: {}, periodSeconds: 1}
+`)
+	e.eventually(t, "only the ready endpoint, with mapped labels", func(mfs map[string]*dto.MetricFamily) bool {
+		return stateIs(map[string]string{"target": "relabeled", "address": "192.0.2.1:9100", "team": "core", "job": "relabel/metrics"}, 1)(mfs)
+	}, nil)
+	if hasSeries(map[string]string{"target": "relabeled", "address": "192.0.2.2:9100"})(e.scrape(t)) {
+		t.Error("the not-ready endpoint was kept")
+	}
+}
+
 func (k *kubeEnv) testPodInheritProbes(t *testing.T) {
 	c := k.c.Client
 	namespace(t, c, "pods")
@@ -259,6 +303,14 @@ targets:
 	e.eventually(t, "state reset by the restart", func(mfs map[string]*dto.MetricFamily) bool {
 		succ, ok := value(mfs, "probe_results_total", map[string]string{"kind": "readiness", "pod": "api-1", "result": "success"})
 		return ok && succ < 3
+	}, nil)
+
+	// The pod goes: its series go.
+	if err := c.CoreV1().Pods("pods").Delete(bg, "api-1", metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(t, "no series for the deleted pod", func(mfs map[string]*dto.MetricFamily) bool {
+		return !hasSeries(map[string]string{"pod": "api-1"})(mfs)
 	}, nil)
 }
 
@@ -394,6 +446,21 @@ targets:
 			}
 		}
 		return true
+	}, nil)
+
+	// Two shards split the same targets: every endpoint in exactly one.
+	sharded := func(i int) *exporter {
+		return k.exporter(t, config("cluster"), "--total-shards=2", fmt.Sprintf("--shard=%d", i))
+	}
+	s0, s1 := sharded(0), sharded(1)
+	s0.eventually(t, "the two shards together probe all three endpoints, each once", func(map[string]*dto.MetricFamily) bool {
+		a, b := addresses(s0), addresses(s1)
+		for addr := range a {
+			if _, dup := b[addr]; dup {
+				return false
+			}
+		}
+		return len(a)+len(b) == 3
 	}, nil)
 
 	// Without a node name, scope node can't start: a clear error.

@@ -290,12 +290,16 @@ func checkConfig(file string) int {
 		fmt.Fprintf(os.Stderr, "FAILED: %s is not valid\n", file)
 		return 1
 	}
-	hosts, probes := 0, 0
+	hosts, probes, discovered := 0, 0, 0
 	for _, t := range cfg.Targets {
 		hosts += len(t.Static)
 		probes += len(t.Static) * len(t.Probes())
+		if t.Kubernetes != nil {
+			discovered++
+		}
 	}
-	fmt.Printf("SUCCESS: %s is valid: %d target entries, %d hosts, %d probes\n", file, len(cfg.Targets), hosts, probes)
+	fmt.Printf("SUCCESS: %s is valid: %d target entries (%d static hosts with %d probes, %d discovered from Kubernetes)\n",
+		file, len(cfg.Targets), hosts, probes, discovered)
 	return 0
 }
 
