@@ -135,6 +135,20 @@ func start(t *testing.T, args ...string) *exporter {
 	return e
 }
 
+// waitLog waits until the exporter has logged a line containing s (its
+// output is read as it comes).
+func (e *exporter) waitLog(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(e.log(), s) {
+		if time.Now().After(deadline) {
+			t.Errorf("the exporter did not log %q", s)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (e *exporter) log() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -365,9 +379,7 @@ func TestReload(t *testing.T) {
 	if mfs := e.scrape(t); !has(mfs, "first") || has(mfs, "second") {
 		t.Fatal("a failed reload changed the running targets")
 	}
-	if !strings.Contains(e.log(), `config.yaml:6:5: targets[0].bogus: unknown field`) {
-		t.Errorf("the log does not name the error's position:\n%s", e.log())
-	}
+	e.waitLog(t, `config.yaml:6:5: targets[0].bogus: unknown field`)
 
 	// A good one, through the HTTP lifecycle endpoint.
 	writeConfig(t, cfg, entry("second"))

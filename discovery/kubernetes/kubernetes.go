@@ -12,11 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
+	"net"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -281,13 +284,23 @@ func strip(obj any) (any, error) {
 }
 
 func reason(err error) string {
+	var netErr net.Error
+	var opErr *net.OpError
 	switch {
 	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
 		return "forbidden"
-	case errors.Is(err, context.DeadlineExceeded), strings.Contains(err.Error(), "connection refused"),
-		strings.Contains(err.Error(), "no such host"), strings.Contains(err.Error(), "i/o timeout"),
-		strings.Contains(err.Error(), "EOF"), apierrors.IsServiceUnavailable(err), apierrors.IsTimeout(err):
+	case errors.As(err, &opErr), errors.As(err, &netErr), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		apierrors.IsServiceUnavailable(err), apierrors.IsTimeout(err), apierrors.IsServerTimeout(err):
 		return "unreachable"
+	}
+	// Some transport errors arrive only as text.
+	for _, s := range []string{"connection refused", "connection reset", "no such host", "i/o timeout", "EOF",
+		"client connection lost", "TLS handshake timeout", "no route to host", "GOAWAY"} {
+		if strings.Contains(err.Error(), s) {
+			return "unreachable"
+		}
 	}
 	return "other"
 }
@@ -336,11 +349,11 @@ func (d *Discoverer) healthy(c *cluster, inf *informer) {
 	inf.healthy.Store(true)
 	prev, _ := inf.transition("ok")
 	switch {
-	case prev == "unreachable":
-		if c.unreachable.Swap(false) {
-			d.log.Info("kubernetes: API server reachable again", "api_server", c.name)
-		}
-	case prev != "" && prev != "ok":
+	case prev == "" || prev == "ok":
+	case c.unreachable.Swap(false):
+		// Whatever this informer saw last, the cluster was unreachable.
+		d.log.Info("kubernetes: API server reachable again", "api_server", c.name)
+	case prev != "unreachable":
 		d.log.Info("kubernetes: listing works again", "resource", inf.key.resource, "namespace", inf.key.namespace, "api_server", c.name)
 	}
 }
