@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/probe-exporter/probe-exporter/internal/await"
 	"github.com/probe-exporter/probe-exporter/internal/golden"
 	"github.com/probe-exporter/probe-exporter/internal/kubetest"
 )
@@ -139,14 +140,7 @@ func start(t *testing.T, args ...string) *exporter {
 // output is read as it comes).
 func (e *exporter) waitLog(t *testing.T, s string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(e.log(), s) {
-		if time.Now().After(deadline) {
-			t.Errorf("the exporter did not log %q", s)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	await.True(t, fmt.Sprintf("the exporter to log %q", s), func() bool { return strings.Contains(e.log(), s) })
 }
 
 func (e *exporter) log() string {

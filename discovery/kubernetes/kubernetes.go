@@ -197,30 +197,15 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 	var watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)
 	switch resource {
 	case "endpointslices":
-		obj = &discoveryv1.EndpointSlice{}
-		api := c.client.DiscoveryV1().EndpointSlices(namespace)
-		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return api.List(ctx, o) }
-		watchFn = api.Watch
+		obj, list, watchFn = &discoveryv1.EndpointSlice{}, listFunc(c.client.DiscoveryV1().EndpointSlices(namespace)), c.client.DiscoveryV1().EndpointSlices(namespace).Watch
 	case "services":
-		obj = &corev1.Service{}
-		api := c.client.CoreV1().Services(namespace)
-		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return api.List(ctx, o) }
-		watchFn = api.Watch
+		obj, list, watchFn = &corev1.Service{}, listFunc(c.client.CoreV1().Services(namespace)), c.client.CoreV1().Services(namespace).Watch
 	case "pods":
-		obj = &corev1.Pod{}
-		api := c.client.CoreV1().Pods(namespace)
-		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return api.List(ctx, o) }
-		watchFn = api.Watch
+		obj, list, watchFn = &corev1.Pod{}, listFunc(c.client.CoreV1().Pods(namespace)), c.client.CoreV1().Pods(namespace).Watch
 	case "statefulsets":
-		obj = &appsv1.StatefulSet{}
-		api := c.client.AppsV1().StatefulSets(namespace)
-		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return api.List(ctx, o) }
-		watchFn = api.Watch
+		obj, list, watchFn = &appsv1.StatefulSet{}, listFunc(c.client.AppsV1().StatefulSets(namespace)), c.client.AppsV1().StatefulSets(namespace).Watch
 	case "nodes":
-		obj = &corev1.Node{}
-		api := c.client.CoreV1().Nodes()
-		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return api.List(ctx, o) }
-		watchFn = api.Watch
+		obj, list, watchFn = &corev1.Node{}, listFunc(c.client.CoreV1().Nodes()), c.client.CoreV1().Nodes().Watch
 	default:
 		panic("kubernetes: no informer for " + resource)
 	}
@@ -252,6 +237,16 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 	c.informers[key] = inf
 	go inf.RunWithContext(d.ctx)
 	return inf
+}
+
+// lister is what a typed client offers for listing one resource.
+type lister[L runtime.Object] interface {
+	List(context.Context, metav1.ListOptions) (L, error)
+}
+
+// listFunc adapts a typed List to the untyped one a ListWatch wants.
+func listFunc[L runtime.Object](api lister[L]) func(context.Context, metav1.ListOptions) (runtime.Object, error) {
+	return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return api.List(ctx, o) }
 }
 
 // strip drops what no role reads before objects reach the cache: managed
