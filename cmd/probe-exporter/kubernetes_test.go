@@ -185,14 +185,17 @@ targets:
 		t.Errorf("discovery_synced %v", v)
 	}
 
-	// Churn: the terminating endpoint goes, the not-ready one turns ready.
+	// Churn: the terminating endpoint goes, the not-ready one turns ready,
+	// a new one comes.
+	serveOn(t, "192.0.2.4:8080", nil)
 	before, _ := value(e.scrape(t), "probe_results_total", map[string]string{"address": "192.0.2.1:8080", "result": "success"})
-	slice.Endpoints = slice.Endpoints[:2]
+	slice.Endpoints = append(slice.Endpoints[:2], discoveryv1.Endpoint{Addresses: []string{"192.0.2.4"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr(true)}})
 	slice.Endpoints[1].Conditions = discoveryv1.EndpointConditions{Ready: ptr(true), Serving: ptr(true), Terminating: ptr(false)}
 	slice = must[*discoveryv1.EndpointSlice](t)(c.DiscoveryV1().EndpointSlices("shop").Update(bg, slice, metav1.UpdateOptions{}))
 	nowReady := map[string]string{"target": "web", "address": "192.0.2.2:8080", "ready": "true"}
-	e.eventually(t, "the endpoint that turned ready relabelled, the terminating one gone", func(mfs map[string]*dto.MetricFamily) bool {
-		return stateIs(nowReady, 1)(mfs) && !hasSeries(notReady)(mfs) && !hasSeries(terminating)(mfs)
+	e.eventually(t, "the endpoint that turned ready relabelled, the terminating one gone, the new one probed", func(mfs map[string]*dto.MetricFamily) bool {
+		return stateIs(nowReady, 1)(mfs) && !hasSeries(notReady)(mfs) && !hasSeries(terminating)(mfs) &&
+			stateIs(map[string]string{"target": "web", "address": "192.0.2.4:8080"}, 1)(mfs)
 	}, nil)
 	mfs := e.scrape(t)
 	// Untouched and relabelled targets kept their state: counters went on.

@@ -157,6 +157,7 @@ func (b *builder) endpoint(eps *discoveryv1.EndpointSlice, svcName string, group
 	}
 	if ep.Hostname != nil {
 		m[metaPrefix+"endpointslice_endpoint_hostname"] = *ep.Hostname
+		t.Labels["hostname"] = *ep.Hostname
 	}
 	if node != "" {
 		m[metaPrefix+"endpointslice_endpoint_node_name"] = node

@@ -142,7 +142,7 @@ func TestEndpointSliceLabels(t *testing.T) {
 	if !reflect.DeepEqual(tg.Meta, want) {
 		diff(t, tg.Meta, want)
 	}
-	wantLabels := map[string]string{"namespace": "shop", "service": "web", "pod": "web-1", "node": "node-a", "zone": "z1",
+	wantLabels := map[string]string{"namespace": "shop", "service": "web", "pod": "web-1", "node": "node-a", "zone": "z1", "hostname": "web-1",
 		"ready": "true", "serving": "true", "terminating": "false"}
 	if !reflect.DeepEqual(tg.Labels, wantLabels) {
 		diff(t, tg.Labels, wantLabels)
