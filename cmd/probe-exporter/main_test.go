@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -433,4 +434,50 @@ func TestMetricFamilies(t *testing.T) {
 	sort.Strings(got)
 	text := strings.Join(got, "\n") + "\n"
 	golden.Check(t, "testdata/families.golden", text, *update)
+}
+
+// TestGrafanaDashboard keeps examples/grafana honest: it is valid JSON and
+// every metric it queries is one the exporter exports (the families of a
+// real scrape, testdata/families.golden, and the discovery families, which
+// appear with kubernetes entries).
+func TestGrafanaDashboard(t *testing.T) {
+	data, err := os.ReadFile("../../examples/grafana/probe-exporter.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{
+		"probe_exporter_discovery_synced": true, "probe_exporter_discovery_errors_total": true,
+		"probe_exporter_discovery_events_total": true, "probe_exporter_discovery_skipped": true,
+	}
+	families, err := os.ReadFile("testdata/families.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(families), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			known[f[0]] = true
+		}
+	}
+	metric := regexp.MustCompile(`\bprobe_[a-z_]+`)
+	for _, p := range dash.Panels {
+		for _, q := range p.Targets {
+			for _, m := range metric.FindAllString(q.Expr, -1) {
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_sum"), "_count")
+				if !known[m] && !known[base] {
+					t.Errorf("panel %q queries %s, which the exporter does not export", p.Title, m)
+				}
+			}
+		}
+	}
 }
