@@ -5,6 +5,7 @@ package collector
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -23,6 +24,10 @@ type Collector struct {
 
 	mu    sync.Mutex
 	descs map[*scheduler.LabelNames]*descs
+
+	// lastProbes sizes the next scrape's snapshot, so it is allocated once
+	// rather than grown by doubling.
+	lastProbes atomic.Int64
 }
 
 // New returns a Collector over src.

@@ -162,7 +162,8 @@ var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 // the text format, or OpenMetrics when om is set (without the final
 // "# EOF", which belongs after the registry's families).
 func (c *Collector) WriteText(out io.Writer, om bool) error {
-	var snaps []snap
+	snaps := make([]snap, 0, c.lastProbes.Load()+c.lastProbes.Load()/16)
+	defer func() { c.lastProbes.Store(int64(len(snaps))) }()
 	c.src.Each(func(st *scheduler.Status) {
 		snaps = append(snaps, snap{
 			labels:   st.Spec.SeriesLabels,
