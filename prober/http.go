@@ -33,6 +33,9 @@ func SetVersion(v string) {
 type httpProber struct {
 	scheme string
 	path   string
+	// url is the kubelet's formatURL of the path, parsed once; each attempt
+	// copies it and sets the host.
+	url    url.URL
 	host   string
 	port   config.IntOrString
 	header http.Header
@@ -60,6 +63,7 @@ func newHTTP(a *config.HTTPGetAction) *httpProber {
 	return &httpProber{
 		scheme:     strings.ToLower(a.Scheme),
 		path:       a.Path,
+		url:        requestURL(strings.ToLower(a.Scheme), a.Path),
 		host:       a.Host,
 		port:       a.Port,
 		header:     h,
@@ -130,6 +134,19 @@ func formatURL(scheme, hostport, path string) *url.URL {
 	return u
 }
 
+// requestURL is the URL the kubelet's request carries: it builds the
+// request from formatURL(...).String(), and parsing that again is what
+// turns "healthz" into "/healthz". The host is set per attempt; a
+// placeholder stands in for it here.
+func requestURL(scheme, path string) url.URL {
+	u, err := url.Parse(formatURL(scheme, "host.invalid", path).String())
+	if err != nil {
+		return *formatURL(scheme, "", path)
+	}
+	u.Host = ""
+	return *u
+}
+
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, maxReadLength); return &b }}
 
 func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
@@ -137,9 +154,11 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 	if err != nil {
 		return Outcome{Result: Unknown, Err: err}
 	}
+	u := p.url
+	u.Host = addr
 	req := &http.Request{
 		Method:     http.MethodGet,
-		URL:        formatURL(p.scheme, addr, p.path),
+		URL:        &u,
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,

@@ -336,3 +336,23 @@ func mustAtoi(s string) int {
 func httpAction(port config.IntOrString) *config.HTTPGetAction {
 	return &config.HTTPGetAction{Path: "/", Port: port, Scheme: "HTTP"}
 }
+
+// TestHTTPRequestLine: the kubelet builds the request from url.String(), so
+// a path without a leading slash is sent with one, and a bare query gets
+// "/" as its path.
+func TestHTTPRequestLine(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.RequestURI)
+	}))
+	defer srv.Close()
+	for _, path := range []string{"healthz", "?foo=1", "", "/a/b?c=d#frag", "/with%20space"} {
+		if o := httpProbe(t, srv.URL, path, nil, 5*time.Second); o.Result != Success {
+			t.Fatalf("%q: %v %q", path, o.Result, o.Output)
+		}
+	}
+	want := []string{"/healthz", "/?foo=1", "/", "/a/b?c=d", "/with%20space"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("request URIs %q, want %q", got, want)
+	}
+}

@@ -120,6 +120,10 @@ type Scheduler struct {
 
 	lateness prometheus.Histogram
 	attempts *prometheus.CounterVec
+	// attemptCounters are attempts' children by probe type, resolved once:
+	// an attempt increments one without hashing label values.
+	countersMu      sync.Mutex
+	attemptCounters map[string]*[3]prometheus.Counter // success, failure, error
 }
 
 type target struct {
@@ -440,18 +444,18 @@ func (s *Scheduler) start(ctx context.Context, w *worker) {
 func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 	start := s.now()
 	s.lateness.Observe(start.Sub(planned).Seconds())
-	typ := w.spec.Prober.Type()
+	counters := s.counters(w.spec.Prober.Type())
 	var took time.Duration
 	o := prober.Run(ctx, w.spec.Prober, w.spec.Target, w.spec.Timeout, func(o prober.Outcome, d time.Duration) {
 		took = d
-		res := "success"
 		switch {
 		case o.Err != nil:
-			res = "error"
+			counters[2].Inc()
 		case state.ResultValue(o.Result) == state.Failure:
-			res = "failure"
+			counters[1].Inc()
+		default:
+			counters[0].Inc()
 		}
-		s.attempts.WithLabelValues(typ, res).Inc()
 	})
 	if ctx.Err() != nil {
 		return // removed or shutting down: the result means nothing
@@ -474,6 +478,24 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 		s.log.Debug("probe failed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
 			"address", w.spec.Prober.Address(w.spec.Target), "output", truncate(o.Output, 256))
 	}
+}
+
+func (s *Scheduler) counters(typ string) *[3]prometheus.Counter {
+	s.countersMu.Lock()
+	defer s.countersMu.Unlock()
+	c, ok := s.attemptCounters[typ]
+	if !ok {
+		c = &[3]prometheus.Counter{
+			s.attempts.WithLabelValues(typ, "success"),
+			s.attempts.WithLabelValues(typ, "failure"),
+			s.attempts.WithLabelValues(typ, "error"),
+		}
+		if s.attemptCounters == nil {
+			s.attemptCounters = map[string]*[3]prometheus.Counter{}
+		}
+		s.attemptCounters[typ] = c
+	}
+	return c
 }
 
 func truncate(s string, n int) string {
