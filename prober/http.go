@@ -34,8 +34,10 @@ type httpProber struct {
 	scheme string
 	path   string
 	// url is the kubelet's formatURL of the path, parsed once; each attempt
-	// copies it and sets the host.
+	// copies it and sets the host. urlErr is NewRequest's error for a path
+	// that does not survive that: every attempt errors, as in the kubelet.
 	url    url.URL
+	urlErr error
 	host   string
 	port   config.IntOrString
 	header http.Header
@@ -60,10 +62,12 @@ func newHTTP(a *config.HTTPGetAction) *httpProber {
 	} else if h.Get("Accept") == "" {
 		h.Del("Accept")
 	}
+	u, err := requestURL(strings.ToLower(a.Scheme), a.Path)
 	return &httpProber{
 		scheme:     strings.ToLower(a.Scheme),
 		path:       a.Path,
-		url:        requestURL(strings.ToLower(a.Scheme), a.Path),
+		url:        u,
+		urlErr:     err,
 		host:       a.Host,
 		port:       a.Port,
 		header:     h,
@@ -138,18 +142,21 @@ func formatURL(scheme, hostport, path string) *url.URL {
 // request from formatURL(...).String(), and parsing that again is what
 // turns "healthz" into "/healthz". The host is set per attempt; a
 // placeholder stands in for it here.
-func requestURL(scheme, path string) url.URL {
+func requestURL(scheme, path string) (url.URL, error) {
 	u, err := url.Parse(formatURL(scheme, "host.invalid", path).String())
 	if err != nil {
-		return *formatURL(scheme, "", path)
+		return url.URL{}, fmt.Errorf("building the request for path %q: %w", path, err)
 	}
 	u.Host = ""
-	return *u
+	return *u, nil
 }
 
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, maxReadLength); return &b }}
 
 func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
+	if p.urlErr != nil {
+		return Outcome{Result: Unknown, Err: p.urlErr}
+	}
 	addr, err := hostPort(p.host, p.port, t)
 	if err != nil {
 		return Outcome{Result: Unknown, Err: err}
