@@ -259,6 +259,15 @@ targets:
 	if hasSeries(map[string]string{"target": "relabeled", "address": "192.0.2.2:9100"})(e.scrape(t)) {
 		t.Error("the not-ready endpoint was kept")
 	}
+
+	// A change of the Service alone reaches its slices' targets.
+	svc := must[*corev1.Service](t)(c.CoreV1().Services("relabel").Get(bg, "metrics", metav1.GetOptions{}))
+	svc.Labels["team"] = "edge"
+	must[*corev1.Service](t)(c.CoreV1().Services("relabel").Update(bg, svc, metav1.UpdateOptions{}))
+	e.eventually(t, "the Service's new label on its endpoints' series", func(mfs map[string]*dto.MetricFamily) bool {
+		return stateIs(map[string]string{"target": "relabeled", "address": "192.0.2.1:9100", "team": "edge"}, 1)(mfs) &&
+			!hasSeries(map[string]string{"target": "relabeled", "team": "core"})(mfs)
+	}, nil)
 }
 
 func (k *kubeEnv) testPodInheritProbes(t *testing.T) {

@@ -225,7 +225,14 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 			return w, err
 		},
 	}
-	inf.SharedIndexInformer = cache.NewSharedIndexInformer(lw, obj, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	indexers := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
+	if resource == "endpointslices" {
+		// A Service or Pod change finds its slices directly, not by
+		// scanning its namespace.
+		indexers[byService] = sliceServiceIndex
+		indexers[byPod] = slicePodIndex
+	}
+	inf.SharedIndexInformer = cache.NewSharedIndexInformer(lw, obj, 0, indexers)
 	_ = inf.SetTransform(strip)
 	// List errors reach this handler too, and were counted already.
 	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { d.observe(c, inf, err, false) })
@@ -237,6 +244,33 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 	c.informers[key] = inf
 	go inf.RunWithContext(d.ctx)
 	return inf
+}
+
+const (
+	byService = "service"
+	byPod     = "pod"
+)
+
+func sliceServiceIndex(obj any) ([]string, error) {
+	eps, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok || eps.Labels[discoveryv1.LabelServiceName] == "" {
+		return nil, nil
+	}
+	return []string{eps.Namespace + "/" + eps.Labels[discoveryv1.LabelServiceName]}, nil
+}
+
+func slicePodIndex(obj any) ([]string, error) {
+	eps, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return nil, nil
+	}
+	var keys []string
+	for _, ep := range eps.Endpoints {
+		if r := ep.TargetRef; r != nil && r.Kind == "Pod" {
+			keys = append(keys, r.Namespace+"/"+r.Name)
+		}
+	}
+	return keys, nil
 }
 
 // lister is what a typed client offers for listing one resource.
@@ -495,30 +529,19 @@ func (r *run) relatedChanged(resource string, obj any) {
 		return
 	case "services", "pods":
 		// EndpointSlices of the Service, or that point at the Pod.
+		index := byService
+		if resource == "pods" {
+			index = byPod
+		}
 		for _, inf := range r.primary {
-			objs, _ := inf.GetIndexer().ByIndex(cache.NamespaceIndex, m.GetNamespace())
+			objs, _ := inf.GetIndexer().ByIndex(index, m.GetNamespace()+"/"+m.GetName())
 			for _, o := range objs {
-				eps, ok := o.(*discoveryv1.EndpointSlice)
-				if !ok {
-					continue
-				}
-				if resource == "services" && eps.Labels[discoveryv1.LabelServiceName] == m.GetName() || resource == "pods" && refersTo(eps, m.GetName()) {
-					if key, err := cache.MetaNamespaceKeyFunc(eps); err == nil {
-						r.queue.Add(key)
-					}
+				if key, err := cache.MetaNamespaceKeyFunc(o); err == nil {
+					r.queue.Add(key)
 				}
 			}
 		}
 	}
-}
-
-func refersTo(eps *discoveryv1.EndpointSlice, pod string) bool {
-	for _, ep := range eps.Endpoints {
-		if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" && ep.TargetRef.Name == pod {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *run) enqueueAll() {

@@ -370,3 +370,20 @@ func TestPeers(t *testing.T) {
 		t.Error("removing an unchosen node moved the choice")
 	}
 }
+
+func TestSliceIndexes(t *testing.T) {
+	eps := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
+		Endpoints: []discoveryv1.Endpoint{
+			{TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "ns", Name: "p1"}},
+			{TargetRef: &corev1.ObjectReference{Kind: "Node", Name: "n1"}},
+			{},
+		},
+	}
+	if got, _ := sliceServiceIndex(eps); !reflect.DeepEqual(got, []string{"ns/web"}) {
+		t.Errorf("service index %v", got)
+	}
+	if got, _ := slicePodIndex(eps); !reflect.DeepEqual(got, []string{"ns/p1"}) {
+		t.Errorf("pod index %v", got)
+	}
+}
