@@ -3,10 +3,12 @@ package config
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -165,5 +167,54 @@ func TestExamples(t *testing.T) {
 	}
 	if found < 3 {
 		t.Errorf("found %d example configs in manifests", found)
+	}
+}
+
+// FuzzParse: no input makes the loader panic or hang; it loads or it
+// says why. The seed corpus (every testdata file) runs with go test.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	bad, _ := filepath.Glob("testdata/bad/*.yaml")
+	for _, path := range append(files, bad...) {
+		if data, err := os.ReadFile(path); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data, "fuzz.yaml")
+		if err == nil && c == nil {
+			t.Fatal("no config and no error")
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+	})
+}
+
+// TestAliasBomb: a document whose aliases multiply at every level of the
+// schema (1000 targets x 1000 hosts x 1000 labels from 3000 lines) is
+// refused quickly instead of hanging the loader ("billion laughs").
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("targets:\n  - &t\n    name: x\n    readinessProbe: {tcpSocket: {port: 1}}\n    static: [&h {host: x, labels: {")
+	for i := 0; i < 1000; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "l%d: v", i)
+	}
+	b.WriteString("}}")
+	b.WriteString(strings.Repeat(", *h", 999))
+	b.WriteString("]\n")
+	b.WriteString(strings.Repeat("  - *t\n", 999))
+	done := make(chan error, 1)
+	go func() { _, err := Parse([]byte(b.String()), "bomb.yaml"); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "aliases") {
+			t.Fatalf("want a refusal naming aliases, got %v", err)
+		}
+	case <-time.After(60 * time.Second): // a hang detector, not a speed figure
+		t.Fatal("the loader hangs on an alias bomb")
 	}
 }

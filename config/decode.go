@@ -66,7 +66,15 @@ type decoder struct {
 	file string
 	pos  map[string]position
 	errs Errors
+	// nodes counts what the walk visited: aliases can make a small file
+	// expand exponentially ("billion laughs"), and the walk follows them.
+	nodes   int
+	tooLong bool
 }
+
+// maxNodes bounds the walk: far above any real file (100k static hosts
+// with a few labels each is under a million), far below a hang.
+const maxNodes = 2_000_000
 
 func newDecoder(file string) *decoder {
 	return &decoder{file: file, pos: map[string]position{}}
@@ -122,7 +130,23 @@ func (d *decoder) decodeDocument(data []byte, out any) error {
 
 var intOrStringType = reflect.TypeOf(IntOrString{})
 
+// spend charges k nodes to the walk's budget and reports whether it may
+// go on.
+func (d *decoder) spend(n *yaml.Node, path string, k int) bool {
+	if d.nodes += k; d.nodes <= maxNodes {
+		return true
+	}
+	if !d.tooLong {
+		d.tooLong = true
+		d.errorf(n, path, "the document expands to more than %d nodes through YAML aliases; write it out, or split it", maxNodes)
+	}
+	return false
+}
+
 func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
+	if !d.spend(n, path, 1) {
+		return
+	}
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -228,6 +252,9 @@ func (d *decoder) sequence(n *yaml.Node, path string, v reflect.Value) {
 func (d *decoder) stringMap(n *yaml.Node, path string, v reflect.Value) {
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, path, "expected a mapping, got %s", kindName(n))
+		return
+	}
+	if !d.spend(n, path, len(n.Content)/2) {
 		return
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)

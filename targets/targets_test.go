@@ -6,10 +6,16 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 )
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 func load(t *testing.T, yaml string) *config.Config {
 	t.Helper()
