@@ -125,6 +125,7 @@ func TestKubernetes(t *testing.T) {
 	t.Run("daemonset scopes", env.testScopes)
 	t.Run("api server restart", env.testAPIServerRestart)
 	t.Run("api server down at start", env.testAPIServerDownAtStart)
+	t.Run("reload releases watches", env.testReloadReleasesWatches)
 	t.Run("rbac denied", env.testRBACDenied)
 }
 
@@ -558,6 +559,52 @@ targets:
 	e.eventually(t, "targets found once the API server is up", func(mfs map[string]*dto.MetricFamily) bool {
 		synced, _ := value(mfs, "probe_exporter_discovery_synced", map[string]string{"target": "late"})
 		return synced == 1 && hasSeries(map[string]string{"target": "late", "address": "192.0.2.6:80"})(mfs)
+	}, nil)
+}
+
+// testReloadReleasesWatches: a reload that drops a kubernetes entry stops
+// its watches and removes its targets; bringing it back starts them again.
+func (k *kubeEnv) testReloadReleasesWatches(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	kube := `
+targets:
+  - name: watched
+    kubernetes: {role: endpointslice, namespaces: [mesh]}
+    readinessProbe: {tcpSocket: {}, periodSeconds: 1}
+`
+	static := "targets:\n  - name: only_static\n    static: [{host: 127.0.0.1}]\n    livenessProbe: {tcpSocket: {port: 1}}\n"
+	writeConfig(t, path, kube)
+	e := start(t, "--config.file="+path, "--kubeconfig="+k.kubeconfig, "--web.enable-lifecycle")
+	informers := func(want float64) func(map[string]*dto.MetricFamily) bool {
+		return func(mfs map[string]*dto.MetricFamily) bool {
+			v, _ := value(mfs, "probe_exporter_discovery_informers", nil)
+			return v == want
+		}
+	}
+	e.eventually(t, "three watches (endpointslices, services, pods) and targets", func(mfs map[string]*dto.MetricFamily) bool {
+		return informers(3)(mfs) && hasSeries(map[string]string{"target": "watched"})(mfs)
+	}, nil)
+	reload := func() {
+		res, err := http.Post(e.url+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("reload: %d", res.StatusCode)
+		}
+	}
+	writeConfig(t, path, static)
+	reload()
+	e.eventually(t, "no watches and no targets of the dropped entry", func(mfs map[string]*dto.MetricFamily) bool {
+		_, synced := value(mfs, "probe_exporter_discovery_synced", map[string]string{"target": "watched"})
+		return informers(0)(mfs) && !synced && !hasSeries(map[string]string{"target": "watched"})(mfs)
+	}, nil)
+	writeConfig(t, path, kube)
+	reload()
+	e.eventually(t, "the entry back", func(mfs map[string]*dto.MetricFamily) bool {
+		return informers(3)(mfs) && hasSeries(map[string]string{"target": "watched"})(mfs)
 	}, nil)
 }
 

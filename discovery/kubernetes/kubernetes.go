@@ -64,12 +64,13 @@ type Discoverer struct {
 	mu       sync.Mutex
 	clusters map[string]*cluster
 
-	synced   *prometheus.GaugeVec
-	errs     *prometheus.CounterVec
-	events   *prometheus.CounterVec
-	skipped  *prometheus.GaugeVec
-	skipMu   sync.Mutex
-	skipSrcs map[string]map[string]map[string]int // entry -> source -> reason -> n
+	synced    *prometheus.GaugeVec
+	informers prometheus.Gauge
+	errs      *prometheus.CounterVec
+	events    *prometheus.CounterVec
+	skipped   *prometheus.GaugeVec
+	skipMu    sync.Mutex
+	skipSrcs  map[string]map[string]map[string]int // entry -> source -> reason -> n
 }
 
 // New returns a Discoverer whose informers run until ctx ends. Its metrics
@@ -85,6 +86,10 @@ func New(ctx context.Context, o Options, reg prometheus.Registerer) *Discoverer 
 			Name: "probe_exporter_discovery_synced",
 			Help: "Whether the entry's Kubernetes discovery has listed everything and its API server answers (1) or not (0): targets are the last known.",
 		}, []string{"target"}),
+		informers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "probe_exporter_discovery_informers",
+			Help: "Kubernetes watches running: one per resource, namespace and field selector, shared by entries.",
+		}),
 		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "probe_exporter_discovery_errors_total",
 			Help: "Failed list or watch calls to the Kubernetes API, by resource and reason (forbidden, unreachable, other).",
@@ -100,7 +105,7 @@ func New(ctx context.Context, o Options, reg prometheus.Registerer) *Discoverer 
 		skipSrcs: map[string]map[string]map[string]int{},
 	}
 	if reg != nil {
-		reg.MustRegister(d.synced, d.errs, d.events, d.skipped)
+		reg.MustRegister(d.synced, d.informers, d.errs, d.events, d.skipped)
 	}
 	return d
 }
@@ -124,6 +129,10 @@ type informer struct {
 	cache.SharedIndexInformer
 	key     informerKey
 	healthy atomic.Bool
+	// refs counts the entries using it (guarded by Discoverer.mu); the
+	// last to leave stops it.
+	refs int
+	stop context.CancelFunc
 
 	mu    sync.Mutex
 	state string // the last logged state, to log changes only
@@ -189,9 +198,10 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if inf, ok := c.informers[key]; ok {
+		inf.refs++
 		return inf
 	}
-	inf := &informer{key: key}
+	inf := &informer{key: key, refs: 1}
 	var obj runtime.Object
 	var list func(context.Context, metav1.ListOptions) (runtime.Object, error)
 	var watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)
@@ -242,8 +252,24 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 		DeleteFunc: func(any) { d.events.WithLabelValues(resource, "delete").Inc() },
 	})
 	c.informers[key] = inf
-	go inf.RunWithContext(d.ctx)
+	ctx, stop := context.WithCancel(d.ctx)
+	inf.stop = stop
+	d.informers.Inc()
+	go inf.RunWithContext(ctx)
 	return inf
+}
+
+// release is an entry's goodbye to an informer; the last one stops it, so
+// a reload that drops a namespace leaves no watch behind.
+func (d *Discoverer) release(c *cluster, inf *informer) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if inf.refs--; inf.refs > 0 {
+		return
+	}
+	inf.stop()
+	delete(c.informers, inf.key)
+	d.informers.Dec()
 }
 
 const (
@@ -456,6 +482,7 @@ func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubern
 		wg.Wait()
 		for _, reg := range r.regs {
 			_ = reg.inf.RemoveEventHandler(reg.h)
+			d.release(c, reg.inf)
 		}
 		d.synced.DeleteLabelValues(entry)
 		d.skipMu.Lock()
@@ -510,9 +537,11 @@ func (r *run) watch(ns, resource, fieldSelector string, primary bool) {
 		h = cache.ResourceEventHandlerFuncs{AddFunc: related, UpdateFunc: func(_, o any) { related(o) }, DeleteFunc: related}
 	}
 	reg, err := inf.AddEventHandler(h)
-	if err == nil {
-		r.regs = append(r.regs, registration{inf, reg})
+	if err != nil {
+		r.d.release(r.c, inf)
+		return
 	}
+	r.regs = append(r.regs, registration{inf, reg})
 }
 
 func (r *run) relatedChanged(resource string, obj any) {
