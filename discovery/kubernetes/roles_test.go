@@ -1,12 +1,15 @@
 package kubernetes
 
 import (
+	"context"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -385,5 +388,23 @@ func TestSliceIndexes(t *testing.T) {
 	}
 	if got, _ := slicePodIndex(eps); !reflect.DeepEqual(got, []string{"ns/p1"}) {
 		t.Errorf("pod index %v", got)
+	}
+}
+
+func TestMetricsLint(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d := New(ctx, Options{}, reg)
+	d.synced.WithLabelValues("web").Set(1)
+	d.errs.WithLabelValues("pods", "forbidden").Inc()
+	d.events.WithLabelValues("pods", "add").Inc()
+	d.recordSkipped("web", "pod/ns/p", map[string]int{SkipExecProbe: 1})
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
 }
