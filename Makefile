@@ -10,7 +10,9 @@ LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
 BIN      := bin/probe-exporter
 LISTEN   ?= 127.0.0.1:9115
 
-.PHONY: all build run test vet fmt-check bench clean
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build run test vet fmt-check lint bench clean
 
 all: build
 
@@ -24,11 +26,15 @@ run: build
 
 # test: the Kubernetes discovery tests run a real kube-apiserver and etcd;
 # hack/test-binaries.sh builds and caches them (once: a few minutes cold).
-test: vet fmt-check
+test: vet fmt-check lint
 	@eval "$$(hack/test-binaries.sh)" && $(GO) test -race -count=1 -timeout 20m ./...
 
 vet:
 	$(GO) vet ./...
+
+# lint: staticcheck, pinned, fetched through the Go module proxy (cached).
+lint:
+	GOFLAGS= $(GO) run $(STATICCHECK) ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

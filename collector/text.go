@@ -233,7 +233,7 @@ func (c *Collector) WriteText(out io.Writer, om bool) error {
 // everything.
 func Handler(c *Collector, self prometheus.Gatherer, slow http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		format := expfmt.NegotiateIncludingOpenMetrics(r.Header)
+		format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
 		om := format.FormatType() == expfmt.TypeOpenMetrics
 		if !om && format.FormatType() != expfmt.TypeTextPlain {
 			slow.ServeHTTP(rw, r)

@@ -31,8 +31,6 @@ func SetVersion(v string) {
 }
 
 type httpProber struct {
-	scheme string
-	path   string
 	// url is the kubelet's formatURL of the path, parsed once; each attempt
 	// copies it and sets the host. urlErr is NewRequest's error for a path
 	// that does not survive that: every attempt errors, as in the kubelet.
@@ -64,8 +62,6 @@ func newHTTP(a *config.HTTPGetAction) *httpProber {
 	}
 	u, err := requestURL(strings.ToLower(a.Scheme), a.Path)
 	return &httpProber{
-		scheme:     strings.ToLower(a.Scheme),
-		path:       a.Path,
 		url:        u,
 		urlErr:     err,
 		host:       a.Host,

@@ -139,10 +139,9 @@ type worker struct {
 	spec Spec
 
 	// Guarded by Scheduler.mu.
-	next    time.Time
-	index   int // in the heap, -1 when not
-	running bool
-	cancel  context.CancelFunc
+	next   time.Time
+	index  int // in the heap, -1 when not
+	cancel context.CancelFunc
 
 	mu  sync.Mutex
 	rec state.Record
@@ -324,8 +323,6 @@ func (s *Scheduler) signal() {
 // Run schedules probes until ctx ends, then waits for running probes to
 // return (they are cancelled with ctx).
 func (s *Scheduler) Run(ctx context.Context) {
-	s.mu.Lock()
-	s.mu.Unlock()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	defer s.running.Wait()
@@ -339,7 +336,6 @@ func (s *Scheduler) Run(ctx context.Context) {
 			if s.skipLocked(w, now) {
 				continue
 			}
-			w.running = true
 			due = append(due, w)
 		}
 		wait := time.Hour
@@ -407,7 +403,6 @@ func nextTick(planned time.Time, p time.Duration, now time.Time) time.Time {
 func (s *Scheduler) start(ctx context.Context, w *worker) {
 	s.mu.Lock()
 	if w.t.removed {
-		w.running = false
 		s.mu.Unlock()
 		<-s.sem
 		return
@@ -428,7 +423,6 @@ func (s *Scheduler) start(ctx context.Context, w *worker) {
 
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		w.running = false
 		w.cancel = nil
 		if w.t.removed || ctx.Err() != nil {
 			return

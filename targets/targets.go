@@ -53,7 +53,11 @@ func NewEntry(cfg *config.Target) (*Entry, error) {
 		e.rules = append(e.rules, r)
 	}
 	for _, kp := range cfg.Probes() {
-		p, err := newProbe(kp)
+		id, err := identity(kp)
+		if err != nil {
+			return nil, err
+		}
+		p, err := newProbe(kp, id)
 		if err != nil {
 			return nil, fmt.Errorf("target %q, %sProbe: %w", cfg.Name, kp.Kind, err)
 		}
@@ -62,7 +66,14 @@ func NewEntry(cfg *config.Target) (*Entry, error) {
 	return e, nil
 }
 
-func newProbe(kp config.KindProbe) (probe, error) {
+// identity tells probe definitions apart: equal definitions share a
+// prober, and a target keeps its state while its identities don't change.
+func identity(kp config.KindProbe) (string, error) {
+	def, err := json.Marshal(kp.Probe)
+	return kp.Kind + string(def), err
+}
+
+func newProbe(kp config.KindProbe, id string) (probe, error) {
 	kind, err := state.ParseKind(kp.Kind)
 	if err != nil {
 		return probe{}, err
@@ -71,11 +82,7 @@ func newProbe(kp config.KindProbe) (probe, error) {
 	if err != nil {
 		return probe{}, err
 	}
-	def, err := json.Marshal(kp.Probe)
-	if err != nil {
-		return probe{}, err
-	}
-	return probe{kind: kind, def: kp.Probe, prober: p, identity: kp.Kind + string(def)}, nil
+	return probe{kind: kind, def: kp.Probe, prober: p, identity: id}, nil
 }
 
 // probesFor is the entry's probes, or the target's own (a container's
@@ -88,14 +95,13 @@ func (e *Entry) probesFor(dt discovery.Target) []probe {
 	defer e.mu.Unlock()
 	out := make([]probe, 0, len(dt.Probes))
 	for _, kp := range dt.Probes {
-		def, err := json.Marshal(kp.Probe)
+		id, err := identity(kp)
 		if err != nil {
 			continue
 		}
-		id := kp.Kind + string(def)
 		p, ok := e.shared[id]
 		if !ok {
-			if p, err = newProbe(kp); err != nil {
+			if p, err = newProbe(kp, id); err != nil {
 				continue
 			}
 			e.shared[id] = p
@@ -104,9 +110,6 @@ func (e *Entry) probesFor(dt discovery.Target) []probe {
 	}
 	return out
 }
-
-// Name is the entry's name: the target label of its series.
-func (e *Entry) Name() string { return e.cfg.Name }
 
 // Targets turns a discovered group into scheduler targets, after
 // relabel_configs.

@@ -316,11 +316,7 @@ func listFunc[L runtime.Object](api lister[L]) func(context.Context, metav1.List
 func strip(obj any) (any, error) {
 	if m, ok := obj.(metav1.Object); ok {
 		m.SetManagedFields(nil)
-		if a := m.GetAnnotations(); a != nil {
-			if _, ok := a[corev1.LastAppliedConfigAnnotation]; ok {
-				delete(a, corev1.LastAppliedConfigAnnotation)
-			}
-		}
+		delete(m.GetAnnotations(), corev1.LastAppliedConfigAnnotation)
 	}
 	if pod, ok := obj.(*corev1.Pod); ok {
 		pod.Spec.Volumes = nil
