@@ -352,7 +352,7 @@ func TestReload(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
 	entry := func(name string) string {
-		return fmt.Sprintf("targets:\n  - name: %s\n    static: [{host: 127.0.0.1}]\n    livenessProbe:\n      tcpSocket: {port: 1}\n", name)
+		return fmt.Sprintf("targets:\n  - name: %s\n    static: [{host: 127.0.0.1}]\n    livenessProbe:\n      tcpSocket: {port: 1}\n      periodSeconds: 1\n", name)
 	}
 	writeConfig(t, cfg, entry("first"))
 	e := start(t, "--config.file="+cfg, "--web.enable-lifecycle")
@@ -374,7 +374,7 @@ func TestReload(t *testing.T) {
 	if mfs := e.scrape(t); !has(mfs, "first") || has(mfs, "second") {
 		t.Fatal("a failed reload changed the running targets")
 	}
-	e.waitLog(t, `config.yaml:6:5: targets[0].bogus: unknown field`)
+	e.waitLog(t, `config.yaml:7:5: targets[0].bogus: unknown field`)
 
 	// A good one, through the HTTP lifecycle endpoint.
 	writeConfig(t, cfg, entry("second"))
@@ -393,6 +393,40 @@ func TestReload(t *testing.T) {
 	}
 	if v, _ := value(mfs, "probe_exporter_config_last_reload_successful", nil); v != 1 {
 		t.Error("reload success not shown")
+	}
+
+	// Reloading an unchanged entry keeps its targets' state: the counters
+	// go on instead of starting again.
+	failures := func() float64 {
+		v, _ := value(e.scrape(t), "probe_results_total", map[string]string{"target": "second", "result": "failure"})
+		return v
+	}
+	e.eventually(t, "a failure counted", func(map[string]*dto.MetricFamily) bool { return failures() >= 1 }, nil)
+	before := failures()
+	if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	e.waitLog(t, "configuration reloaded")
+	if after := failures(); after < before {
+		t.Errorf("an unchanged target was reset by a reload: failures %v -> %v", before, after)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--shard=2", "--total-shards=2"},
+		{"--shard=-1"},
+		{"--total-shards=0"},
+		{"--no-such-flag"},
+	} {
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+			t.Errorf("%v: want exit 2, got %v\n%s", args, err, out)
+		}
+		if len(out) == 0 {
+			t.Errorf("%v: no message", args)
+		}
 	}
 }
 
