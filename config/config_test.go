@@ -35,7 +35,7 @@ func TestLoadGood(t *testing.T) {
 		t.Errorf("httpGet: %+v", r.HTTPGet)
 	}
 	l := web.LivenessProbe
-	if l.PeriodSeconds != 10 || l.FailureThreshold != 3 || !l.TCPSocket.Port.IsString || l.TCPSocket.Port.StrVal != "8080" {
+	if l.PeriodSeconds != 10 || l.FailureThreshold != 3 || l.TCPSocket.Port.IsString || l.TCPSocket.Port.IntVal != 8080 {
 		t.Errorf("liveness: %+v %+v", l, l.TCPSocket)
 	}
 	if web.Static[1].Port != 9090 || web.Static[0].Labels["zone"] != "a" || web.Labels["team"] != "payments" {

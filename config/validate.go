@@ -265,58 +265,45 @@ func (v *validator) probe(p *Probe, kind, path, entry string, t *Target) {
 	}
 }
 
-// port applies ValidatePortNumOrName and then what static hosts can offer:
-// they have no container ports, so a name can't resolve; a numeric string
-// takes the kubelet's strconv.Atoi fallback; no port falls back to the
-// host's own port.
+// port applies the API server's ValidatePortNumOrName and then what
+// static hosts can offer: they have no container ports, so a name can't
+// resolve, and no port falls back to the host's own port. A quoted number
+// ("8080") is a string to the API server, and IsValidPortName rejects it
+// (a name needs a letter); the kubelet's Atoi fallback only ever meets
+// objects that passed this, so it is rejected here too, with a hint.
 func (v *validator) port(p IntOrString, path, entry string, t *Target) {
 	if _, written := v.pos[path]; written && p.IsZero() {
 		v.invalid(path, 0, "must be between 1 and 65535, inclusive")
 		return
 	}
-	if t.Kubernetes != nil {
-		// Discovered targets resolve names (and missing ports) per target.
-		if p.IsString {
-			if _, err := strconv.Atoi(p.StrVal); err != nil {
-				if msgs := portNameErrors(p.StrVal); len(msgs) > 0 {
-					v.invalid(path, p.StrVal, strings.Join(msgs, ", "))
-				}
-				return
+	if p.IsString {
+		if msgs := portNameErrors(p.StrVal); len(msgs) > 0 {
+			msg := strings.Join(msgs, ", ")
+			if _, err := strconv.Atoi(p.StrVal); err == nil {
+				msg += " (a port number is an integer: drop the quotes, port: " + p.StrVal + ")"
 			}
-		} else if !p.IsZero() && (p.IntVal < 1 || p.IntVal > 65535) {
-			v.invalid(path, p.IntVal, "must be between 1 and 65535, inclusive")
+			v.invalid(path, p.StrVal, msg)
 			return
 		}
-		if !p.IsString {
-			return
-		}
-	}
-	if p.IsZero() {
-		for j, h := range t.Static {
-			if h.Port == 0 {
-				v.add(path, "Required value: set a port here, or on every static host (%s.static[%d] has none)", entry, j)
-				return
-			}
+		if t.Kubernetes == nil {
+			v.invalid(path, p.StrVal, "named ports cannot be resolved for static hosts (they have no container ports); use a port number")
 		}
 		return
 	}
-	if !p.IsString {
+	if !p.IsZero() {
 		if p.IntVal < 1 || p.IntVal > 65535 {
 			v.invalid(path, p.IntVal, "must be between 1 and 65535, inclusive")
 		}
 		return
 	}
-	if n, err := strconv.Atoi(p.StrVal); err == nil {
-		if n < 1 || n > 65535 {
-			v.invalid(path, p.StrVal, fmt.Sprintf("invalid port number: %d", n))
+	// No port: discovered targets bring their own; every static host
+	// must have one.
+	for j, h := range t.Static {
+		if h.Port == 0 {
+			v.add(path, "Required value: set a port here, or on every static host (%s.static[%d] has none)", entry, j)
+			return
 		}
-		return
 	}
-	if msgs := portNameErrors(p.StrVal); len(msgs) > 0 {
-		v.invalid(path, p.StrVal, strings.Join(msgs, ", "))
-		return
-	}
-	v.invalid(path, p.StrVal, "named ports cannot be resolved for static hosts (they have no container ports); use a port number")
 }
 
 // portNameErrors is Kubernetes' IsValidPortName (IANA_SVC_NAME).

@@ -3,12 +3,15 @@ package prober
 import (
 	"bufio"
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // oneShotTransport makes one HTTP/1.1 exchange per connection for
@@ -24,13 +27,25 @@ type oneShotTransport struct {
 	tls    http.RoundTripper
 }
 
-// maxInformational is how many 1xx responses are skipped before the final
-// one, as net/http.Transport does.
-const maxInformational = 5
+// maxResponseHeaderBytes is net/http.Transport's default
+// MaxResponseHeaderBytes: every header byte of a response, its 1xx
+// responses included, counts against it.
+const maxResponseHeaderBytes = 10 << 20
+
+// readBufferSize is net/http.Transport's default read buffer: the limit
+// counts what the buffer has read from the connection, as the
+// transport's does, so the same response passes or fails both.
+const readBufferSize = 4 << 10
 
 func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" {
 		return t.tls.RoundTrip(req)
+	}
+	// net/http.Transport's validateHeaders: a value with CR or LF (what a
+	// YAML block scalar gives) fails the request before anything is sent;
+	// Request.Write alone would quietly turn the newline into a space.
+	if err := validateHeaders(req.Header); err != "" {
+		return nil, fmt.Errorf("net/http: invalid header %s", err)
 	}
 	ctx := req.Context()
 	addr := req.URL.Host
@@ -60,22 +75,69 @@ func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if err := out.Write(conn); err != nil {
 		return fail(err)
 	}
-	br := bufio.NewReaderSize(conn, 4096)
+	lr := &limitedConn{Conn: conn, limit: maxResponseHeaderBytes}
+	br := bufio.NewReaderSize(lr, readBufferSize)
+	// Errors are worded as net/http's read loop words them: they are the
+	// probe's output, and the kubelet's events show net/http's text.
+	// (Nothing read at all: the bare error, as Transport.roundTrip
+	// unwraps it.)
+	if _, err := br.Peek(1); err != nil {
+		return fail(err)
+	}
 	var res *http.Response
-	for i := 0; ; i++ {
+	for {
 		res, err = http.ReadResponse(br, req)
 		if err != nil {
-			return fail(err)
+			if lr.limit <= 0 {
+				err = fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", maxResponseHeaderBytes)
+			}
+			return fail(fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w", err))
 		}
+		// 1xx responses other than 101 are skipped; with no trace hook
+		// looking at them, net/http bounds them only by the header limit,
+		// which they share with the final response.
 		if res.StatusCode < 100 || res.StatusCode > 199 || res.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
-		if i == maxInformational {
-			return fail(errors.New("net/http: too many 1xx informational responses"))
-		}
 	}
+	lr.limit = math.MaxInt64 // bodies have their own cap
 	res.Body = &oneShotBody{ReadCloser: res.Body, conn: conn, stop: stop}
 	return res, nil
+}
+
+// limitedConn is net/http's persistConn read limit: reads fail once limit
+// bytes have been read.
+type limitedConn struct {
+	net.Conn
+	limit int64
+}
+
+func (c *limitedConn) Read(p []byte) (int, error) {
+	if c.limit <= 0 {
+		return 0, fmt.Errorf("read limit of %d bytes exhausted", maxResponseHeaderBytes)
+	}
+	if int64(len(p)) > c.limit {
+		p = p[:c.limit]
+	}
+	n, err := c.Conn.Read(p)
+	c.limit -= int64(n)
+	return n, err
+}
+
+// validateHeaders is net/http's: the name of the first invalid header
+// field, never its value (it may be a secret), or "".
+func validateHeaders(h http.Header) string {
+	for k, vv := range h {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return fmt.Sprintf("field name %q", k)
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Sprintf("field value for %q", k)
+			}
+		}
+	}
+	return ""
 }
 
 // oneShotBody closes the connection with the body.

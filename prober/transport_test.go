@@ -3,9 +3,13 @@ package prober
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -123,4 +127,95 @@ func TestOneShotTransport(t *testing.T) {
 			t.Errorf("cancel took %v to take effect", d)
 		}
 	})
+}
+
+// TestOneShotTransportParity runs each case through net/http.Transport,
+// configured as the kubelet's probe transport, and through ours: the
+// outcome (error or not, and the status) must be the same.
+func TestOneShotTransportParity(t *testing.T) {
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	bigHeader := func(n int) string { return "X-Big: " + strings.Repeat("a", n) + "\r\n" }
+	manyLines := func(total int) string {
+		var b strings.Builder
+		for i := 0; b.Len() < total; i++ {
+			fmt.Fprintf(&b, "X-H%d: %s\r\n", i, strings.Repeat("b", 1000))
+		}
+		return b.String()
+	}
+	cases := []struct {
+		name    string
+		reply   string
+		header  http.Header
+		wantErr bool
+	}{
+		{name: "plain", reply: ok},
+		{name: "garbage", reply: "SSH-2.0-OpenSSH\r\n", wantErr: true},
+		{name: "closed without a reply", reply: "", wantErr: true},
+		{name: "cut in the headers", reply: "HTTP/1.1 200 OK\r\nX-A: b", wantErr: true},
+		{name: "header value with LF", reply: ok, header: http.Header{"X-Token": {"yes\n"}}, wantErr: true},
+		{name: "header value with CR", reply: ok, header: http.Header{"X-Token": {"a\rb"}}, wantErr: true},
+		{name: "header name with space", reply: ok, header: http.Header{"X Token": {"a"}}, wantErr: true},
+		{name: "9 MiB of response headers", reply: "HTTP/1.1 200 OK\r\n" + bigHeader(9<<20) + "Content-Length: 2\r\n\r\nok"},
+		{name: "11 MiB in one response header", reply: "HTTP/1.1 200 OK\r\n" + bigHeader(11<<20) + "Content-Length: 2\r\n\r\nok", wantErr: true},
+		{name: "11 MiB over many header lines", reply: "HTTP/1.1 200 OK\r\n" + manyLines(11<<20) + "Content-Length: 2\r\n\r\nok", wantErr: true},
+		{name: "six 103s then 200", reply: strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", 6) + ok},
+		{name: "fifty 100s then 200", reply: strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 50) + ok},
+		{name: "1xx headers and the final response share the limit",
+			reply: "HTTP/1.1 103 Early Hints\r\n" + bigHeader(6<<20) + "\r\nHTTP/1.1 200 OK\r\n" + bigHeader(6<<20) + "Content-Length: 2\r\n\r\nok", wantErr: true},
+	}
+	std := &http.Transport{Proxy: nil, DisableKeepAlives: true, DisableCompression: true}
+	defer std.CloseIdleConnections()
+	ours := &oneShotTransport{dialer: &net.Dialer{}, tls: std}
+	do := func(rt http.RoundTripper, url string, h http.Header) (int, error) {
+		req, err := http.NewRequest(http.MethodGet, url+"/", nil)
+		if err != nil {
+			return 0, err
+		}
+		for k, vv := range h {
+			req.Header[k] = vv
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		res, err := (&http.Client{Transport: rt}).Do(req.WithContext(ctx))
+		if err != nil {
+			return 0, err
+		}
+		defer res.Body.Close()
+		_, err = io.ReadAll(res.Body)
+		return res.StatusCode, err
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			url, reqs := rawServer(t, c.reply)
+			stdCode, stdErr := do(std, url, c.header)
+			ourCode, ourErr := do(ours, url, c.header)
+			if (stdErr != nil) != c.wantErr {
+				t.Fatalf("net/http: code %d, err %v; the case expects error=%v", stdCode, stdErr, c.wantErr)
+			}
+			if (ourErr != nil) != (stdErr != nil) || ourCode != stdCode {
+				t.Fatalf("ours: code %d err %v; net/http: code %d err %v", ourCode, ourErr, stdCode, stdErr)
+			}
+			if stdErr != nil && !sameText(stdErr, ourErr) {
+				t.Errorf("errors differ: net/http %q, ours %q", stdErr, ourErr)
+			}
+			if c.header != nil && c.wantErr {
+				// Nothing may have been sent for an invalid header.
+				select {
+				case r := <-reqs:
+					t.Errorf("a request was sent:\n%s", r)
+				default:
+				}
+			}
+		})
+	}
+}
+
+// sameText compares what the errors say past client.Do's "Get <url>:"
+// prefix: that text is the probe's output.
+func sameText(a, b error) bool {
+	var ua, ub *url.Error
+	if !errors.As(a, &ua) || !errors.As(b, &ub) {
+		return a.Error() == b.Error()
+	}
+	return ua.Err.Error() == ub.Err.Error()
 }
