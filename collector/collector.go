@@ -16,6 +16,8 @@ import (
 // Source is what the collector reads: every probe's current state.
 type Source interface {
 	Each(func(*scheduler.Status))
+	// Targets counts targets by entry.
+	Targets() map[string]int
 }
 
 // Collector renders per-(target, kind) series and the target counts.
@@ -86,16 +88,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, d := range c.descs {
 		d.seen = false
 	}
-	targets := map[string]int{}
-	var lastKey string
-	var lastEntry string
 	c.src.Each(func(st *scheduler.Status) {
 		sp := &st.Spec
-		if st.Key != lastKey || sp.Entry != lastEntry {
-			// Each yields a target's probes one after another.
-			targets[sp.Entry]++
-			lastKey, lastEntry = st.Key, sp.Entry
-		}
 		d := c.descs[sp.Labels]
 		if d == nil {
 			d = newDescs(sp.Labels.Names)
@@ -109,7 +103,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			delete(c.descs, k) // an entry that went away with a reload
 		}
 	}
-	for entry, n := range targets {
+	for entry, n := range c.src.Targets() {
 		ch <- prometheus.MustNewConstMetric(targetsDesc, prometheus.GaugeValue, float64(n), entry)
 	}
 }

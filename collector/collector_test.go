@@ -36,6 +36,18 @@ func (f fixed) Each(fn func(*scheduler.Status)) {
 	}
 }
 
+func (f fixed) Targets() map[string]int {
+	seen := map[string]bool{}
+	out := map[string]int{}
+	for _, st := range f {
+		if k := st.Spec.Entry + "/" + st.Key; !seen[k] {
+			seen[k] = true
+			out[st.Spec.Entry]++
+		}
+	}
+	return out
+}
+
 func probers(t *testing.T) (http, tcp prober.Prober) {
 	t.Helper()
 	var err error
@@ -208,5 +220,32 @@ func TestFastPathMatchesCollector(t *testing.T) {
 	body, err := io.ReadAll(zr)
 	if err != nil || !strings.Contains(string(body), "probe_state{") {
 		t.Errorf("gzip body: %v", err)
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for _, tc := range []struct {
+		header string
+		want   bool
+	}{
+		{"", false},
+		{"gzip", true},
+		{"gzip;q=0.5", true},
+		{"gzip; q=0.05", true},
+		{"gzip;q=0", false},
+		{"gzip;q=0.000", false},
+		{"deflate, gzip;q=1.0, *;q=0", true},
+		{"*", true},
+		{"*;q=0", false},
+		{"gzip;q=0, *", false},
+		{"identity", false},
+		{"br;q=0, gzip", true},
+		{"GZIP", true},
+		{"gzip;q=abc", false},
+	} {
+		r := &http.Request{Header: http.Header{"Accept-Encoding": {tc.header}}}
+		if got := acceptsGzip(r); got != tc.want {
+			t.Errorf("Accept-Encoding %q: gzip=%v, want %v", tc.header, got, tc.want)
+		}
 	}
 }

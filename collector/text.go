@@ -32,8 +32,6 @@ import (
 type snap struct {
 	labels   string
 	resultAt int
-	entry    string
-	key      string
 	http     bool
 	rec      state.Record
 }
@@ -168,8 +166,6 @@ func (c *Collector) WriteText(out io.Writer, om bool) error {
 		snaps = append(snaps, snap{
 			labels:   st.Spec.SeriesLabels,
 			resultAt: st.Spec.ResultAt,
-			entry:    st.Spec.Entry,
-			key:      st.Key,
 			http:     st.Spec.Prober.Type() == "httpGet",
 			rec:      st.Record,
 		})
@@ -203,15 +199,9 @@ func (c *Collector) WriteText(out io.Writer, om bool) error {
 			f.series(w, f.name, &snaps[i])
 		}
 	}
-	// probe_exporter_targets: distinct targets per entry.
-	counts := map[string]int{}
-	var lastKey, lastEntry string
-	for i := range snaps {
-		if snaps[i].key != lastKey || snaps[i].entry != lastEntry {
-			counts[snaps[i].entry]++
-			lastKey, lastEntry = snaps[i].key, snaps[i].entry
-		}
-	}
+	// probe_exporter_targets: distinct targets per entry, counted by the
+	// scheduler, not inferred from the order probes come in.
+	counts := c.src.Targets()
 	if len(counts) > 0 {
 		entries := make([]string, 0, len(counts))
 		for e := range counts {
@@ -269,12 +259,32 @@ func Handler(c *Collector, self prometheus.Gatherer, slow http.Handler, log *slo
 	})
 }
 
+// acceptsGzip reads Accept-Encoding with its q-values (RFC 9110 12.5.3):
+// gzip's own entry decides, else "*"'s; q=0 means "not acceptable".
 func acceptsGzip(r *http.Request) bool {
+	gzip, star := -1.0, -1.0
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		enc := strings.TrimSpace(strings.SplitN(part, ";", 2)[0])
-		if enc == "gzip" && !strings.Contains(part, "q=0") {
-			return true
+		coding, params, _ := strings.Cut(part, ";")
+		q := 1.0
+		for _, p := range strings.Split(params, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err != nil || f < 0 || f > 1 {
+					f = 0 // a malformed weight accepts nothing
+				}
+				q = f
+			}
+		}
+		switch strings.ToLower(strings.TrimSpace(coding)) {
+		case "gzip", "x-gzip":
+			gzip = max(gzip, q)
+		case "*":
+			star = q
 		}
 	}
-	return false
+	if gzip >= 0 {
+		return gzip > 0
+	}
+	return star > 0
 }

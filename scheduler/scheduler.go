@@ -9,6 +9,7 @@ import (
 	"container/heap"
 	"context"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -110,6 +111,7 @@ type Scheduler struct {
 
 	mu      sync.Mutex
 	sources map[string]map[string]*target
+	series  seriesIndex
 	queue   workerHeap
 	started time.Time
 	wake    chan struct{}
@@ -131,7 +133,6 @@ type target struct {
 	appeared time.Time
 	workers  []*worker
 	startup  *worker // gates the others until it succeeds
-	removed  bool
 }
 
 type worker struct {
@@ -139,9 +140,13 @@ type worker struct {
 	spec Spec
 
 	// Guarded by Scheduler.mu.
-	next   time.Time
-	index  int // in the heap, -1 when not
-	cancel context.CancelFunc
+	next    time.Time
+	index   int // in the heap, -1 when not
+	cancel  context.CancelFunc
+	removed bool
+	// standby: another source's probe renders the same series (see
+	// seriesIndex); this one neither runs nor renders.
+	standby bool
 
 	mu  sync.Mutex
 	rec state.Record
@@ -169,6 +174,7 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 		log:         o.Logger,
 		now:         time.Now,
 		sources:     map[string]map[string]*target{},
+		series:      seriesIndex{},
 		wake:        make(chan struct{}, 1),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "probe_exporter_schedule_lateness_seconds",
@@ -209,10 +215,18 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 	return s
 }
 
-// Sync makes the targets of source exactly ts. Targets whose Key and probe
-// identities are unchanged keep their state and schedule; the others start
-// afresh; those missing stop at once (a running probe is cancelled).
-// Sync(source, nil) removes the source.
+// Sync makes the targets of source exactly ts. A probe keeps its state
+// and schedule while its identity holds: the same target Key, kind and
+// definition (Identity) and the same address, the one label that says
+// where requests go. Other labels, and target details that don't change
+// the address (an exec probe's variables), may change under it: the next
+// attempt uses them. A probe whose identity changed starts afresh, at
+// once; those missing stop at once (a running attempt is cancelled and its
+// result dropped). Sync(source, nil) removes the source.
+//
+// Probes of different sources can describe the same series (one endpoint
+// in two EndpointSlices): the first one seen runs and is rendered, the
+// others wait behind it and take over when it goes.
 func (s *Scheduler) Sync(source string, ts []Target) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -226,21 +240,22 @@ func (s *Scheduler) Sync(source string, ts []Target) {
 			s.log.Warn("duplicate target key in one source; keeping the first", "source", source, "key", nt.Key)
 			continue
 		}
-		if ot, ok := old[nt.Key]; ok && sameSpecs(ot, nt) {
-			// Same target, same definition: keep state, take new labels.
-			for i, w := range ot.workers {
-				w.setLabels(nt.Specs[i].Labels, nt.Specs[i].Values)
-			}
-			next[nt.Key] = ot
-			delete(old, nt.Key)
+		ot, ok := old[nt.Key]
+		if !ok {
+			next[nt.Key] = s.addLocked(nt, now)
+			added++
 			continue
 		}
-		next[nt.Key] = s.addLocked(nt, now)
-		added++
+		delete(old, nt.Key)
+		a, r := s.updateLocked(ot, nt, now)
+		added, removed = added+a, removed+r
+		if len(ot.workers) > 0 {
+			next[nt.Key] = ot
+		}
 	}
 	for _, ot := range old {
+		removed += len(ot.workers)
 		s.removeLocked(ot)
-		removed++
 	}
 	if len(next) == 0 {
 		delete(s.sources, source)
@@ -248,32 +263,76 @@ func (s *Scheduler) Sync(source string, ts []Target) {
 		s.sources[source] = next
 	}
 	if added+removed > 0 {
-		s.log.Debug("targets synced", "source", source, "targets", len(next), "added", added, "removed", removed)
+		s.log.Debug("targets synced", "source", source, "targets", len(next), "probes_added", added, "probes_removed", removed)
 	}
 	s.signal()
 }
 
-// setLabels replaces the worker's series labels if they changed.
-func (w *worker) setLabels(names *LabelNames, values []string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.spec.Labels == names && slices.Equal(w.spec.Values, values) {
-		return
+// updateLocked matches a known target's probes with its new specs: a probe
+// with the same kind, definition and address is kept (labels and target
+// details updated in place), the others replaced.
+func (s *Scheduler) updateLocked(t *target, nt *Target, now time.Time) (added, removed int) {
+	keep := make([]*worker, 0, len(nt.Specs))
+	reused := make(map[*worker]bool, len(t.workers))
+	for i := range nt.Specs {
+		sp := &nt.Specs[i]
+		var w *worker
+		for _, ow := range t.workers {
+			if !reused[ow] && ow.spec.Kind == sp.Kind && ow.spec.Identity == sp.Identity && ow.spec.Values[addressLabel] == sp.Values[addressLabel] {
+				w = ow
+				break
+			}
+		}
+		if w == nil {
+			keep = append(keep, s.newWorkerLocked(t, *sp, now))
+			added++
+			continue
+		}
+		reused[w] = true
+		s.updateWorkerLocked(w, sp)
+		keep = append(keep, w)
 	}
-	w.spec.Labels, w.spec.Values = names, values
-	w.spec.SeriesLabels, w.spec.ResultAt = names.Render(values)
-}
-
-func sameSpecs(t *target, nt *Target) bool {
-	if len(t.workers) != len(nt.Specs) {
-		return false
-	}
-	for i, w := range t.workers {
-		if w.spec.Identity != nt.Specs[i].Identity {
-			return false
+	for _, ow := range t.workers {
+		if !reused[ow] {
+			s.removeWorkerLocked(ow)
+			removed++
 		}
 	}
-	return true
+	t.workers, t.startup = keep, nil
+	for _, w := range keep {
+		if w.spec.Kind == state.Startup {
+			t.startup = w
+		}
+	}
+	return added, removed
+}
+
+// addressLabel is where Values holds the address (after target and kind).
+const addressLabel = 2
+
+// updateWorkerLocked gives a kept probe its new labels and target details.
+// A target whose details changed (an exec probe's variables) takes effect
+// with the next attempt; a running one's result is dropped, since it was
+// made with the old details.
+func (s *Scheduler) updateWorkerLocked(w *worker, sp *Spec) {
+	w.mu.Lock()
+	if !sameTarget(w.spec.Target, sp.Target) {
+		w.spec.Target = sp.Target
+	}
+	relabel := w.spec.Labels != sp.Labels || !slices.Equal(w.spec.Values, sp.Values)
+	if relabel {
+		w.spec.Labels, w.spec.Values = sp.Labels, sp.Values
+		w.spec.SeriesLabels, w.spec.ResultAt = sp.Labels.Render(sp.Values)
+	}
+	w.mu.Unlock()
+	if relabel {
+		s.series.remove(s, w)
+		s.series.add(s, w)
+	}
+}
+
+func sameTarget(a, b *prober.Target) bool {
+	return a.Host == b.Host && a.Port == b.Port && maps.Equal(a.NamedPorts, b.NamedPorts) && maps.Equal(a.Vars, b.Vars)
 }
 
 func (s *Scheduler) addLocked(nt *Target, now time.Time) *target {
@@ -282,33 +341,93 @@ func (s *Scheduler) addLocked(nt *Target, now time.Time) *target {
 		t.appeared = nt.Since
 	}
 	for _, sp := range nt.Specs {
-		w := &worker{t: t, spec: sp, index: -1}
-		w.spec.SeriesLabels, w.spec.ResultAt = sp.Labels.Render(sp.Values)
-		w.rec.Machine = state.NewMachine(sp.Kind, sp.SuccessThreshold, sp.FailureThreshold, now)
-		// The kubelet probes a new worker at once, except in its first
-		// period after start, when it waits a random part of a period so
-		// that everything known at start-up doesn't fire together.
-		w.next = now
-		if sp.Period > now.Sub(s.started) {
-			w.next = now.Add(time.Duration(rand.Int64N(int64(sp.Period))))
-		}
+		w := s.newWorkerLocked(t, sp, now)
 		if sp.Kind == state.Startup {
 			t.startup = w
 		}
 		t.workers = append(t.workers, w)
-		heap.Push(&s.queue, w)
 	}
 	return t
 }
 
+func (s *Scheduler) newWorkerLocked(t *target, sp Spec, now time.Time) *worker {
+	w := &worker{t: t, spec: sp, index: -1}
+	w.spec.SeriesLabels, w.spec.ResultAt = sp.Labels.Render(sp.Values)
+	w.rec.Machine = state.NewMachine(sp.Kind, sp.SuccessThreshold, sp.FailureThreshold, now)
+	// The kubelet probes a new worker at once, except in its first
+	// period after start, when it waits a random part of a period so
+	// that everything known at start-up doesn't fire together.
+	w.next = now
+	if sp.Period > now.Sub(s.started) {
+		w.next = now.Add(time.Duration(rand.Int64N(int64(sp.Period))))
+	}
+	s.series.add(s, w)
+	return w
+}
+
 func (s *Scheduler) removeLocked(t *target) {
-	t.removed = true
 	for _, w := range t.workers {
-		if w.index >= 0 {
-			heap.Remove(&s.queue, w.index)
+		s.removeWorkerLocked(w)
+	}
+	t.workers = nil
+}
+
+func (s *Scheduler) removeWorkerLocked(w *worker) {
+	w.removed = true
+	s.series.remove(s, w)
+	if w.index >= 0 {
+		heap.Remove(&s.queue, w.index)
+	}
+	if w.cancel != nil {
+		w.cancel()
+	}
+}
+
+// seriesIndex finds probes that would render the same series. The first
+// of each runs; the rest stand by (not scheduled, not rendered) and the
+// next takes over when it goes.
+type seriesIndex map[string][]*worker
+
+func seriesKey(w *worker) string { return w.spec.Entry + "\xff" + w.spec.SeriesLabels }
+
+func (x seriesIndex) add(s *Scheduler, w *worker) {
+	k := seriesKey(w)
+	x[k] = append(x[k], w)
+	if len(x[k]) == 1 {
+		w.standby = false
+		if w.index < 0 && w.cancel == nil {
+			heap.Push(&s.queue, w)
 		}
-		if w.cancel != nil {
-			w.cancel()
+		return
+	}
+	if !w.standby {
+		s.log.Debug("probe duplicates another source's series; standing by", "target", w.spec.Entry, "kind", w.spec.Kind.String(), "address", w.spec.Values[addressLabel])
+	}
+	w.standby = true
+	if w.index >= 0 {
+		heap.Remove(&s.queue, w.index)
+	}
+}
+
+func (x seriesIndex) remove(s *Scheduler, w *worker) {
+	k := seriesKey(w)
+	ws := x[k]
+	i := slices.Index(ws, w)
+	if i < 0 {
+		return
+	}
+	ws = slices.Delete(ws, i, i+1)
+	if len(ws) == 0 {
+		delete(x, k)
+		return
+	}
+	x[k] = ws
+	if i == 0 {
+		next := ws[0]
+		next.standby = false
+		if next.index < 0 && next.cancel == nil {
+			next.next = s.now()
+			heap.Push(&s.queue, next)
 		}
 	}
 }
@@ -402,7 +521,7 @@ func nextTick(planned time.Time, p time.Duration, now time.Time) time.Time {
 
 func (s *Scheduler) start(ctx context.Context, w *worker) {
 	s.mu.Lock()
-	if w.t.removed {
+	if w.removed || w.standby {
 		s.mu.Unlock()
 		<-s.sem
 		return
@@ -424,7 +543,7 @@ func (s *Scheduler) start(ctx context.Context, w *worker) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		w.cancel = nil
-		if w.t.removed || ctx.Err() != nil {
+		if w.removed || w.standby || ctx.Err() != nil {
 			return
 		}
 		w.next = nextTick(planned, w.spec.Period, s.now())
@@ -439,8 +558,11 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 	start := s.now()
 	s.lateness.Observe(start.Sub(planned).Seconds())
 	counters := s.counters(w.spec.Prober.Type())
+	w.mu.Lock()
+	pt := w.spec.Target
+	w.mu.Unlock()
 	var took time.Duration
-	o := prober.Run(ctx, w.spec.Prober, w.spec.Target, w.spec.Timeout, func(o prober.Outcome, d time.Duration) {
+	o := prober.Run(ctx, w.spec.Prober, pt, w.spec.Timeout, func(o prober.Outcome, d time.Duration) {
 		took = d
 		switch {
 		case o.Err != nil:
@@ -455,6 +577,10 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 		return // removed or shutting down: the result means nothing
 	}
 	w.mu.Lock()
+	if w.spec.Target != pt {
+		w.mu.Unlock()
+		return // made with details that changed meanwhile: describes nothing current
+	}
 	changed := w.rec.Apply(o, took, s.now())
 	v := w.rec.Value()
 	w.mu.Unlock()
@@ -464,13 +590,13 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 	switch {
 	case o.Err != nil:
 		s.log.Debug("probe errored; result discarded", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
-			"address", w.spec.Prober.Address(w.spec.Target), "err", o.Err)
+			"address", w.spec.Prober.Address(pt), "err", o.Err)
 	case changed:
 		s.log.Debug("probe state changed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
-			"address", w.spec.Prober.Address(w.spec.Target), "state", v.String(), "output", truncate(o.Output, 256))
+			"address", w.spec.Prober.Address(pt), "state", v.String(), "output", truncate(o.Output, 256))
 	case state.ResultValue(o.Result) == state.Failure:
 		s.log.Debug("probe failed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
-			"address", w.spec.Prober.Address(w.spec.Target), "output", truncate(o.Output, 256))
+			"address", w.spec.Prober.Address(pt), "output", truncate(o.Output, 256))
 	}
 }
 
@@ -513,7 +639,11 @@ func (s *Scheduler) Each(fn func(*Status)) {
 	ws := make([]*worker, 0, s.queue.Len()+int(s.inFlight.Load())+16)
 	for _, src := range s.sources {
 		for _, t := range src {
-			ws = append(ws, t.workers...)
+			for _, w := range t.workers {
+				if !w.standby {
+					ws = append(ws, w)
+				}
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -526,6 +656,25 @@ func (s *Scheduler) Each(fn func(*Status)) {
 		w.mu.Unlock()
 		fn(&st)
 	}
+}
+
+// Targets counts the targets probed now, by entry: each target once,
+// however many probes it has.
+func (s *Scheduler) Targets() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, src := range s.sources {
+		for _, t := range src {
+			for _, w := range t.workers {
+				if !w.standby {
+					out[w.spec.Entry]++
+					break
+				}
+			}
+		}
+	}
+	return out
 }
 
 // workerHeap orders workers by their next planned start.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +31,7 @@ type fakeProber struct {
 	mu      sync.Mutex
 	outcome prober.Outcome
 	block   chan struct{}
+	seen    []string // hosts and PROBE_X of every call
 }
 
 func (f *fakeProber) set(o prober.Outcome) {
@@ -38,8 +40,11 @@ func (f *fakeProber) set(o prober.Outcome) {
 	f.mu.Unlock()
 }
 
-func (f *fakeProber) Probe(ctx context.Context, _ *prober.Target) prober.Outcome {
+func (f *fakeProber) Probe(ctx context.Context, t *prober.Target) prober.Outcome {
 	f.calls.Add(1)
+	f.mu.Lock()
+	f.seen = append(f.seen, t.Host+t.Vars["PROBE_X"])
+	f.mu.Unlock()
 	if f.block != nil {
 		select {
 		case <-f.block:
@@ -52,6 +57,15 @@ func (f *fakeProber) Probe(ctx context.Context, _ *prober.Target) prober.Outcome
 	return f.outcome
 }
 func (f *fakeProber) Address(t *prober.Target) string { return t.Host }
+
+func (f *fakeProber) last() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.seen) == 0 {
+		return ""
+	}
+	return f.seen[len(f.seen)-1]
+}
 func (f *fakeProber) Type() string                    { return "tcpSocket" }
 
 var names = &LabelNames{Names: []string{"target", "kind", "address"}}
@@ -95,7 +109,7 @@ func TestPeriodAndThresholds(t *testing.T) {
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
 	sp := spec(state.Readiness, p, 20*time.Millisecond)
 	sp.SuccessThreshold, sp.FailureThreshold = 2, 3
-	s.Sync("src", []Target{{Key: "a", Specs: []Spec{sp}}})
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{sp}}})
 	await.True(t, "readiness to become Success after 2 successes", func() bool {
 		return records(s)["a/readiness"].Value() == state.Success
 	})
@@ -110,7 +124,7 @@ func TestPeriodAndThresholds(t *testing.T) {
 func TestErrorsAreDiscarded(t *testing.T) {
 	s, reg := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Unknown, Err: errors.New("no port")}}
-	s.Sync("src", []Target{{Key: "a", Specs: []Spec{spec(state.Readiness, p, 20*time.Millisecond)}}})
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(state.Readiness, p, 20*time.Millisecond)}}})
 	await.True(t, "two discarded ticks", func() bool { return records(s)["a/readiness"].Errors >= 2 })
 	r := records(s)["a/readiness"]
 	if r.Value() != state.Failure || r.Successes+r.Failures != 0 {
@@ -128,7 +142,7 @@ func TestStartupGatesOthers(t *testing.T) {
 	startup := &fakeProber{outcome: prober.Outcome{Result: prober.Failure}}
 	live := &fakeProber{outcome: prober.Outcome{Result: prober.Failure}}
 	ready := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	s.Sync("src", []Target{{Key: "a", Specs: []Spec{
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{
 		spec(state.Startup, startup, 10*time.Millisecond),
 		spec(state.Liveness, live, 10*time.Millisecond),
 		spec(state.Readiness, ready, 10*time.Millisecond),
@@ -161,7 +175,7 @@ func TestInitialDelay(t *testing.T) {
 	other := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
 	sp := spec(state.Liveness, delayed, 10*time.Millisecond)
 	sp.InitialDelay = time.Hour
-	s.Sync("src", []Target{{Key: "a", Specs: []Spec{sp}}, {Key: "b", Specs: []Spec{spec(state.Liveness, other, 10*time.Millisecond)}}})
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{sp}}, {Key: "b", Specs: []Spec{spec(state.Liveness, other, 10*time.Millisecond)}}})
 	await.True(t, "the undelayed target to run", func() bool { return other.calls.Load() >= 5 })
 	if delayed.calls.Load() != 0 {
 		t.Fatalf("probed during initialDelaySeconds")
@@ -179,7 +193,7 @@ func TestMaxInFlight(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(state.Readiness, p, time.Hour)}})
 	}
-	s.Sync("src", ts)
+	syncT(s, "src", ts)
 	gauge := func(name string) float64 {
 		mfs, _ := reg.Gather()
 		for _, mf := range mfs {
@@ -216,7 +230,7 @@ func TestSyncKeepsUnchangedAndStopsRemoved(t *testing.T) {
 	keep := Target{Key: "keep", Specs: []Spec{spec(state.Readiness, p, 10*time.Millisecond)}}
 	gone := Target{Key: "gone", Specs: []Spec{spec(state.Readiness, p, 10*time.Millisecond)}}
 	changed := Target{Key: "changed", Specs: []Spec{spec(state.Readiness, p, 10*time.Millisecond)}}
-	s.Sync("src", []Target{keep, gone, changed})
+	syncT(s, "src", []Target{keep, gone, changed})
 	await.True(t, "all three to be ready", func() bool {
 		rs := records(s)
 		return rs["keep/readiness"].Successes >= 2 && rs["gone/readiness"].Successes >= 2 && rs["changed/readiness"].Successes >= 2
@@ -226,7 +240,7 @@ func TestSyncKeepsUnchangedAndStopsRemoved(t *testing.T) {
 	changed.Specs = []Spec{spec(state.Readiness, p, time.Hour)}
 	changed.Specs[0].Identity = "new definition"
 	before := records(s)["keep/readiness"]
-	s.Sync("src", []Target{keep, changed})
+	syncT(s, "src", []Target{keep, changed})
 	rs := records(s)
 	if _, ok := rs["gone/readiness"]; ok {
 		t.Error("removed target still reported")
@@ -237,7 +251,7 @@ func TestSyncKeepsUnchangedAndStopsRemoved(t *testing.T) {
 	if r := rs["changed/readiness"]; r.Successes > 1 {
 		t.Errorf("changed definition kept old state: %+v", r)
 	}
-	s.Sync("src", nil)
+	syncT(s, "src", nil)
 	if n := len(records(s)); n != 0 {
 		t.Errorf("%d probes left after removing the source", n)
 	}
@@ -247,9 +261,9 @@ func TestRemoveCancelsRunningProbe(t *testing.T) {
 	s, reg := harness(t, Options{})
 	pastStartup(s)
 	p := &fakeProber{block: make(chan struct{})} // never released: only cancellation ends it
-	s.Sync("src", []Target{{Key: "a", Specs: []Spec{spec(state.Readiness, p, time.Hour)}}})
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(state.Readiness, p, time.Hour)}}})
 	await.True(t, "the probe to start", func() bool { return p.calls.Load() == 1 })
-	s.Sync("src", nil)
+	syncT(s, "src", nil)
 	await.True(t, "the probe to be cancelled", func() bool {
 		mfs, _ := reg.Gather()
 		for _, mf := range mfs {
@@ -284,7 +298,7 @@ func TestStartupJitterSpreadsFirstProbes(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(state.Readiness, &fakeProber{}, 10*time.Second)}})
 	}
-	s.Sync("src", ts)
+	syncT(s, "src", ts)
 	min, max := s.queue[0].next, s.queue[0].next
 	for _, w := range s.queue {
 		if w.next.Before(min) {
@@ -300,7 +314,7 @@ func TestStartupJitterSpreadsFirstProbes(t *testing.T) {
 	}
 	// After the first period, new targets are probed at once.
 	s.started = s.started.Add(-time.Minute)
-	s.Sync("later", []Target{{Key: "x", Specs: []Spec{spec(state.Readiness, &fakeProber{}, 10*time.Second)}}})
+	syncT(s, "later", []Target{{Key: "x", Specs: []Spec{spec(state.Readiness, &fakeProber{}, 10*time.Second)}}})
 	for _, w := range s.queue {
 		if w.t.key == "x" && w.next.After(time.Now()) {
 			t.Errorf("a target added after start-up waits until %v", w.next)
@@ -315,19 +329,135 @@ func TestLabelsChangeKeepsState(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
 	sp := spec(state.Readiness, p, 10*time.Millisecond)
-	s.Sync("src", []Target{{Key: "ep", Specs: []Spec{sp}}})
+	syncT(s, "src", []Target{{Key: "ep", Specs: []Spec{sp}}})
 	await.True(t, "two successes", func() bool { return records(s)["ep/readiness"].Successes >= 2 })
 
 	relabeled := sp
 	relabeled.Labels = &LabelNames{Names: []string{"target", "kind", "address", "ready"}}
 	relabeled.Values = []string{"e", "readiness", "h", "false"}
-	s.Sync("src", []Target{{Key: "ep", Specs: []Spec{relabeled}}})
+	syncT(s, "src", []Target{{Key: "ep", Specs: []Spec{relabeled}}})
 	var got Status
 	s.Each(func(st *Status) { got = *st })
-	if got.Spec.SeriesLabels != `address="h",kind="readiness",ready="false",target="e"` {
+	if got.Spec.SeriesLabels != `address="ep",kind="readiness",ready="false",target="e"` {
 		t.Errorf("series labels %q", got.Spec.SeriesLabels)
 	}
 	if got.Record.Successes < 2 || got.Record.Value() != state.Success {
 		t.Errorf("state lost on a label change: %+v", got.Record)
+	}
+}
+
+// syncT is Sync with each target's address set from its key, as discovery
+// gives distinct targets distinct addresses (and so distinct series).
+func syncT(s *Scheduler, src string, ts []Target) {
+	for i := range ts {
+		for j := range ts[i].Specs {
+			sp := &ts[i].Specs[j]
+			sp.Values = slices.Clone(sp.Values)
+			sp.Values[addressLabel] = ts[i].Key
+			sp.Target = &prober.Target{Host: ts[i].Key}
+		}
+	}
+	s.Sync(src, ts)
+}
+
+// TestAddressChangeIsANewProbe: a target that keeps its key but whose
+// address changes (a relabelled __address__, a named port renumbered) is a
+// new probe: the next attempt goes to the new address, and its series
+// start afresh instead of carrying the old address's state.
+func TestAddressChangeIsANewProbe(t *testing.T) {
+	s, _ := harness(t, Options{})
+	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	sp := spec(state.Readiness, p, 10*time.Millisecond)
+	withAddr := func(addr string) Spec {
+		o := sp
+		o.Target = &prober.Target{Host: addr}
+		o.Values = []string{"e", "readiness", addr}
+		return o
+	}
+	s.Sync("src", []Target{{Key: "ep", Specs: []Spec{withAddr("old:1")}}})
+	await.True(t, "two successes at the old address", func() bool { return records(s)["ep/readiness"].Successes >= 2 })
+	s.Sync("src", []Target{{Key: "ep", Specs: []Spec{withAddr("new:2")}}})
+	await.True(t, "a probe of the new address", func() bool { return p.last() == "new:2" })
+	var got []Status
+	s.Each(func(st *Status) { got = append(got, *st) })
+	if len(got) != 1 || got[0].Spec.Values[addressLabel] != "new:2" || got[0].Spec.Target.Host != "new:2" {
+		t.Fatalf("after the change: %+v", got)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, h := range p.seen {
+		if h == "old:1" && slices.Contains(p.seen[:i], "new:2") {
+			t.Fatalf("the old address was probed after the new one: %v", p.seen)
+		}
+	}
+}
+
+// TestTargetDetailsChangeInPlace: details that don't change the address
+// (an exec probe's variables) take effect with the next attempt and keep
+// the probe's state.
+func TestTargetDetailsChangeInPlace(t *testing.T) {
+	s, _ := harness(t, Options{})
+	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	sp := spec(state.Readiness, p, 10*time.Millisecond)
+	sp.Values = []string{"e", "readiness", "h"}
+	sp.Target = &prober.Target{Host: "h", Vars: map[string]string{"PROBE_X": "1"}}
+	s.Sync("src", []Target{{Key: "ep", Specs: []Spec{sp}}})
+	await.True(t, "two successes", func() bool { return records(s)["ep/readiness"].Successes >= 2 })
+	sp2 := sp
+	sp2.Target = &prober.Target{Host: "h", Vars: map[string]string{"PROBE_X": "2"}}
+	s.Sync("src", []Target{{Key: "ep", Specs: []Spec{sp2}}})
+	await.True(t, "an attempt with the new variables", func() bool { return p.last() == "h2" })
+	if r := records(s)["ep/readiness"]; r.Successes < 2 {
+		t.Errorf("state lost: %+v", r)
+	}
+}
+
+// TestOneProbeChangesOthersKeepState: editing one probe of a target
+// restarts that probe only.
+func TestOneProbeChangesOthersKeepState(t *testing.T) {
+	s, _ := harness(t, Options{})
+	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	ready, live := spec(state.Readiness, p, 10*time.Millisecond), spec(state.Liveness, p, 10*time.Millisecond)
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{ready, live}}})
+	await.True(t, "both probed", func() bool {
+		r := records(s)
+		return r["a/readiness"].Successes >= 3 && r["a/liveness"].Successes >= 3
+	})
+	before := records(s)["a/readiness"].Successes
+	live.Identity = "liveness, period changed"
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{ready, live}}})
+	r := records(s)
+	if r["a/readiness"].Successes < before {
+		t.Errorf("readiness restarted: %d successes, had %d", r["a/readiness"].Successes, before)
+	}
+	if r["a/liveness"].Successes >= 3 {
+		t.Errorf("the changed liveness probe kept its state: %+v", r["a/liveness"])
+	}
+}
+
+// TestSameSeriesFromTwoSources: two sources yielding the same series (one
+// endpoint in two EndpointSlices) run one probe; when the first source
+// drops it, the other takes over.
+func TestSameSeriesFromTwoSources(t *testing.T) {
+	s, _ := harness(t, Options{})
+	p1 := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	p2 := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	syncT(s, "slice-a", []Target{{Key: "10.0.0.1", Specs: []Spec{spec(state.Readiness, p1, 10*time.Millisecond)}}})
+	syncT(s, "slice-b", []Target{{Key: "10.0.0.1", Specs: []Spec{spec(state.Readiness, p2, 10*time.Millisecond)}}})
+	await.True(t, "the first probed", func() bool { return p1.calls.Load() >= 3 })
+	n := 0
+	s.Each(func(*Status) { n++ })
+	if n != 1 || p2.calls.Load() != 0 {
+		t.Fatalf("%d series rendered, standby probed %d times", n, p2.calls.Load())
+	}
+	s.Sync("slice-a", nil)
+	await.True(t, "the second took over", func() bool { return p2.calls.Load() >= 1 })
+	n = 0
+	s.Each(func(*Status) { n++ })
+	if n != 1 {
+		t.Fatalf("%d series rendered", n)
+	}
+	if got := s.Targets(); got["e"] != 1 {
+		t.Errorf("Targets: %v", got)
 	}
 }

@@ -125,7 +125,13 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 	}
 	names := e.labelNames(g)
 	out := make([]scheduler.Target, 0, len(g.Targets))
+	own := make([]string, 0, len(g.Targets)) // each target's own host:port
 	for _, dt := range g.Targets {
+		if dt.Port != 0 {
+			own = append(own, net.JoinHostPort(dt.Host, strconv.Itoa(int(dt.Port))))
+		} else {
+			own = append(own, dt.Host)
+		}
 		labels := make(map[string]string, len(e.cfg.Labels)+len(dt.Labels))
 		if len(e.rules) == 0 {
 			// With relabel_configs the entry's labels went through them.
@@ -169,7 +175,52 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 		}
 		out = append(out, t)
 	}
+	return dedupe(out, own)
+}
+
+// dedupe keeps one probe per (host, kind, definition, address): a Service
+// with ports http and metrics and a probe that names port: http yields
+// two discovered targets that would make the same request under the same
+// series. The one whose own port is the probed port keeps it (else the
+// first); targets left with no probe are dropped.
+func dedupe(ts []scheduler.Target, own []string) []scheduler.Target {
+	type request struct{ host, kind, identity, address string }
+	home := map[request][2]int{} // target, spec
+	for i := range ts {
+		for j := range ts[i].Specs {
+			sp := &ts[i].Specs[j]
+			r := request{sp.Target.Host, sp.Kind.String(), sp.Identity, sp.Values[2]}
+			if h, dup := home[r]; !dup || (own[h[0]] != r.address && own[i] == r.address) {
+				home[r] = [2]int{i, j}
+			}
+		}
+	}
+	if len(home) == countSpecs(ts) {
+		return ts
+	}
+	out := ts[:0]
+	for i := range ts {
+		specs := ts[i].Specs[:0]
+		for j := range ts[i].Specs {
+			sp := &ts[i].Specs[j]
+			if home[request{sp.Target.Host, sp.Kind.String(), sp.Identity, sp.Values[2]}] == [2]int{i, j} {
+				specs = append(specs, *sp)
+			}
+		}
+		if len(specs) > 0 {
+			ts[i].Specs = specs
+			out = append(out, ts[i])
+		}
+	}
 	return out
+}
+
+func countSpecs(ts []scheduler.Target) int {
+	n := 0
+	for i := range ts {
+		n += len(ts[i].Specs)
+	}
+	return n
 }
 
 // labelNames is target, kind, address, then the sorted union of the entry's

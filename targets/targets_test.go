@@ -275,3 +275,50 @@ func TestShards(t *testing.T) {
 		}
 	}
 }
+
+// TestOneProbePerRequest: an endpoint with ports http and metrics and a
+// probe that names port http is one probe (on the http target), not two
+// identical series; a probe without a port probes each port.
+func TestOneProbePerRequest(t *testing.T) {
+	c := load(t, `
+targets:
+  - name: web
+    kubernetes: {role: endpointslice}
+    readinessProbe:
+      httpGet: {path: /healthz, port: http}
+    livenessProbe:
+      tcpSocket: {}
+`)
+	e, err := NewEntry(&c.Targets[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]int32{"http": 8080, "metrics": 9090}
+	g := discovery.Group{Source: "endpointslice/ns/web-abc", Targets: []discovery.Target{
+		{ID: "10.0.0.1|9090|metrics", Host: "10.0.0.1", Port: 9090, NamedPorts: named, Labels: map[string]string{"pod": "p"}},
+		{ID: "10.0.0.1|8080|http", Host: "10.0.0.1", Port: 8080, NamedPorts: named, Labels: map[string]string{"pod": "p"}},
+		{ID: "10.0.0.2|9090|metrics", Host: "10.0.0.2", Port: 9090, NamedPorts: named, Labels: map[string]string{"pod": "q"}},
+		{ID: "10.0.0.2|8080|http", Host: "10.0.0.2", Port: 8080, NamedPorts: named, Labels: map[string]string{"pod": "q"}},
+	}}
+	got := map[string][]string{} // key -> kind@address
+	series := map[string]bool{}
+	for _, st := range e.Targets(g) {
+		for _, sp := range st.Specs {
+			got[st.Key] = append(got[st.Key], sp.Kind.String()+"@"+sp.Values[2])
+			k := strings.Join(sp.Values, "|")
+			if series[k] {
+				t.Errorf("duplicate series %s", k)
+			}
+			series[k] = true
+		}
+	}
+	want := map[string][]string{
+		"10.0.0.1|9090|metrics": {"liveness@10.0.0.1:9090"},
+		"10.0.0.1|8080|http":    {"liveness@10.0.0.1:8080", "readiness@10.0.0.1:8080"},
+		"10.0.0.2|9090|metrics": {"liveness@10.0.0.2:9090"},
+		"10.0.0.2|8080|http":    {"liveness@10.0.0.2:8080", "readiness@10.0.0.2:8080"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got  %v\nwant %v", got, want)
+	}
+}

@@ -80,15 +80,8 @@ func (b *builder) endpointSlice(eps *discoveryv1.EndpointSlice) discovery.Group 
 	}
 	svcName := eps.Labels[discoveryv1.LabelServiceName]
 	svc := b.look.service(eps.Namespace, svcName)
-	switch b.cfg.IPFamily {
-	case "primary":
-		if svc != nil && len(svc.Spec.IPFamilies) > 0 && string(svc.Spec.IPFamilies[0]) != string(eps.AddressType) {
-			return g // the Service's other family
-		}
-	default:
-		if string(eps.AddressType) != b.cfg.IPFamily {
-			return g
-		}
+	if !b.wantFamily(eps, svc) {
+		return g
 	}
 	meta := map[string]string{
 		namespaceLabel: eps.Namespace,
@@ -129,6 +122,22 @@ func (b *builder) endpointSlice(eps *discoveryv1.EndpointSlice) discovery.Group 
 	return g
 }
 
+// wantFamily is the ipFamily filter. Only a dual-stack Service has slices
+// of two families that would probe the same backends twice: with
+// "primary" its secondary family's slices are left out; a single-stack
+// Service (or one not known yet) keeps every slice. An explicit IPv4 or
+// IPv6 keeps that family's slices. FQDN slices are never filtered: their
+// addresses are DNS names, resolved when probed.
+func (b *builder) wantFamily(eps *discoveryv1.EndpointSlice, svc *corev1.Service) bool {
+	if eps.AddressType == discoveryv1.AddressTypeFQDN {
+		return true
+	}
+	if b.cfg.IPFamily == "primary" {
+		return svc == nil || len(svc.Spec.IPFamilies) < 2 || string(svc.Spec.IPFamilies[0]) == string(eps.AddressType)
+	}
+	return string(eps.AddressType) == b.cfg.IPFamily
+}
+
 func (b *builder) endpoint(eps *discoveryv1.EndpointSlice, svcName string, groupMeta map[string]string, slicePorts map[string]int32,
 	ep *discoveryv1.Endpoint, p *discoveryv1.EndpointPort, pod *corev1.Pod, node, addr string) discovery.Target {
 	m := clone(groupMeta)
@@ -149,12 +158,21 @@ func (b *builder) endpoint(eps *discoveryv1.EndpointSlice, svcName string, group
 	if p.AppProtocol != nil {
 		m[metaPrefix+"endpointslice_port_app_protocol"] = *p.AppProtocol
 	}
+	// __meta_* as Prometheus: set only when the condition is. The default
+	// labels as the API defines the conditions: an unset ready means
+	// ready, an unset serving follows ready, an unset terminating is false.
 	for name, c := range map[string]*bool{"ready": ep.Conditions.Ready, "serving": ep.Conditions.Serving, "terminating": ep.Conditions.Terminating} {
 		if c != nil {
 			m[metaPrefix+"endpointslice_endpoint_conditions_"+name] = boolString(*c)
-			t.Labels[name] = boolString(*c)
 		}
 	}
+	ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
+	serving := ready
+	if ep.Conditions.Serving != nil {
+		serving = *ep.Conditions.Serving
+	}
+	terminating := ep.Conditions.Terminating != nil && *ep.Conditions.Terminating
+	t.Labels["ready"], t.Labels["serving"], t.Labels["terminating"] = boolString(ready), boolString(serving), boolString(terminating)
 	if ep.Hostname != nil {
 		m[metaPrefix+"endpointslice_endpoint_hostname"] = *ep.Hostname
 		t.Labels["hostname"] = *ep.Hostname
