@@ -73,6 +73,19 @@ type Kubernetes struct {
 	// IPFamily picks endpoint addresses on dual-stack clusters: primary
 	// (default: the family of the first address), IPv4 or IPv6.
 	IPFamily string `yaml:"ipFamily"`
+	// AttachMetadata adds the node's and the namespace's labels and
+	// annotations as __meta_* labels, as Prometheus' attach_metadata.
+	AttachMetadata AttachMetadata `yaml:"attach_metadata"`
+}
+
+// AttachMetadata is Prometheus' kubernetes_sd attach_metadata.
+type AttachMetadata struct {
+	// Node: __meta_kubernetes_node_* of the target's node (roles pod and
+	// endpointslice); needs get, list and watch on nodes.
+	Node bool `yaml:"node"`
+	// Namespace: __meta_kubernetes_namespace_* (roles pod, endpointslice,
+	// service, statefulset); needs get, list and watch on namespaces.
+	Namespace bool `yaml:"namespace"`
 }
 
 // Discovery roles and their options.

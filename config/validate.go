@@ -402,6 +402,9 @@ func (v *validator) kubernetes(k *Kubernetes, path string, t *Target) {
 		v.add(path+".meshPeers", "Forbidden: only with scope mesh")
 	}
 	v.oneOf(path+".ipFamily", k.IPFamily, families)
+	if k.AttachMetadata.Node && k.Role != RolePod && k.Role != RoleEndpointSlice {
+		v.add(path+".attach_metadata.node", "Forbidden: only for roles pod and endpointslice (targets with a node), as in Prometheus")
+	}
 }
 
 func (v *validator) relabel(c *relabel.Config, path string) {

@@ -21,6 +21,11 @@ type Target struct {
 	Host string
 	// Port is the target's own port, 0 if it has none.
 	Port int32
+	// Address, when set, is __address__ as Prometheus' discovery builds
+	// it for the same object, for relabel_configs, where it differs from
+	// Host:Port (the service role's "svc.ns.svc:port"). Left unchanged by
+	// relabeling, Host and Port are probed.
+	Address string
 	// NamedPorts resolve probes' named ports for this target.
 	NamedPorts map[string]int32
 	// Labels are the target's own labels; they override the entry's.

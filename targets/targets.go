@@ -270,19 +270,25 @@ func (e *Entry) relabel(dt discovery.Target) (discovery.Target, bool) {
 	for k, v := range dt.Labels {
 		ls[k] = v
 	}
-	addr := dt.Host
-	if dt.Port != 0 {
-		addr = net.JoinHostPort(dt.Host, strconv.Itoa(int(dt.Port)))
+	addr := dt.Address
+	if addr == "" {
+		addr = dt.Host
+		if dt.Port != 0 {
+			addr = net.JoinHostPort(dt.Host, strconv.Itoa(int(dt.Port)))
+		}
 	}
 	ls["__address__"] = addr
 	if !relabel.Process(ls, e.rules) {
 		return dt, false
 	}
-	out := discovery.Target{ID: dt.ID, NamedPorts: dt.NamedPorts, Labels: map[string]string{}}
+	out := discovery.Target{ID: dt.ID, NamedPorts: dt.NamedPorts, Labels: map[string]string{}, Since: dt.Since, Probes: dt.Probes}
 	if out.ID == "" {
 		out.ID = key(dt) // identity from before relabeling: stable across it
 	}
 	newAddr := ls["__address__"]
+	if newAddr == addr && dt.Address != "" {
+		newAddr = net.JoinHostPort(dt.Host, strconv.Itoa(int(dt.Port))) // untouched: probe what discovery meant
+	}
 	host, port, err := net.SplitHostPort(newAddr)
 	if err != nil {
 		host, port = strings.Trim(newAddr, "[]"), ""

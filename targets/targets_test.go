@@ -3,8 +3,10 @@ package targets
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -320,5 +322,74 @@ targets:
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got  %v\nwant %v", got, want)
+	}
+}
+
+// TestRelabelPrometheusAddress: relabel_configs see __address__ as
+// Prometheus builds it (the service role's svc.ns.svc:port); untouched,
+// the full name is probed; rewritten, the rewrite is.
+func TestRelabelPrometheusAddress(t *testing.T) {
+	c := load(t, `
+targets:
+  - name: svc
+    kubernetes: {role: service}
+    relabel_configs:
+      - source_labels: [__address__]
+        regex: '(.+)\.svc:(\d+)'
+        target_label: short
+        replacement: '$1:$2'
+      - source_labels: [__meta_rewrite]
+        regex: (.+)
+        target_label: __address__
+    readinessProbe: {tcpSocket: {}}
+`)
+	e, err := NewEntry(&c.Targets[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := discovery.Group{Source: "service/ns/api", Targets: []discovery.Target{
+		{ID: "a", Host: "api.ns.svc.cluster.local", Port: 443, Address: "api.ns.svc:443"},
+		{ID: "b", Host: "web.ns.svc.cluster.local", Port: 80, Address: "web.ns.svc:80", Meta: map[string]string{"__meta_rewrite": "10.0.0.7:8080"}},
+	}}
+	ts := e.Targets(g)
+	if len(ts) != 2 {
+		t.Fatalf("%d targets", len(ts))
+	}
+	a, b := ts[0].Specs[0], ts[1].Specs[0]
+	if a.Values[2] != "api.ns.svc.cluster.local:443" || a.Target.Host != "api.ns.svc.cluster.local" {
+		t.Errorf("untouched __address__: probes %s (%s)", a.Values[2], a.Target.Host)
+	}
+	if got := a.Values[slices.Index(a.Labels.Names, "short")]; got != "api.ns:443" {
+		t.Errorf("regex on Prometheus' __address__: short=%q", got)
+	}
+	if b.Values[2] != "10.0.0.7:8080" || b.Target.Host != "10.0.0.7" || b.Target.Port != 8080 {
+		t.Errorf("rewritten __address__: %s %+v", b.Values[2], b.Target)
+	}
+}
+
+// TestRelabelKeepsOwnProbes: relabel_configs on an inheritProbes entry
+// keep each target's own probes and start time.
+func TestRelabelKeepsOwnProbes(t *testing.T) {
+	c := load(t, `
+targets:
+  - name: pods
+    kubernetes: {role: pod, inheritProbes: true}
+    relabel_configs:
+      - {action: labelmap, regex: '__meta_kubernetes_pod_label_(.+)'}
+`)
+	e, err := NewEntry(&c.Targets[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := time.Unix(1700000000, 0)
+	probe := &config.Probe{TCPSocket: &config.TCPSocketAction{Port: config.IntOrString{IntVal: 5432}}}
+	probe.SetDefaults()
+	g := discovery.Group{Source: "pod/ns/db-0", Targets: []discovery.Target{{
+		ID: "db|cid|0", Host: "192.0.2.4", Since: since, Meta: map[string]string{"__meta_kubernetes_pod_label_app": "db"},
+		Probes: []config.KindProbe{{Kind: config.KindReadiness, Probe: probe}},
+	}}}
+	ts := e.Targets(g)
+	if len(ts) != 1 || len(ts[0].Specs) != 1 || !ts[0].Since.Equal(since) || ts[0].Specs[0].Values[2] != "192.0.2.4:5432" {
+		t.Fatalf("targets %+v", ts)
 	}
 }

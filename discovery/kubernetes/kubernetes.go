@@ -14,7 +14,9 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -216,6 +218,8 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 		obj, list, watchFn = &appsv1.StatefulSet{}, listFunc(c.client.AppsV1().StatefulSets(namespace)), c.client.AppsV1().StatefulSets(namespace).Watch
 	case "nodes":
 		obj, list, watchFn = &corev1.Node{}, listFunc(c.client.CoreV1().Nodes()), c.client.CoreV1().Nodes().Watch
+	case "namespaces":
+		obj, list, watchFn = &corev1.Namespace{}, listFunc(c.client.CoreV1().Namespaces()), c.client.CoreV1().Namespaces().Watch
 	default:
 		panic("kubernetes: no informer for " + resource)
 	}
@@ -330,6 +334,15 @@ func strip(obj any) (any, error) {
 			}
 		}
 		pod.Spec.EphemeralContainers = nil
+	}
+	if node, ok := obj.(*corev1.Node); ok {
+		// Metadata and addresses are all any role reads; images and
+		// conditions are most of a node.
+		node.Spec = corev1.NodeSpec{}
+		node.Status = corev1.NodeStatus{Addresses: node.Status.Addresses}
+	}
+	if ns, ok := obj.(*corev1.Namespace); ok {
+		ns.Spec, ns.Status = corev1.NamespaceSpec{}, corev1.NamespaceStatus{}
 	}
 	return obj, nil
 }
@@ -454,8 +467,11 @@ func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubern
 			r.watch(ns, "statefulsets", "", true)
 		}
 	}
-	if cfg.Role == config.RoleService && cfg.Address == "nodePort" {
+	if (cfg.Role == config.RoleService && cfg.Address == "nodePort") || cfg.AttachMetadata.Node {
 		r.watch("", "nodes", "", false)
+	}
+	if cfg.AttachMetadata.Namespace {
+		r.watch("", "namespaces", "", false)
 	}
 	d.synced.WithLabelValues(entry).Set(0)
 	var wg sync.WaitGroup
@@ -530,7 +546,11 @@ func (r *run) watch(ns, resource, fieldSelector string, primary bool) {
 	} else {
 		r.related[resource] = append(r.related[resource], inf)
 		related := func(obj any) { r.relatedChanged(resource, obj) }
-		h = cache.ResourceEventHandlerFuncs{AddFunc: related, UpdateFunc: func(_, o any) { related(o) }, DeleteFunc: related}
+		h = cache.ResourceEventHandlerFuncs{AddFunc: related, DeleteFunc: related, UpdateFunc: func(old, o any) {
+			if relevantChange(old, o) {
+				related(o)
+			}
+		}}
 	}
 	reg, err := inf.AddEventHandler(h)
 	if err != nil {
@@ -551,6 +571,16 @@ func (r *run) relatedChanged(resource string, obj any) {
 	switch resource {
 	case "nodes":
 		r.enqueueAll()
+		return
+	case "namespaces":
+		for _, inf := range r.primary {
+			objs, _ := inf.GetIndexer().ByIndex(cache.NamespaceIndex, m.GetName())
+			for _, o := range objs {
+				if key, err := cache.MetaNamespaceKeyFunc(o); err == nil {
+					r.queue.Add(key)
+				}
+			}
+		}
 		return
 	case "services", "pods":
 		// EndpointSlices of the Service, or that point at the Pod.
@@ -790,9 +820,43 @@ func (r *run) nodes() []*corev1.Node {
 	return out
 }
 
+func (r *run) node(name string) *corev1.Node {
+	if o := r.get("nodes", "", name); o != nil {
+		return o.(*corev1.Node)
+	}
+	return nil
+}
+
+func (r *run) namespace(name string) *corev1.Namespace {
+	if o := r.get("namespaces", "", name); o != nil {
+		return o.(*corev1.Namespace)
+	}
+	return nil
+}
+
+// relevantChange tells an update of a related object that changes a
+// target from one that doesn't: a node's status heartbeat must not rebuild
+// every group.
+func relevantChange(old, cur any) bool {
+	switch o := old.(type) {
+	case *corev1.Node:
+		c, ok := cur.(*corev1.Node)
+		return !ok || !maps.Equal(o.Labels, c.Labels) || !maps.Equal(o.Annotations, c.Annotations) ||
+			!slices.Equal(o.Status.Addresses, c.Status.Addresses)
+	case *corev1.Namespace:
+		c, ok := cur.(*corev1.Namespace)
+		return !ok || !maps.Equal(o.Labels, c.Labels) || !maps.Equal(o.Annotations, c.Annotations)
+	}
+	return true
+}
+
 func (r *run) get(resource, namespace, name string) any {
+	key := name
+	if namespace != "" {
+		key = namespace + "/" + name
+	}
 	for _, inf := range r.related[resource] {
-		if o, ok, _ := inf.GetStore().GetByKey(namespace + "/" + name); ok {
+		if o, ok, _ := inf.GetStore().GetByKey(key); ok {
 			return o
 		}
 	}

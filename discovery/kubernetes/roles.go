@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,30 @@ type lookup interface {
 	service(namespace, name string) *corev1.Service
 	pod(namespace, name string) *corev1.Pod
 	nodes() []*corev1.Node
+	node(name string) *corev1.Node
+	namespace(name string) *corev1.Namespace
+}
+
+// attachNode adds the node's metadata (attach_metadata.node), as
+// Prometheus' addNodeLabels.
+func (b *builder) attachNode(ls map[string]string, name string) {
+	if !b.cfg.AttachMetadata.Node || name == "" {
+		return
+	}
+	if n := b.look.node(name); n != nil {
+		addObjectMeta(ls, &n.ObjectMeta, "node")
+	}
+}
+
+// attachNamespace adds the namespace's metadata
+// (attach_metadata.namespace), as Prometheus' addNamespaceLabels.
+func (b *builder) attachNamespace(ls map[string]string, name string) {
+	if !b.cfg.AttachMetadata.Namespace {
+		return
+	}
+	if ns := b.look.namespace(name); ns != nil {
+		addObjectMeta(ls, &ns.ObjectMeta, "namespace")
+	}
 }
 
 // builder turns one object of a role into a discovery.Group. It is pure:
@@ -91,6 +116,7 @@ func (b *builder) endpointSlice(eps *discoveryv1.EndpointSlice) discovery.Group 
 	if svc != nil {
 		serviceMeta(meta, svc)
 	}
+	b.attachNamespace(meta, eps.Namespace)
 	slicePorts := map[string]int32{}
 	for _, p := range eps.Ports {
 		if p.Name != nil && p.Port != nil && *p.Name != "" {
@@ -181,6 +207,11 @@ func (b *builder) endpoint(eps *discoveryv1.EndpointSlice, svcName string, group
 		m[metaPrefix+"endpointslice_endpoint_node_name"] = node
 		t.Labels["node"] = node
 	}
+	if r := ep.TargetRef; r != nil && r.Kind == "Node" {
+		b.attachNode(m, r.Name)
+	} else {
+		b.attachNode(m, node)
+	}
 	if ep.Zone != nil {
 		m[metaPrefix+"endpointslice_endpoint_zone"] = *ep.Zone
 		t.Labels["zone"] = *ep.Zone
@@ -204,14 +235,28 @@ func (b *builder) endpoint(eps *discoveryv1.EndpointSlice, svcName string, group
 		// they win over the slice's (service) port names.
 		named := make(map[string]int32, len(slicePorts)+4)
 		merge32(named, slicePorts)
-		for _, c := range pod.Spec.Containers {
-			for _, cp := range c.Ports {
+		// Container-port labels as Prometheus: the first container, then
+		// init container (sidecars serve too), with the endpoint's port.
+		matched := false
+		all := append(append([]corev1.Container(nil), pod.Spec.Containers...), pod.Spec.InitContainers...)
+		for i := range all {
+			c := &all[i]
+			init := i >= len(pod.Spec.Containers)
+			for j := range c.Ports {
+				cp := &c.Ports[j]
 				if cp.Name != "" {
-					named[cp.Name] = cp.ContainerPort
+					if _, taken := named[cp.Name]; !taken || !init {
+						named[cp.Name] = cp.ContainerPort
+					}
 				}
-				if p.Port != nil && cp.ContainerPort == *p.Port {
-					containerMeta(m, &c, containerID(pod.Status.ContainerStatuses, c.Name), false)
-					portMeta(m, &cp)
+				if !matched && p.Port != nil && cp.ContainerPort == *p.Port {
+					statuses := pod.Status.ContainerStatuses
+					if init {
+						statuses = pod.Status.InitContainerStatuses
+					}
+					containerMeta(m, c, containerID(statuses, c.Name), init)
+					portMeta(m, cp)
+					matched = true
 				}
 			}
 		}
@@ -253,6 +298,7 @@ func (b *builder) service(svc *corev1.Service) discovery.Group {
 	}
 	meta := map[string]string{}
 	serviceMeta(meta, svc)
+	b.attachNamespace(meta, svc.Namespace)
 	meta[metaPrefix+"service_type"] = string(svc.Spec.Type)
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		meta[metaPrefix+"service_external_name"] = svc.Spec.ExternalName
@@ -282,11 +328,18 @@ func (b *builder) service(svc *corev1.Service) discovery.Group {
 			g.Skipped = addSkip(g.Skipped, skip)
 			continue
 		}
+		// __address__ as Prometheus builds it for relabel_configs; the
+		// probe goes to the full name unless relabeling rewrites it.
+		promAddr := ""
+		if b.cfg.Address == "dns" {
+			promAddr = net.JoinHostPort(svc.Name+"."+svc.Namespace+".svc", itoa(p.Port))
+		}
 		for _, h := range hosts {
 			g.Targets = append(g.Targets, discovery.Target{
 				ID:         p.Name + "|" + itoa(p.Port) + "|" + h,
 				Host:       h,
 				Port:       port,
+				Address:    promAddr,
 				NamedPorts: named,
 				Meta:       m,
 				Labels:     b.defaults(map[string]string{"namespace": svc.Namespace, "service": svc.Name}),
@@ -372,6 +425,8 @@ func (b *builder) pod(pod *corev1.Pod) discovery.Group {
 	}
 	meta := map[string]string{}
 	podMeta(meta, pod)
+	b.attachNamespace(meta, pod.Namespace)
+	b.attachNode(meta, pod.Spec.NodeName)
 	base := map[string]string{"namespace": pod.Namespace, "pod": pod.Name}
 	if pod.Spec.NodeName != "" {
 		base["node"] = pod.Spec.NodeName
@@ -553,6 +608,7 @@ func (b *builder) statefulSet(sts *appsv1.StatefulSet) discovery.Group {
 	}
 	meta := map[string]string{namespaceLabel: sts.Namespace, metaPrefix + "statefulset_service_name": sts.Spec.ServiceName}
 	addObjectMeta(meta, &sts.ObjectMeta, "statefulset")
+	b.attachNamespace(meta, sts.Namespace)
 	for ord := start; ord < start+replicas; ord++ {
 		pod := fmt.Sprintf("%s-%d", sts.Name, ord)
 		m := clone(meta)

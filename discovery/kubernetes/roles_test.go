@@ -32,9 +32,28 @@ func ptr[T any](v T) *T { return &v }
 // API objects test them; the informers around them are tested end to end
 // against a real API server (cmd/probe-exporter).
 type objects struct {
-	services []*corev1.Service
-	pods     []*corev1.Pod
-	nodeList []*corev1.Node
+	services   []*corev1.Service
+	pods       []*corev1.Pod
+	nodeList   []*corev1.Node
+	namespaces []*corev1.Namespace
+}
+
+func (o *objects) node(name string) *corev1.Node {
+	for _, n := range o.nodeList {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+func (o *objects) namespace(name string) *corev1.Namespace {
+	for _, n := range o.namespaces {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
 }
 
 func (o *objects) service(ns, name string) *corev1.Service {
@@ -406,5 +425,120 @@ func TestMetricsLint(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestEndpointConditionDefaults: the API's meaning of unset conditions in
+// the default labels; __meta_* only for conditions that are set.
+func TestEndpointConditionDefaults(t *testing.T) {
+	for _, c := range []struct {
+		name                        string
+		cond                        discoveryv1.EndpointConditions
+		ready, serving, terminating string
+	}{
+		{"all unset", discoveryv1.EndpointConditions{}, "true", "true", "false"},
+		{"not ready, serving unset", discoveryv1.EndpointConditions{Ready: ptr(false)}, "false", "false", "false"},
+		{"terminating, still serving", discoveryv1.EndpointConditions{Ready: ptr(false), Serving: ptr(true), Terminating: ptr(true)}, "false", "true", "true"},
+	} {
+		eps := &discoveryv1.EndpointSlice{
+			ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns"}, AddressType: discoveryv1.AddressTypeIPv4,
+			Ports:     []discoveryv1.EndpointPort{{Port: ptr(int32(80))}},
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"192.0.2.1"}, Conditions: c.cond}},
+		}
+		tg := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice}, &objects{}).endpointSlice(eps).Targets[0]
+		if tg.Labels["ready"] != c.ready || tg.Labels["serving"] != c.serving || tg.Labels["terminating"] != c.terminating {
+			t.Errorf("%s: labels %v", c.name, tg.Labels)
+		}
+		if _, set := tg.Meta["__meta_kubernetes_endpointslice_endpoint_conditions_ready"]; set != (c.cond.Ready != nil) {
+			t.Errorf("%s: ready meta label present=%v", c.name, set)
+		}
+	}
+}
+
+// TestEndpointSliceFQDN: FQDN slices are probed by name whatever ipFamily.
+func TestEndpointSliceFQDN(t *testing.T) {
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "ext", Namespace: "ns"},
+		Spec: corev1.ServiceSpec{IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol}}}
+	eps := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "ext-1", Namespace: "ns", Labels: map[string]string{discoveryv1.LabelServiceName: "ext"}},
+		AddressType: discoveryv1.AddressTypeFQDN,
+		Ports:       []discoveryv1.EndpointPort{{Port: ptr(int32(443))}},
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"db.example.internal"}}},
+	}
+	for _, family := range []string{"primary", "IPv4", "IPv6"} {
+		g := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice, IPFamily: family}, &objects{services: []*corev1.Service{svc}}).endpointSlice(eps)
+		if len(g.Targets) != 1 || g.Targets[0].Host != "db.example.internal" || g.Targets[0].Port != 443 {
+			t.Errorf("ipFamily %s: %+v", family, g)
+		}
+	}
+	// A single-stack Service's slices are never filtered by "primary".
+	v6 := eps.DeepCopy()
+	v6.AddressType = discoveryv1.AddressTypeIPv6
+	v6.Endpoints[0].Addresses = []string{"2001:db8::1"}
+	if g := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice, IPFamily: "primary"}, &objects{services: []*corev1.Service{svc}}).endpointSlice(v6); len(g.Targets) != 1 {
+		t.Errorf("single-stack service, other family: %d targets, want 1", len(g.Targets))
+	}
+}
+
+// TestEndpointSidecarPort: an endpoint port served by a restartable init
+// container (a sidecar) gets its container labels, as in Prometheus.
+func TestEndpointSidecarPort(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"},
+		Spec: corev1.PodSpec{
+			Containers:     []corev1.Container{{Name: "app", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}}},
+			InitContainers: []corev1.Container{{Name: "proxy", Image: "envoy:1", RestartPolicy: &always, Ports: []corev1.ContainerPort{{Name: "admin", ContainerPort: 15000, Protocol: corev1.ProtocolTCP}}}},
+		},
+		Status: corev1.PodStatus{PodIP: "192.0.2.9", InitContainerStatuses: []corev1.ContainerStatus{{Name: "proxy", ContainerID: "containerd://px"}}},
+	}
+	eps := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns"}, AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:     []discoveryv1.EndpointPort{{Port: ptr(int32(15000))}},
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"192.0.2.9"}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "ns", Name: "p"}}},
+	}
+	tg := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice}, &objects{pods: []*corev1.Pod{pod}}).endpointSlice(eps).Targets[0]
+	for k, v := range map[string]string{
+		"__meta_kubernetes_pod_container_name": "proxy", "__meta_kubernetes_pod_container_init": "true",
+		"__meta_kubernetes_pod_container_image": "envoy:1", "__meta_kubernetes_pod_container_port_name": "admin",
+		"__meta_kubernetes_pod_container_id": "containerd://px",
+	} {
+		if tg.Meta[k] != v {
+			t.Errorf("%s=%q, want %q", k, tg.Meta[k], v)
+		}
+	}
+	if tg.NamedPorts["admin"] != 15000 || tg.NamedPorts["http"] != 8080 {
+		t.Errorf("named ports %v", tg.NamedPorts)
+	}
+}
+
+// TestAttachMetadata: node and namespace labels and annotations under
+// Prometheus' names, only when asked for.
+func TestAttachMetadata(t *testing.T) {
+	look := &objects{
+		nodeList:   []*corev1.Node{{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{"topology.kubernetes.io/zone": "z1"}, Annotations: map[string]string{"a": "b"}}}},
+		namespaces: []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "ns", Labels: map[string]string{"team": "pay"}}}},
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"},
+		Spec:   corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c"}}},
+		Status: corev1.PodStatus{PodIP: "192.0.2.1"}}
+	want := map[string]string{
+		"__meta_kubernetes_node_name":                                     "n1",
+		"__meta_kubernetes_node_label_topology_kubernetes_io_zone":        "z1",
+		"__meta_kubernetes_node_labelpresent_topology_kubernetes_io_zone": "true",
+		"__meta_kubernetes_node_annotation_a":                             "b",
+		"__meta_kubernetes_node_annotationpresent_a":                      "true",
+		"__meta_kubernetes_namespace_label_team":                          "pay",
+		"__meta_kubernetes_namespace_labelpresent_team":                   "true",
+	}
+	on := newBuilder(config.Kubernetes{Role: config.RolePod, AttachMetadata: config.AttachMetadata{Node: true, Namespace: true}}, look).pod(pod).Targets[0]
+	off := newBuilder(config.Kubernetes{Role: config.RolePod}, look).pod(pod).Targets[0]
+	for k, v := range want {
+		if on.Meta[k] != v {
+			t.Errorf("attached: %s=%q, want %q", k, on.Meta[k], v)
+		}
+		if _, ok := off.Meta[k]; ok {
+			t.Errorf("not asked for, but %s is set", k)
+		}
 	}
 }
