@@ -51,6 +51,16 @@ type Group struct {
 	Skipped map[string]int
 }
 
+// Running is a started dynamic source.
+type Running interface {
+	// Wait blocks until the source has stopped (its context ended).
+	Wait()
+	// Resync sends every group the source knows again, so that a changed
+	// consumer (an entry whose probes or relabeling changed) re-derives
+	// its targets without the source restarting its watches.
+	Resync()
+}
+
 // Static returns the group of a static target entry.
 func Static(entry *config.Target) Group {
 	g := Group{Source: "static/" + entry.Name, Targets: make([]Target, 0, len(entry.Static))}

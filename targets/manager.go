@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
@@ -23,7 +24,7 @@ type Syncer interface {
 // or fails at once, then calls send with every group that changes until
 // ctx ends; wait blocks until it has stopped.
 type Discoverer interface {
-	Start(ctx context.Context, entry string, cfg *config.Kubernetes, send func(discovery.Group)) (wait func(), err error)
+	Start(ctx context.Context, entry string, cfg *config.Kubernetes, send func(discovery.Group)) (discovery.Running, error)
 }
 
 // Options configure a Manager.
@@ -51,10 +52,15 @@ type Manager struct {
 
 // dynamic is one running discovered entry.
 type dynamic struct {
-	def    string // the entry's configuration, to tell an unchanged one
-	prefix string // of its scheduler sources: a replaced run never shares them
-	cancel context.CancelFunc
-	wait   func()
+	// disc is the discovery block: only when it changes do watches
+	// restart. def is the whole entry: when only it changes (a probe,
+	// relabel_configs, labels), targets are re-derived from what the
+	// running discovery knows, and unchanged probes keep their state.
+	disc, def string
+	entry     atomic.Pointer[Entry]
+	prefix    string // of its scheduler sources: a replaced run never shares them
+	cancel    context.CancelFunc
+	run       discovery.Running
 
 	mu      sync.Mutex
 	sources map[string]bool
@@ -85,17 +91,27 @@ func (m *Manager) Apply(cfg *config.Config) error {
 	// Start new and changed discovered entries; on any failure, stop what
 	// was started and change nothing.
 	started := map[string]*dynamic{}
+	type rederive struct {
+		d   *dynamic
+		e   *Entry
+		def string
+	}
+	var rederives []rederive
 	for i, e := range entries {
 		t := &cfg.Targets[i]
 		if t.Kubernetes == nil {
 			continue
 		}
 		def, _ := json.Marshal(t)
-		if old, ok := m.dynamic[t.Name]; ok && old.def == string(def) {
+		disc, _ := json.Marshal(t.Kubernetes)
+		if old, ok := m.dynamic[t.Name]; ok && old.disc == string(disc) {
+			if old.def != string(def) {
+				rederives = append(rederives, rederive{old, e, string(def)})
+			}
 			continue
 		}
 		m.gen++
-		d, err := m.start(e, t, string(def), m.gen)
+		d, err := m.start(e, t, string(disc), string(def), m.gen)
 		if err != nil {
 			for _, s := range started {
 				m.stop(s)
@@ -136,15 +152,22 @@ func (m *Manager) Apply(cfg *config.Config) error {
 	for name, d := range started {
 		m.dynamic[name] = d
 	}
+	for _, r := range rederives {
+		r.d.entry.Store(r.e)
+		r.d.def = r.def
+		r.d.run.Resync()
+	}
 	return nil
 }
 
-func (m *Manager) start(e *Entry, t *config.Target, def string, gen int) (*dynamic, error) {
+func (m *Manager) start(e *Entry, t *config.Target, disc, def string, gen int) (*dynamic, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &dynamic{def: def, prefix: t.Name + "#" + strconv.Itoa(gen) + "|", cancel: cancel, sources: map[string]bool{}}
-	wait, err := m.opts.Kubernetes.Start(ctx, t.Name, t.Kubernetes, func(g discovery.Group) {
+	d := &dynamic{disc: disc, def: def, prefix: t.Name + "#" + strconv.Itoa(gen) + "|", cancel: cancel, sources: map[string]bool{}}
+	d.entry.Store(e)
+	name := t.Name
+	run, err := m.opts.Kubernetes.Start(ctx, t.Name, t.Kubernetes, func(g discovery.Group) {
 		src := d.prefix + g.Source
-		ts := m.shard(t.Name+"|"+g.Source, e.Targets(g))
+		ts := m.shard(name+"|"+g.Source, d.entry.Load().Targets(g))
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if ctx.Err() != nil {
@@ -161,14 +184,14 @@ func (m *Manager) start(e *Entry, t *config.Target, def string, gen int) (*dynam
 		cancel()
 		return nil, err
 	}
-	d.wait = wait
+	d.run = run
 	return d, nil
 }
 
 // stop ends a discovered entry and removes its targets.
 func (m *Manager) stop(d *dynamic) {
 	d.cancel()
-	d.wait()
+	d.run.Wait()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for src := range d.sources {

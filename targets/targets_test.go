@@ -203,9 +203,11 @@ type fakeDiscoverer struct {
 	started map[string]int
 	stopped map[string]int
 	send    map[string]func(discovery.Group)
+	last    map[string]discovery.Group // what Resync sends again
+	resyncs map[string]int
 }
 
-func (f *fakeDiscoverer) Start(ctx context.Context, entry string, _ *config.Kubernetes, send func(discovery.Group)) (func(), error) {
+func (f *fakeDiscoverer) Start(ctx context.Context, entry string, _ *config.Kubernetes, send func(discovery.Group)) (discovery.Running, error) {
 	if f.fail[entry] {
 		return nil, fmt.Errorf("target %q: cannot start", entry)
 	}
@@ -213,12 +215,26 @@ func (f *fakeDiscoverer) Start(ctx context.Context, entry string, _ *config.Kube
 	f.send[entry] = send
 	done := make(chan struct{})
 	go func() { <-ctx.Done(); f.stopped[entry]++; close(done) }()
-	return func() { <-done }, nil
+	return &fakeRun{done: done, resync: func() {
+		if g, ok := f.last[entry]; ok {
+			send(g)
+		}
+		f.resyncs[entry]++
+	}}, nil
 }
+
+type fakeRun struct {
+	done   chan struct{}
+	resync func()
+}
+
+func (r *fakeRun) Wait()   { <-r.done }
+func (r *fakeRun) Resync() { r.resync() }
 
 func TestManagerDiscovered(t *testing.T) {
 	r := recorder{}
-	f := &fakeDiscoverer{fail: map[string]bool{}, started: map[string]int{}, stopped: map[string]int{}, send: map[string]func(discovery.Group){}}
+	f := &fakeDiscoverer{fail: map[string]bool{}, started: map[string]int{}, stopped: map[string]int{}, send: map[string]func(discovery.Group){},
+		last: map[string]discovery.Group{}, resyncs: map[string]int{}}
 	m := NewManager(r, Options{Kubernetes: f})
 	defer m.Close()
 	kube := func(name, role string) string {
@@ -391,5 +407,70 @@ targets:
 	ts := e.Targets(g)
 	if len(ts) != 1 || len(ts[0].Specs) != 1 || !ts[0].Since.Equal(since) || ts[0].Specs[0].Values[2] != "192.0.2.4:5432" {
 		t.Fatalf("targets %+v", ts)
+	}
+}
+
+// TestManagerReloadKeepsDiscovery: editing only probes, relabeling or
+// labels of a discovered entry re-derives its targets from the running
+// discovery (same sources, so unchanged probes keep their state) instead
+// of restarting its watches.
+func TestManagerReloadKeepsDiscovery(t *testing.T) {
+	r := recorder{}
+	f := &fakeDiscoverer{fail: map[string]bool{}, started: map[string]int{}, stopped: map[string]int{}, send: map[string]func(discovery.Group){},
+		last: map[string]discovery.Group{}, resyncs: map[string]int{}}
+	m := NewManager(r, Options{Kubernetes: f})
+	defer m.Close()
+	entry := func(period int, team string) *config.Config {
+		return load(t, fmt.Sprintf(`
+targets:
+  - name: a
+    labels: {team: %s}
+    kubernetes: {role: pod, namespaces: [shop]}
+    readinessProbe: {tcpSocket: {port: 80}}
+    livenessProbe: {tcpSocket: {port: 80}, periodSeconds: %d}
+`, team, period))
+	}
+	if err := m.Apply(entry(10, "x")); err != nil {
+		t.Fatal(err)
+	}
+	g := discovery.Group{Source: "pod/shop/p", Targets: []discovery.Target{{ID: "c", Host: "192.0.2.1"}}}
+	f.last["a"] = g
+	f.send["a"](g)
+	var src string
+	for s := range r {
+		src = s
+	}
+	before := r[src]
+	if err := m.Apply(entry(20, "y")); err != nil {
+		t.Fatal(err)
+	}
+	if f.started["a"] != 1 || f.stopped["a"] != 0 || f.resyncs["a"] != 1 {
+		t.Fatalf("discovery restarted: started %v stopped %v resyncs %v", f.started, f.stopped, f.resyncs)
+	}
+	after, ok := r[src]
+	if !ok || len(r) != 1 {
+		t.Fatalf("sources changed: %v", r)
+	}
+	spec := func(ts []scheduler.Target, kind string) scheduler.Spec {
+		for _, sp := range ts[0].Specs {
+			if sp.Kind.String() == kind {
+				return sp
+			}
+		}
+		t.Fatalf("no %s probe", kind)
+		return scheduler.Spec{}
+	}
+	if spec(before, "readiness").Identity != spec(after, "readiness").Identity {
+		t.Error("the unchanged readiness probe changed identity")
+	}
+	if spec(after, "liveness").Period != 20*time.Second || !slices.Contains(spec(after, "liveness").Values, "y") {
+		t.Errorf("the edit did not take: %+v", spec(after, "liveness"))
+	}
+	// The discovery block itself changed: watches restart.
+	if err := m.Apply(load(t, "targets:\n  - name: a\n    kubernetes: {role: pod}\n    readinessProbe: {tcpSocket: {port: 80}}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if f.started["a"] != 2 || f.stopped["a"] != 1 {
+		t.Errorf("a changed discovery block: started %v stopped %v", f.started, f.stopped)
 	}
 }

@@ -73,6 +73,9 @@ type Discoverer struct {
 	skipped   *prometheus.GaugeVec
 	skipMu    sync.Mutex
 	skipSrcs  map[string]map[string]map[string]int // entry -> source -> reason -> n
+
+	runsMu sync.Mutex
+	runs   map[*run]bool
 }
 
 // New returns a Discoverer whose informers run until ctx ends. Its metrics
@@ -105,6 +108,7 @@ func New(ctx context.Context, o Options, reg prometheus.Registerer) *Discoverer 
 			Help: "Discovered things not probed, by entry and reason (headless_service, exec_probe, container_not_running, ...).",
 		}, []string{"target", "reason"}),
 		skipSrcs: map[string]map[string]map[string]int{},
+		runs:     map[*run]bool{},
 	}
 	if reg != nil {
 		reg.MustRegister(d.synced, d.informers, d.errs, d.events, d.skipped)
@@ -131,6 +135,10 @@ type informer struct {
 	cache.SharedIndexInformer
 	key     informerKey
 	healthy atomic.Bool
+	// listing is true from a list call until the watch that follows it
+	// starts (the reflector calls watch only once the listed objects are
+	// in the store): meanwhile the cache is being replaced, not synced.
+	listing atomic.Bool
 	// refs counts the entries using it (guarded by Discoverer.mu); the
 	// last to leave stops it.
 	refs int
@@ -223,19 +231,30 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 	default:
 		panic("kubernetes: no informer for " + resource)
 	}
+	inf.listing.Store(true)
 	lw := &cache.ListWatch{
 		// Every call is observed here: the reflector retries some failures
 		// (a refused watch) inside itself without reporting them.
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = fieldSelector
-			res, err := list(ctx, o)
-			d.observe(c, inf, err, true)
-			return res, err
+			inf.listing.Store(true)
+			d.changed()
+			return retryUnreachable(ctx, func() (runtime.Object, error) {
+				res, err := list(ctx, o)
+				d.observe(c, inf, err, true)
+				return res, err
+			})
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector = fieldSelector
-			w, err := watchFn(ctx, o)
-			d.observe(c, inf, err, true)
+			w, err := retryUnreachable(ctx, func() (watch.Interface, error) {
+				w, err := watchFn(ctx, o)
+				d.observe(c, inf, err, true)
+				return w, err
+			})
+			if err == nil && inf.listing.Swap(false) {
+				d.changed()
+			}
 			return w, err
 		},
 	}
@@ -246,7 +265,7 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 		indexers[byService] = sliceServiceIndex
 		indexers[byPod] = slicePodIndex
 	}
-	inf.SharedIndexInformer = cache.NewSharedIndexInformer(lw, obj, 0, indexers)
+	inf.SharedIndexInformer = cache.NewSharedIndexInformer(plainListWatch{lw}, obj, 0, indexers)
 	_ = inf.SetTransform(strip)
 	// List errors reach this handler too, and were counted already.
 	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { d.observe(c, inf, err, false) })
@@ -261,6 +280,52 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 	d.informers.Inc()
 	go inf.RunWithContext(ctx)
 	return inf
+}
+
+// plainListWatch opts out of client-go's watch-list streaming: a relist
+// is then a list call followed by a watch, which is what tells
+// probe_exporter_discovery_synced that the cache is being replaced (after
+// a 410 Gone, say) and when it is done.
+type plainListWatch struct{ *cache.ListWatch }
+
+func (plainListWatch) IsWatchListSemanticsUnSupported() bool { return true }
+
+// retryBackoff bounds how long an unreachable API server goes unnoticed
+// once it is back. client-go's reflector backs off up to 30 s with full
+// jitter (a minute in the worst case); retrying transport failures here,
+// every 250 ms growing to 2 s, means the reflector never sees them, and
+// discovery is back within a few seconds of the API server.
+var retryBackoff = struct{ initial, max time.Duration }{250 * time.Millisecond, 2 * time.Second}
+
+// retryUnreachable calls fn until it succeeds, fails for a reason other
+// than an unreachable API server (forbidden, 410 Gone: the reflector must
+// see those), or ctx ends.
+func retryUnreachable[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	delay := retryBackoff.initial
+	for {
+		v, err := fn()
+		if err == nil || reason(err) != "unreachable" || ctx.Err() != nil {
+			return v, err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, err
+		case <-t.C:
+		}
+		delay = min(2*delay, retryBackoff.max)
+	}
+}
+
+// changed tells every run that an informer's state changed, so its
+// synced gauge is recomputed.
+func (d *Discoverer) changed() {
+	d.runsMu.Lock()
+	defer d.runsMu.Unlock()
+	for r := range d.runs {
+		r.kick()
+	}
 }
 
 // release is an entry's goodbye to an informer; the last one stops it, so
@@ -389,6 +454,7 @@ func (d *Discoverer) observe(c *cluster, inf *informer, err error, count bool) {
 	if _, changed := inf.transition(r); !changed {
 		return
 	}
+	d.changed()
 	if r == "unreachable" && c.unreachable.Swap(true) {
 		return // said already for this API server
 	}
@@ -411,7 +477,10 @@ func (d *Discoverer) observe(c *cluster, inf *informer, err error, count bool) {
 
 func (d *Discoverer) healthy(c *cluster, inf *informer) {
 	inf.healthy.Store(true)
-	prev, _ := inf.transition("ok")
+	prev, changed := inf.transition("ok")
+	if changed {
+		d.changed()
+	}
 	switch {
 	case prev == "" || prev == "ok":
 	case c.unreachable.Swap(false):
@@ -423,11 +492,11 @@ func (d *Discoverer) healthy(c *cluster, inf *informer) {
 }
 
 // Start discovers targets for one entry until ctx ends, calling send with
-// every group that changes; wait blocks until it has stopped. It returns
+// every group that changes. It returns
 // an error only when it can't start (bad client configuration, scope node
 // without a node name): API server trouble is retried, logged and shown
 // in metrics, and the last known targets stay.
-func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubernetes, send func(discovery.Group)) (wait func(), err error) {
+func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubernetes, send func(discovery.Group)) (discovery.Running, error) {
 	if cfg.Scope != config.ScopeCluster && d.opts.NodeName == "" {
 		return nil, fmt.Errorf("target %q: scope %s needs the node name: --node-name or $NODE_NAME (the downward API's spec.nodeName)", entry, cfg.Scope)
 	}
@@ -442,7 +511,8 @@ func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubern
 		namespaces = []string{metav1.NamespaceAll}
 	}
 	r := &run{d: d, entry: entry, cfg: cfg, c: c, send: send,
-		queue: workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[string]{Name: entry})}
+		queue:   workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[string]{Name: entry}),
+		recheck: make(chan struct{}, 1), remesh: make(chan struct{}, 1)}
 	r.b = &builder{cfg: cfg, labels: ls, fields: fs, look: r}
 	if cfg.Scope != config.ScopeCluster {
 		r.b.sourceNode = d.opts.NodeName
@@ -474,6 +544,9 @@ func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubern
 		r.watch("", "namespaces", "", false)
 	}
 	d.synced.WithLabelValues(entry).Set(0)
+	d.runsMu.Lock()
+	d.runs[r] = true
+	d.runsMu.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); r.health(ctx) }()
@@ -492,6 +565,9 @@ func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubern
 		<-ctx.Done()
 		r.queue.ShutDown()
 		wg.Wait()
+		d.runsMu.Lock()
+		delete(d.runs, r)
+		d.runsMu.Unlock()
 		for _, reg := range r.regs {
 			_ = reg.inf.RemoveEventHandler(reg.h)
 			d.release(c, reg.inf)
@@ -502,8 +578,20 @@ func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubern
 		d.skipMu.Unlock()
 		d.publishSkipped(entry)
 	}()
-	return func() { <-stopped }, nil
+	return &running{r: r, stopped: stopped}, nil
 }
+
+// running is the handle of one entry's discovery.
+type running struct {
+	r       *run
+	stopped chan struct{}
+}
+
+func (h *running) Wait() { <-h.stopped }
+
+// Resync queues every object of the role again: each group is rebuilt
+// from the caches and sent, with no API call.
+func (h *running) Resync() { h.r.enqueueAll() }
 
 // run is one entry's discovery.
 type run struct {
@@ -519,6 +607,21 @@ type run struct {
 	related map[string][]*informer
 	regs    []registration
 	peers   atomic.Pointer[map[string]bool]
+
+	// busy is 1 while processNext builds and sends a group.
+	busy atomic.Int32
+	// recheck wakes health when something may have changed synced;
+	// remesh wakes mesh when the role's objects changed.
+	recheck, remesh chan struct{}
+}
+
+func (r *run) kick() { signal(r.recheck) }
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 type registration struct {
@@ -541,6 +644,7 @@ func (r *run) watch(ns, resource, fieldSelector string, primary bool) {
 			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 				r.queue.Add(key)
 			}
+			signal(r.remesh)
 		}
 		h = cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }, DeleteFunc: enqueue}
 	} else {
@@ -612,7 +716,14 @@ func (r *run) processNext() bool {
 	if quit {
 		return false
 	}
-	defer r.queue.Done(key)
+	r.busy.Store(1)
+	defer func() {
+		r.queue.Done(key)
+		r.busy.Store(0)
+		if r.queue.Len() == 0 {
+			r.kick()
+		}
+	}()
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		return true
@@ -643,27 +754,48 @@ func (r *run) processNext() bool {
 	return true
 }
 
-// health keeps probe_exporter_discovery_synced current: 1 once every
-// informer has listed and while their API server answers.
+// health keeps probe_exporter_discovery_synced current, recomputed when
+// an informer's state changes or the work queue drains: 1 only when every
+// informer has listed (and is not relisting), its API server answers,
+// every handler has been given the listed objects, and every group built
+// from them has reached the scheduler.
 func (r *run) health(ctx context.Context) {
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
+	var wait <-chan time.Time
 	for {
-		ok := true
-		for _, reg := range r.regs {
-			ok = ok && reg.inf.HasSynced() && reg.inf.healthy.Load()
-		}
+		ok, handlersPending := r.synced()
+		v := 0.0
 		if ok {
-			r.d.synced.WithLabelValues(r.entry).Set(1)
-		} else {
-			r.d.synced.WithLabelValues(r.entry).Set(0)
+			v = 1
+		}
+		r.d.synced.WithLabelValues(r.entry).Set(v)
+		// Handlers are told the listed objects asynchronously, with no
+		// event when done: while that is all that is missing, look again
+		// shortly.
+		wait = nil
+		if handlersPending {
+			wait = time.After(20 * time.Millisecond)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-r.recheck:
+		case <-wait:
 		}
 	}
+}
+
+func (r *run) synced() (ok, handlersPending bool) {
+	for _, reg := range r.regs {
+		if !reg.inf.HasSynced() || reg.inf.listing.Load() || !reg.inf.healthy.Load() {
+			return false, false
+		}
+	}
+	for _, reg := range r.regs {
+		if !reg.h.HasSynced() {
+			return false, true
+		}
+	}
+	return r.queue.Len() == 0 && r.busy.Load() == 0, false
 }
 
 // mesh recomputes which other nodes this exporter probes: the MeshPeers
@@ -671,8 +803,6 @@ func (r *run) health(ctx context.Context) {
 // among the nodes that have targets. Each node picks its own K, so total
 // work grows N·K, and a node joining or leaving moves few choices.
 func (r *run) mesh(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
 	for {
 		nodes := map[string]bool{}
 		for _, inf := range r.primary {
@@ -694,10 +824,12 @@ func (r *run) mesh(ctx context.Context) {
 			r.peers.Store(&chosen)
 			r.enqueueAll()
 		}
+		// Recomputed when the role's objects change (event-driven, not
+		// polled); bursts of events coalesce into one pass.
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-r.remesh:
 		}
 	}
 }
