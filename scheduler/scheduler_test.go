@@ -66,7 +66,7 @@ func (f *fakeProber) last() string {
 	}
 	return f.seen[len(f.seen)-1]
 }
-func (f *fakeProber) Type() string                    { return "tcpSocket" }
+func (f *fakeProber) Type() string { return "tcpSocket" }
 
 var names = &LabelNames{Names: []string{"target", "kind", "address"}}
 
