@@ -8,7 +8,7 @@ LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
             -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildUser=$(USER) \
             -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 BIN      := bin/probe-exporter
-LISTEN   ?= 127.0.0.1:9115
+LISTEN   ?= 127.0.0.1:9878
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 

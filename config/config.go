@@ -288,7 +288,11 @@ var defaultYAML string
 
 // Default is the embedded default configuration, probing an exporter that
 // listens on port listenPort.
-func Default(listenPort int) (*Config, error) {
-	data := strings.ReplaceAll(defaultYAML, "${LISTEN_PORT}", strconv.Itoa(listenPort))
+func Default(host string, port int, https bool) (*Config, error) {
+	scheme := "HTTP"
+	if https {
+		scheme = "HTTPS"
+	}
+	data := strings.NewReplacer("${LISTEN_HOST}", host, "${LISTEN_PORT}", strconv.Itoa(port), "${LISTEN_SCHEME}", scheme).Replace(defaultYAML)
 	return Parse([]byte(data), "<embedded default>")
 }

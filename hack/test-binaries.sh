@@ -62,5 +62,21 @@ if [ -z "$etcd" ]; then
   fi
 fi
 
+# promtool, from Debian's prometheus package, for `promtool test rules` on
+# the shipped alerts.
+promtool=$(command -v promtool || true)
+if [ -z "$promtool" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing promtool (Debian's prometheus package)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >&2
+    # The package may start a Prometheus server; tests run their own.
+    (systemctl stop prometheus 2>/dev/null || service prometheus stop 2>/dev/null || pkill -x prometheus || true) >&2
+    promtool=$(command -v promtool)
+  else
+    log "promtool not found: install Debian's prometheus package (needs root)"; exit 1
+  fi
+fi
+
 echo "export PROBE_EXPORTER_KUBE_APISERVER=$apiserver"
+echo "export PROBE_EXPORTER_PROMTOOL=$promtool"
 echo "export PROBE_EXPORTER_ETCD=$etcd"

@@ -75,8 +75,8 @@ func Initial(k Kind) Value {
 // Machine is the kubelet worker's threshold logic (worker.go doProbe), with
 // one adaptation: there is no container to restart, so where the kubelet
 // puts a liveness or startup worker on hold after Failure (until a new
-// container appears), Machine keeps going and recovers at
-// successThreshold. A startup probe that succeeds is done, as in the
+// container appears) and resets its count, Machine keeps going, keeps
+// counting, and recovers at successThreshold. A startup probe that succeeds is done, as in the
 // kubelet: it goes on hold and gates nothing any more.
 type Machine struct {
 	kind             Kind
@@ -124,15 +124,15 @@ func (m *Machine) Observe(r Value, now time.Time) bool {
 		m.transitions++
 		m.lastTransition = now
 	}
-	switch {
-	case m.kind == Startup && r == Success:
+	if m.kind == Startup && r == Success {
 		m.onHold = true
 		m.resultRun = 0
-	case m.kind == Startup || (m.kind == Liveness && r == Failure):
-		// Here the kubelet restarts the container and holds the worker;
-		// we start counting afresh and keep probing.
-		m.resultRun = 0
 	}
+	// Where a liveness or startup probe reaches failureThreshold, the
+	// kubelet restarts the container and starts its count again from 0.
+	// There is no restart here, so the count goes on: a dead target's
+	// probe_consecutive_failures keeps growing (a user's "> 5" fires)
+	// instead of saw-toothing 0, 1, 2, 0, 1, 2.
 	return changed
 }
 

@@ -43,35 +43,37 @@ func TestMachine(t *testing.T) {
 		}},
 		{"TestResultRunOnLivenessCheckFailure", Liveness, 1, 3, S, []step{
 			{S, S, 1, false}, {F, S, 1, false}, {F, S, 2, false},
-			{F, F, 0, false}, // kubelet: Failure, run reset to 0, on hold
+			{F, F, 3, false}, // kubelet: Failure, run reset to 0, on hold; here the count goes on
+			{F, F, 4, false},
 		}},
 		{"TestStartupProbeFailureThreshold", Startup, 1, 3, U, []step{
 			{F, U, 1, false}, {F, U, 2, false},
-			{F, F, 0, false}, // kubelet: Failure, run 0, on hold (container restarts)
+			{F, F, 3, false}, // kubelet: Failure, run 0, on hold (container restarts); here 3
 		}},
 		{"TestStartupProbeSuccessThreshold", Startup, 1, 1, U, []step{
 			{S, S, 0, true},
 		}},
 		{"TestOnHoldOnLivenessCheckFailure", Liveness, 1, 1, S, []step{
-			{F, F, 0, false},
+			{F, F, 1, false}, // kubelet: run 0, on hold
 		}},
 		{"TestOnHoldOnStartupCheckFailure", Startup, 1, 1, U, []step{
-			{F, F, 0, false},
+			{F, F, 1, false}, // kubelet: run 0, on hold
 		}},
 		{"TestStartupProbeDisabledByStarted (startup part)", Startup, 1, 2, U, []step{
 			{F, U, 1, false}, {S, S, 0, true},
 		}},
 		// Adapted: no container to restart, so liveness keeps probing after
-		// Failure and recovers at successThreshold (always 1 for liveness).
+		// Failure, keeps counting (no saw-tooth), and recovers at
+		// successThreshold (always 1 for liveness).
 		{"adapted: liveness recovers", Liveness, 1, 2, S, []step{
-			{F, S, 1, false}, {F, F, 0, false}, {F, F, 1, false},
-			{S, S, 1, false}, {F, S, 1, false}, {F, F, 0, false},
+			{F, S, 1, false}, {F, F, 2, false}, {F, F, 3, false}, {F, F, 4, false},
+			{S, S, 1, false}, {F, S, 1, false}, {F, F, 2, false},
 		}},
 		// Adapted: a startup probe that reached its failure threshold keeps
 		// probing (the kubelet would restart the container and start over)
 		// and is done once it succeeds.
 		{"adapted: startup fails then starts", Startup, 1, 2, U, []step{
-			{F, U, 1, false}, {F, F, 0, false}, {F, F, 1, false}, {S, S, 0, true},
+			{F, U, 1, false}, {F, F, 2, false}, {F, F, 3, false}, {S, S, 0, true},
 		}},
 		{"readiness never holds or resets", Readiness, 2, 2, F, []step{
 			{S, F, 1, false}, {S, S, 2, false}, {S, S, 3, false},

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,6 +36,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/targets"
+	exporterweb "github.com/probe-exporter/probe-exporter/web"
 )
 
 const defaultListen = ":9878"
@@ -46,12 +48,13 @@ func run() int {
 		"Runs Kubernetes probes (httpGet, tcpSocket, exec, grpc) with the kubelet's semantics against targets and exports the results for Prometheus.")
 	configFile := app.Flag("config.file", "Configuration file. Without it, an embedded default probes the exporter itself.").String()
 	configCheck := app.Flag("config.check", "Validate --config.file and exit: 0 when valid, 1 with every error otherwise.").Bool()
-	maxInFlight := app.Flag("probe.max-in-flight", "Most probes running at once; due probes beyond it wait (probe_exporter_probes_waiting).").Default("2000").Int()
+	maxInFlight := positiveInt(app.Flag("probe.max-in-flight", "Most probes running at once (at least 1); due probes beyond it wait (probe_exporter_probes_waiting).").Default("2000"), "--probe.max-in-flight", 1)
 	lifecycle := app.Flag("web.enable-lifecycle", "Enable configuration reload through HTTP POST to /-/reload.").Bool()
+	pprof := app.Flag("web.enable-pprof", "Serve Go's profiles under /debug/pprof/ (and link them from the landing page).").Bool()
 	kubeconfig := app.Flag("kubeconfig", "Kubeconfig for kubernetes entries that name none, when not running in a cluster (then $KUBECONFIG, ~/.kube/config).").String()
 	nodeName := app.Flag("node-name", "This exporter's node, for kubernetes entries with scope node or mesh (DaemonSet: the downward API's spec.nodeName).").Envar("NODE_NAME").String()
-	shard := app.Flag("shard", "This replica's shard, from 0 to --total-shards minus 1.").Default("0").Int()
-	totalShards := app.Flag("total-shards", "Replicas that split the targets between them by a stable hash; every replica runs with the same configuration.").Default("1").Int()
+	shard := positiveInt(app.Flag("shard", "This replica's shard, from 0 to --total-shards minus 1.").Default("0"), "--shard", 0)
+	totalShards := positiveInt(app.Flag("total-shards", "Replicas that split the targets between them by a stable hash; every replica runs with the same configuration.").Default("1"), "--total-shards", 1)
 	webFlags := kingpinflag.AddFlags(app, defaultListen)
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(app, logConfig)
@@ -62,19 +65,19 @@ func run() int {
 		return 2
 	}
 	prober.SetVersion(version.Version)
-	if *totalShards < 1 || *shard < 0 || *shard >= *totalShards {
+	if *shard >= *totalShards {
 		fmt.Fprintf(os.Stderr, "probe-exporter: %v (got --shard=%d --total-shards=%d)\n", targets.ErrShard, *shard, *totalShards)
 		return 2
 	}
 
 	if *configCheck {
-		return checkConfig(*configFile)
+		return checkConfig(*configFile, *nodeName)
 	}
 	logger := promslog.New(logConfig)
 	logger.Info("starting probe-exporter", "version", version.Info(), "build_context", version.BuildContext())
 
 	var listeners []net.Listener
-	port := 0
+	selfHost, selfPort := "", 0
 	if *webFlags.WebSystemdSocket {
 		// systemd hands over the sockets; the embedded default can't know
 		// which port to probe.
@@ -84,14 +87,24 @@ func run() int {
 		}
 	} else {
 		var err error
-		if listeners, port, err = listen(*webFlags.WebListenAddresses); err != nil {
+		if listeners, err = exporterweb.Listen(*webFlags.WebListenAddresses); err != nil {
 			logger.Error("cannot listen", "err", err)
 			return 1
 		}
+		var ok bool
+		if selfHost, selfPort, ok = exporterweb.SelfAddress(listeners); !ok && *configFile == "" {
+			logger.Error("the embedded default probes the exporter over TCP: give a TCP --web.listen-address too, or --config.file")
+			return 1
+		}
+	}
+	https, err := exporterweb.ServesTLS(*webFlags.WebConfigFile)
+	if err != nil {
+		logger.Error("cannot read --web.config.file", "err", err)
+		return 1
 	}
 	load := func() (*config.Config, error) {
 		if *configFile == "" {
-			return config.Default(port)
+			return config.Default(selfHost, selfPort, https)
 		}
 		return config.Load(*configFile)
 	}
@@ -128,6 +141,7 @@ func run() int {
 		logger.Error("cannot apply configuration", "err", err)
 		return 1
 	}
+	logLoaded(logger, "configuration loaded", *configFile, cfg)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -147,64 +161,29 @@ func run() int {
 		}
 	}()
 
-	mux := http.NewServeMux()
 	slow := promhttp.HandlerFor(prometheus.Gatherers{reg, probeReg}, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		ErrorHandling:     promhttp.ContinueOnError,
 		EnableOpenMetrics: true,
 	})
-	mux.Handle("/metrics", promhttp.InstrumentMetricHandler(reg, limitInFlight(4,
-		collector.Handler(probes, reg, slow, logger))))
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "Not ready", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "Ready")
-	})
-	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case !*lifecycle:
-			http.Error(w, "Lifecycle API is not enabled (--web.enable-lifecycle).", http.StatusForbidden)
-		case r.Method != http.MethodPost && r.Method != http.MethodPut:
-			http.Error(w, "Use POST or PUT.", http.StatusMethodNotAllowed)
-		default:
-			if err := rl.reload(); err != nil {
-				http.Error(w, "Reload failed; the previous configuration is still running:\n"+err.Error(), http.StatusInternalServerError)
-				return
-			}
-			fmt.Fprintln(w, "Reloaded")
-		}
-	})
-	if *configFile == "" {
-		mux.HandleFunc("/demo/flapping", flapping(time.Now()))
+	opts := exporterweb.Options{
+		Logger:  logger,
+		Metrics: promhttp.InstrumentMetricHandler(reg, exporterweb.LimitInFlight(4, collector.Handler(probes, reg, slow, logger))),
+		Ready:   ready.Load,
+		Pprof:   *pprof,
 	}
-	landing, err := web.NewLandingPage(web.LandingConfig{
-		Name:        "probe-exporter",
-		Description: "Kubernetes probes, with the kubelet's semantics, as Prometheus metrics",
-		Version:     version.Info(),
-		Links: []web.LandingLinks{
-			{Address: "/metrics", Text: "Metrics"},
-			{Address: "/-/healthy", Text: "Health"},
-			{Address: "/-/ready", Text: "Readiness"},
-		},
-	})
+	if *lifecycle {
+		opts.Reload = rl.reload
+	}
+	if *configFile == "" {
+		opts.Pages = append(opts.Pages, exporterweb.Page{Path: "/demo/flapping", Text: "Demo target (30 s up, 30 s down)", Handler: exporterweb.Flapping(time.Now())})
+	}
+	handler, err := exporterweb.Handler(opts)
 	if err != nil {
-		logger.Error("landing page", "err", err)
+		logger.Error("web", "err", err)
 		return 1
 	}
-	mux.Handle("/", landing)
-
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		// A scrape of 100k targets renders a lot; leave it room.
-		WriteTimeout: 2 * time.Minute,
-		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := exporterweb.NewServer(handler, logger)
 	serveErr := make(chan error, 1)
 	go func() {
 		if listeners == nil {
@@ -237,69 +216,95 @@ func run() int {
 	return code
 }
 
-// limitInFlight answers 503 beyond n concurrent requests: scrapes of 100k
-// targets are not free, and a pile-up must not take the exporter down.
-func limitInFlight(n int, h http.Handler) http.Handler {
-	sem := make(chan struct{}, n)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case sem <- struct{}{}:
-			defer func() { <-sem }()
-			h.ServeHTTP(w, r)
-		default:
-			http.Error(w, fmt.Sprintf("Limit of concurrent requests reached (%d), try again later.", n), http.StatusServiceUnavailable)
-		}
-	})
+// positiveInt is an integer flag of at least min whose errors name the
+// flag (kingpin's own say only "strconv.ParseInt: ...").
+func positiveInt(f *kingpin.FlagClause, name string, min int) *int {
+	v := &boundedInt{name: name, min: min}
+	f.SetValue(v)
+	return &v.n
 }
 
-// listen opens every listen address up front, so the embedded default can
-// probe the port really bound (":0" included).
-func listen(addrs []string) ([]net.Listener, int, error) {
-	var ls []net.Listener
-	for _, a := range addrs {
-		l, err := net.Listen("tcp", a)
-		if err != nil {
-			for _, o := range ls {
-				o.Close()
-			}
-			return nil, 0, err
-		}
-		ls = append(ls, l)
-	}
-	if len(ls) == 0 {
-		return nil, 0, errors.New("no --web.listen-address")
-	}
-	return ls, ls[0].Addr().(*net.TCPAddr).Port, nil
+type boundedInt struct {
+	name string
+	min  int
+	n    int
 }
 
-func checkConfig(file string) int {
+func (b *boundedInt) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%s=%s: want a whole number", b.name, s)
+	}
+	if n < b.min {
+		return fmt.Errorf("%s=%d: must be at least %d", b.name, n, b.min)
+	}
+	b.n = n
+	return nil
+}
+
+func (b *boundedInt) String() string { return strconv.Itoa(b.n) }
+
+// logLoaded says what a configuration holds, and warns when it probes
+// nothing: valid, but rarely what was meant.
+func logLoaded(log *slog.Logger, msg, file string, cfg *config.Config) {
+	hosts, discovered := counts(cfg)
+	if file == "" {
+		file = "<embedded default>"
+	}
+	log.Info(msg, "file", file, "target_entries", len(cfg.Targets), "static_hosts", hosts, "discovered_entries", discovered)
+	if len(cfg.Targets) == 0 {
+		log.Warn("the configuration has no target entries: nothing will be probed", "file", file)
+	}
+}
+
+func counts(cfg *config.Config) (hosts, discovered int) {
+	for _, t := range cfg.Targets {
+		hosts += len(t.Static)
+		if t.Kubernetes != nil {
+			discovered++
+		}
+	}
+	return hosts, discovered
+}
+
+// checkConfig validates a file as the exporter would at start: the file
+// itself, every entry's probers and relabeling, and what only fails when
+// running (scope node or mesh without a node name).
+func checkConfig(file, nodeName string) int {
 	if file == "" {
 		fmt.Fprintln(os.Stderr, "--config.check needs --config.file")
 		return 2
 	}
 	cfg, err := config.Load(file)
-	if err == nil {
+	var problems []string
+	if err != nil {
+		problems = append(problems, err.Error())
+	} else {
 		for i := range cfg.Targets {
-			if _, err = targets.NewEntry(&cfg.Targets[i]); err != nil {
-				break
+			t := &cfg.Targets[i]
+			if _, err := targets.NewEntry(t); err != nil {
+				problems = append(problems, err.Error())
+			}
+			if k := t.Kubernetes; k != nil && k.Scope != config.ScopeCluster && nodeName == "" {
+				problems = append(problems, fmt.Sprintf("target %q: scope %s needs the node name: --node-name or $NODE_NAME (the downward API's spec.nodeName); the exporter would not start", t.Name, k.Scope))
 			}
 		}
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	if len(problems) > 0 {
+		fmt.Fprintln(os.Stderr, strings.Join(problems, "\n"))
 		fmt.Fprintf(os.Stderr, "FAILED: %s is not valid\n", file)
 		return 1
 	}
-	hosts, probes, discovered := 0, 0, 0
+	hosts, discovered := counts(cfg)
+	probes := 0
 	for _, t := range cfg.Targets {
-		hosts += len(t.Static)
 		probes += len(t.Static) * len(t.Probes())
-		if t.Kubernetes != nil {
-			discovered++
-		}
 	}
 	fmt.Printf("SUCCESS: %s is valid: %d target entries (%d static hosts with %d probes, %d discovered from Kubernetes)\n",
 		file, len(cfg.Targets), hosts, probes, discovered)
+	if len(cfg.Targets) == 0 {
+		fmt.Printf("WARNING: %s has no target entries: nothing would be probed\n", file)
+	}
 	return 0
 }
 
@@ -353,17 +358,4 @@ func (r *reloader) reload() error {
 	}
 	r.log.Info("configuration reloaded", "target_entries", len(cfg.Targets))
 	return nil
-}
-
-// flapping serves the embedded default's demo target: 200 for 30 s, then
-// 503 for 30 s, and so on.
-func flapping(start time.Time) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		phase := int(time.Since(start)/(30*time.Second)) % 2
-		if phase == 1 {
-			http.Error(w, "down (demo: 30 s up, 30 s down)", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "up (demo: 30 s up, 30 s down); phase "+strconv.Itoa(phase))
-	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,7 +85,13 @@ var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 // listens.
 func start(t *testing.T, args ...string) *exporter {
 	t.Helper()
-	args = append([]string{"--web.listen-address=127.0.0.1:0", "--log.level=debug"}, args...)
+	defaults := []string{"--web.listen-address=127.0.0.1:0", "--log.level=debug"}
+	for _, a := range args {
+		if strings.HasPrefix(a, "--web.listen-address=") {
+			defaults = defaults[1:] // the test listens where it says
+		}
+	}
+	args = append(defaults, args...)
 	e := &exporter{cmd: exec.Command(binary, args...), done: make(chan error, 1)}
 	stderr, err := e.cmd.StderrPipe()
 	if err != nil {
@@ -129,6 +137,11 @@ func start(t *testing.T, args ...string) *exporter {
 	select {
 	case a := <-addr:
 		e.url = "http://" + a
+		for _, arg := range args {
+			if strings.HasPrefix(arg, "--web.config.file=") {
+				e.url = "https://" + a
+			}
+		}
 	case err := <-e.done:
 		t.Fatalf("exporter exited before listening: %v\n%s", err, e.log())
 	case <-time.After(30 * time.Second):
@@ -150,9 +163,14 @@ func (e *exporter) log() string {
 	return e.logs.String()
 }
 
+// client trusts the test's self-signed certificates.
+var client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // test certificates
+
+// scrape reads /metrics, and checks the invariant every scrape must hold:
+// no series appears twice.
 func (e *exporter) scrape(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
-	res, err := http.Get(e.url + "/metrics")
+	res, err := client.Get(e.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +180,27 @@ func (e *exporter) scrape(t *testing.T) map[string]*dto.MetricFamily {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkNoDuplicates(t, mfs)
 	return mfs
+}
+
+func checkNoDuplicates(t *testing.T, mfs map[string]*dto.MetricFamily) {
+	t.Helper()
+	for name, mf := range mfs {
+		seen := map[string]bool{}
+		for _, m := range mf.GetMetric() {
+			pairs := make([]string, 0, len(m.GetLabel()))
+			for _, lp := range m.GetLabel() {
+				pairs = append(pairs, lp.GetName()+"="+strconv.Quote(lp.GetValue()))
+			}
+			sort.Strings(pairs)
+			k := strings.Join(pairs, ",")
+			if seen[k] {
+				t.Errorf("duplicate series in one scrape: %s{%s}", name, k)
+			}
+			seen[k] = true
+		}
+	}
 }
 
 // value returns the value of the series of family name whose labels
@@ -378,7 +416,7 @@ func TestReload(t *testing.T) {
 
 	// A good one, through the HTTP lifecycle endpoint.
 	writeConfig(t, cfg, entry("second"))
-	res, err := http.Post(e.url+"/-/reload", "", nil)
+	res, err := client.Post(e.url+"/-/reload", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,14 +456,17 @@ func TestBadFlags(t *testing.T) {
 		{"--shard=-1"},
 		{"--total-shards=0"},
 		{"--no-such-flag"},
+		{"--probe.max-in-flight=0"},
+		{"--probe.max-in-flight=-5"},
+		{"--probe.max-in-flight=lots"},
 	} {
 		out, err := exec.Command(binary, args...).CombinedOutput()
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 			t.Errorf("%v: want exit 2, got %v\n%s", args, err, out)
 		}
-		if len(out) == 0 {
-			t.Errorf("%v: no message", args)
+		if flag := strings.SplitN(args[len(args)-1], "=", 2)[0]; !strings.Contains(string(out), flag) {
+			t.Errorf("%v: the message does not name %s:\n%s", args, flag, out)
 		}
 	}
 }

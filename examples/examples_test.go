@@ -1,0 +1,135 @@
+// Package examples holds the shipped configuration, rules and manifests;
+// its tests check that they work as shipped.
+package examples
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/targets"
+)
+
+// promtool is PROBE_EXPORTER_PROMTOOL (make test sets it through
+// hack/test-binaries.sh), else promtool on PATH.
+func promtool(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("PROBE_EXPORTER_PROMTOOL"); p != "" {
+		return p
+	}
+	p, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not found: run through make test, or install Debian's prometheus package")
+	}
+	return p
+}
+
+// TestAlertRules: every shipped alert fires on its situation and stays
+// quiet on healthy series (probe-exporter-alerts.test.yml), checked by a
+// real promtool.
+func TestAlertRules(t *testing.T) {
+	bin := promtool(t)
+	for _, args := range [][]string{
+		{"check", "rules", "probe-exporter-alerts.yml"},
+		{"test", "rules", "probe-exporter-alerts.test.yml"},
+	} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool %v: %v\n%s", args, err, out)
+		}
+	}
+}
+
+// TestStaticExampleExec: the static example's exec probes work on a stock
+// Debian host as shipped: against a listening port they succeed, against
+// a closed one they fail.
+func TestStaticExampleExec(t *testing.T) {
+	cfg, err := config.Load("static.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	open := int32(l.Addr().(*net.TCPAddr).Port)
+	closed := freePort(t)
+	n := 0
+	for i := range cfg.Targets {
+		entry := &cfg.Targets[i]
+		e, err := targets.NewEntry(entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for port, want := range map[int32]prober.Result{open: prober.Success, closed: prober.Failure} {
+			g := discovery.Group{Source: "test", Targets: []discovery.Target{{Host: "127.0.0.1", Port: port}}}
+			for _, st := range e.Targets(g) {
+				for _, sp := range st.Specs {
+					if sp.Prober.Type() != "exec" {
+						continue
+					}
+					n++
+					ctx, cancel := context.WithTimeout(context.Background(), sp.Timeout)
+					o := sp.Prober.Probe(ctx, sp.Target)
+					cancel()
+					if o.Err != nil || o.Result != want {
+						t.Errorf("%s %s against port %d: %v %v %q, want %v", entry.Name, sp.Kind, port, o.Result, o.Err, o.Output, want)
+					}
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no exec probe in static.yaml")
+	}
+}
+
+func freePort(t *testing.T) int32 {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return int32(l.Addr().(*net.TCPAddr).Port)
+}
+
+// TestMakeRunMatchesREADME: `make run` listens where the README's URL and
+// curl point.
+func TestMakeRunMatchesREADME(t *testing.T) {
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^LISTEN\s*\?=\s*(\S+)`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("no LISTEN in the Makefile")
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := string(m[1])
+	for _, want := range []string{"make run    # build and run on the embedded default; open http://" + listen + "/metrics", "curl -s " + listen + "/metrics"} {
+		if !strings.Contains(string(readme), want) {
+			t.Errorf("README lacks %q", want)
+		}
+	}
+}
