@@ -5,9 +5,9 @@ import (
 	"fmt"
 	stdlog "log"
 	"log/slog"
-	"strings"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/version"
