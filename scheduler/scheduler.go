@@ -120,6 +120,8 @@ type Scheduler struct {
 	waiting  atomic.Int64
 	running  sync.WaitGroup
 
+	transitions logLimiter
+
 	lateness prometheus.Histogram
 	attempts *prometheus.CounterVec
 	// attemptCounters are attempts' children by probe type, resolved once:
@@ -581,9 +583,14 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 		w.mu.Unlock()
 		return // made with details that changed meanwhile: describes nothing current
 	}
+	from := w.rec.Value()
 	changed := w.rec.Apply(o, took, s.now())
-	v := w.rec.Value()
+	v, reason := w.rec.Value(), w.rec.LastReason
 	w.mu.Unlock()
+	if changed {
+		s.transitions.log(s.log, s.now(), "probe state changed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
+			"address", w.spec.Values[addressLabel], "from", from.String(), "to", v.String(), "reason", reason)
+	}
 	if !s.log.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
@@ -592,8 +599,6 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 		s.log.Debug("probe errored; result discarded", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
 			"address", w.spec.Prober.Address(pt), "err", o.Err)
 	case changed:
-		s.log.Debug("probe state changed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
-			"address", w.spec.Prober.Address(pt), "state", v.String(), "output", truncate(o.Output, 256))
 	case state.ResultValue(o.Result) == state.Failure:
 		s.log.Debug("probe failed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
 			"address", w.spec.Prober.Address(pt), "output", truncate(o.Output, 256))
@@ -616,6 +621,44 @@ func (s *Scheduler) counters(typ string) *[3]prometheus.Counter {
 		s.attemptCounters[typ] = c
 	}
 	return c
+}
+
+// logLimiter lets a flapping fleet log state changes at most burst at
+// once and rate a second after that; what it holds back is counted and
+// said in the next line it lets through.
+type logLimiter struct {
+	mu         sync.Mutex
+	tokens     float64
+	last       time.Time
+	suppressed int
+}
+
+const (
+	transitionLogRate  = 10 // lines a second, sustained
+	transitionLogBurst = 50
+)
+
+func (l *logLimiter) log(log *slog.Logger, now time.Time, msg string, args ...any) {
+	l.mu.Lock()
+	if l.last.IsZero() {
+		l.tokens = transitionLogBurst
+	} else {
+		l.tokens = min(transitionLogBurst, l.tokens+now.Sub(l.last).Seconds()*transitionLogRate)
+	}
+	l.last = now
+	if l.tokens < 1 {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	l.tokens--
+	held := l.suppressed
+	l.suppressed = 0
+	l.mu.Unlock()
+	if held > 0 {
+		args = append(args, "state_changes_not_logged", held)
+	}
+	log.Info(msg, args...)
 }
 
 func truncate(s string, n int) string {

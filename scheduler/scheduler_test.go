@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -459,5 +461,23 @@ func TestSameSeriesFromTwoSources(t *testing.T) {
 	}
 	if got := s.Targets(); got["e"] != 1 {
 		t.Errorf("Targets: %v", got)
+	}
+}
+
+func TestLogLimiter(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	var l logLimiter
+	now := time.Unix(1000, 0)
+	for i := 0; i < 200; i++ {
+		l.log(log, now, "probe state changed", "i", i)
+	}
+	if n := strings.Count(buf.String(), "\n"); n != transitionLogBurst {
+		t.Fatalf("%d lines at once, want %d", n, transitionLogBurst)
+	}
+	buf.Reset()
+	l.log(log, now.Add(time.Second), "probe state changed")
+	if !strings.Contains(buf.String(), "state_changes_not_logged=150") {
+		t.Errorf("held-back count not said: %s", buf.String())
 	}
 }

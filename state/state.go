@@ -6,6 +6,7 @@ package state
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/probe-exporter/probe-exporter/prober"
 )
@@ -162,6 +163,59 @@ type Record struct {
 	LastStatusCode int
 
 	Successes, Failures, Errors uint64
+
+	// LastReason is the last attempt's reason, worded as the kubelet's
+	// events word it: "HTTP probe failed with statuscode: 500", "dial tcp
+	// 10.0.0.1:80: connect: connection refused"; empty after a success.
+	// LastOutput is the last attempt's output (a body, command output),
+	// capped at MaxOutput bytes. Neither is ever a label.
+	LastReason, LastOutput string
+
+	// history holds the last HistoryLen results, 2 bits each, newest in
+	// the low bits: a strip for a status page costs 9 bytes a probe.
+	history    uint64
+	historyLen uint8
+}
+
+// HistoryLen is how many recent results a Record keeps.
+const HistoryLen = 20
+
+// MaxOutput caps the output a Record keeps.
+const MaxOutput = 256
+
+// Result codes in a Record's history.
+const (
+	HistorySuccess = 1
+	HistoryFailure = 2
+	HistoryError   = 3
+)
+
+func (r *Record) remember(code uint64) {
+	r.history = (r.history<<2 | code) & (1<<(2*HistoryLen) - 1)
+	if r.historyLen < HistoryLen {
+		r.historyLen++
+	}
+}
+
+// History returns the recent results, oldest first, as History* codes.
+func (r *Record) History() []uint8 {
+	out := make([]uint8, r.historyLen)
+	for i := range out {
+		out[len(out)-1-i] = uint8(r.history >> (2 * i) & 3)
+	}
+	return out
+}
+
+func capOutput(s string) string {
+	if len(s) <= MaxOutput {
+		return s
+	}
+	// Cut on a rune boundary, so that what is kept is valid text.
+	cut := MaxOutput
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // Apply records the final outcome of one tick (after the kubelet's retries
@@ -175,14 +229,22 @@ func (r *Record) Apply(o prober.Outcome, took time.Duration, now time.Time) bool
 	if o.Err != nil {
 		r.LastSuccess = false
 		r.Errors++
+		r.LastReason, r.LastOutput = capOutput(o.Err.Error()), ""
+		r.remember(HistoryError)
 		return false
 	}
 	v := ResultValue(o.Result)
 	r.LastSuccess = v == Success
+	r.LastOutput = capOutput(o.Output)
 	if v == Success {
 		r.Successes++
+		r.LastReason = ""
+		r.remember(HistorySuccess)
 	} else {
 		r.Failures++
+		// The kubelet's event text is the prober's output on failure.
+		r.LastReason = r.LastOutput
+		r.remember(HistoryFailure)
 	}
 	return r.Observe(v, now)
 }

@@ -2,8 +2,11 @@ package state
 
 import (
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/probe-exporter/probe-exporter/prober"
 )
@@ -145,5 +148,31 @@ func TestParseKind(t *testing.T) {
 	}
 	if _, err := ParseKind("other"); err == nil {
 		t.Error("want an error")
+	}
+}
+
+func TestRecordReasonAndHistory(t *testing.T) {
+	var r Record
+	r.Machine = NewMachine(Readiness, 1, 1, time.Unix(0, 0))
+	r.Apply(prober.Outcome{Result: prober.Failure, Output: "HTTP probe failed with statuscode: 500"}, time.Millisecond, time.Unix(1, 0))
+	if r.LastReason != "HTTP probe failed with statuscode: 500" {
+		t.Errorf("reason %q", r.LastReason)
+	}
+	r.Apply(prober.Outcome{Result: prober.Success, Output: strings.Repeat("é", 200)}, time.Millisecond, time.Unix(2, 0))
+	if r.LastReason != "" || len(r.LastOutput) > MaxOutput || !utf8.ValidString(r.LastOutput) {
+		t.Errorf("after success: reason %q, output %d bytes", r.LastReason, len(r.LastOutput))
+	}
+	r.Apply(prober.Outcome{Result: prober.Unknown, Err: errors.New(`unable to find port "http"`)}, time.Millisecond, time.Unix(3, 0))
+	if r.LastReason != `unable to find port "http"` {
+		t.Errorf("error reason %q", r.LastReason)
+	}
+	if got := r.History(); !reflect.DeepEqual(got, []uint8{HistoryFailure, HistorySuccess, HistoryError}) {
+		t.Errorf("history %v", got)
+	}
+	for i := 0; i < 30; i++ {
+		r.Apply(prober.Outcome{Result: prober.Success}, time.Millisecond, time.Unix(4, 0))
+	}
+	if h := r.History(); len(h) != HistoryLen || h[0] != HistorySuccess {
+		t.Errorf("history after 33 results: %v", h)
 	}
 }

@@ -85,13 +85,16 @@ var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 // listens.
 func start(t *testing.T, args ...string) *exporter {
 	t.Helper()
-	defaults := []string{"--web.listen-address=127.0.0.1:0", "--log.level=debug"}
+	// Defaults the test's own flags override.
+	defaults := map[string]string{"--web.listen-address": "127.0.0.1:0", "--log.level": "debug"}
 	for _, a := range args {
-		if strings.HasPrefix(a, "--web.listen-address=") {
-			defaults = defaults[1:] // the test listens where it says
+		delete(defaults, strings.SplitN(a, "=", 2)[0])
+	}
+	for _, f := range []string{"--web.listen-address", "--log.level"} {
+		if v, ok := defaults[f]; ok {
+			args = append([]string{f + "=" + v}, args...)
 		}
 	}
-	args = append(defaults, args...)
 	e := &exporter{cmd: exec.Command(binary, args...), done: make(chan error, 1)}
 	stderr, err := e.cmd.StderrPipe()
 	if err != nil {

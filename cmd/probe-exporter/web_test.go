@@ -127,3 +127,14 @@ func TestStartupLine(t *testing.T) {
 	e.waitLog(t, `msg="configuration loaded"`)
 	e.waitLog(t, "nothing will be probed")
 }
+
+// TestTransitionsLogged: a state change is one info line, with the
+// kubelet-worded reason, without debug logging.
+func TestTransitionsLogged(t *testing.T) {
+	e := start(t, "--log.level=info")
+	e.waitLog(t, `level=INFO`)
+	e.waitLog(t, `msg="probe state changed" target=demo_closed_port kind=liveness address=127.0.0.1:1 from=success to=failure reason="dial tcp 127.0.0.1:1: connect: connection refused"`)
+	if strings.Contains(e.log(), "level=DEBUG") {
+		t.Error("debug lines at --log.level=info")
+	}
+}
