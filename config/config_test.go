@@ -218,3 +218,49 @@ func TestAliasBomb(t *testing.T) {
 		t.Fatal("the loader hangs on an alias bomb")
 	}
 }
+
+// TestMergeKeys: YAML merge keys share probe defaults and labels; the
+// mapping's own keys win, then earlier merged mappings.
+func TestMergeKeys(t *testing.T) {
+	c, err := Load("testdata/merge.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := c.Targets[1]
+	if api.Labels["team"] != "payments" || api.Labels["tier"] != "api" {
+		t.Errorf("labels %v", api.Labels)
+	}
+	r := api.ReadinessProbe
+	if r.PeriodSeconds != 7 || r.FailureThreshold != 2 || r.TCPSocket == nil {
+		t.Errorf("readiness %+v", r)
+	}
+	l := api.LivenessProbe
+	if l.PeriodSeconds != 60 || l.TimeoutSeconds != 3 || l.FailureThreshold != 2 || l.TCPSocket == nil {
+		t.Errorf("liveness %+v", l)
+	}
+}
+
+// TestBigPlainFile: a large file without aliases is not mistaken for an
+// alias bomb.
+func TestBigPlainFile(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("targets:\n  - name: big\n    readinessProbe: {tcpSocket: {port: 80}}\n    static:\n")
+	for i := 0; i < 300_000; i++ {
+		fmt.Fprintf(&b, "      - {host: 10.%d.%d.%d, labels: {zone: z%d}}\n", i>>16&255, i>>8&255, i&255, i%7)
+	}
+	c, err := Parse([]byte(b.String()), "big.yaml")
+	if err != nil {
+		t.Fatal(truncateErr(err))
+	}
+	if n := len(c.Targets[0].Static); n != 300_000 {
+		t.Fatalf("%d hosts", n)
+	}
+}
+
+func truncateErr(err error) string {
+	s := err.Error()
+	if len(s) > 500 {
+		s = s[:500] + "..."
+	}
+	return s
+}

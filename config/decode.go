@@ -66,15 +66,19 @@ type decoder struct {
 	file string
 	pos  map[string]position
 	errs Errors
-	// nodes counts what the walk visited: aliases can make a small file
-	// expand exponentially ("billion laughs"), and the walk follows them.
-	nodes   int
-	tooLong bool
+	// expanded counts the nodes the walk visited through aliases: they
+	// can make a small file expand exponentially ("billion laughs"), and
+	// the walk follows them. Nodes written out in the file cost what the
+	// file costs and are not counted. inAlias is how deep in aliases the
+	// walk is.
+	expanded int
+	inAlias  int
+	tooLong  bool
 }
 
-// maxNodes bounds the walk: far above any real file (100k static hosts
-// with a few labels each is under a million), far below a hang.
-const maxNodes = 2_000_000
+// maxExpanded bounds what aliases may expand to: far above any real use
+// (shared probe blocks and label sets), far below a hang.
+const maxExpanded = 1_000_000
 
 func newDecoder(file string) *decoder {
 	return &decoder{file: file, pos: map[string]position{}}
@@ -130,15 +134,18 @@ func (d *decoder) decodeDocument(data []byte, out any) error {
 
 var intOrStringType = reflect.TypeOf(IntOrString{})
 
-// spend charges k nodes to the walk's budget and reports whether it may
-// go on.
+// spend charges k nodes to the alias budget, when the walk is inside an
+// alias, and reports whether it may go on.
 func (d *decoder) spend(n *yaml.Node, path string, k int) bool {
-	if d.nodes += k; d.nodes <= maxNodes {
+	if d.inAlias == 0 {
+		return !d.tooLong
+	}
+	if d.expanded += k; d.expanded <= maxExpanded {
 		return true
 	}
 	if !d.tooLong {
 		d.tooLong = true
-		d.errorf(n, path, "the document expands to more than %d nodes through YAML aliases; write it out, or split it", maxNodes)
+		d.errorf(n, path, "YAML aliases expand to more than %d nodes; write the repeated parts out, or share less", maxExpanded)
 	}
 	return false
 }
@@ -147,8 +154,12 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 	if !d.spend(n, path, 1) {
 		return
 	}
-	for n.Kind == yaml.AliasNode {
-		n = n.Alias
+	if n.Kind == yaml.AliasNode {
+		d.inAlias++
+		defer func() { d.inAlias-- }()
+		for n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
 	}
 	d.pos[path] = position{n.Line, n.Column}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
@@ -206,6 +217,69 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 	}
 }
 
+// pairs is a mapping's key/value pairs with YAML merge keys ("<<: *x",
+// "<<: [*a, *b]") resolved as the merge type defines them: the mapping's
+// own keys win over merged ones, and earlier merged mappings over later
+// ones. merged marks pairs that came from a merge: they are never "set
+// twice".
+func (d *decoder) pairs(n *yaml.Node, path string) (ps [][2]*yaml.Node, merged []bool) {
+	own := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; !isMerge(k) {
+			own[k.Value] = true
+		}
+	}
+	taken := map[string]bool{}
+	var fromMerge [][2]*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if !isMerge(k) {
+			ps = append(ps, [2]*yaml.Node{k, val})
+			merged = append(merged, false)
+			continue
+		}
+		if !d.spend(k, path, 1) {
+			return nil, nil
+		}
+		sources := []*yaml.Node{val}
+		if deref(val).Kind == yaml.SequenceNode {
+			sources = deref(val).Content
+		}
+		for _, src := range sources {
+			m := deref(src)
+			if m.Kind != yaml.MappingNode {
+				d.errorf(src, path, "a merge key (<<) takes a mapping or a list of mappings, got %s", kindName(m))
+				continue
+			}
+			d.inAlias++ // what a merge brings in costs as an alias does
+			sub, _ := d.pairs(m, path)
+			d.inAlias--
+			for _, p := range sub {
+				if !own[p[0].Value] && !taken[p[0].Value] {
+					taken[p[0].Value] = true
+					fromMerge = append(fromMerge, p)
+				}
+			}
+		}
+	}
+	for _, p := range fromMerge {
+		ps = append(ps, p)
+		merged = append(merged, true)
+	}
+	return ps, merged
+}
+
+func isMerge(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Value == "<<" && (k.Tag == "!!merge" || k.Tag == "")
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
 func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value) {
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, path, "expected a mapping, got %s", kindName(n))
@@ -220,8 +294,9 @@ func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value) {
 		}
 	}
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
+	ps, _ := d.pairs(n, path)
+	for _, p := range ps {
+		k, val := p[0], p[1]
 		fp := join(path, k.Value)
 		idx, ok := fields[k.Value]
 		if !ok {
@@ -257,12 +332,10 @@ func (d *decoder) stringMap(n *yaml.Node, path string, v reflect.Value) {
 	if !d.spend(n, path, len(n.Content)/2) {
 		return
 	}
-	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		for val.Kind == yaml.AliasNode {
-			val = val.Alias
-		}
+	ps, _ := d.pairs(n, path)
+	m := reflect.MakeMapWithSize(v.Type(), len(ps))
+	for _, p := range ps {
+		k, val := p[0], deref(p[1])
 		fp := join(path, k.Value)
 		d.pos[fp] = position{k.Line, k.Column}
 		if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
