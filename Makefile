@@ -1,12 +1,5 @@
 # probe-exporter — the README's two commands are `make run` and `make test`.
 GO       ?= go
-PKG      := github.com/prometheus/common/version
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
-BRANCH   ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
-LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
-            -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildUser=$(USER) \
-            -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 BIN      := bin/probe-exporter
 LISTEN   ?= 127.0.0.1:9878
 
@@ -16,8 +9,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 all: build
 
+# build: hack/build.sh stamps the version from git (the Dockerfile runs it too).
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/probe-exporter
+	GO=$(GO) hack/build.sh $(BIN)
 
 # run: the exporter on the embedded quickstart config (it probes its own
 # endpoints); open http://$(LISTEN)/metrics.

@@ -138,3 +138,26 @@ func TestTransitionsLogged(t *testing.T) {
 		t.Error("debug lines at --log.level=info")
 	}
 }
+
+// TestBuildStampsVersion: hack/build.sh, which make build and the
+// Dockerfile run with no build arguments, stamps the checkout's revision.
+func TestBuildStampsVersion(t *testing.T) {
+	rev, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "probe-exporter")
+	build := exec.Command("hack/build.sh", out)
+	build.Dir = "../.."
+	build.Env = append(os.Environ(), "VERSION=", "REVISION=")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("hack/build.sh: %v\n%s", err, b)
+	}
+	v, err := exec.Command(out, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(v), "revision: "+strings.TrimSpace(string(rev))) || strings.Contains(string(v), "version dev") {
+		t.Errorf("--version does not carry the checkout's version:\n%s", v)
+	}
+}
