@@ -127,6 +127,13 @@ func TestKubernetes(t *testing.T) {
 	t.Run("api server down at start", env.testAPIServerDownAtStart)
 	t.Run("reload releases watches", env.testReloadReleasesWatches)
 	t.Run("rbac denied", env.testRBACDenied)
+	t.Run("address changes", env.testAddressChanges)
+	t.Run("one probe per request", env.testOneProbePerRequest)
+	t.Run("exact target counts", env.testExactTargetCount)
+	t.Run("conditions and fqdn", env.testConditionsAndFQDN)
+	t.Run("synced means delivered", env.testSyncedMeansDelivered)
+	t.Run("reload keeps state", env.testReloadKeepsState)
+	t.Run("prometheus parity", env.testPrometheusParity)
 }
 
 func (k *kubeEnv) testEndpointSlice(t *testing.T) {
@@ -522,7 +529,9 @@ targets:
 	warnings := strings.Count(e.log(), "API server unreachable")
 	k.c.StartAPIServer(t)
 	restarted = true
+	back := time.Now()
 	e.eventually(t, "synced again", synced(1), nil)
+	t.Logf("discovery synced again %v after the API server was started", time.Since(back).Round(10*time.Millisecond))
 	if warnings != 1 {
 		t.Errorf("%d warnings while the API server was down: want one per state change, not a storm", warnings)
 	}

@@ -19,11 +19,13 @@ const (
 // namespace's loopback: EndpointSlice validation accepts them, and inside
 // the namespace they answer, so discovered endpoints can really be probed
 // without touching any network outside it.
-var TestAddresses = []string{
-	"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5",
-	"192.0.2.6", "192.0.2.7", "192.0.2.8", "192.0.2.9", "192.0.2.10",
-	"2001:db8::1", "2001:db8::2",
-}
+var TestAddresses = func() []string {
+	var as []string
+	for i := 1; i <= 70; i++ {
+		as = append(as, fmt.Sprintf("192.0.2.%d", i))
+	}
+	return append(as, "2001:db8::1", "2001:db8::2")
+}()
 
 // TestHosts resolve inside the namespace through its own hosts file: the
 // DNS names the discovery tests probe (a StatefulSet pod, a Service). Any
@@ -32,6 +34,7 @@ var TestAddresses = []string{
 var TestHosts = map[string]string{
 	"db-0.db.shop.svc.cluster.local": "192.0.2.5",
 	"web.shop.svc.cluster.local":     "192.0.2.9",
+	"db.external.example":            "192.0.2.42", // an FQDN EndpointSlice's address
 }
 
 // MainInNetns runs the package's tests inside a network namespace of
