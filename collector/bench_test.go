@@ -22,7 +22,7 @@ import (
 func BenchmarkScrape(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("targets=%d", n), func(b *testing.B) {
-			cfg := &config.Target{Name: "web", Labels: map[string]string{"team": "payments"},
+			cfg := &config.Entry{Name: "web", Labels: map[string]string{"team": "payments"},
 				ReadinessProbe: &config.Probe{HTTPGet: &config.HTTPGetAction{Path: "/", Port: config.IntOrString{IntVal: 80}, Scheme: "HTTP"},
 					TimeoutSeconds: 1, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: 3}}
 			g := discovery.Group{Source: "static/web"}

@@ -9,7 +9,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
+	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"
 )
 
@@ -20,12 +22,14 @@ type Source interface {
 	Targets() map[string]int
 }
 
-// Collector renders per-(target, kind) series and the target counts.
+// Collector renders per-(target, kind) series and the target counts: as
+// text and OpenMetrics directly (WriteText), and as a prometheus.Collector
+// for protobuf, both from the families table.
 type Collector struct {
 	src Source
 
 	mu    sync.Mutex
-	descs map[*scheduler.LabelNames]*descs
+	descs map[*series.Names]*descs
 
 	// lastProbes sizes the next scrape's snapshot, so it is allocated once
 	// rather than grown by doubling.
@@ -34,48 +38,40 @@ type Collector struct {
 
 // New returns a Collector over src.
 func New(src Source) *Collector {
-	return &Collector{src: src, descs: map[*scheduler.LabelNames]*descs{}}
+	return &Collector{src: src, descs: map[*series.Names]*descs{}}
 }
 
+// descs are the families' descriptors for one label schema.
 type descs struct {
-	success, duration, state, consSuccess, consFailure,
-	results, transitions, lastTransition, statusCode *prometheus.Desc
-	seen bool
-}
-
-// help is the help text of every family this package renders: the
-// user-facing contract (README, metrics reference).
-var help = map[string]string{
-	"probe_success":                           "Whether the last probe attempt succeeded (1) or not (0); an HTTP 3xx that was not followed counts as success, as in the kubelet.",
-	"probe_duration_seconds":                  "How long the last probe attempt took.",
-	"probe_state":                             "Thresholded probe state, as the kubelet caches it: 1 success, 0 failure, -1 unknown.",
-	"probe_consecutive_successes":             "Consecutive successful results counted towards successThreshold.",
-	"probe_consecutive_failures":              "Consecutive failed results counted towards failureThreshold.",
-	"probe_results_total":                     "Probe results: success, failure, or error (discarded after the kubelet's retries; it never moves the state).",
-	"probe_state_transitions_total":           "How often probe_state changed.",
-	"probe_last_transition_timestamp_seconds": "When probe_state last changed, or when the target appeared if it never did.",
-	"probe_http_status_code":                  "HTTP status code of the last httpGet attempt's final response, 0 if there was none.",
-	"probe_exporter_targets":                  "Targets currently probed, by target entry.",
+	byFamily []*prometheus.Desc
+	seen     bool
 }
 
 func newDescs(names []string) *descs {
-	d := func(name string, extra ...string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help[name], append(append([]string(nil), names...), extra...), nil)
+	d := &descs{byFamily: make([]*prometheus.Desc, len(families))}
+	for i, f := range families {
+		labels := append([]string(nil), names...)
+		if f.result {
+			labels = append(labels, "result")
+		}
+		d.byFamily[i] = prometheus.NewDesc(f.name, f.help, labels, nil)
 	}
-	return &descs{
-		success:        d("probe_success"),
-		duration:       d("probe_duration_seconds"),
-		state:          d("probe_state"),
-		consSuccess:    d("probe_consecutive_successes"),
-		consFailure:    d("probe_consecutive_failures"),
-		results:        d("probe_results_total", "result"),
-		transitions:    d("probe_state_transitions_total"),
-		lastTransition: d("probe_last_transition_timestamp_seconds"),
-		statusCode:     d("probe_http_status_code"),
-	}
+	return d
 }
 
-var targetsDesc = prometheus.NewDesc("probe_exporter_targets", help["probe_exporter_targets"], []string{"target"}, nil)
+var targetsDesc = prometheus.NewDesc(targetsFamily.name, targetsFamily.help, []string{"target"}, nil)
+
+// snap is one probe's state, copied once per scrape so every family of a
+// scrape shows the same moment.
+type snap struct {
+	labels *series.Labels
+	http   bool
+	rec    state.Record
+}
+
+func snapOf(st *scheduler.Status) snap {
+	return snap{labels: st.Spec.Labels, http: st.Spec.Prober.Type() == prober.HTTPGet, rec: st.Record}
+}
 
 // Describe sends nothing: series of different entries carry different
 // label names, so the collector is unchecked.
@@ -89,14 +85,27 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		d.seen = false
 	}
 	c.src.Each(func(st *scheduler.Status) {
-		sp := &st.Spec
-		d := c.descs[sp.Labels]
+		s := snapOf(st)
+		d := c.descs[s.labels.Names]
 		if d == nil {
-			d = newDescs(sp.Labels.Names)
-			c.descs[sp.Labels] = d
+			d = newDescs(s.labels.Names.Names)
+			c.descs[s.labels.Names] = d
 		}
 		d.seen = true
-		c.collect(ch, d, sp, &st.Record)
+		values := s.labels.Values
+		for i, f := range families {
+			typ := prometheus.GaugeValue
+			if f.counter {
+				typ = prometheus.CounterValue
+			}
+			f.samples(&s, func(result string, v float64) {
+				lv := values
+				if f.result {
+					lv = append(values[:len(values):len(values)], result)
+				}
+				ch <- prometheus.MustNewConstMetric(d.byFamily[i], typ, v, lv...)
+			})
+		}
 	})
 	for k, d := range c.descs {
 		if !d.seen {
@@ -106,44 +115,4 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for entry, n := range c.src.Targets() {
 		ch <- prometheus.MustNewConstMetric(targetsDesc, prometheus.GaugeValue, float64(n), entry)
 	}
-}
-
-func (c *Collector) collect(ch chan<- prometheus.Metric, d *descs, sp *scheduler.Spec, r *state.Record) {
-	v := sp.Values
-	gauge := func(desc *prometheus.Desc, val float64) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, val, v...)
-	}
-	if r.Attempted {
-		gauge(d.success, boolFloat(r.LastSuccess))
-		gauge(d.duration, r.LastDuration.Seconds())
-		if sp.Prober.Type() == "httpGet" {
-			gauge(d.statusCode, float64(r.LastStatusCode))
-		}
-	}
-	gauge(d.state, float64(r.Value()))
-	last, run := r.Run()
-	var succ, fail int32
-	if last == state.Success {
-		succ = run
-	} else {
-		fail = run
-	}
-	gauge(d.consSuccess, float64(succ))
-	gauge(d.consFailure, float64(fail))
-	for _, res := range []struct {
-		name string
-		n    uint64
-	}{{"success", r.Successes}, {"failure", r.Failures}, {"error", r.Errors}} {
-		ch <- prometheus.MustNewConstMetric(d.results, prometheus.CounterValue, float64(res.n), append(v[:len(v):len(v)], res.name)...)
-	}
-	n, at := r.Transitions()
-	ch <- prometheus.MustNewConstMetric(d.transitions, prometheus.CounterValue, float64(n), v...)
-	gauge(d.lastTransition, float64(at.UnixNano())/1e9)
-}
-
-func boolFloat(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

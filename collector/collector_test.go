@@ -22,6 +22,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/internal/golden"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
+	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"
 )
 
@@ -64,32 +65,25 @@ func probers(t *testing.T) (http, tcp prober.Prober) {
 
 func fixture(t *testing.T) fixed {
 	http, tcp := probers(t)
-	webNames := &scheduler.LabelNames{Names: []string{"target", "kind", "address", "team", "zone"}}
-	dbNames := &scheduler.LabelNames{Names: []string{"target", "kind", "address"}}
+	webNames := series.NewNames([]string{"target", "kind", "address", "team", "zone"})
+	dbNames := series.NewNames([]string{"target", "kind", "address"})
 	appeared := time.Unix(1700000000, 0)
 
-	ready := state.Record{Machine: state.NewMachine(state.Readiness, 1, 3, appeared)}
+	ready := state.Record{Machine: state.NewMachine(config.Readiness, 1, 3, appeared)}
 	ready.Apply(prober.Outcome{Result: prober.Success, StatusCode: 200}, 1500*time.Microsecond, appeared.Add(10*time.Second))
 	ready.Apply(prober.Outcome{Result: prober.Failure, StatusCode: 503}, 2*time.Millisecond, appeared.Add(20*time.Second))
 
-	live := state.Record{Machine: state.NewMachine(state.Liveness, 1, 1, appeared)}
+	live := state.Record{Machine: state.NewMachine(config.Liveness, 1, 1, appeared)}
 	live.Apply(prober.Outcome{Result: prober.Failure}, 250*time.Millisecond, appeared.Add(10*time.Second))
 	live.Apply(prober.Outcome{Err: errDiscarded{}}, time.Second, appeared.Add(20*time.Second))
 
-	startup := state.Record{Machine: state.NewMachine(state.Startup, 1, 30, appeared)} // gated: never attempted
+	startup := state.Record{Machine: state.NewMachine(config.Startup, 1, 30, appeared)} // gated: never attempted
 
 	f := fixed{
-		{Key: "web-1", Spec: scheduler.Spec{Kind: state.Readiness, Prober: http, Entry: "web", Labels: webNames,
-			Values: []string{"web", "readiness", "127.0.0.1:8080", "payments", "a"}}, Record: ready},
-		{Key: "web-1", Spec: scheduler.Spec{Kind: state.Startup, Prober: tcp, Entry: "web", Labels: webNames,
-			Values: []string{"web", "startup", "127.0.0.1:8080", "payments", "a"}}, Record: startup},
-		{Key: "db-1", Spec: scheduler.Spec{Kind: state.Liveness, Prober: tcp, Entry: "db", Labels: dbNames,
-			Values: []string{"db", "liveness", "[::1]:5432"}}, Record: live},
-		{Key: "odd", Spec: scheduler.Spec{Kind: state.Readiness, Prober: http, Entry: "web", Labels: webNames,
-			Values: []string{"web", "readiness", "127.0.0.2:8080", `quote " back \ slash`, "new\nline"}}, Record: ready},
-	}
-	for i := range f {
-		f[i].Spec.SeriesLabels, f[i].Spec.ResultAt = f[i].Spec.Labels.Render(f[i].Spec.Values)
+		{Key: "web-1", Spec: scheduler.Spec{Kind: config.Readiness, Prober: http, Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.1:8080", "payments", "a"})}, Record: ready},
+		{Key: "web-1", Spec: scheduler.Spec{Kind: config.Startup, Prober: tcp, Entry: "web", Labels: series.New(webNames, []string{"web", "startup", "127.0.0.1:8080", "payments", "a"})}, Record: startup},
+		{Key: "db-1", Spec: scheduler.Spec{Kind: config.Liveness, Prober: tcp, Entry: "db", Labels: series.New(dbNames, []string{"db", "liveness", "[::1]:5432"})}, Record: live},
+		{Key: "odd", Spec: scheduler.Spec{Kind: config.Readiness, Prober: http, Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.2:8080", `quote " back \ slash`, "new\nline"})}, Record: ready},
 	}
 	return f
 }

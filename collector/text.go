@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/probe-exporter/probe-exporter/scheduler"
-	"github.com/probe-exporter/probe-exporter/state"
+	"github.com/probe-exporter/probe-exporter/series"
 )
 
 // The per-probe series are most of a scrape: 8-9 per probe, so 800k lines
@@ -26,74 +26,6 @@ import (
 // once per probe, as kube-state-metrics does; everything else (self
 // metrics, Go and process metrics) still goes through the registry.
 // Protobuf requests are served entirely by client_golang.
-
-// snap is one probe's state, copied once per scrape so every family of a
-// scrape shows the same moment.
-type snap struct {
-	labels   string
-	resultAt int
-	http     bool
-	rec      state.Record
-}
-
-type family struct {
-	name, typ, help string
-	// value writes the series of one probe; it returns false to skip it.
-	series func(w *textWriter, name string, s *snap)
-}
-
-func gaugeOf(v func(s *snap) (float64, bool)) func(*textWriter, string, *snap) {
-	return func(w *textWriter, name string, s *snap) {
-		if val, ok := v(s); ok {
-			w.sample(name, s.labels, "", val)
-		}
-	}
-}
-
-// families lists the per-probe families in the order a scrape writes them.
-// Names, types and help must match newDescs: TestFastPathMatchesCollector
-// holds them together.
-var families = []family{
-	{"probe_consecutive_failures", "gauge", help["probe_consecutive_failures"], gaugeOf(func(s *snap) (float64, bool) {
-		last, run := s.rec.Run()
-		if last == state.Success {
-			run = 0
-		}
-		return float64(run), true
-	})},
-	{"probe_consecutive_successes", "gauge", help["probe_consecutive_successes"], gaugeOf(func(s *snap) (float64, bool) {
-		last, run := s.rec.Run()
-		if last != state.Success {
-			run = 0
-		}
-		return float64(run), true
-	})},
-	{"probe_duration_seconds", "gauge", help["probe_duration_seconds"], gaugeOf(func(s *snap) (float64, bool) {
-		return s.rec.LastDuration.Seconds(), s.rec.Attempted
-	})},
-	{"probe_http_status_code", "gauge", help["probe_http_status_code"], gaugeOf(func(s *snap) (float64, bool) {
-		return float64(s.rec.LastStatusCode), s.rec.Attempted && s.http
-	})},
-	{"probe_last_transition_timestamp_seconds", "gauge", help["probe_last_transition_timestamp_seconds"], gaugeOf(func(s *snap) (float64, bool) {
-		_, at := s.rec.Transitions()
-		return float64(at.UnixNano()) / 1e9, true
-	})},
-	{"probe_results_total", "counter", help["probe_results_total"], func(w *textWriter, name string, s *snap) {
-		w.result(name, s, `result="error"`, float64(s.rec.Errors))
-		w.result(name, s, `result="failure"`, float64(s.rec.Failures))
-		w.result(name, s, `result="success"`, float64(s.rec.Successes))
-	}},
-	{"probe_state", "gauge", help["probe_state"], gaugeOf(func(s *snap) (float64, bool) {
-		return float64(s.rec.Value()), true
-	})},
-	{"probe_state_transitions_total", "counter", help["probe_state_transitions_total"], func(w *textWriter, name string, s *snap) {
-		n, _ := s.rec.Transitions()
-		w.sample(name, s.labels, "", float64(n))
-	}},
-	{"probe_success", "gauge", help["probe_success"], gaugeOf(func(s *snap) (float64, bool) {
-		return boolFloat(s.rec.LastSuccess), s.rec.Attempted
-	})},
-}
 
 type textWriter struct {
 	*bufio.Writer
@@ -112,19 +44,21 @@ func (w *textWriter) sample(name, labels, extra string, v float64) {
 	w.end(v)
 }
 
-// result writes a sample with the result label in its sorted place.
-func (w *textWriter) result(name string, s *snap, res string, v float64) {
+// result writes a sample with result="res" in its sorted place.
+func (w *textWriter) result(name string, l *series.Labels, res string, v float64) {
+	text, at := l.Text(), l.ResultAt()
 	w.WriteString(name)
 	w.WriteByte('{')
-	if s.resultAt >= len(s.labels) {
-		w.WriteString(s.labels)
+	w.WriteString(text[:at])
+	if at > 0 && at == len(text) {
 		w.WriteByte(',')
-		w.WriteString(res)
-	} else {
-		w.WriteString(s.labels[:s.resultAt])
-		w.WriteString(res)
+	}
+	w.WriteString(`result="`)
+	w.WriteString(res)
+	w.WriteByte('"')
+	if at < len(text) {
 		w.WriteByte(',')
-		w.WriteString(s.labels[s.resultAt:])
+		w.WriteString(text[at:])
 	}
 	w.end(v)
 }
@@ -154,6 +88,8 @@ func appendFloat(b []byte, v float64, om bool) []byte {
 	return b
 }
 
+var targetNames = series.NewNames([]string{"target"})
+
 var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 
 // WriteText writes every per-probe family and probe_exporter_targets in
@@ -162,14 +98,7 @@ var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 func (c *Collector) WriteText(out io.Writer, om bool) error {
 	snaps := make([]snap, 0, c.lastProbes.Load()+c.lastProbes.Load()/16)
 	defer func() { c.lastProbes.Store(int64(len(snaps))) }()
-	c.src.Each(func(st *scheduler.Status) {
-		snaps = append(snaps, snap{
-			labels:   st.Spec.SeriesLabels,
-			resultAt: st.Spec.ResultAt,
-			http:     st.Spec.Prober.Type() == "httpGet",
-			rec:      st.Record,
-		})
-	})
+	c.src.Each(func(st *scheduler.Status) { snaps = append(snaps, snapOf(st)) })
 	w := &textWriter{Writer: bufio.NewWriterSize(out, 64<<10), om: om}
 	header := func(name, typ, help string) {
 		if om && typ == "counter" {
@@ -194,9 +123,22 @@ func (c *Collector) WriteText(out io.Writer, om bool) error {
 		if len(snaps) == 0 {
 			break
 		}
-		header(f.name, f.typ, f.help)
+		typ := "gauge"
+		if f.counter {
+			typ = "counter"
+		}
+		header(f.name, typ, f.help)
+		var cur *snap
+		emit := func(result string, v float64) {
+			if f.result {
+				w.result(f.name, cur.labels, result, v)
+			} else {
+				w.sample(f.name, cur.labels.Text(), "", v)
+			}
+		}
 		for i := range snaps {
-			f.series(w, f.name, &snaps[i])
+			cur = &snaps[i]
+			f.samples(cur, emit)
 		}
 	}
 	// probe_exporter_targets: distinct targets per entry, counted by the
@@ -208,10 +150,9 @@ func (c *Collector) WriteText(out io.Writer, om bool) error {
 			entries = append(entries, e)
 		}
 		sort.Strings(entries)
-		header("probe_exporter_targets", "gauge", help["probe_exporter_targets"])
+		header(targetsFamily.name, "gauge", targetsFamily.help)
 		for _, e := range entries {
-			labels, _ := (&scheduler.LabelNames{Names: []string{"target"}}).Render([]string{e})
-			w.sample("probe_exporter_targets", labels, "", float64(counts[e]))
+			w.sample(targetsFamily.name, series.New(targetNames, []string{e}).Text(), "", float64(counts[e]))
 		}
 	}
 	return w.Flush()

@@ -15,12 +15,12 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Targets []Target `yaml:"targets"`
+	Targets []Entry `yaml:"targets"`
 }
 
-// Target is one entry of targets[]: a named set of hosts and the probes to
+// Entry is one entry of targets[]: a named set of hosts and the probes to
 // run against each of them.
-type Target struct {
+type Entry struct {
 	Name   string            `yaml:"name"`
 	Labels map[string]string `yaml:"labels"`
 
@@ -168,27 +168,54 @@ func (p IntOrString) String() string {
 	return strconv.Itoa(int(p.IntVal))
 }
 
-// Probe kinds, in the order they are listed in a pod spec.
+// Kind is readiness, liveness or startup: the one probe kind type of the
+// exporter, from the config file to the series' kind label.
+type Kind uint8
+
+// Probe kinds.
 const (
-	KindReadiness = "readiness"
-	KindLiveness  = "liveness"
-	KindStartup   = "startup"
+	Readiness Kind = iota
+	Liveness
+	Startup
 )
+
+func (k Kind) String() string {
+	switch k {
+	case Liveness:
+		return "liveness"
+	case Startup:
+		return "startup"
+	}
+	return "readiness"
+}
+
+// ParseKind is the inverse of Kind.String.
+func ParseKind(s string) (Kind, error) {
+	switch s {
+	case "readiness":
+		return Readiness, nil
+	case "liveness":
+		return Liveness, nil
+	case "startup":
+		return Startup, nil
+	}
+	return 0, fmt.Errorf("unknown probe kind %q", s)
+}
 
 // KindProbe is a probe block together with its kind.
 type KindProbe struct {
-	Kind  string
+	Kind  Kind
 	Probe *Probe
 }
 
 // Probes returns the target's configured probes, startup first, so that the
 // gate it places on the others is set up before them.
-func (t *Target) Probes() []KindProbe {
+func (t *Entry) Probes() []KindProbe {
 	var out []KindProbe
 	for _, kp := range []KindProbe{
-		{KindStartup, t.StartupProbe},
-		{KindLiveness, t.LivenessProbe},
-		{KindReadiness, t.ReadinessProbe},
+		{Startup, t.StartupProbe},
+		{Liveness, t.LivenessProbe},
+		{Readiness, t.ReadinessProbe},
 	} {
 		if kp.Probe != nil {
 			out = append(out, kp)

@@ -50,7 +50,7 @@ func TestLoadGood(t *testing.T) {
 	}
 	var kinds []string
 	for _, kp := range web.Probes() {
-		kinds = append(kinds, kp.Kind)
+		kinds = append(kinds, kp.Kind.String())
 	}
 	if strings.Join(kinds, ",") != "liveness,readiness" {
 		t.Errorf("Probes() order: %v", kinds)

@@ -72,7 +72,7 @@ func (v *validator) config(c *Config) {
 	}
 }
 
-func (v *validator) target(t *Target, path string) {
+func (v *validator) target(t *Entry, path string) {
 	switch {
 	case t.Name == "":
 		v.add(path+".name", "Required value")
@@ -124,7 +124,7 @@ func (v *validator) target(t *Target, path string) {
 		v.add(path, "Forbidden: with kubernetes.inheritProbes each container's own probes run; remove the probe blocks here or set inheritProbes: false")
 	}
 	for _, kp := range probes {
-		v.probe(kp.Probe, kp.Kind, path+"."+kp.Kind+"Probe", path, t)
+		v.probe(kp.Probe, kp.Kind, path+"."+kp.Kind.String()+"Probe", path, t)
 	}
 }
 
@@ -189,7 +189,7 @@ func (v *validator) host(h, path string) {
 // probe mirrors Kubernetes validateProbe, validateLivenessProbe,
 // validateReadinessProbe and validateStartupProbe, plus the static-target
 // rules for ports.
-func (v *validator) probe(p *Probe, kind, path, entry string, t *Target) {
+func (v *validator) probe(p *Probe, kind Kind, path, entry string, t *Entry) {
 	for _, f := range []struct {
 		name string
 		val  int32
@@ -204,12 +204,12 @@ func (v *validator) probe(p *Probe, kind, path, entry string, t *Target) {
 			v.invalid(path+"."+f.name, f.val, "must be greater than or equal to 0")
 		}
 	}
-	if kind != KindReadiness && p.SuccessThreshold != 1 && p.SuccessThreshold >= 0 {
+	if kind != Readiness && p.SuccessThreshold != 1 && p.SuccessThreshold >= 0 {
 		v.invalid(path+".successThreshold", p.SuccessThreshold, "must be 1")
 	}
 	if g := p.TerminationGracePeriodSeconds; g != nil {
 		switch {
-		case kind == KindReadiness:
+		case kind == Readiness:
 			v.add(path+".terminationGracePeriodSeconds", "Forbidden: must not be set for readinessProbes")
 		case *g <= 0:
 			v.invalid(path+".terminationGracePeriodSeconds", *g, "must be greater than 0")
@@ -271,7 +271,7 @@ func (v *validator) probe(p *Probe, kind, path, entry string, t *Target) {
 // ("8080") is a string to the API server, and IsValidPortName rejects it
 // (a name needs a letter); the kubelet's Atoi fallback only ever meets
 // objects that passed this, so it is rejected here too, with a hint.
-func (v *validator) port(p IntOrString, path, entry string, t *Target) {
+func (v *validator) port(p IntOrString, path, entry string, t *Entry) {
 	if _, written := v.pos[path]; written && p.IsZero() {
 		v.invalid(path, 0, "must be between 1 and 65535, inclusive")
 		return
@@ -364,7 +364,7 @@ func quoteAll(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
-func (v *validator) kubernetes(k *Kubernetes, path string, t *Target) {
+func (v *validator) kubernetes(k *Kubernetes, path string, t *Entry) {
 	if k.Role == "" {
 		v.add(path+".role", "Required value: one of %s", quoteAll(roles))
 	} else {

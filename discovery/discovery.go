@@ -62,7 +62,7 @@ type Running interface {
 }
 
 // Static returns the group of a static target entry.
-func Static(entry *config.Target) Group {
+func Static(entry *config.Entry) Group {
 	g := Group{Source: "static/" + entry.Name, Targets: make([]Target, 0, len(entry.Static))}
 	for _, h := range entry.Static {
 		g.Targets = append(g.Targets, Target{Host: h.Host, Port: h.Port, Labels: h.Labels})

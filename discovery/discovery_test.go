@@ -7,7 +7,7 @@ import (
 )
 
 func TestStatic(t *testing.T) {
-	entry := &config.Target{Name: "web", Static: []config.StaticHost{
+	entry := &config.Entry{Name: "web", Static: []config.StaticHost{
 		{Host: "127.0.0.1", Port: 8080},
 		{Host: "::1", Labels: map[string]string{"rack": "r1"}},
 	}}
@@ -19,7 +19,7 @@ func TestStatic(t *testing.T) {
 		g.Targets[1].Port != 0 || g.Targets[1].Labels["rack"] != "r1" {
 		t.Errorf("targets %+v", g.Targets)
 	}
-	if g := Static(&config.Target{Name: "empty"}); len(g.Targets) != 0 || g.Source != "static/empty" {
+	if g := Static(&config.Entry{Name: "empty"}); len(g.Targets) != 0 || g.Source != "static/empty" {
 		t.Errorf("empty entry: %+v", g)
 	}
 }

@@ -82,7 +82,7 @@ func TestStaticExampleExec(t *testing.T) {
 			g := discovery.Group{Source: "test", Targets: []discovery.Target{{Host: "127.0.0.1", Port: port}}}
 			for _, st := range e.Targets(g) {
 				for _, sp := range st.Specs {
-					if sp.Prober.Type() != "exec" {
+					if sp.Prober.Type() != prober.Exec {
 						continue
 					}
 					n++

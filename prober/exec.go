@@ -27,7 +27,7 @@ type execProber struct {
 // the pipe must not hold the probe.
 const waitDelay = 50 * time.Millisecond
 
-func (p *execProber) Type() string { return "exec" }
+func (p *execProber) Type() Type { return Exec }
 
 func (p *execProber) Address(t *Target) string {
 	if t.Port != 0 {

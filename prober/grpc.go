@@ -44,7 +44,7 @@ func newGRPC(a *config.GRPCAction, timeout time.Duration) *grpcProber {
 	}
 }
 
-func (p *grpcProber) Type() string { return "grpc" }
+func (p *grpcProber) Type() Type { return GRPC }
 
 // Address is always the target's host: a gRPC probe has no host field.
 func (p *grpcProber) Address(t *Target) string {

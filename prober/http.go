@@ -113,7 +113,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-func (p *httpProber) Type() string { return "httpGet" }
+func (p *httpProber) Type() Type { return HTTPGet }
 
 func (p *httpProber) Address(t *Target) string {
 	a, _ := hostPort(p.host, p.port, t)

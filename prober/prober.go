@@ -15,6 +15,32 @@ import (
 	"github.com/probe-exporter/probe-exporter/config"
 )
 
+// Type is a probe's handler, as the Probe schema names it.
+type Type uint8
+
+// The handlers.
+const (
+	HTTPGet Type = iota
+	TCPSocket
+	Exec
+	GRPC
+)
+
+// Types lists every Type, for metrics that pre-create a series per type.
+var Types = []Type{HTTPGet, TCPSocket, Exec, GRPC}
+
+func (t Type) String() string {
+	switch t {
+	case TCPSocket:
+		return "tcpSocket"
+	case Exec:
+		return "exec"
+	case GRPC:
+		return "grpc"
+	}
+	return "httpGet"
+}
+
 // Result is the kubelet's low-level probe.Result.
 type Result uint8
 
@@ -76,8 +102,8 @@ type Prober interface {
 	// Address is the host:port (or host) the probe reaches for t, for the
 	// address label.
 	Address(t *Target) string
-	// Type is httpGet, tcpSocket, exec or grpc.
-	Type() string
+	// Type is the probe's handler.
+	Type() Type
 }
 
 // New builds the prober for a defaulted, validated probe definition. Its

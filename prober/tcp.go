@@ -14,7 +14,7 @@ type tcpProber struct {
 	port config.IntOrString
 }
 
-func (p *tcpProber) Type() string { return "tcpSocket" }
+func (p *tcpProber) Type() Type { return TCPSocket }
 
 func (p *tcpProber) Address(t *Target) string {
 	a, _ := hostPort(p.host, p.port, t)

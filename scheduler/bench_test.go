@@ -9,7 +9,7 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/prober"
-	"github.com/probe-exporter/probe-exporter/state"
+	"github.com/probe-exporter/probe-exporter/series"
 )
 
 func heapInUse() uint64 {
@@ -30,15 +30,15 @@ func specsFor(n int) []Target {
 	if err != nil {
 		panic(err)
 	}
-	names := &LabelNames{Names: []string{"target", "kind", "address", "zone"}}
+	names := series.NewNames([]string{"target", "kind", "address", "zone"})
 	ts := make([]Target, n)
 	for i := range ts {
 		host := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
 		pt := &prober.Target{Host: host}
 		ts[i] = Target{Key: host + "|0", Specs: []Spec{{
-			Kind: state.Readiness, Prober: p, Target: pt,
+			Kind: config.Readiness, Prober: p, Target: pt,
 			Period: time.Hour, Timeout: time.Second, SuccessThreshold: 1, FailureThreshold: 3,
-			Entry: "web", Labels: names, Values: []string{"web", "readiness", p.Address(pt), "a"},
+			Entry: "web", Labels: series.New(names, []string{"web", "readiness", p.Address(pt), "a"}),
 			Identity: "readiness{...}",
 		}}}
 	}
@@ -111,7 +111,7 @@ func BenchmarkDispatch(b *testing.B) {
 	const targets = 1000
 	var ts []Target
 	for i := 0; i < targets; i++ {
-		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(state.Readiness, f, time.Millisecond)}})
+		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(config.Readiness, f, time.Millisecond)}})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})

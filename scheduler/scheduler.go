@@ -12,59 +12,21 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"
 )
 
-// LabelNames are the label names shared by every series of one target
-// entry; the collector builds its descriptors once per LabelNames.
-type LabelNames struct {
-	Names []string
-}
-
-// Render is the exposition-format label text for values (`a="x",b="y"`,
-// escaped, no braces, sorted by name as client_golang writes it), built
-// once per probe so that a scrape of 100k targets copies it rather than
-// rebuilding it. resultAt is where a `result` label would go in that order.
-func (n *LabelNames) Render(values []string) (text string, resultAt int) {
-	idx := make([]int, len(n.Names))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return n.Names[idx[a]] < n.Names[idx[b]] })
-	var b strings.Builder
-	resultAt = -1
-	for k, i := range idx {
-		if k > 0 {
-			b.WriteByte(',')
-		}
-		if resultAt < 0 && n.Names[i] > "result" {
-			resultAt = b.Len() // where this pair starts
-		}
-		b.WriteString(n.Names[i])
-		b.WriteString(`="`)
-		labelValueEscaper.WriteString(&b, values[i])
-		b.WriteByte('"')
-	}
-	if resultAt < 0 {
-		resultAt = b.Len()
-	}
-	return b.String(), resultAt
-}
-
-var labelValueEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-
 // Spec is one probe of one target: what to run and when.
 type Spec struct {
-	Kind   state.Kind
+	Kind   config.Kind
 	Prober prober.Prober
 	Target *prober.Target
 
@@ -76,20 +38,13 @@ type Spec struct {
 
 	// Entry is the config entry (the target label).
 	Entry string
-	// Labels and Values are the series' labels: Values line up with
-	// Labels.Names. They may change while the probe keeps its state (an
-	// endpoint that turns ready keeps its identity), so the scheduler
-	// guards them with the worker's lock.
-	Labels *LabelNames
-	Values []string
+	// Labels are the series' labels. They may change while the probe
+	// keeps its state (an endpoint that turns ready keeps its identity),
+	// so the scheduler guards them with the worker's lock.
+	Labels *series.Labels
 	// Identity tells a changed definition from an unchanged one: a target
 	// whose probes keep their Identity keeps its state across a Sync.
 	Identity string
-
-	// SeriesLabels and ResultAt are Labels.Render(Values), filled in by
-	// the scheduler.
-	SeriesLabels string
-	ResultAt     int
 }
 
 // Target is one thing to probe, with up to one probe of each kind.
@@ -127,7 +82,7 @@ type Scheduler struct {
 	// attemptCounters are attempts' children by probe type, resolved once:
 	// an attempt increments one without hashing label values.
 	countersMu      sync.Mutex
-	attemptCounters map[string]*[3]prometheus.Counter // success, failure, error
+	attemptCounters map[prober.Type]*[3]prometheus.Counter // success, failure, error
 }
 
 type target struct {
@@ -171,13 +126,14 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Scheduler{
-		maxInFlight: o.MaxInFlight,
-		sem:         make(chan struct{}, o.MaxInFlight),
-		log:         o.Logger,
-		now:         time.Now,
-		sources:     map[string]map[string]*target{},
-		series:      seriesIndex{},
-		wake:        make(chan struct{}, 1),
+		maxInFlight:     o.MaxInFlight,
+		sem:             make(chan struct{}, o.MaxInFlight),
+		log:             o.Logger,
+		now:             time.Now,
+		sources:         map[string]map[string]*target{},
+		series:          seriesIndex{},
+		attemptCounters: map[prober.Type]*[3]prometheus.Counter{},
+		wake:            make(chan struct{}, 1),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "probe_exporter_schedule_lateness_seconds",
 			Help: "How late probes started: actual start minus planned start.",
@@ -208,9 +164,9 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 				Help: "The configured bound on probes running at once.",
 			}, func() float64 { return float64(s.maxInFlight) }),
 		)
-		for _, typ := range []string{"httpGet", "tcpSocket", "exec", "grpc"} {
+		for _, typ := range prober.Types {
 			for _, res := range []string{"success", "failure", "error"} {
-				s.attempts.WithLabelValues(typ, res)
+				s.attempts.WithLabelValues(typ.String(), res)
 			}
 		}
 	}
@@ -280,7 +236,7 @@ func (s *Scheduler) updateLocked(t *target, nt *Target, now time.Time) (added, r
 		sp := &nt.Specs[i]
 		var w *worker
 		for _, ow := range t.workers {
-			if !reused[ow] && ow.spec.Kind == sp.Kind && ow.spec.Identity == sp.Identity && ow.spec.Values[addressLabel] == sp.Values[addressLabel] {
+			if !reused[ow] && ow.spec.Kind == sp.Kind && ow.spec.Identity == sp.Identity && ow.spec.Labels.Address() == sp.Labels.Address() {
 				w = ow
 				break
 			}
@@ -302,15 +258,12 @@ func (s *Scheduler) updateLocked(t *target, nt *Target, now time.Time) (added, r
 	}
 	t.workers, t.startup = keep, nil
 	for _, w := range keep {
-		if w.spec.Kind == state.Startup {
+		if w.spec.Kind == config.Startup {
 			t.startup = w
 		}
 	}
 	return added, removed
 }
-
-// addressLabel is where Values holds the address (after target and kind).
-const addressLabel = 2
 
 // updateWorkerLocked gives a kept probe its new labels and target details.
 // A target whose details changed (an exec probe's variables) takes effect
@@ -321,10 +274,9 @@ func (s *Scheduler) updateWorkerLocked(w *worker, sp *Spec) {
 	if !sameTarget(w.spec.Target, sp.Target) {
 		w.spec.Target = sp.Target
 	}
-	relabel := w.spec.Labels != sp.Labels || !slices.Equal(w.spec.Values, sp.Values)
+	relabel := !w.spec.Labels.Equal(sp.Labels)
 	if relabel {
-		w.spec.Labels, w.spec.Values = sp.Labels, sp.Values
-		w.spec.SeriesLabels, w.spec.ResultAt = sp.Labels.Render(sp.Values)
+		w.spec.Labels = sp.Labels
 	}
 	w.mu.Unlock()
 	if relabel {
@@ -344,7 +296,7 @@ func (s *Scheduler) addLocked(nt *Target, now time.Time) *target {
 	}
 	for _, sp := range nt.Specs {
 		w := s.newWorkerLocked(t, sp, now)
-		if sp.Kind == state.Startup {
+		if sp.Kind == config.Startup {
 			t.startup = w
 		}
 		t.workers = append(t.workers, w)
@@ -354,7 +306,6 @@ func (s *Scheduler) addLocked(nt *Target, now time.Time) *target {
 
 func (s *Scheduler) newWorkerLocked(t *target, sp Spec, now time.Time) *worker {
 	w := &worker{t: t, spec: sp, index: -1}
-	w.spec.SeriesLabels, w.spec.ResultAt = sp.Labels.Render(sp.Values)
 	w.rec.Machine = state.NewMachine(sp.Kind, sp.SuccessThreshold, sp.FailureThreshold, now)
 	// The kubelet probes a new worker at once, except in its first
 	// period after start, when it waits a random part of a period so
@@ -390,7 +341,7 @@ func (s *Scheduler) removeWorkerLocked(w *worker) {
 // next takes over when it goes.
 type seriesIndex map[string][]*worker
 
-func seriesKey(w *worker) string { return w.spec.Entry + "\xff" + w.spec.SeriesLabels }
+func seriesKey(w *worker) string { return w.spec.Entry + "\xff" + w.spec.Labels.Text() }
 
 func (x seriesIndex) add(s *Scheduler, w *worker) {
 	k := seriesKey(w)
@@ -403,7 +354,7 @@ func (x seriesIndex) add(s *Scheduler, w *worker) {
 		return
 	}
 	if !w.standby {
-		s.log.Debug("probe duplicates another source's series; standing by", "target", w.spec.Entry, "kind", w.spec.Kind.String(), "address", w.spec.Values[addressLabel])
+		s.log.Debug("probe duplicates another source's series; standing by", "target", w.spec.Entry, "kind", w.spec.Kind.String(), "address", w.spec.Labels.Address())
 	}
 	w.standby = true
 	if w.index >= 0 {
@@ -589,7 +540,7 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 	w.mu.Unlock()
 	if changed {
 		s.transitions.log(s.log, s.now(), "probe state changed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
-			"address", w.spec.Values[addressLabel], "from", from.String(), "to", v.String(), "reason", reason)
+			"address", w.spec.Labels.Address(), "from", from.String(), "to", v.String(), "reason", reason)
 	}
 	if !s.log.Enabled(ctx, slog.LevelDebug) {
 		return
@@ -605,18 +556,15 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 	}
 }
 
-func (s *Scheduler) counters(typ string) *[3]prometheus.Counter {
+func (s *Scheduler) counters(typ prober.Type) *[3]prometheus.Counter {
 	s.countersMu.Lock()
 	defer s.countersMu.Unlock()
-	c, ok := s.attemptCounters[typ]
-	if !ok {
+	c := s.attemptCounters[typ]
+	if c == nil {
 		c = &[3]prometheus.Counter{
-			s.attempts.WithLabelValues(typ, "success"),
-			s.attempts.WithLabelValues(typ, "failure"),
-			s.attempts.WithLabelValues(typ, "error"),
-		}
-		if s.attemptCounters == nil {
-			s.attemptCounters = map[string]*[3]prometheus.Counter{}
+			s.attempts.WithLabelValues(typ.String(), "success"),
+			s.attempts.WithLabelValues(typ.String(), "failure"),
+			s.attempts.WithLabelValues(typ.String(), "error"),
 		}
 		s.attemptCounters[typ] = c
 	}

@@ -18,7 +18,9 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/internal/await"
 
+	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"
 )
 
@@ -68,15 +70,15 @@ func (f *fakeProber) last() string {
 	}
 	return f.seen[len(f.seen)-1]
 }
-func (f *fakeProber) Type() string { return "tcpSocket" }
+func (f *fakeProber) Type() prober.Type { return prober.TCPSocket }
 
-var names = &LabelNames{Names: []string{"target", "kind", "address"}}
+var names = series.NewNames([]string{"target", "kind", "address"})
 
-func spec(kind state.Kind, p prober.Prober, period time.Duration) Spec {
+func spec(kind config.Kind, p prober.Prober, period time.Duration) Spec {
 	return Spec{
 		Kind: kind, Prober: p, Target: &prober.Target{Host: "h"},
 		Period: period, Timeout: time.Second, SuccessThreshold: 1, FailureThreshold: 1,
-		Entry: "e", Labels: names, Values: []string{"e", kind.String(), "h"}, Identity: kind.String(),
+		Entry: "e", Labels: series.New(names, []string{"e", kind.String(), "h"}), Identity: kind.String(),
 	}
 }
 
@@ -109,7 +111,7 @@ func records(s *Scheduler) map[string]state.Record {
 func TestPeriodAndThresholds(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	sp := spec(state.Readiness, p, 20*time.Millisecond)
+	sp := spec(config.Readiness, p, 20*time.Millisecond)
 	sp.SuccessThreshold, sp.FailureThreshold = 2, 3
 	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{sp}}})
 	await.True(t, "readiness to become Success after 2 successes", func() bool {
@@ -126,7 +128,7 @@ func TestPeriodAndThresholds(t *testing.T) {
 func TestErrorsAreDiscarded(t *testing.T) {
 	s, reg := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Unknown, Err: errors.New("no port")}}
-	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(state.Readiness, p, 20*time.Millisecond)}}})
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(config.Readiness, p, 20*time.Millisecond)}}})
 	await.True(t, "two discarded ticks", func() bool { return records(s)["a/readiness"].Errors >= 2 })
 	r := records(s)["a/readiness"]
 	if r.Value() != state.Failure || r.Successes+r.Failures != 0 {
@@ -145,9 +147,9 @@ func TestStartupGatesOthers(t *testing.T) {
 	live := &fakeProber{outcome: prober.Outcome{Result: prober.Failure}}
 	ready := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
 	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{
-		spec(state.Startup, startup, 10*time.Millisecond),
-		spec(state.Liveness, live, 10*time.Millisecond),
-		spec(state.Readiness, ready, 10*time.Millisecond),
+		spec(config.Startup, startup, 10*time.Millisecond),
+		spec(config.Liveness, live, 10*time.Millisecond),
+		spec(config.Readiness, ready, 10*time.Millisecond),
 	}}})
 	await.True(t, "startup to fail a few times", func() bool { return startup.calls.Load() >= 3 })
 	if live.calls.Load() != 0 || ready.calls.Load() != 0 {
@@ -175,9 +177,9 @@ func TestInitialDelay(t *testing.T) {
 	s, _ := harness(t, Options{})
 	delayed := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
 	other := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	sp := spec(state.Liveness, delayed, 10*time.Millisecond)
+	sp := spec(config.Liveness, delayed, 10*time.Millisecond)
 	sp.InitialDelay = time.Hour
-	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{sp}}, {Key: "b", Specs: []Spec{spec(state.Liveness, other, 10*time.Millisecond)}}})
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{sp}}, {Key: "b", Specs: []Spec{spec(config.Liveness, other, 10*time.Millisecond)}}})
 	await.True(t, "the undelayed target to run", func() bool { return other.calls.Load() >= 5 })
 	if delayed.calls.Load() != 0 {
 		t.Fatalf("probed during initialDelaySeconds")
@@ -193,7 +195,7 @@ func TestMaxInFlight(t *testing.T) {
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}, block: make(chan struct{})}
 	var ts []Target
 	for i := 0; i < 10; i++ {
-		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(state.Readiness, p, time.Hour)}})
+		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(config.Readiness, p, time.Hour)}})
 	}
 	syncT(s, "src", ts)
 	gauge := func(name string) float64 {
@@ -229,9 +231,9 @@ func TestMaxInFlight(t *testing.T) {
 func TestSyncKeepsUnchangedAndStopsRemoved(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	keep := Target{Key: "keep", Specs: []Spec{spec(state.Readiness, p, 10*time.Millisecond)}}
-	gone := Target{Key: "gone", Specs: []Spec{spec(state.Readiness, p, 10*time.Millisecond)}}
-	changed := Target{Key: "changed", Specs: []Spec{spec(state.Readiness, p, 10*time.Millisecond)}}
+	keep := Target{Key: "keep", Specs: []Spec{spec(config.Readiness, p, 10*time.Millisecond)}}
+	gone := Target{Key: "gone", Specs: []Spec{spec(config.Readiness, p, 10*time.Millisecond)}}
+	changed := Target{Key: "changed", Specs: []Spec{spec(config.Readiness, p, 10*time.Millisecond)}}
 	syncT(s, "src", []Target{keep, gone, changed})
 	await.True(t, "all three to be ready", func() bool {
 		rs := records(s)
@@ -239,7 +241,7 @@ func TestSyncKeepsUnchangedAndStopsRemoved(t *testing.T) {
 	})
 	// A long period: the new worker runs once, at once, and not again.
 	pastStartup(s)
-	changed.Specs = []Spec{spec(state.Readiness, p, time.Hour)}
+	changed.Specs = []Spec{spec(config.Readiness, p, time.Hour)}
 	changed.Specs[0].Identity = "new definition"
 	before := records(s)["keep/readiness"]
 	syncT(s, "src", []Target{keep, changed})
@@ -263,7 +265,7 @@ func TestRemoveCancelsRunningProbe(t *testing.T) {
 	s, reg := harness(t, Options{})
 	pastStartup(s)
 	p := &fakeProber{block: make(chan struct{})} // never released: only cancellation ends it
-	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(state.Readiness, p, time.Hour)}}})
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(config.Readiness, p, time.Hour)}}})
 	await.True(t, "the probe to start", func() bool { return p.calls.Load() == 1 })
 	syncT(s, "src", nil)
 	await.True(t, "the probe to be cancelled", func() bool {
@@ -298,7 +300,7 @@ func TestStartupJitterSpreadsFirstProbes(t *testing.T) {
 	s := New(Options{}, nil)
 	var ts []Target
 	for i := 0; i < 1000; i++ {
-		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(state.Readiness, &fakeProber{}, 10*time.Second)}})
+		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(config.Readiness, &fakeProber{}, 10*time.Second)}})
 	}
 	syncT(s, "src", ts)
 	min, max := s.queue[0].next, s.queue[0].next
@@ -316,7 +318,7 @@ func TestStartupJitterSpreadsFirstProbes(t *testing.T) {
 	}
 	// After the first period, new targets are probed at once.
 	s.started = s.started.Add(-time.Minute)
-	syncT(s, "later", []Target{{Key: "x", Specs: []Spec{spec(state.Readiness, &fakeProber{}, 10*time.Second)}}})
+	syncT(s, "later", []Target{{Key: "x", Specs: []Spec{spec(config.Readiness, &fakeProber{}, 10*time.Second)}}})
 	for _, w := range s.queue {
 		if w.t.key == "x" && w.next.After(time.Now()) {
 			t.Errorf("a target added after start-up waits until %v", w.next)
@@ -330,18 +332,17 @@ func TestStartupJitterSpreadsFirstProbes(t *testing.T) {
 func TestLabelsChangeKeepsState(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	sp := spec(state.Readiness, p, 10*time.Millisecond)
+	sp := spec(config.Readiness, p, 10*time.Millisecond)
 	syncT(s, "src", []Target{{Key: "ep", Specs: []Spec{sp}}})
 	await.True(t, "two successes", func() bool { return records(s)["ep/readiness"].Successes >= 2 })
 
 	relabeled := sp
-	relabeled.Labels = &LabelNames{Names: []string{"target", "kind", "address", "ready"}}
-	relabeled.Values = []string{"e", "readiness", "h", "false"}
+	relabeled.Labels = series.New(series.NewNames([]string{"target", "kind", "address", "ready"}), []string{"e", "readiness", "h", "false"})
 	syncT(s, "src", []Target{{Key: "ep", Specs: []Spec{relabeled}}})
 	var got Status
 	s.Each(func(st *Status) { got = *st })
-	if got.Spec.SeriesLabels != `address="ep",kind="readiness",ready="false",target="e"` {
-		t.Errorf("series labels %q", got.Spec.SeriesLabels)
+	if got.Spec.Labels.Text() != `address="ep",kind="readiness",ready="false",target="e"` {
+		t.Errorf("series labels %q", got.Spec.Labels.Text())
 	}
 	if got.Record.Successes < 2 || got.Record.Value() != state.Success {
 		t.Errorf("state lost on a label change: %+v", got.Record)
@@ -354,8 +355,9 @@ func syncT(s *Scheduler, src string, ts []Target) {
 	for i := range ts {
 		for j := range ts[i].Specs {
 			sp := &ts[i].Specs[j]
-			sp.Values = slices.Clone(sp.Values)
-			sp.Values[addressLabel] = ts[i].Key
+			values := slices.Clone(sp.Labels.Values)
+			values[series.AddressLabel] = ts[i].Key
+			sp.Labels = series.New(sp.Labels.Names, values)
 			sp.Target = &prober.Target{Host: ts[i].Key}
 		}
 	}
@@ -369,11 +371,11 @@ func syncT(s *Scheduler, src string, ts []Target) {
 func TestAddressChangeIsANewProbe(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	sp := spec(state.Readiness, p, 10*time.Millisecond)
+	sp := spec(config.Readiness, p, 10*time.Millisecond)
 	withAddr := func(addr string) Spec {
 		o := sp
 		o.Target = &prober.Target{Host: addr}
-		o.Values = []string{"e", "readiness", addr}
+		o.Labels = series.New(names, []string{"e", "readiness", addr})
 		return o
 	}
 	s.Sync("src", []Target{{Key: "ep", Specs: []Spec{withAddr("old:1")}}})
@@ -382,7 +384,7 @@ func TestAddressChangeIsANewProbe(t *testing.T) {
 	await.True(t, "a probe of the new address", func() bool { return p.last() == "new:2" })
 	var got []Status
 	s.Each(func(st *Status) { got = append(got, *st) })
-	if len(got) != 1 || got[0].Spec.Values[addressLabel] != "new:2" || got[0].Spec.Target.Host != "new:2" {
+	if len(got) != 1 || got[0].Spec.Labels.Address() != "new:2" || got[0].Spec.Target.Host != "new:2" {
 		t.Fatalf("after the change: %+v", got)
 	}
 	p.mu.Lock()
@@ -400,8 +402,8 @@ func TestAddressChangeIsANewProbe(t *testing.T) {
 func TestTargetDetailsChangeInPlace(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	sp := spec(state.Readiness, p, 10*time.Millisecond)
-	sp.Values = []string{"e", "readiness", "h"}
+	sp := spec(config.Readiness, p, 10*time.Millisecond)
+	sp.Labels = series.New(names, []string{"e", "readiness", "h"})
 	sp.Target = &prober.Target{Host: "h", Vars: map[string]string{"PROBE_X": "1"}}
 	s.Sync("src", []Target{{Key: "ep", Specs: []Spec{sp}}})
 	await.True(t, "two successes", func() bool { return records(s)["ep/readiness"].Successes >= 2 })
@@ -419,7 +421,7 @@ func TestTargetDetailsChangeInPlace(t *testing.T) {
 func TestOneProbeChangesOthersKeepState(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	ready, live := spec(state.Readiness, p, 10*time.Millisecond), spec(state.Liveness, p, 10*time.Millisecond)
+	ready, live := spec(config.Readiness, p, 10*time.Millisecond), spec(config.Liveness, p, 10*time.Millisecond)
 	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{ready, live}}})
 	await.True(t, "both probed", func() bool {
 		r := records(s)
@@ -444,8 +446,8 @@ func TestSameSeriesFromTwoSources(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p1 := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
 	p2 := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	syncT(s, "slice-a", []Target{{Key: "10.0.0.1", Specs: []Spec{spec(state.Readiness, p1, 10*time.Millisecond)}}})
-	syncT(s, "slice-b", []Target{{Key: "10.0.0.1", Specs: []Spec{spec(state.Readiness, p2, 10*time.Millisecond)}}})
+	syncT(s, "slice-a", []Target{{Key: "10.0.0.1", Specs: []Spec{spec(config.Readiness, p1, 10*time.Millisecond)}}})
+	syncT(s, "slice-b", []Target{{Key: "10.0.0.1", Specs: []Spec{spec(config.Readiness, p2, 10*time.Millisecond)}}})
 	await.True(t, "the first probed", func() bool { return p1.calls.Load() >= 3 })
 	n := 0
 	s.Each(func(*Status) { n++ })

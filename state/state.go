@@ -4,44 +4,12 @@
 package state
 
 import (
-	"fmt"
+	"github.com/probe-exporter/probe-exporter/config"
 	"time"
 	"unicode/utf8"
 
 	"github.com/probe-exporter/probe-exporter/prober"
 )
-
-// Kind is readiness, liveness or startup.
-type Kind uint8
-
-const (
-	Readiness Kind = iota
-	Liveness
-	Startup
-)
-
-func (k Kind) String() string {
-	switch k {
-	case Liveness:
-		return "liveness"
-	case Startup:
-		return "startup"
-	}
-	return "readiness"
-}
-
-// ParseKind is the inverse of Kind.String.
-func ParseKind(s string) (Kind, error) {
-	switch s {
-	case "readiness":
-		return Readiness, nil
-	case "liveness":
-		return Liveness, nil
-	case "startup":
-		return Startup, nil
-	}
-	return 0, fmt.Errorf("unknown probe kind %q", s)
-}
 
 // Value is a thresholded result. Its numeric values are probe_state's.
 type Value int8
@@ -63,11 +31,11 @@ func (v Value) String() string {
 }
 
 // Initial is the kubelet's initialValue: not ready, alive, not started.
-func Initial(k Kind) Value {
+func Initial(k config.Kind) Value {
 	switch k {
-	case Liveness:
+	case config.Liveness:
 		return Success
-	case Startup:
+	case config.Startup:
 		return Unknown
 	}
 	return Failure
@@ -80,7 +48,7 @@ func Initial(k Kind) Value {
 // counting, and recovers at successThreshold. A startup probe that succeeds is done, as in the
 // kubelet: it goes on hold and gates nothing any more.
 type Machine struct {
-	kind             Kind
+	kind             config.Kind
 	successThreshold int32
 	failureThreshold int32
 
@@ -95,7 +63,7 @@ type Machine struct {
 
 // NewMachine starts at the kind's initial value; since is when the target
 // appeared, reported as the last transition until a real one happens.
-func NewMachine(k Kind, successThreshold, failureThreshold int32, since time.Time) Machine {
+func NewMachine(k config.Kind, successThreshold, failureThreshold int32, since time.Time) Machine {
 	return Machine{
 		kind:             k,
 		successThreshold: successThreshold,
@@ -125,7 +93,7 @@ func (m *Machine) Observe(r Value, now time.Time) bool {
 		m.transitions++
 		m.lastTransition = now
 	}
-	if m.kind == Startup && r == Success {
+	if m.kind == config.Startup && r == Success {
 		m.onHold = true
 		m.resultRun = 0
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/prober"
 )
 
@@ -30,55 +31,55 @@ type step struct {
 func TestMachine(t *testing.T) {
 	for _, c := range []struct {
 		name    string
-		kind    Kind
+		kind    config.Kind
 		s, f    int32
 		initial Value
 		steps   []step
 	}{
-		{"TestFailureThreshold", Readiness, 1, 3, F, []step{
+		{"TestFailureThreshold", config.Readiness, 1, 3, F, []step{
 			{S, S, 1, false}, {S, S, 2, false}, {S, S, 3, false},
 			{F, S, 1, false}, {F, S, 2, false},
 			{F, F, 3, false}, {F, F, 4, false},
 		}},
-		{"TestSuccessThreshold", Readiness, 3, 1, F, []step{
+		{"TestSuccessThreshold", config.Readiness, 3, 1, F, []step{
 			{S, F, 1, false}, {S, F, 2, false}, {S, S, 3, false},
 			{F, F, 1, false},
 		}},
-		{"TestResultRunOnLivenessCheckFailure", Liveness, 1, 3, S, []step{
+		{"TestResultRunOnLivenessCheckFailure", config.Liveness, 1, 3, S, []step{
 			{S, S, 1, false}, {F, S, 1, false}, {F, S, 2, false},
 			{F, F, 3, false}, // kubelet: Failure, run reset to 0, on hold; here the count goes on
 			{F, F, 4, false},
 		}},
-		{"TestStartupProbeFailureThreshold", Startup, 1, 3, U, []step{
+		{"TestStartupProbeFailureThreshold", config.Startup, 1, 3, U, []step{
 			{F, U, 1, false}, {F, U, 2, false},
 			{F, F, 3, false}, // kubelet: Failure, run 0, on hold (container restarts); here 3
 		}},
-		{"TestStartupProbeSuccessThreshold", Startup, 1, 1, U, []step{
+		{"TestStartupProbeSuccessThreshold", config.Startup, 1, 1, U, []step{
 			{S, S, 0, true},
 		}},
-		{"TestOnHoldOnLivenessCheckFailure", Liveness, 1, 1, S, []step{
+		{"TestOnHoldOnLivenessCheckFailure", config.Liveness, 1, 1, S, []step{
 			{F, F, 1, false}, // kubelet: run 0, on hold
 		}},
-		{"TestOnHoldOnStartupCheckFailure", Startup, 1, 1, U, []step{
+		{"TestOnHoldOnStartupCheckFailure", config.Startup, 1, 1, U, []step{
 			{F, F, 1, false}, // kubelet: run 0, on hold
 		}},
-		{"TestStartupProbeDisabledByStarted (startup part)", Startup, 1, 2, U, []step{
+		{"TestStartupProbeDisabledByStarted (startup part)", config.Startup, 1, 2, U, []step{
 			{F, U, 1, false}, {S, S, 0, true},
 		}},
 		// Adapted: no container to restart, so liveness keeps probing after
 		// Failure, keeps counting (no saw-tooth), and recovers at
 		// successThreshold (always 1 for liveness).
-		{"adapted: liveness recovers", Liveness, 1, 2, S, []step{
+		{"adapted: liveness recovers", config.Liveness, 1, 2, S, []step{
 			{F, S, 1, false}, {F, F, 2, false}, {F, F, 3, false}, {F, F, 4, false},
 			{S, S, 1, false}, {F, S, 1, false}, {F, F, 2, false},
 		}},
 		// Adapted: a startup probe that reached its failure threshold keeps
 		// probing (the kubelet would restart the container and start over)
 		// and is done once it succeeds.
-		{"adapted: startup fails then starts", Startup, 1, 2, U, []step{
+		{"adapted: startup fails then starts", config.Startup, 1, 2, U, []step{
 			{F, U, 1, false}, {F, F, 2, false}, {F, F, 3, false}, {S, S, 0, true},
 		}},
-		{"readiness never holds or resets", Readiness, 2, 2, F, []step{
+		{"readiness never holds or resets", config.Readiness, 2, 2, F, []step{
 			{S, F, 1, false}, {S, S, 2, false}, {S, S, 3, false},
 			{F, S, 1, false}, {F, F, 2, false}, {F, F, 3, false}, {S, F, 1, false},
 		}},
@@ -102,7 +103,7 @@ func TestMachine(t *testing.T) {
 
 func TestTransitions(t *testing.T) {
 	since := time.Unix(100, 0)
-	m := NewMachine(Readiness, 1, 1, since)
+	m := NewMachine(config.Readiness, 1, 1, since)
 	if n, at := m.Transitions(); n != 0 || !at.Equal(since) {
 		t.Fatalf("fresh: %d %v", n, at)
 	}
@@ -118,7 +119,7 @@ func TestTransitions(t *testing.T) {
 // TestRecordDiscardsErrors: an errored outcome is counted but moves
 // neither the value nor the run, so F, error, F is two consecutive failures.
 func TestRecordDiscardsErrors(t *testing.T) {
-	r := Record{Machine: NewMachine(Liveness, 1, 2, time.Unix(0, 0))}
+	r := Record{Machine: NewMachine(config.Liveness, 1, 2, time.Unix(0, 0))}
 	now := time.Unix(1, 0)
 	r.Apply(prober.Outcome{Result: prober.Failure}, time.Millisecond, now)
 	r.Apply(prober.Outcome{Result: prober.Unknown, Err: errors.New("port")}, time.Millisecond, now)
@@ -140,20 +141,9 @@ func TestRecordDiscardsErrors(t *testing.T) {
 	}
 }
 
-func TestParseKind(t *testing.T) {
-	for _, k := range []Kind{Readiness, Liveness, Startup} {
-		if got, err := ParseKind(k.String()); err != nil || got != k {
-			t.Errorf("%v: %v %v", k, got, err)
-		}
-	}
-	if _, err := ParseKind("other"); err == nil {
-		t.Error("want an error")
-	}
-}
-
 func TestRecordReasonAndHistory(t *testing.T) {
 	var r Record
-	r.Machine = NewMachine(Readiness, 1, 1, time.Unix(0, 0))
+	r.Machine = NewMachine(config.Readiness, 1, 1, time.Unix(0, 0))
 	r.Apply(prober.Outcome{Result: prober.Failure, Output: "HTTP probe failed with statuscode: 500"}, time.Millisecond, time.Unix(1, 0))
 	if r.LastReason != "HTTP probe failed with statuscode: 500" {
 		t.Errorf("reason %q", r.LastReason)

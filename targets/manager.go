@@ -160,7 +160,7 @@ func (m *Manager) Apply(cfg *config.Config) error {
 	return nil
 }
 
-func (m *Manager) start(e *Entry, t *config.Target, disc, def string, gen int) (*dynamic, error) {
+func (m *Manager) start(e *Entry, t *config.Entry, disc, def string, gen int) (*dynamic, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &dynamic{disc: disc, def: def, prefix: t.Name + "#" + strconv.Itoa(gen) + "|", cancel: cancel, sources: map[string]bool{}}
 	d.entry.Store(e)

@@ -19,23 +19,23 @@ import (
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/relabel"
 	"github.com/probe-exporter/probe-exporter/scheduler"
-	"github.com/probe-exporter/probe-exporter/state"
+	"github.com/probe-exporter/probe-exporter/series"
 )
 
 // Entry is one config entry with its probers built, ready to be applied to
 // any number of discovered targets.
 type Entry struct {
-	cfg    *config.Target
+	cfg    *config.Entry
 	probes []probe
 	rules  []*relabel.Rule
 
 	mu     sync.Mutex
-	names  map[string]*scheduler.LabelNames // by joined names, reused across groups
-	shared map[string]probe                 // targets' own probes (inheritProbes), by identity
+	names  map[string]*series.Names // by joined names, reused across groups
+	shared map[string]probe         // targets' own probes (inheritProbes), by identity
 }
 
 type probe struct {
-	kind     state.Kind
+	kind     config.Kind
 	def      *config.Probe
 	prober   prober.Prober
 	identity string
@@ -43,8 +43,8 @@ type probe struct {
 
 // NewEntry builds the entry's probers: once per probe definition, shared by
 // all its targets and attempts.
-func NewEntry(cfg *config.Target) (*Entry, error) {
-	e := &Entry{cfg: cfg, names: map[string]*scheduler.LabelNames{}, shared: map[string]probe{}}
+func NewEntry(cfg *config.Entry) (*Entry, error) {
+	e := &Entry{cfg: cfg, names: map[string]*series.Names{}, shared: map[string]probe{}}
 	for i := range cfg.RelabelConfigs {
 		r, err := cfg.RelabelConfigs[i].Compile()
 		if err != nil {
@@ -70,19 +70,15 @@ func NewEntry(cfg *config.Target) (*Entry, error) {
 // prober, and a target keeps its state while its identities don't change.
 func identity(kp config.KindProbe) (string, error) {
 	def, err := json.Marshal(kp.Probe)
-	return kp.Kind + string(def), err
+	return kp.Kind.String() + string(def), err
 }
 
 func newProbe(kp config.KindProbe, id string) (probe, error) {
-	kind, err := state.ParseKind(kp.Kind)
-	if err != nil {
-		return probe{}, err
-	}
 	p, err := prober.New(kp.Probe)
 	if err != nil {
 		return probe{}, err
 	}
-	return probe{kind: kind, def: kp.Probe, prober: p, identity: id}, nil
+	return probe{kind: kp.Kind, def: kp.Probe, prober: p, identity: id}, nil
 }
 
 // probesFor is the entry's probes, or the target's own (a container's
@@ -168,8 +164,7 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 				SuccessThreshold: p.def.SuccessThreshold,
 				FailureThreshold: p.def.FailureThreshold,
 				Entry:            e.cfg.Name,
-				Labels:           names,
-				Values:           values,
+				Labels:           series.New(names, values),
 				Identity:         p.identity,
 			})
 		}
@@ -189,7 +184,7 @@ func dedupe(ts []scheduler.Target, own []string) []scheduler.Target {
 	for i := range ts {
 		for j := range ts[i].Specs {
 			sp := &ts[i].Specs[j]
-			r := request{sp.Target.Host, sp.Kind.String(), sp.Identity, sp.Values[2]}
+			r := request{sp.Target.Host, sp.Kind.String(), sp.Identity, sp.Labels.Address()}
 			if h, dup := home[r]; !dup || (own[h[0]] != r.address && own[i] == r.address) {
 				home[r] = [2]int{i, j}
 			}
@@ -203,7 +198,7 @@ func dedupe(ts []scheduler.Target, own []string) []scheduler.Target {
 		specs := ts[i].Specs[:0]
 		for j := range ts[i].Specs {
 			sp := &ts[i].Specs[j]
-			if home[request{sp.Target.Host, sp.Kind.String(), sp.Identity, sp.Values[2]}] == [2]int{i, j} {
+			if home[request{sp.Target.Host, sp.Kind.String(), sp.Identity, sp.Labels.Address()}] == [2]int{i, j} {
 				specs = append(specs, *sp)
 			}
 		}
@@ -226,7 +221,7 @@ func countSpecs(ts []scheduler.Target) int {
 // labelNames is target, kind, address, then the sorted union of the entry's
 // and the group's target label names: one schema per entry, so its series
 // share descriptors.
-func (e *Entry) labelNames(g discovery.Group) *scheduler.LabelNames {
+func (e *Entry) labelNames(g discovery.Group) *series.Names {
 	set := map[string]struct{}{}
 	if len(e.rules) == 0 {
 		for k := range e.cfg.Labels {
@@ -250,7 +245,7 @@ func (e *Entry) labelNames(g discovery.Group) *scheduler.LabelNames {
 	if n, ok := e.names[joined]; ok {
 		return n
 	}
-	n := &scheduler.LabelNames{Names: names}
+	n := series.NewNames(names)
 	e.names[joined] = n
 	return n
 }
@@ -323,7 +318,7 @@ func reserved(name string) bool {
 
 // vars are what an exec probe sees of its target, for $(VAR) expansion
 // and in its environment.
-func (e *Entry) vars(t discovery.Target, kind state.Kind, labels map[string]string) map[string]string {
+func (e *Entry) vars(t discovery.Target, kind config.Kind, labels map[string]string) map[string]string {
 	v := map[string]string{
 		"PROBE_TARGET":  e.cfg.Name,
 		"PROBE_KIND":    kind.String(),

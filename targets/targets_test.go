@@ -60,25 +60,25 @@ func TestEntryTargets(t *testing.T) {
 		t.Fatalf("specs: %+v", first.Specs)
 	}
 	// One schema for the entry: the union of entry and host label names.
-	if got := strings.Join(first.Specs[0].Labels.Names, ","); got != "target,kind,address,rack,team,zone" {
+	if got := strings.Join(first.Specs[0].Labels.Names.Names, ","); got != "target,kind,address,rack,team,zone" {
 		t.Errorf("label names %s", got)
 	}
-	if first.Specs[0].Labels != second.Specs[1].Labels {
+	if first.Specs[0].Labels.Names != second.Specs[1].Labels.Names {
 		t.Error("label names not shared across the entry")
 	}
 	// Host labels override entry labels; a missing one is empty.
-	if got := strings.Join(first.Specs[1].Values, ","); got != "web,readiness,127.0.0.1:9000,,payments,a" {
+	if got := strings.Join(first.Specs[1].Labels.Values, ","); got != "web,readiness,127.0.0.1:9000,,payments,a" {
 		t.Errorf("readiness values %q", got)
 	}
-	if got := strings.Join(second.Specs[1].Values, ","); got != "web,readiness,[::1]:9000,r1,payments,default" {
+	if got := strings.Join(second.Specs[1].Labels.Values, ","); got != "web,readiness,[::1]:9000,r1,payments,default" {
 		t.Errorf("readiness values %q", got)
 	}
 	// exec: the address is the host (with its port when it has one), and
 	// the variables are there.
-	if got := first.Specs[0].Values[2]; got != "127.0.0.1:8080" {
+	if got := first.Specs[0].Labels.Values[2]; got != "127.0.0.1:8080" {
 		t.Errorf("exec address %q", got)
 	}
-	if got := second.Specs[0].Values[2]; got != "::1" {
+	if got := second.Specs[0].Labels.Values[2]; got != "::1" {
 		t.Errorf("exec address %q", got)
 	}
 	vars := first.Specs[0].Target.Vars
@@ -181,10 +181,10 @@ targets:
 		t.Fatalf("want the zone=skip host dropped, got %d targets", len(ts))
 	}
 	sp := ts[0].Specs[0]
-	if got := strings.Join(sp.Labels.Names, ","); got != "target,kind,address,az,team,zone" {
+	if got := strings.Join(sp.Labels.Names.Names, ","); got != "target,kind,address,az,team,zone" {
 		t.Errorf("label names %s (drop_me and __ labels must be gone)", got)
 	}
-	if got := strings.Join(sp.Values, ","); got != "web,readiness,127.0.0.1:9090,a,payments,a" {
+	if got := strings.Join(sp.Labels.Values, ","); got != "web,readiness,127.0.0.1:9090,a,payments,a" {
 		t.Errorf("values %s", got)
 	}
 	if sp.Target.Port != 9090 {
@@ -322,8 +322,8 @@ targets:
 	series := map[string]bool{}
 	for _, st := range e.Targets(g) {
 		for _, sp := range st.Specs {
-			got[st.Key] = append(got[st.Key], sp.Kind.String()+"@"+sp.Values[2])
-			k := strings.Join(sp.Values, "|")
+			got[st.Key] = append(got[st.Key], sp.Kind.String()+"@"+sp.Labels.Values[2])
+			k := strings.Join(sp.Labels.Values, "|")
 			if series[k] {
 				t.Errorf("duplicate series %s", k)
 			}
@@ -372,14 +372,14 @@ targets:
 		t.Fatalf("%d targets", len(ts))
 	}
 	a, b := ts[0].Specs[0], ts[1].Specs[0]
-	if a.Values[2] != "api.ns.svc.cluster.local:443" || a.Target.Host != "api.ns.svc.cluster.local" {
-		t.Errorf("untouched __address__: probes %s (%s)", a.Values[2], a.Target.Host)
+	if a.Labels.Values[2] != "api.ns.svc.cluster.local:443" || a.Target.Host != "api.ns.svc.cluster.local" {
+		t.Errorf("untouched __address__: probes %s (%s)", a.Labels.Values[2], a.Target.Host)
 	}
-	if got := a.Values[slices.Index(a.Labels.Names, "short")]; got != "api.ns:443" {
+	if got := a.Labels.Values[slices.Index(a.Labels.Names.Names, "short")]; got != "api.ns:443" {
 		t.Errorf("regex on Prometheus' __address__: short=%q", got)
 	}
-	if b.Values[2] != "10.0.0.7:8080" || b.Target.Host != "10.0.0.7" || b.Target.Port != 8080 {
-		t.Errorf("rewritten __address__: %s %+v", b.Values[2], b.Target)
+	if b.Labels.Values[2] != "10.0.0.7:8080" || b.Target.Host != "10.0.0.7" || b.Target.Port != 8080 {
+		t.Errorf("rewritten __address__: %s %+v", b.Labels.Values[2], b.Target)
 	}
 }
 
@@ -402,10 +402,10 @@ targets:
 	probe.SetDefaults()
 	g := discovery.Group{Source: "pod/ns/db-0", Targets: []discovery.Target{{
 		ID: "db|cid|0", Host: "192.0.2.4", Since: since, Meta: map[string]string{"__meta_kubernetes_pod_label_app": "db"},
-		Probes: []config.KindProbe{{Kind: config.KindReadiness, Probe: probe}},
+		Probes: []config.KindProbe{{Kind: config.Readiness, Probe: probe}},
 	}}}
 	ts := e.Targets(g)
-	if len(ts) != 1 || len(ts[0].Specs) != 1 || !ts[0].Since.Equal(since) || ts[0].Specs[0].Values[2] != "192.0.2.4:5432" {
+	if len(ts) != 1 || len(ts[0].Specs) != 1 || !ts[0].Since.Equal(since) || ts[0].Specs[0].Labels.Values[2] != "192.0.2.4:5432" {
 		t.Fatalf("targets %+v", ts)
 	}
 }
@@ -463,7 +463,7 @@ targets:
 	if spec(before, "readiness").Identity != spec(after, "readiness").Identity {
 		t.Error("the unchanged readiness probe changed identity")
 	}
-	if spec(after, "liveness").Period != 20*time.Second || !slices.Contains(spec(after, "liveness").Values, "y") {
+	if spec(after, "liveness").Period != 20*time.Second || !slices.Contains(spec(after, "liveness").Labels.Values, "y") {
 		t.Errorf("the edit did not take: %+v", spec(after, "liveness"))
 	}
 	// The discovery block itself changed: watches restart.

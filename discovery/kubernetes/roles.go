@@ -513,9 +513,9 @@ func (b *builder) inherited(g discovery.Group, pod *corev1.Pod, host string, met
 		c := cand.c
 		var probes []config.KindProbe
 		for _, kp := range []struct {
-			kind string
+			kind config.Kind
 			p    *corev1.Probe
-		}{{config.KindStartup, c.StartupProbe}, {config.KindLiveness, c.LivenessProbe}, {config.KindReadiness, c.ReadinessProbe}} {
+		}{{config.Startup, c.StartupProbe}, {config.Liveness, c.LivenessProbe}, {config.Readiness, c.ReadinessProbe}} {
 			if kp.p == nil {
 				continue
 			}
@@ -525,7 +525,7 @@ func (b *builder) inherited(g discovery.Group, pod *corev1.Pod, host string, met
 				g.Skipped = addSkip(g.Skipped, SkipExecProbe)
 				continue
 			}
-			if pod.DeletionTimestamp != nil && kp.kind != config.KindReadiness {
+			if pod.DeletionTimestamp != nil && kp.kind != config.Readiness {
 				continue // the kubelet stops liveness and startup of a deleted pod
 			}
 			probes = append(probes, config.KindProbe{Kind: kp.kind, Probe: convertProbe(kp.p)})

@@ -1,0 +1,87 @@
+// Package series is what identifies one probe's series: its label names
+// and values. Labels are rendered to exposition text once, when a probe's
+// labels are made, so that a scrape of 100k probes copies text instead of
+// escaping and sorting 800k label sets.
+package series
+
+import (
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Fixed positions in every Names: the exporter's own labels come first.
+const (
+	TargetLabel  = 0 // the entry's name
+	KindLabel    = 1 // readiness, liveness, startup
+	AddressLabel = 2 // what the probe reaches
+)
+
+// Names are the label names shared by the series of one entry (target,
+// kind, address, then the entry's and its targets' label names): one
+// schema, so the series share descriptors.
+type Names struct {
+	Names []string
+	// order is Names' indexes sorted by name, the order label pairs are
+	// written in; resultAt is where a "result" pair goes in that order.
+	order []int
+}
+
+// NewNames makes a schema; names start with target, kind and address.
+func NewNames(names []string) *Names {
+	n := &Names{Names: names, order: make([]int, len(names))}
+	for i := range n.order {
+		n.order[i] = i
+	}
+	sort.Slice(n.order, func(a, b int) bool { return names[n.order[a]] < names[n.order[b]] })
+	return n
+}
+
+// Labels are one probe's label values under a schema, with their text.
+type Labels struct {
+	Names  *Names
+	Values []string // lined up with Names.Names
+
+	text     string
+	resultAt int
+}
+
+// New makes Labels and renders their text (`a="x",b="y"`: sorted by name,
+// values escaped, no braces, as client_golang writes them).
+func New(names *Names, values []string) *Labels {
+	l := &Labels{Names: names, Values: values, resultAt: -1}
+	var b strings.Builder
+	for k, i := range names.order {
+		if k > 0 {
+			b.WriteByte(',')
+		}
+		if l.resultAt < 0 && names.Names[i] > "result" {
+			l.resultAt = b.Len()
+		}
+		b.WriteString(names.Names[i])
+		b.WriteString(`="`)
+		valueEscaper.WriteString(&b, values[i])
+		b.WriteByte('"')
+	}
+	if l.resultAt < 0 {
+		l.resultAt = b.Len()
+	}
+	l.text = b.String()
+	return l
+}
+
+var valueEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+
+// Text is the labels' exposition text.
+func (l *Labels) Text() string { return l.text }
+
+// ResultAt is where a result="..." pair belongs in Text's order.
+func (l *Labels) ResultAt() int { return l.resultAt }
+
+// Address is the address label's value.
+func (l *Labels) Address() string { return l.Values[AddressLabel] }
+
+// Equal reports whether l and o describe the same series.
+func (l *Labels) Equal(o *Labels) bool {
+	return l == o || (l.Names == o.Names && slices.Equal(l.Values, o.Values))
+}
