@@ -1,0 +1,173 @@
+package kubernetes
+
+// What discovery says about itself: API errors by reason, one log line
+// per state change, probe_exporter_discovery_synced and _skipped.
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+)
+
+func reason(err error) string {
+	var netErr net.Error
+	var opErr *net.OpError
+	switch {
+	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
+		return "forbidden"
+	case errors.As(err, &opErr), errors.As(err, &netErr), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		apierrors.IsServiceUnavailable(err), apierrors.IsTimeout(err), apierrors.IsServerTimeout(err):
+		return "unreachable"
+	}
+	// Some transport errors arrive only as text.
+	for _, s := range []string{"connection refused", "connection reset", "no such host", "i/o timeout", "EOF",
+		"client connection lost", "TLS handshake timeout", "no route to host", "GOAWAY"} {
+		if strings.Contains(err.Error(), s) {
+			return "unreachable"
+		}
+	}
+	return "other"
+}
+
+// observe records the outcome of an API call: it counts failures and logs
+// when the informer's state changes, not on every retry, so there is no
+// log storm while an API server is down. A forbidden error says which verb
+// and resource RBAC lacks.
+func (d *Discoverer) observe(c *cluster, inf *informer, err error, count bool) {
+	if err == nil {
+		d.healthy(c, inf)
+		return
+	}
+	if errors.Is(err, context.Canceled) && d.ctx.Err() != nil {
+		return // shutting down
+	}
+	r := reason(err)
+	if count {
+		d.errs.WithLabelValues(inf.key.resource, r).Inc()
+	}
+	inf.healthy.Store(false)
+	if _, changed := inf.transition(r); !changed {
+		return
+	}
+	d.changed()
+	if r == "unreachable" && c.unreachable.Swap(true) {
+		return // said already for this API server
+	}
+	ns := inf.key.namespace
+	if ns == "" {
+		ns = "all namespaces"
+	}
+	switch r {
+	case "forbidden":
+		d.log.Error("kubernetes: permission denied; grant get, list and watch on this resource (see examples/kubernetes/rbac.yaml)",
+			"resource", inf.key.resource, "namespace", ns, "api_server", c.name, "err", err)
+	case "unreachable":
+		d.log.Warn("kubernetes: API server unreachable; keeping the last known targets and retrying with backoff",
+			"api_server", c.name, "err", err)
+	default:
+		d.log.Warn("kubernetes: cannot list or watch; keeping the last known targets and retrying with backoff",
+			"resource", inf.key.resource, "namespace", ns, "api_server", c.name, "err", err)
+	}
+}
+
+func (d *Discoverer) healthy(c *cluster, inf *informer) {
+	inf.healthy.Store(true)
+	prev, changed := inf.transition("ok")
+	if changed {
+		d.changed()
+	}
+	switch {
+	case prev == "" || prev == "ok":
+	case c.unreachable.Swap(false):
+		// Whatever this informer saw last, the cluster was unreachable.
+		d.log.Info("kubernetes: API server reachable again", "api_server", c.name)
+	case prev != "unreachable":
+		d.log.Info("kubernetes: listing works again", "resource", inf.key.resource, "namespace", inf.key.namespace, "api_server", c.name)
+	}
+}
+
+// health keeps probe_exporter_discovery_synced current, recomputed when
+// an informer's state changes or the work queue drains: 1 only when every
+// informer has listed (and is not relisting), its API server answers,
+// every handler has been given the listed objects, and every group built
+// from them has reached the scheduler.
+func (r *run) health(ctx context.Context) {
+	var wait <-chan time.Time
+	for {
+		ok, handlersPending := r.synced()
+		v := 0.0
+		if ok {
+			v = 1
+		}
+		r.d.synced.WithLabelValues(r.entry).Set(v)
+		// Handlers are told the listed objects asynchronously, with no
+		// event when done: while that is all that is missing, look again
+		// shortly.
+		wait = nil
+		if handlersPending {
+			wait = time.After(20 * time.Millisecond)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.recheck:
+		case <-wait:
+		}
+	}
+}
+
+func (r *run) synced() (ok, handlersPending bool) {
+	for _, reg := range r.regs {
+		if !reg.inf.HasSynced() || reg.inf.listing.Load() || !reg.inf.healthy.Load() {
+			return false, false
+		}
+	}
+	for _, reg := range r.regs {
+		if !reg.h.HasSynced() {
+			return false, true
+		}
+	}
+	return r.queue.Len() == 0 && r.busy.Load() == 0, false
+}
+
+func (d *Discoverer) recordSkipped(entry, source string, skipped map[string]int) {
+	d.skipMu.Lock()
+	srcs := d.skipSrcs[entry]
+	if srcs == nil {
+		srcs = map[string]map[string]int{}
+		d.skipSrcs[entry] = srcs
+	}
+	if len(skipped) == 0 {
+		delete(srcs, source)
+	} else {
+		srcs[source] = skipped
+	}
+	d.skipMu.Unlock()
+	d.publishSkipped(entry)
+}
+
+func (d *Discoverer) publishSkipped(entry string) {
+	d.skipMu.Lock()
+	defer d.skipMu.Unlock()
+	totals := map[string]int{}
+	for _, reasons := range d.skipSrcs[entry] {
+		for r, n := range reasons {
+			totals[r] += n
+		}
+	}
+	for _, r := range []string{SkipHeadless, SkipNoIngress, SkipNoNodePort, SkipNoServiceName, SkipExecProbe, SkipNotRunning, SkipNoPodIP} {
+		if n, ok := totals[r]; ok {
+			d.skipped.WithLabelValues(entry, r).Set(float64(n))
+		} else {
+			d.skipped.DeleteLabelValues(entry, r)
+		}
+	}
+}
