@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestStatic(t *testing.T) {
@@ -22,4 +24,28 @@ func TestStatic(t *testing.T) {
 	if g := Static(&config.Entry{Name: "empty"}); len(g.Targets) != 0 || g.Source != "static/empty" {
 		t.Errorf("empty entry: %+v", g)
 	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := NewMetrics(reg)
+	m.SetSynced("web", "kubernetes", true)
+	m.SetSynced("files", "static", true)
+	m.SetSkipped("web", "kubernetes", []string{"a", "b"}, map[string]int{"a": 2})
+	if got := testutil.ToFloat64(m.skipped.WithLabelValues("web", "kubernetes", "a")); got != 2 {
+		t.Errorf("skipped %v", got)
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+	m.Forget("web", "kubernetes")
+	if n := testutil.CollectAndCount(m.synced) + testutil.CollectAndCount(m.skipped); n != 1 {
+		t.Errorf("%d series after Forget, want the static one", n)
+	}
+	// A second source (or a second registry) never registers them again.
+	NewMetrics(prometheus.NewRegistry())
 }

@@ -31,6 +31,9 @@ type Discoverer interface {
 type Options struct {
 	// Kubernetes runs kubernetes: entries; nil rejects them.
 	Kubernetes Discoverer
+	// Metrics, if set, get the static entries' discovery state (always
+	// synced).
+	Metrics *discovery.Metrics
 	// Shard and TotalShards split targets across replicas by a stable hash
 	// of their identity; TotalShards 0 or 1 keeps everything.
 	Shard, TotalShards int
@@ -45,7 +48,7 @@ type Manager struct {
 	opts  Options
 
 	mu      sync.Mutex
-	static  map[string]bool // scheduler sources of static entries
+	static  map[string]string // scheduler sources of static entries, to their entry
 	dynamic map[string]*dynamic
 	gen     int
 }
@@ -68,7 +71,7 @@ type dynamic struct {
 
 // NewManager returns a Manager driving sched.
 func NewManager(sched Syncer, opts Options) *Manager {
-	return &Manager{sched: sched, opts: opts, static: map[string]bool{}, dynamic: map[string]*dynamic{}}
+	return &Manager{sched: sched, opts: opts, static: map[string]string{}, dynamic: map[string]*dynamic{}}
 }
 
 // Apply makes the scheduler run exactly what cfg describes. Unchanged
@@ -121,21 +124,29 @@ func (m *Manager) Apply(cfg *config.Config) error {
 		started[t.Name] = d
 	}
 
-	nextStatic := map[string]bool{}
+	nextStatic := map[string]string{} // source -> entry
 	for i, e := range entries {
 		if cfg.Targets[i].Kubernetes != nil {
 			continue
 		}
 		g := discovery.Static(&cfg.Targets[i])
 		m.sched.Sync(g.Source, m.shard(g.Source, e.Targets(g)))
-		nextStatic[g.Source] = true
+		nextStatic[g.Source] = cfg.Targets[i].Name
 	}
-	for src := range m.static {
-		if !nextStatic[src] {
+	for src, name := range m.static {
+		if _, ok := nextStatic[src]; !ok {
 			m.sched.Sync(src, nil)
+			if m.opts.Metrics != nil {
+				m.opts.Metrics.Forget(name, "static")
+			}
 		}
 	}
 	m.static = nextStatic
+	if m.opts.Metrics != nil {
+		for _, name := range nextStatic {
+			m.opts.Metrics.SetSynced(name, "static", true)
+		}
+	}
 
 	keep := map[string]bool{}
 	for _, t := range cfg.Targets {

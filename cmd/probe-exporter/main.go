@@ -32,6 +32,7 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/collector"
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/probe-exporter/probe-exporter/discovery/kubernetes"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
@@ -128,13 +129,14 @@ func run() int {
 	probeReg.MustRegister(probes)
 	kubeCtx, stopKube := context.WithCancel(context.Background())
 	defer stopKube()
+	discoveryMetrics := discovery.NewMetrics(reg)
 	kube := kubernetes.New(kubeCtx, kubernetes.Options{
 		Kubeconfig: *kubeconfig,
 		NodeName:   *nodeName,
 		UserAgent:  "probe-exporter/" + version.Version,
 		Logger:     logger,
-	}, reg)
-	mgr := targets.NewManager(sched, targets.Options{Kubernetes: kube, Shard: *shard, TotalShards: *totalShards})
+	}, discoveryMetrics, reg)
+	mgr := targets.NewManager(sched, targets.Options{Kubernetes: kube, Metrics: discoveryMetrics, Shard: *shard, TotalShards: *totalShards})
 	defer mgr.Close()
 	rl := newReloader(logger, reg, load, mgr.Apply)
 	if err := rl.apply(cfg); err != nil {

@@ -103,11 +103,7 @@ func (r *run) health(ctx context.Context) {
 	var wait <-chan time.Time
 	for {
 		ok, handlersPending := r.synced()
-		v := 0.0
-		if ok {
-			v = 1
-		}
-		r.d.synced.WithLabelValues(r.entry).Set(v)
+		r.d.metrics.SetSynced(r.entry, mechanism, ok)
 		// Handlers are told the listed objects asynchronously, with no
 		// event when done: while that is all that is missing, look again
 		// shortly.
@@ -163,11 +159,5 @@ func (d *Discoverer) publishSkipped(entry string) {
 			totals[r] += n
 		}
 	}
-	for _, r := range []string{SkipHeadless, SkipNoIngress, SkipNoNodePort, SkipNoServiceName, SkipExecProbe, SkipNotRunning, SkipNoPodIP} {
-		if n, ok := totals[r]; ok {
-			d.skipped.WithLabelValues(entry, r).Set(float64(n))
-		} else {
-			d.skipped.DeleteLabelValues(entry, r)
-		}
-	}
+	d.metrics.SetSkipped(entry, mechanism, skipReasons, totals)
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -37,11 +38,10 @@ type Discoverer struct {
 	mu       sync.Mutex
 	clusters map[string]*cluster
 
-	synced    *prometheus.GaugeVec
+	metrics   *discovery.Metrics
 	informers prometheus.Gauge
 	errs      *prometheus.CounterVec
 	events    *prometheus.CounterVec
-	skipped   *prometheus.GaugeVec
 	skipMu    sync.Mutex
 	skipSrcs  map[string]map[string]map[string]int // entry -> source -> reason -> n
 
@@ -49,19 +49,15 @@ type Discoverer struct {
 	runs   map[*run]bool
 }
 
-// New returns a Discoverer whose informers run until ctx ends. Its metrics
-// are registered with reg.
-func New(ctx context.Context, o Options, reg prometheus.Registerer) *Discoverer {
+// New returns a Discoverer whose informers run until ctx ends. Its own
+// metrics are registered with reg; the shared ones go to metrics.
+func New(ctx context.Context, o Options, metrics *discovery.Metrics, reg prometheus.Registerer) *Discoverer {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Discoverer{
-		opts: o, log: o.Logger, ctx: ctx,
+		opts: o, log: o.Logger, ctx: ctx, metrics: metrics,
 		clusters: map[string]*cluster{},
-		synced: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "probe_exporter_discovery_synced",
-			Help: "Whether the entry's Kubernetes discovery has listed everything and its API server answers (1) or not (0): targets are the last known.",
-		}, []string{"target"}),
 		informers: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "probe_exporter_discovery_informers",
 			Help: "Kubernetes watches running: one per resource, namespace and field selector, shared by entries.",
@@ -74,15 +70,11 @@ func New(ctx context.Context, o Options, reg prometheus.Registerer) *Discoverer 
 			Name: "probe_exporter_discovery_events_total",
 			Help: "Kubernetes object changes seen, by resource and event (add, update, delete).",
 		}, []string{"resource", "event"}),
-		skipped: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "probe_exporter_discovery_skipped",
-			Help: "Discovered things not probed, by entry and reason (headless_service, exec_probe, container_not_running, ...).",
-		}, []string{"target", "reason"}),
 		skipSrcs: map[string]map[string]map[string]int{},
 		runs:     map[*run]bool{},
 	}
 	if reg != nil {
-		reg.MustRegister(d.synced, d.informers, d.errs, d.events, d.skipped)
+		reg.MustRegister(d.informers, d.errs, d.events)
 	}
 	return d
 }

@@ -29,6 +29,11 @@ const (
 	SkipNoPodIP       = "no_pod_ip"
 )
 
+var skipReasons = []string{SkipHeadless, SkipNoIngress, SkipNoNodePort, SkipNoServiceName, SkipExecProbe, SkipNotRunning, SkipNoPodIP}
+
+// mechanism is this source's name in the shared discovery metrics.
+const mechanism = "kubernetes"
+
 // lookup gives builders the objects related to the one they build from.
 type lookup interface {
 	service(namespace, name string) *corev1.Service

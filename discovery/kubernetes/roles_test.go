@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/discovery"
 )
 
 func TestMain(m *testing.M) {
@@ -414,8 +415,8 @@ func TestMetricsLint(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	d := New(ctx, Options{}, reg)
-	d.synced.WithLabelValues("web").Set(1)
+	d := New(ctx, Options{}, discovery.NewMetrics(reg), reg)
+	d.metrics.SetSynced("web", mechanism, true)
 	d.errs.WithLabelValues("pods", "forbidden").Inc()
 	d.events.WithLabelValues("pods", "add").Inc()
 	d.recordSkipped("web", "pod/ns/p", map[string]int{SkipExecProbe: 1})

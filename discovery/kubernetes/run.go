@@ -76,7 +76,7 @@ func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubern
 	if cfg.AttachMetadata.Namespace {
 		r.watch("", "namespaces", "", false)
 	}
-	d.synced.WithLabelValues(entry).Set(0)
+	d.metrics.SetSynced(entry, mechanism, false)
 	d.runsMu.Lock()
 	d.runs[r] = true
 	d.runsMu.Unlock()
@@ -105,7 +105,7 @@ func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubern
 			_ = reg.inf.RemoveEventHandler(reg.h)
 			d.release(c, reg.inf)
 		}
-		d.synced.DeleteLabelValues(entry)
+		d.metrics.Forget(entry, mechanism)
 		d.skipMu.Lock()
 		delete(d.skipSrcs, entry)
 		d.skipMu.Unlock()
