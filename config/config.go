@@ -24,9 +24,10 @@ type Entry struct {
 	Name   string            `yaml:"name"`
 	Labels map[string]string `yaml:"labels"`
 
-	// Exactly one source of targets.
+	// Exactly one source of targets: static hosts, or a registered
+	// discovery source's block (kubernetes: ...), decoded into Discovered.
 	Static     []StaticHost `yaml:"static"`
-	Kubernetes *Kubernetes  `yaml:"kubernetes"`
+	Discovered *Discovered  `yaml:"-"`
 
 	// RelabelConfigs apply Prometheus relabeling to discovered targets'
 	// labels (__meta_kubernetes_*, __address__) before probing.
@@ -45,60 +46,6 @@ type StaticHost struct {
 	Port   int32             `yaml:"port"`
 	Labels map[string]string `yaml:"labels"`
 }
-
-// Kubernetes discovers targets from a cluster.
-type Kubernetes struct {
-	// Role is service, endpointslice, pod or statefulset.
-	Role string `yaml:"role"`
-	// Namespaces to watch; empty means all.
-	Namespaces []string `yaml:"namespaces"`
-	// LabelSelector and FieldSelector filter objects as kubectl's do.
-	LabelSelector string `yaml:"labelSelector"`
-	FieldSelector string `yaml:"fieldSelector"`
-	// Kubeconfig and Context choose the cluster; by default in-cluster,
-	// then --kubeconfig, $KUBECONFIG, ~/.kube/config.
-	Kubeconfig string `yaml:"kubeconfig"`
-	Context    string `yaml:"context"`
-	// Address is where the service role probes a Service: dns (default),
-	// clusterIP, loadBalancer or nodePort.
-	Address string `yaml:"address"`
-	// ClusterDomain for service DNS names and StatefulSet pod names.
-	ClusterDomain string `yaml:"clusterDomain"`
-	// InheritProbes (pod role) runs each container's own probes.
-	InheritProbes bool `yaml:"inheritProbes"`
-	// Scope is cluster (default), node (only this node's endpoints or
-	// pods, for a DaemonSet) or mesh (this node's plus MeshPeers others).
-	Scope     string `yaml:"scope"`
-	MeshPeers int32  `yaml:"meshPeers"`
-	// IPFamily picks endpoint addresses on dual-stack clusters: primary
-	// (default: the family of the first address), IPv4 or IPv6.
-	IPFamily string `yaml:"ipFamily"`
-	// AttachMetadata adds the node's and the namespace's labels and
-	// annotations as __meta_* labels, as Prometheus' attach_metadata.
-	AttachMetadata AttachMetadata `yaml:"attach_metadata"`
-}
-
-// AttachMetadata is Prometheus' kubernetes_sd attach_metadata.
-type AttachMetadata struct {
-	// Node: __meta_kubernetes_node_* of the target's node (roles pod and
-	// endpointslice); needs get, list and watch on nodes.
-	Node bool `yaml:"node"`
-	// Namespace: __meta_kubernetes_namespace_* (roles pod, endpointslice,
-	// service, statefulset); needs get, list and watch on namespaces.
-	Namespace bool `yaml:"namespace"`
-}
-
-// Discovery roles and their options.
-const (
-	RoleService       = "service"
-	RoleEndpointSlice = "endpointslice"
-	RolePod           = "pod"
-	RoleStatefulSet   = "statefulset"
-
-	ScopeCluster = "cluster"
-	ScopeNode    = "node"
-	ScopeMesh    = "mesh"
-)
 
 // Probe is the Kubernetes core/v1 Probe schema, field for field, so that a
 // container's probe block can be pasted unchanged.
@@ -258,8 +205,8 @@ func (c *Config) setDefaults() {
 		for _, kp := range c.Targets[i].Probes() {
 			kp.Probe.SetDefaults()
 		}
-		if k := c.Targets[i].Kubernetes; k != nil {
-			k.setDefaults()
+		if d := c.Targets[i].Discovered; d != nil {
+			d.Config.SetDefaults()
 		}
 	}
 }
@@ -289,24 +236,6 @@ func (p *Probe) SetDefaults() {
 	if g := p.GRPC; g != nil && g.Service == nil {
 		empty := ""
 		g.Service = &empty
-	}
-}
-
-func (k *Kubernetes) setDefaults() {
-	if k.ClusterDomain == "" {
-		k.ClusterDomain = "cluster.local"
-	}
-	if k.Role == RoleService && k.Address == "" {
-		k.Address = "dns"
-	}
-	if k.Scope == "" {
-		k.Scope = ScopeCluster
-	}
-	if k.Scope == ScopeMesh && k.MeshPeers == 0 {
-		k.MeshPeers = 3
-	}
-	if k.IPFamily == "" {
-		k.IPFamily = "primary"
 	}
 }
 

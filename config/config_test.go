@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"bytes"
@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/discovery/kubernetes"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/probe-exporter/probe-exporter/internal/golden"
@@ -18,7 +21,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/bad/*.err from the current output")
 
 func TestLoadGood(t *testing.T) {
-	c, err := Load("testdata/good.yaml")
+	c, err := config.Load("testdata/good.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,14 +61,14 @@ func TestLoadGood(t *testing.T) {
 }
 
 func TestLoadEmpty(t *testing.T) {
-	c, err := Parse(nil, "empty.yaml")
+	c, err := config.Parse(nil, "empty.yaml")
 	if err != nil || len(c.Targets) != 0 {
 		t.Fatalf("empty file: %v, %+v", err, c)
 	}
 }
 
 func TestLoadMissingFile(t *testing.T) {
-	_, err := Load("testdata/does-not-exist.yaml")
+	_, err := config.Load("testdata/does-not-exist.yaml")
 	if err == nil || !strings.Contains(err.Error(), "does-not-exist.yaml") {
 		t.Fatalf("want an error naming the file, got %v", err)
 	}
@@ -81,7 +84,7 @@ func TestLoadBad(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			_, err := Load(f)
+			_, err := config.Load(f)
 			if err == nil {
 				t.Fatal("loaded without error")
 			}
@@ -90,35 +93,13 @@ func TestLoadBad(t *testing.T) {
 	}
 }
 
-func TestPortNameErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		ok   bool
-	}{
-		{"http", true},
-		{"metrics-9090", true},
-		{"a", true},
-		{"Http", false},
-		{"1234", false},
-		{"-http", false},
-		{"http-", false},
-		{"ht--tp", false},
-		{"abcdefghijklmnop", false}, // 16 characters
-		{"", false},
-	} {
-		if got := len(portNameErrors(tc.name)) == 0; got != tc.ok {
-			t.Errorf("%q: valid=%v, want %v (%v)", tc.name, got, tc.ok, portNameErrors(tc.name))
-		}
-	}
-}
-
 func TestLoadKubernetes(t *testing.T) {
-	c, err := Load("testdata/kubernetes.yaml")
+	c, err := config.Load("testdata/kubernetes.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	web := c.Targets[0].Kubernetes
-	if web.Role != RoleEndpointSlice || web.ClusterDomain != "cluster.local" || web.Scope != ScopeMesh || web.MeshPeers != 3 || web.IPFamily != "primary" {
+	web := c.Targets[0].Discovered.Config.(*kubernetes.Config)
+	if web.Role != kubernetes.RoleEndpointSlice || web.ClusterDomain != "cluster.local" || web.Scope != kubernetes.ScopeMesh || web.MeshPeers != 3 || web.IPFamily != "primary" {
 		t.Errorf("defaults: %+v", web)
 	}
 	if p := c.Targets[0].ReadinessProbe.HTTPGet.Port; !p.IsString || p.StrVal != "http" {
@@ -127,18 +108,18 @@ func TestLoadKubernetes(t *testing.T) {
 	if len(c.Targets[0].RelabelConfigs) != 2 || c.Targets[0].RelabelConfigs[1].Modulus != 4 {
 		t.Errorf("relabel: %+v", c.Targets[0].RelabelConfigs)
 	}
-	if !c.Targets[1].Kubernetes.InheritProbes || len(c.Targets[1].Probes()) != 0 {
+	if !c.Targets[1].Discovered.Config.(*kubernetes.Config).InheritProbes || len(c.Targets[1].Probes()) != 0 {
 		t.Errorf("inherit: %+v", c.Targets[1])
 	}
-	if c.Targets[2].Kubernetes.Address != "dns" {
-		t.Errorf("service address default: %q", c.Targets[2].Kubernetes.Address)
+	if a := c.Targets[2].Discovered.Config.(*kubernetes.Config).Address; a != "dns" {
+		t.Errorf("service address default: %q", a)
 	}
 }
 
 // TestExamples keeps examples/ honest: every config file there, and every
 // config.yaml inside a ConfigMap of the Kubernetes manifests, loads.
 func TestExamples(t *testing.T) {
-	if _, err := Load("../examples/static.yaml"); err != nil {
+	if _, err := config.Load("../examples/static.yaml"); err != nil {
 		t.Error(err)
 	}
 	manifests, _ := filepath.Glob("../examples/kubernetes/*.yaml")
@@ -159,7 +140,7 @@ func TestExamples(t *testing.T) {
 			}
 			if cfg, ok := doc.Data["config.yaml"]; ok && doc.Kind == "ConfigMap" {
 				found++
-				if _, err := Parse([]byte(cfg), path); err != nil {
+				if _, err := config.Parse([]byte(cfg), path); err != nil {
 					t.Errorf("%s: %v", path, err)
 				}
 			}
@@ -181,7 +162,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse(data, "fuzz.yaml")
+		c, err := config.Parse(data, "fuzz.yaml")
 		if err == nil && c == nil {
 			t.Fatal("no config and no error")
 		}
@@ -208,7 +189,7 @@ func TestAliasBomb(t *testing.T) {
 	b.WriteString("]\n")
 	b.WriteString(strings.Repeat("  - *t\n", 999))
 	done := make(chan error, 1)
-	go func() { _, err := Parse([]byte(b.String()), "bomb.yaml"); done <- err }()
+	go func() { _, err := config.Parse([]byte(b.String()), "bomb.yaml"); done <- err }()
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(err.Error(), "aliases") {
@@ -222,7 +203,7 @@ func TestAliasBomb(t *testing.T) {
 // TestMergeKeys: YAML merge keys share probe defaults and labels; the
 // mapping's own keys win, then earlier merged mappings.
 func TestMergeKeys(t *testing.T) {
-	c, err := Load("testdata/merge.yaml")
+	c, err := config.Load("testdata/merge.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +229,7 @@ func TestBigPlainFile(t *testing.T) {
 	for i := 0; i < 300_000; i++ {
 		fmt.Fprintf(&b, "      - {host: 10.%d.%d.%d, labels: {zone: z%d}}\n", i>>16&255, i>>8&255, i&255, i%7)
 	}
-	c, err := Parse([]byte(b.String()), "big.yaml")
+	c, err := config.Parse([]byte(b.String()), "big.yaml")
 	if err != nil {
 		t.Fatal(truncateErr(err))
 	}

@@ -299,8 +299,23 @@ func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value) {
 		k, val := p[0], p[1]
 		fp := join(path, k.Value)
 		idx, ok := fields[k.Value]
+		if !ok && v.Type() == entryType {
+			if newBlock := source(k.Value); newBlock != nil {
+				if seen[k.Value] {
+					d.errorf(k, fp, "field is set twice")
+					continue
+				}
+				seen[k.Value] = true
+				d.sourceBlock(k, val, fp, v.Addr().Interface().(*Entry), newBlock)
+				continue
+			}
+		}
 		if !ok {
-			d.errorf(k, fp, "unknown field %q (known fields: %s)", k.Value, strings.Join(names, ", "))
+			known := names
+			if v.Type() == entryType {
+				known = append(append([]string(nil), names...), SourceKeys()...)
+			}
+			d.errorf(k, fp, "unknown field %q (known fields: %s)", k.Value, strings.Join(known, ", "))
 			continue
 		}
 		if seen[k.Value] {
@@ -310,6 +325,19 @@ func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value) {
 		seen[k.Value] = true
 		d.value(val, fp, v.Field(idx))
 	}
+}
+
+var entryType = reflect.TypeOf(Entry{})
+
+// sourceBlock decodes a registered source's block into the entry.
+func (d *decoder) sourceBlock(k, val *yaml.Node, path string, e *Entry, newBlock func() Source) {
+	if e.Discovered != nil {
+		d.errorf(k, path, "Forbidden: an entry discovers through one source; %s is set already (use two entries)", e.Discovered.Mechanism)
+		return
+	}
+	block := newBlock()
+	d.value(val, path, reflect.ValueOf(block).Elem())
+	e.Discovered = &Discovered{Mechanism: k.Value, Config: block}
 }
 
 func (d *decoder) sequence(n *yaml.Node, path string, v reflect.Value) {

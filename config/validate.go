@@ -1,19 +1,16 @@
 package config
 
 import (
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/validation"
-
 	"errors"
 	"fmt"
-	"github.com/probe-exporter/probe-exporter/relabel"
 	"net"
 	"os/exec"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/probe-exporter/probe-exporter/relabel"
 )
 
 // validator checks a defaulted Config. Messages follow Kubernetes'
@@ -81,14 +78,14 @@ func (v *validator) target(t *Entry, path string) {
 	}
 	v.labels(t.Labels, path+".labels")
 
-	switch {
-	case len(t.Static) == 0 && t.Kubernetes == nil:
-		v.add(path+".static", "Required value: list at least one static host, or discover targets with kubernetes")
-	case len(t.Static) > 0 && t.Kubernetes != nil:
-		v.add(path+".kubernetes", "Forbidden: static and kubernetes can't be combined in one entry; use two entries")
+	switch d := t.Discovered; {
+	case len(t.Static) == 0 && d == nil:
+		v.add(path+".static", "Required value: list at least one static host, or discover targets with %s", strings.Join(SourceKeys(), " or "))
+	case len(t.Static) > 0 && d != nil:
+		v.add(path+"."+d.Mechanism, "Forbidden: static and %s can't be combined in one entry; use two entries", d.Mechanism)
 	}
-	if k := t.Kubernetes; k != nil {
-		v.kubernetes(k, path+".kubernetes", t)
+	if d := t.Discovered; d != nil {
+		d.Config.Validate(v, path+"."+d.Mechanism)
 	}
 	for i := range t.RelabelConfigs {
 		v.relabel(&t.RelabelConfigs[i], fmt.Sprintf("%s.relabel_configs[%d]", path, i))
@@ -116,12 +113,17 @@ func (v *validator) target(t *Entry, path string) {
 	}
 
 	probes := t.Probes()
-	inherit := t.Kubernetes != nil && t.Kubernetes.InheritProbes
+	inherit := false
+	if d := t.Discovered; d != nil {
+		if o, ok := d.Config.(OwnProbes); ok {
+			inherit = o.OwnProbes()
+		}
+	}
 	switch {
 	case len(probes) == 0 && !inherit:
 		v.add(path, "Required value: set at least one of readinessProbe, livenessProbe, startupProbe")
 	case len(probes) > 0 && inherit:
-		v.add(path, "Forbidden: with kubernetes.inheritProbes each container's own probes run; remove the probe blocks here or set inheritProbes: false")
+		v.add(path, "Forbidden: with %s.inheritProbes each container's own probes run; remove the probe blocks here or set inheritProbes: false", t.Discovered.Mechanism)
 	}
 	for _, kp := range probes {
 		v.probe(kp.Probe, kp.Kind, path+"."+kp.Kind.String()+"Probe", path, t)
@@ -285,7 +287,7 @@ func (v *validator) port(p IntOrString, path, entry string, t *Entry) {
 			v.invalid(path, p.StrVal, msg)
 			return
 		}
-		if t.Kubernetes == nil {
+		if t.Discovered == nil {
 			v.invalid(path, p.StrVal, "named ports cannot be resolved for static hosts (they have no container ports); use a port number")
 		}
 		return
@@ -341,12 +343,18 @@ func canonicalLabels(ls map[string]string) string {
 	return b.String()
 }
 
-var (
-	roles     = []string{RoleService, RoleEndpointSlice, RolePod, RoleStatefulSet}
-	addresses = []string{"dns", "clusterIP", "loadBalancer", "nodePort"}
-	scopes    = []string{ScopeCluster, ScopeNode, ScopeMesh}
-	families  = []string{"primary", "IPv4", "IPv6"}
-)
+// The validator is the Checker sources validate their blocks with.
+
+// Invalid reports an invalid value.
+func (v *validator) Invalid(path string, value any, msg string) { v.invalid(path, value, msg) }
+
+// Add reports any other problem.
+func (v *validator) Add(path, format string, args ...any) { v.add(path, format, args...) }
+
+// OneOf checks value against allowed.
+func (v *validator) OneOf(path, value string, allowed []string) bool {
+	return v.oneOf(path, value, allowed)
+}
 
 func (v *validator) oneOf(path, value string, allowed []string) bool {
 	if contains(allowed, value) {
@@ -362,49 +370,6 @@ func quoteAll(ss []string) string {
 		q[i] = strconv.Quote(s)
 	}
 	return strings.Join(q, ", ")
-}
-
-func (v *validator) kubernetes(k *Kubernetes, path string, t *Entry) {
-	if k.Role == "" {
-		v.add(path+".role", "Required value: one of %s", quoteAll(roles))
-	} else {
-		v.oneOf(path+".role", k.Role, roles)
-	}
-	for i, ns := range k.Namespaces {
-		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
-			v.invalid(fmt.Sprintf("%s.namespaces[%d]", path, i), ns, strings.Join(msgs, "; "))
-		}
-	}
-	if _, err := labels.Parse(k.LabelSelector); err != nil {
-		v.invalid(path+".labelSelector", k.LabelSelector, err.Error())
-	}
-	if _, err := fields.ParseSelector(k.FieldSelector); err != nil {
-		v.invalid(path+".fieldSelector", k.FieldSelector, err.Error())
-	}
-	if msgs := validation.IsDNS1123Subdomain(k.ClusterDomain); len(msgs) > 0 {
-		v.invalid(path+".clusterDomain", k.ClusterDomain, strings.Join(msgs, "; "))
-	}
-	if k.Role == RoleService {
-		v.oneOf(path+".address", k.Address, addresses)
-	} else if k.Address != "" {
-		v.add(path+".address", "Forbidden: only for role service")
-	}
-	if k.InheritProbes && k.Role != RolePod {
-		v.add(path+".inheritProbes", "Forbidden: only for role pod")
-	}
-	if v.oneOf(path+".scope", k.Scope, scopes) && k.Scope != ScopeCluster && k.Role != RoleEndpointSlice && k.Role != RolePod {
-		v.add(path+".scope", "Forbidden: scope %s needs role endpointslice or pod (targets with a node)", k.Scope)
-	}
-	switch {
-	case k.MeshPeers < 0:
-		v.invalid(path+".meshPeers", k.MeshPeers, "must be greater than or equal to 0")
-	case k.MeshPeers > 0 && k.Scope != ScopeMesh:
-		v.add(path+".meshPeers", "Forbidden: only with scope mesh")
-	}
-	v.oneOf(path+".ipFamily", k.IPFamily, families)
-	if k.AttachMetadata.Node && k.Role != RolePod && k.Role != RoleEndpointSlice {
-		v.add(path+".attach_metadata.node", "Forbidden: only for roles pod and endpointslice (targets with a node), as in Prometheus")
-	}
 }
 
 func (v *validator) relabel(c *relabel.Config, path string) {

@@ -6,6 +6,7 @@
 package discovery
 
 import (
+	"context"
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/config"
@@ -49,6 +50,16 @@ type Group struct {
 	// Skipped counts objects of the source that yield no target, by
 	// reason (a headless Service asked for its ClusterIP, an exec probe).
 	Skipped map[string]int
+}
+
+// Discoverer runs one mechanism's discovery (kubernetes, ...) for any
+// number of entries: Start begins discovering for one entry, whose block
+// the mechanism registered with config.RegisterSource, and calls send
+// with every group that changes until ctx ends. It fails only when it
+// can't start at all; a source that can't be reached is retried, and says
+// so in Metrics.
+type Discoverer interface {
+	Start(ctx context.Context, entry string, block config.Source, send func(Group)) (Running, error)
 }
 
 // Running is a started dynamic source.

@@ -20,17 +20,11 @@ type Syncer interface {
 	Sync(source string, ts []scheduler.Target)
 }
 
-// Discoverer runs dynamic discovery for one entry (Kubernetes): it starts
-// or fails at once, then calls send with every group that changes until
-// ctx ends; wait blocks until it has stopped.
-type Discoverer interface {
-	Start(ctx context.Context, entry string, cfg *config.Kubernetes, send func(discovery.Group)) (discovery.Running, error)
-}
-
 // Options configure a Manager.
 type Options struct {
-	// Kubernetes runs kubernetes: entries; nil rejects them.
-	Kubernetes Discoverer
+	// Sources run discovered entries, by mechanism (the entry's block
+	// key); an entry whose mechanism has none is refused.
+	Sources map[string]discovery.Discoverer
 	// Metrics, if set, get the static entries' discovery state (always
 	// synced).
 	Metrics *discovery.Metrics
@@ -81,8 +75,8 @@ func (m *Manager) Apply(cfg *config.Config) error {
 	defer m.mu.Unlock()
 	entries := make([]*Entry, len(cfg.Targets))
 	for i := range cfg.Targets {
-		if cfg.Targets[i].Kubernetes != nil && m.opts.Kubernetes == nil {
-			return fmt.Errorf("target %q: kubernetes discovery is not enabled", cfg.Targets[i].Name)
+		if d := cfg.Targets[i].Discovered; d != nil && m.opts.Sources[d.Mechanism] == nil {
+			return fmt.Errorf("target %q: %s discovery is not enabled", cfg.Targets[i].Name, d.Mechanism)
 		}
 		e, err := NewEntry(&cfg.Targets[i])
 		if err != nil {
@@ -102,11 +96,11 @@ func (m *Manager) Apply(cfg *config.Config) error {
 	var rederives []rederive
 	for i, e := range entries {
 		t := &cfg.Targets[i]
-		if t.Kubernetes == nil {
+		if t.Discovered == nil {
 			continue
 		}
 		def, _ := json.Marshal(t)
-		disc, _ := json.Marshal(t.Kubernetes)
+		disc, _ := json.Marshal(t.Discovered)
 		if old, ok := m.dynamic[t.Name]; ok && old.disc == string(disc) {
 			if old.def != string(def) {
 				rederives = append(rederives, rederive{old, e, string(def)})
@@ -126,7 +120,7 @@ func (m *Manager) Apply(cfg *config.Config) error {
 
 	nextStatic := map[string]string{} // source -> entry
 	for i, e := range entries {
-		if cfg.Targets[i].Kubernetes != nil {
+		if cfg.Targets[i].Discovered != nil {
 			continue
 		}
 		g := discovery.Static(&cfg.Targets[i])
@@ -150,7 +144,7 @@ func (m *Manager) Apply(cfg *config.Config) error {
 
 	keep := map[string]bool{}
 	for _, t := range cfg.Targets {
-		if t.Kubernetes != nil {
+		if t.Discovered != nil {
 			keep[t.Name] = true
 		}
 	}
@@ -176,7 +170,7 @@ func (m *Manager) start(e *Entry, t *config.Entry, disc, def string, gen int) (*
 	d := &dynamic{disc: disc, def: def, prefix: t.Name + "#" + strconv.Itoa(gen) + "|", cancel: cancel, sources: map[string]bool{}}
 	d.entry.Store(e)
 	name := t.Name
-	run, err := m.opts.Kubernetes.Start(ctx, t.Name, t.Kubernetes, func(g discovery.Group) {
+	run, err := m.opts.Sources[t.Discovered.Mechanism].Start(ctx, t.Name, t.Discovered.Config, func(g discovery.Group) {
 		src := d.prefix + g.Source
 		ts := m.shard(name+"|"+g.Source, d.entry.Load().Targets(g))
 		d.mu.Lock()

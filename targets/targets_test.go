@@ -12,6 +12,7 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
+	_ "github.com/probe-exporter/probe-exporter/discovery/kubernetes" // registers the kubernetes: block
 	"github.com/probe-exporter/probe-exporter/scheduler"
 )
 
@@ -207,7 +208,7 @@ type fakeDiscoverer struct {
 	resyncs map[string]int
 }
 
-func (f *fakeDiscoverer) Start(ctx context.Context, entry string, _ *config.Kubernetes, send func(discovery.Group)) (discovery.Running, error) {
+func (f *fakeDiscoverer) Start(ctx context.Context, entry string, _ config.Source, send func(discovery.Group)) (discovery.Running, error) {
 	if f.fail[entry] {
 		return nil, fmt.Errorf("target %q: cannot start", entry)
 	}
@@ -235,7 +236,7 @@ func TestManagerDiscovered(t *testing.T) {
 	r := recorder{}
 	f := &fakeDiscoverer{fail: map[string]bool{}, started: map[string]int{}, stopped: map[string]int{}, send: map[string]func(discovery.Group){},
 		last: map[string]discovery.Group{}, resyncs: map[string]int{}}
-	m := NewManager(r, Options{Kubernetes: f})
+	m := NewManager(r, Options{Sources: map[string]discovery.Discoverer{"kubernetes": f}})
 	defer m.Close()
 	kube := func(name, role string) string {
 		return fmt.Sprintf("  - name: %s\n    kubernetes: {role: %s}\n    readinessProbe: {tcpSocket: {port: 80}}\n", name, role)
@@ -418,7 +419,7 @@ func TestManagerReloadKeepsDiscovery(t *testing.T) {
 	r := recorder{}
 	f := &fakeDiscoverer{fail: map[string]bool{}, started: map[string]int{}, stopped: map[string]int{}, send: map[string]func(discovery.Group){},
 		last: map[string]discovery.Group{}, resyncs: map[string]int{}}
-	m := NewManager(r, Options{Kubernetes: f})
+	m := NewManager(r, Options{Sources: map[string]discovery.Discoverer{"kubernetes": f}})
 	defer m.Close()
 	entry := func(period int, team string) *config.Config {
 		return load(t, fmt.Sprintf(`

@@ -136,7 +136,11 @@ func run() int {
 		UserAgent:  "probe-exporter/" + version.Version,
 		Logger:     logger,
 	}, discoveryMetrics, reg)
-	mgr := targets.NewManager(sched, targets.Options{Kubernetes: kube, Metrics: discoveryMetrics, Shard: *shard, TotalShards: *totalShards})
+	mgr := targets.NewManager(sched, targets.Options{
+		// Every discovery mechanism, by its config block's key.
+		Sources: map[string]discovery.Discoverer{"kubernetes": kube},
+		Metrics: discoveryMetrics, Shard: *shard, TotalShards: *totalShards,
+	})
 	defer mgr.Close()
 	rl := newReloader(logger, reg, load, mgr.Apply)
 	if err := rl.apply(cfg); err != nil {
@@ -246,6 +250,16 @@ func (b *boundedInt) Set(s string) error {
 
 func (b *boundedInt) String() string { return strconv.Itoa(b.n) }
 
+// discoveredBy is the entry's source block if it is a B.
+func discoveredBy[B config.Source](t *config.Entry) (B, bool) {
+	var zero B
+	if t.Discovered == nil {
+		return zero, false
+	}
+	b, ok := t.Discovered.Config.(B)
+	return b, ok
+}
+
 // logLoaded says what a configuration holds, and warns when it probes
 // nothing: valid, but rarely what was meant.
 func logLoaded(log *slog.Logger, msg, file string, cfg *config.Config) {
@@ -262,7 +276,7 @@ func logLoaded(log *slog.Logger, msg, file string, cfg *config.Config) {
 func counts(cfg *config.Config) (hosts, discovered int) {
 	for _, t := range cfg.Targets {
 		hosts += len(t.Static)
-		if t.Kubernetes != nil {
+		if t.Discovered != nil {
 			discovered++
 		}
 	}
@@ -287,7 +301,7 @@ func checkConfig(file, nodeName string) int {
 			if _, err := targets.NewEntry(t); err != nil {
 				problems = append(problems, err.Error())
 			}
-			if k := t.Kubernetes; k != nil && k.Scope != config.ScopeCluster && nodeName == "" {
+			if k, ok := discoveredBy[*kubernetes.Config](t); ok && k.NeedsNodeName() && nodeName == "" {
 				problems = append(problems, fmt.Sprintf("target %q: scope %s needs the node name: --node-name or $NODE_NAME (the downward API's spec.nodeName); the exporter would not start", t.Name, k.Scope))
 			}
 		}

@@ -21,8 +21,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/probe-exporter/probe-exporter/config"
 )
 
 // cluster is one API server (kubeconfig and context) and its informers.
@@ -69,7 +67,7 @@ func (inf *informer) transition(to string) (string, bool) {
 
 // restConfig: the entry's kubeconfig or context if set, else in-cluster,
 // else --kubeconfig, $KUBECONFIG, ~/.kube/config.
-func (d *Discoverer) restConfig(cfg *config.Kubernetes) (*rest.Config, error) {
+func (d *Discoverer) restConfig(cfg *Config) (*rest.Config, error) {
 	if cfg.Kubeconfig == "" && cfg.Context == "" {
 		if c, err := rest.InClusterConfig(); err == nil {
 			return c, nil
@@ -89,7 +87,7 @@ func (d *Discoverer) restConfig(cfg *config.Kubernetes) (*rest.Config, error) {
 	return c, nil
 }
 
-func (d *Discoverer) cluster(cfg *config.Kubernetes) (*cluster, error) {
+func (d *Discoverer) cluster(cfg *Config) (*cluster, error) {
 	key := cfg.Kubeconfig + "|" + cfg.Context
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -9,8 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-
-	"github.com/probe-exporter/probe-exporter/config"
 )
 
 // mesh recomputes which other nodes this exporter probes: the MeshPeers
@@ -53,7 +51,7 @@ func (r *run) acceptNode(node string) bool {
 	if node == r.d.opts.NodeName {
 		return true
 	}
-	if r.cfg.Scope != config.ScopeMesh {
+	if r.cfg.Scope != ScopeMesh {
 		return false
 	}
 	p := r.peers.Load()

@@ -68,7 +68,7 @@ func (b *builder) attachNamespace(ls map[string]string, name string) {
 // builder turns one object of a role into a discovery.Group. It is pure:
 // everything it needs comes in through its fields and lookup.
 type builder struct {
-	cfg    *config.Kubernetes
+	cfg    *Config
 	labels labels.Selector
 	fields fields.Selector
 	look   lookup

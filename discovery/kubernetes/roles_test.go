@@ -77,7 +77,7 @@ func (o *objects) pod(ns, name string) *corev1.Pod {
 
 func (o *objects) nodes() []*corev1.Node { return o.nodeList }
 
-func newBuilder(cfg config.Kubernetes, look lookup) *builder {
+func newBuilder(cfg Config, look lookup) *builder {
 	c := cfg
 	if c.ClusterDomain == "" {
 		c.ClusterDomain = "cluster.local"
@@ -85,7 +85,7 @@ func newBuilder(cfg config.Kubernetes, look lookup) *builder {
 	if c.IPFamily == "" {
 		c.IPFamily = "primary"
 	}
-	if c.Address == "" && c.Role == config.RoleService {
+	if c.Address == "" && c.Role == RoleService {
 		c.Address = "dns"
 	}
 	return &builder{cfg: &c, labels: labels.Everything(), fields: fields.Everything(), look: look}
@@ -115,7 +115,7 @@ func TestEndpointSliceLabels(t *testing.T) {
 			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: "shop", Name: "web-1"},
 		}},
 	}
-	g := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice}, &objects{services: []*corev1.Service{svc}, pods: []*corev1.Pod{pod}}).endpointSlice(eps)
+	g := newBuilder(Config{Role: RoleEndpointSlice}, &objects{services: []*corev1.Service{svc}, pods: []*corev1.Pod{pod}}).endpointSlice(eps)
 	if g.Source != "endpointslice/shop/web-x" || len(g.Targets) != 1 {
 		t.Fatalf("group %+v", g)
 	}
@@ -211,18 +211,18 @@ func TestEndpointSliceFamiliesAndScope(t *testing.T) {
 		}
 	}
 	look := &objects{services: []*corev1.Service{svc}}
-	primary := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice}, look)
+	primary := newBuilder(Config{Role: RoleEndpointSlice}, look)
 	if n := len(primary.endpointSlice(slice(discoveryv1.AddressTypeIPv4, "192.0.2.1")).Targets); n != 0 {
 		t.Errorf("IPv4 slice of an IPv6-primary service: %d targets, want 0", n)
 	}
 	if n := len(primary.endpointSlice(slice(discoveryv1.AddressTypeIPv6, "2001:db8::1")).Targets); n != 2 {
 		t.Errorf("primary family: %d targets", n)
 	}
-	v4 := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice, IPFamily: "IPv4"}, look)
+	v4 := newBuilder(Config{Role: RoleEndpointSlice, IPFamily: "IPv4"}, look)
 	if n := len(v4.endpointSlice(slice(discoveryv1.AddressTypeIPv4, "192.0.2.1")).Targets); n != 2 {
 		t.Errorf("ipFamily IPv4: %d targets", n)
 	}
-	node := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice, Scope: config.ScopeNode}, look)
+	node := newBuilder(Config{Role: RoleEndpointSlice, Scope: ScopeNode}, look)
 	node.accept = func(n string) bool { return n == "b" }
 	node.sourceNode = "b"
 	g := node.endpointSlice(slice(discoveryv1.AddressTypeIPv6, "2001:db8::1"))
@@ -251,7 +251,7 @@ func TestServiceAddresses(t *testing.T) {
 		{"loadBalancer", []string{"203.0.113.5:443", "lb.example:443"}},
 		{"nodePort", []string{"198.51.100.1:30443", "203.0.113.2:30443"}},
 	} {
-		g := newBuilder(config.Kubernetes{Role: config.RoleService, Address: c.address}, &objects{nodeList: nodes}).service(svc)
+		g := newBuilder(Config{Role: RoleService, Address: c.address}, &objects{nodeList: nodes}).service(svc)
 		var got []string
 		for _, tg := range g.Targets {
 			got = append(got, tg.Host+":"+itoa(tg.Port))
@@ -268,7 +268,7 @@ func TestServiceAddresses(t *testing.T) {
 	headless.Spec.ClusterIP = corev1.ClusterIPNone
 	headless.Status = corev1.ServiceStatus{}
 	for address, reason := range map[string]string{"clusterIP": SkipHeadless, "loadBalancer": SkipNoIngress} {
-		g := newBuilder(config.Kubernetes{Role: config.RoleService, Address: address}, &objects{}).service(headless)
+		g := newBuilder(Config{Role: RoleService, Address: address}, &objects{}).service(headless)
 		if len(g.Targets) != 0 || g.Skipped[reason] != 1 {
 			t.Errorf("%s of a headless service without ingress: %+v", address, g)
 		}
@@ -302,7 +302,7 @@ func TestPodInherited(t *testing.T) {
 				{Name: "sidecar", ContainerID: "c://2", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started)}}},
 			}},
 	}
-	g := newBuilder(config.Kubernetes{Role: config.RolePod, InheritProbes: true}, &objects{}).pod(pod)
+	g := newBuilder(Config{Role: RolePod, InheritProbes: true}, &objects{}).pod(pod)
 	if len(g.Targets) != 2 {
 		t.Fatalf("want app and the sidecar, got %+v", g.Targets)
 	}
@@ -320,7 +320,7 @@ func TestPodInherited(t *testing.T) {
 		t.Errorf("skipped %v", g.Skipped)
 	}
 	pod.Status.Phase = corev1.PodSucceeded
-	if g := newBuilder(config.Kubernetes{Role: config.RolePod, InheritProbes: true}, &objects{}).pod(pod); len(g.Targets) != 0 {
+	if g := newBuilder(Config{Role: RolePod, InheritProbes: true}, &objects{}).pod(pod); len(g.Targets) != 0 {
 		t.Errorf("a finished pod has targets")
 	}
 }
@@ -328,7 +328,7 @@ func TestPodInherited(t *testing.T) {
 func TestStatefulSet(t *testing.T) {
 	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"},
 		Spec: appsv1.StatefulSetSpec{ServiceName: "db-hl", Replicas: ptr(int32(3)), Ordinals: &appsv1.StatefulSetOrdinals{Start: 5}}}
-	g := newBuilder(config.Kubernetes{Role: config.RoleStatefulSet, ClusterDomain: "corp.local"}, &objects{}).statefulSet(sts)
+	g := newBuilder(Config{Role: RoleStatefulSet, ClusterDomain: "corp.local"}, &objects{}).statefulSet(sts)
 	var hosts []string
 	for _, tg := range g.Targets {
 		hosts = append(hosts, tg.Host)
@@ -338,13 +338,13 @@ func TestStatefulSet(t *testing.T) {
 		t.Errorf("hosts %v, want %v", hosts, want)
 	}
 	sts.Spec.ServiceName = ""
-	if g := newBuilder(config.Kubernetes{Role: config.RoleStatefulSet}, &objects{}).statefulSet(sts); g.Skipped[SkipNoServiceName] != 1 {
+	if g := newBuilder(Config{Role: RoleStatefulSet}, &objects{}).statefulSet(sts); g.Skipped[SkipNoServiceName] != 1 {
 		t.Errorf("no serviceName: %+v", g)
 	}
 }
 
 func TestSelectors(t *testing.T) {
-	b := newBuilder(config.Kubernetes{Role: config.RolePod}, &objects{})
+	b := newBuilder(Config{Role: RolePod}, &objects{})
 	b.labels, _ = labels.Parse("app=web")
 	b.fields, _ = fields.ParseSelector("spec.nodeName=n1")
 	pod := func(app, node string) *corev1.Pod {
@@ -446,7 +446,7 @@ func TestEndpointConditionDefaults(t *testing.T) {
 			Ports:     []discoveryv1.EndpointPort{{Port: ptr(int32(80))}},
 			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"192.0.2.1"}, Conditions: c.cond}},
 		}
-		tg := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice}, &objects{}).endpointSlice(eps).Targets[0]
+		tg := newBuilder(Config{Role: RoleEndpointSlice}, &objects{}).endpointSlice(eps).Targets[0]
 		if tg.Labels["ready"] != c.ready || tg.Labels["serving"] != c.serving || tg.Labels["terminating"] != c.terminating {
 			t.Errorf("%s: labels %v", c.name, tg.Labels)
 		}
@@ -467,7 +467,7 @@ func TestEndpointSliceFQDN(t *testing.T) {
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"db.example.internal"}}},
 	}
 	for _, family := range []string{"primary", "IPv4", "IPv6"} {
-		g := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice, IPFamily: family}, &objects{services: []*corev1.Service{svc}}).endpointSlice(eps)
+		g := newBuilder(Config{Role: RoleEndpointSlice, IPFamily: family}, &objects{services: []*corev1.Service{svc}}).endpointSlice(eps)
 		if len(g.Targets) != 1 || g.Targets[0].Host != "db.example.internal" || g.Targets[0].Port != 443 {
 			t.Errorf("ipFamily %s: %+v", family, g)
 		}
@@ -476,7 +476,7 @@ func TestEndpointSliceFQDN(t *testing.T) {
 	v6 := eps.DeepCopy()
 	v6.AddressType = discoveryv1.AddressTypeIPv6
 	v6.Endpoints[0].Addresses = []string{"2001:db8::1"}
-	if g := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice, IPFamily: "primary"}, &objects{services: []*corev1.Service{svc}}).endpointSlice(v6); len(g.Targets) != 1 {
+	if g := newBuilder(Config{Role: RoleEndpointSlice, IPFamily: "primary"}, &objects{services: []*corev1.Service{svc}}).endpointSlice(v6); len(g.Targets) != 1 {
 		t.Errorf("single-stack service, other family: %d targets, want 1", len(g.Targets))
 	}
 }
@@ -498,7 +498,7 @@ func TestEndpointSidecarPort(t *testing.T) {
 		Ports:     []discoveryv1.EndpointPort{{Port: ptr(int32(15000))}},
 		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"192.0.2.9"}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "ns", Name: "p"}}},
 	}
-	tg := newBuilder(config.Kubernetes{Role: config.RoleEndpointSlice}, &objects{pods: []*corev1.Pod{pod}}).endpointSlice(eps).Targets[0]
+	tg := newBuilder(Config{Role: RoleEndpointSlice}, &objects{pods: []*corev1.Pod{pod}}).endpointSlice(eps).Targets[0]
 	for k, v := range map[string]string{
 		"__meta_kubernetes_pod_container_name": "proxy", "__meta_kubernetes_pod_container_init": "true",
 		"__meta_kubernetes_pod_container_image": "envoy:1", "__meta_kubernetes_pod_container_port_name": "admin",
@@ -532,8 +532,8 @@ func TestAttachMetadata(t *testing.T) {
 		"__meta_kubernetes_namespace_label_team":                          "pay",
 		"__meta_kubernetes_namespace_labelpresent_team":                   "true",
 	}
-	on := newBuilder(config.Kubernetes{Role: config.RolePod, AttachMetadata: config.AttachMetadata{Node: true, Namespace: true}}, look).pod(pod).Targets[0]
-	off := newBuilder(config.Kubernetes{Role: config.RolePod}, look).pod(pod).Targets[0]
+	on := newBuilder(Config{Role: RolePod, AttachMetadata: AttachMetadata{Node: true, Namespace: true}}, look).pod(pod).Targets[0]
+	off := newBuilder(Config{Role: RolePod}, look).pod(pod).Targets[0]
 	for k, v := range want {
 		if on.Meta[k] != v {
 			t.Errorf("attached: %s=%q, want %q", k, on.Meta[k], v)

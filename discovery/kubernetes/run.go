@@ -29,8 +29,12 @@ import (
 // an error only when it can't start (bad client configuration, scope node
 // without a node name): API server trouble is retried, logged and shown
 // in metrics, and the last known targets stay.
-func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubernetes, send func(discovery.Group)) (discovery.Running, error) {
-	if cfg.Scope != config.ScopeCluster && d.opts.NodeName == "" {
+func (d *Discoverer) Start(ctx context.Context, entry string, block config.Source, send func(discovery.Group)) (discovery.Running, error) {
+	cfg, ok := block.(*Config)
+	if !ok {
+		return nil, fmt.Errorf("target %q: not a kubernetes block: %T", entry, block)
+	}
+	if cfg.Scope != ScopeCluster && d.opts.NodeName == "" {
 		return nil, fmt.Errorf("target %q: scope %s needs the node name: --node-name or $NODE_NAME (the downward API's spec.nodeName)", entry, cfg.Scope)
 	}
 	c, err := d.cluster(cfg)
@@ -47,30 +51,30 @@ func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubern
 		queue:   workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[string]{Name: entry}),
 		recheck: make(chan struct{}, 1), remesh: make(chan struct{}, 1)}
 	r.b = &builder{cfg: cfg, labels: ls, fields: fs, look: r}
-	if cfg.Scope != config.ScopeCluster {
+	if cfg.Scope != ScopeCluster {
 		r.b.sourceNode = d.opts.NodeName
 		r.b.accept = r.acceptNode
 	}
 	podFields := ""
-	if cfg.Scope == config.ScopeNode {
+	if cfg.Scope == ScopeNode {
 		// Only this node's pods cross the wire.
 		podFields = fields.OneTermEqualSelector("spec.nodeName", d.opts.NodeName).String()
 	}
 	for _, ns := range namespaces {
 		switch cfg.Role {
-		case config.RoleEndpointSlice:
+		case RoleEndpointSlice:
 			r.watch(ns, "endpointslices", "", true)
 			r.watch(ns, "services", "", false)
 			r.watch(ns, "pods", podFields, false)
-		case config.RoleService:
+		case RoleService:
 			r.watch(ns, "services", "", true)
-		case config.RolePod:
+		case RolePod:
 			r.watch(ns, "pods", podFields, true)
-		case config.RoleStatefulSet:
+		case RoleStatefulSet:
 			r.watch(ns, "statefulsets", "", true)
 		}
 	}
-	if (cfg.Role == config.RoleService && cfg.Address == "nodePort") || cfg.AttachMetadata.Node {
+	if (cfg.Role == RoleService && cfg.Address == "nodePort") || cfg.AttachMetadata.Node {
 		r.watch("", "nodes", "", false)
 	}
 	if cfg.AttachMetadata.Namespace {
@@ -88,7 +92,7 @@ func (d *Discoverer) Start(ctx context.Context, entry string, cfg *config.Kubern
 		for r.processNext() {
 		}
 	}()
-	if cfg.Scope == config.ScopeMesh {
+	if cfg.Scope == ScopeMesh {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.mesh(ctx) }()
 	}
@@ -130,7 +134,7 @@ func (h *running) Resync() { h.r.enqueueAll() }
 type run struct {
 	d     *Discoverer
 	entry string
-	cfg   *config.Kubernetes
+	cfg   *Config
 	c     *cluster
 	b     *builder
 	send  func(discovery.Group)
