@@ -12,6 +12,7 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/targets"
 )
@@ -29,7 +30,7 @@ func BenchmarkScrape(b *testing.B) {
 			for i := 0; i < n; i++ {
 				g.Targets = append(g.Targets, discovery.Target{Host: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)})
 			}
-			e, err := targets.NewEntry(cfg)
+			e, err := targets.NewEntry(cfg, prober.NewEnv(prober.EnvOptions{}))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -52,11 +52,11 @@ func (f fixed) Targets() map[string]int {
 func probers(t *testing.T) (http, tcp prober.Prober) {
 	t.Helper()
 	var err error
-	http, err = prober.New(&config.Probe{HTTPGet: &config.HTTPGetAction{Path: "/", Scheme: "HTTP"}, TimeoutSeconds: 1})
+	http, err = prober.NewEnv(prober.EnvOptions{}).New(&config.Probe{HTTPGet: &config.HTTPGetAction{Path: "/", Scheme: "HTTP"}, TimeoutSeconds: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tcp, err = prober.New(&config.Probe{TCPSocket: &config.TCPSocketAction{}, TimeoutSeconds: 1})
+	tcp, err = prober.NewEnv(prober.EnvOptions{}).New(&config.Probe{TCPSocket: &config.TCPSocketAction{}, TimeoutSeconds: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func TestStaticExampleExec(t *testing.T) {
 	n := 0
 	for i := range cfg.Targets {
 		entry := &cfg.Targets[i]
-		e, err := targets.NewEntry(entry)
+		e, err := targets.NewEntry(entry, prober.NewEnv(prober.EnvOptions{}))
 		if err != nil {
 			t.Fatal(err)
 		}

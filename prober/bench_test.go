@@ -120,7 +120,7 @@ func BenchmarkHTTP(b *testing.B) {
 			}
 		}
 	}
-	p := newHTTP(&config.HTTPGetAction{Path: "/healthz", Port: config.IntOrString{IntVal: int32(port)}, Scheme: "HTTP"})
+	p := newHTTP(&config.HTTPGetAction{Path: "/healthz", Port: config.IntOrString{IntVal: int32(port)}, Scheme: "HTTP"}, testEnv)
 	t := &Target{Host: "127.0.0.1"}
 	compare(b, raw, func() error { return probeOK(p, t) })
 }
@@ -136,7 +136,7 @@ func BenchmarkTCP(b *testing.B) {
 		}
 		return c.Close()
 	}
-	p := &tcpProber{port: config.IntOrString{IntVal: int32(port)}}
+	p := &tcpProber{port: config.IntOrString{IntVal: int32(port)}, dialer: NewDialer()}
 	t := &Target{Host: "127.0.0.1"}
 	compare(b, raw, func() error { return probeOK(p, t) })
 }

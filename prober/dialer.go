@@ -2,10 +2,10 @@ package prober
 
 import "net"
 
-// probeDialer is the dialer every prober uses. The kubelet's ProbeDialer
+// NewDialer is the default probe dialer. The kubelet's ProbeDialer
 // sets SO_LINGER {on, 1s} hoping to shorten TIME-WAIT (kubernetes#89898).
 // On Linux that only makes close() block until the FIN is acknowledged:
 // the bytes on the wire and the TIME-WAIT period are the same, and the
 // blocking close cost 2.5x the CPU of a plain dial+close in BenchmarkTCP.
 // So we don't set it; README lists this among our deviations.
-func probeDialer() *net.Dialer { return &net.Dialer{} }
+func NewDialer() *net.Dialer { return &net.Dialer{} }

@@ -28,15 +28,15 @@ type grpcProber struct {
 	opts    []grpc.DialOption
 }
 
-func newGRPC(a *config.GRPCAction, timeout time.Duration) *grpcProber {
-	d := probeDialer()
+func newGRPC(a *config.GRPCAction, timeout time.Duration, env *Env) *grpcProber {
+	d := env.dialer
 	return &grpcProber{
 		port:    int(a.Port),
 		service: *a.Service,
 		timeout: timeout,
 		opts: []grpc.DialOption{
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithUserAgent(UserAgent),
+			grpc.WithUserAgent(env.userAgent),
 			grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 				return d.DialContext(ctx, "tcp", addr)
 			}),

@@ -2,33 +2,16 @@ package prober
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/probe-exporter/probe-exporter/config"
 )
-
-// UserAgent is sent when a probe sets no User-Agent header. It keeps the
-// kubelet's "kube-probe/<major>.<minor>" prefix, which applications filter
-// their access logs on, and names this exporter as a second product token.
-// The Kubernetes version is the one whose probe semantics we follow.
-var UserAgent = "kube-probe/1.36 probe-exporter"
-
-// SetVersion appends the exporter's version to UserAgent; call it before
-// building probers.
-func SetVersion(v string) {
-	if v != "" {
-		UserAgent = "kube-probe/1.36 probe-exporter/" + v
-	}
-}
 
 type httpProber struct {
 	// url is the kubelet's formatURL of the path, parsed once; each attempt
@@ -45,7 +28,7 @@ type httpProber struct {
 	client     *http.Client
 }
 
-func newHTTP(a *config.HTTPGetAction) *httpProber {
+func newHTTP(a *config.HTTPGetAction, env *Env) *httpProber {
 	h := make(http.Header, len(a.HTTPHeaders)+2)
 	for _, hd := range a.HTTPHeaders {
 		h.Add(hd.Name, hd.Value) // canonicalises names; repeats accumulate
@@ -53,7 +36,7 @@ func newHTTP(a *config.HTTPGetAction) *httpProber {
 	// The kubelet decides on presence of the key: an empty value means
 	// "send none" for User-Agent, and deletes Accept.
 	if _, ok := h["User-Agent"]; !ok {
-		h.Set("User-Agent", UserAgent)
+		h.Set("User-Agent", env.userAgent)
 	}
 	if _, ok := h["Accept"]; !ok {
 		h.Set("Accept", "*/*")
@@ -68,36 +51,8 @@ func newHTTP(a *config.HTTPGetAction) *httpProber {
 		port:       a.Port,
 		header:     h,
 		hostHeader: h.Get("Host"),
-		client:     &http.Client{Transport: sharedTransport(), CheckRedirect: checkRedirect},
+		client:     &http.Client{Transport: env.transport, CheckRedirect: checkRedirect},
 	}
-}
-
-var (
-	transportOnce sync.Once
-	tlsTransport  *http.Transport
-	transport     http.RoundTripper
-)
-
-// sharedTransport is the kubelet's probe transport. Every httpGet probe
-// shares it: with keep-alives off it holds no per-target state, and one
-// transport means no per-definition setup cost at all.
-func sharedTransport() http.RoundTripper {
-	transportOnce.Do(func() {
-		tlsTransport = &http.Transport{
-			Proxy:               nil, // never a proxy, whatever HTTP_PROXY says
-			DialContext:         probeDialer().DialContext,
-			TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // kubelet semantics
-			DisableKeepAlives:   true,
-			DisableCompression:  true,
-			TLSHandshakeTimeout: 10 * time.Second,
-			IdleConnTimeout:     90 * time.Second,
-			// HTTP/2 only through ALPN on https, unless DISABLE_HTTP2 is set
-			// (the kubelet's own switch).
-			ForceAttemptHTTP2: os.Getenv("DISABLE_HTTP2") == "",
-		}
-		transport = &oneShotTransport{dialer: probeDialer(), tls: tlsTransport}
-	})
-	return transport
 }
 
 // checkRedirect is the kubelet's RedirectChecker(false): follow redirects to

@@ -38,7 +38,7 @@ func httpProbe(t *testing.T, srvURL, path string, headers map[string]string, tim
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return newHTTP(a).Probe(ctx, tgt)
+	return newHTTP(a, testEnv).Probe(ctx, tgt)
 }
 
 // TestHTTPConformance runs the kubelet's http_test.go vectors (semantics
@@ -144,7 +144,7 @@ func TestHTTPConformance(t *testing.T) {
 		headers map[string]string
 		want    []string
 	}{
-		{"H7 defaults", nil, []string{`ua=true:"` + UserAgent + `"`, `accept=true:"*/*"`}},
+		{"H7 defaults", nil, []string{`ua=true:"` + testEnv.UserAgent() + `"`, `accept=true:"*/*"`}},
 		{"H8 custom User-Agent", map[string]string{"User-Agent": "foo/1.0"}, []string{`ua=true:"foo/1.0"`}},
 		{"H9 empty User-Agent sends none", map[string]string{"User-Agent": ""}, []string{`ua=false:""`}},
 		{"H10 custom Accept", map[string]string{"Accept": "foo/*"}, []string{`accept=true:"foo/*"`}},
@@ -162,8 +162,8 @@ func TestHTTPConformance(t *testing.T) {
 			}
 		})
 	}
-	if !strings.HasPrefix(UserAgent, "kube-probe/") {
-		t.Errorf("User-Agent %q must keep the kube-probe/ prefix", UserAgent)
+	if ua := NewEnv(EnvOptions{Version: "1.2.3"}).UserAgent(); ua != "kube-probe/1.36 probe-exporter/1.2.3" {
+		t.Errorf("User-Agent %q must keep the kube-probe/ prefix and carry the version", ua)
 	}
 }
 
@@ -227,16 +227,16 @@ func TestHTTPBodyErrorIsDiscardable(t *testing.T) {
 	}
 	// Run retries an erroring attempt MaxRetries times in all.
 	tgt, port := serverTarget(t, srv.URL)
-	p := newHTTP(&config.HTTPGetAction{Path: "/short", Port: port, Scheme: "HTTP"})
+	p := newHTTP(&config.HTTPGetAction{Path: "/short", Port: port, Scheme: "HTTP"}, testEnv)
 	attempts := 0
-	o := Run(context.Background(), p, tgt, time.Second, func(Outcome, time.Duration) { attempts++ })
+	o := Run(context.Background(), p, tgt, time.Second, time.Now, func(Outcome, time.Duration) { attempts++ })
 	if attempts != MaxRetries || o.Err == nil {
 		t.Errorf("attempts %d, err %v", attempts, o.Err)
 	}
 	// A failure is never retried.
-	p = newHTTP(&config.HTTPGetAction{Path: "/missing", Port: port, Scheme: "HTTP"})
+	p = newHTTP(&config.HTTPGetAction{Path: "/missing", Port: port, Scheme: "HTTP"}, testEnv)
 	attempts = 0
-	Run(context.Background(), p, tgt, time.Second, func(Outcome, time.Duration) { attempts++ })
+	Run(context.Background(), p, tgt, time.Second, time.Now, func(Outcome, time.Duration) { attempts++ })
 	if attempts != 1 {
 		t.Errorf("a failure was retried: %d attempts", attempts)
 	}
@@ -251,8 +251,7 @@ func TestHTTPNeverUsesProxy(t *testing.T) {
 	defer proxy.Close()
 	t.Setenv("HTTP_PROXY", proxy.URL)
 	t.Setenv("http_proxy", proxy.URL)
-	sharedTransport()
-	if tlsTransport.Proxy != nil {
+	if testEnv.transport.(*oneShotTransport).tls.(*http.Transport).Proxy != nil {
 		t.Fatal("the probe transport has a proxy function")
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
@@ -313,7 +312,7 @@ func TestHeaderCanonicalisation(t *testing.T) {
 		{Name: "accept", Value: "application/json"}, {Name: "Accept", Value: "*/*"},
 		{Name: "pragma", Value: "no-cache"}, {Name: "X-forwarded-for", Value: "username"},
 		{Name: "HOST", Value: "example.com"}, {Name: "FOO-bAR", Value: "value"},
-	}})
+	}}, testEnv)
 	want := map[string]string{
 		"Accept": "application/json,*/*", "Pragma": "no-cache", "X-Forwarded-For": "username",
 		"Host": "example.com", "Foo-Bar": "value",

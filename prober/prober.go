@@ -106,39 +106,22 @@ type Prober interface {
 	Type() Type
 }
 
-// New builds the prober for a defaulted, validated probe definition. Its
-// clients and transports are built here, once, and shared by every target
-// and attempt (blackbox_exporter spends most of its CPU re-creating them).
-func New(p *config.Probe) (Prober, error) {
-	timeout := time.Duration(p.TimeoutSeconds) * time.Second
-	switch {
-	case p.HTTPGet != nil:
-		return newHTTP(p.HTTPGet), nil
-	case p.TCPSocket != nil:
-		return &tcpProber{host: p.TCPSocket.Host, port: p.TCPSocket.Port}, nil
-	case p.Exec != nil:
-		return &execProber{command: p.Exec.Command, timeout: timeout}, nil
-	case p.GRPC != nil:
-		return newGRPC(p.GRPC, timeout), nil
-	}
-	return nil, errors.New("probe has no handler")
-}
-
 // MaxRetries is the kubelet's maxProbeRetries: an attempt that errors is
 // tried again up to this many times in all, never one that failed.
 const MaxRetries = 3
 
 // Run makes up to MaxRetries attempts, each with its own timeout, stopping
-// at the first that does not error; it calls attempt after each one.
-func Run(ctx context.Context, p Prober, t *Target, timeout time.Duration, attempt func(Outcome, time.Duration)) Outcome {
+// at the first that does not error; it calls attempt after each one with
+// how long it took by now.
+func Run(ctx context.Context, p Prober, t *Target, timeout time.Duration, now func() time.Time, attempt func(Outcome, time.Duration)) Outcome {
 	var o Outcome
 	for i := 0; i < MaxRetries; i++ {
 		actx, cancel := context.WithTimeout(ctx, timeout)
-		start := time.Now()
+		start := now()
 		o = p.Probe(actx, t)
 		cancel()
 		if attempt != nil {
-			attempt(o, time.Since(start))
+			attempt(o, now().Sub(start))
 		}
 		if o.Err == nil || ctx.Err() != nil {
 			break

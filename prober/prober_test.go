@@ -22,6 +22,9 @@ import (
 	"github.com/probe-exporter/probe-exporter/internal/await"
 )
 
+// testEnv is the prober environment the tests share.
+var testEnv = NewEnv(EnvOptions{})
+
 func TestMain(m *testing.M) {
 	if os.Getenv(benchServerEnv) != "" {
 		// Re-executed by a benchmark as its loopback server, so that the
@@ -71,8 +74,8 @@ func TestUnresolvablePortIsAnError(t *testing.T) {
 	// discarded), for every prober that has ports.
 	tgt := &Target{Host: "127.0.0.1"}
 	for _, p := range []Prober{
-		newHTTP(&config.HTTPGetAction{Port: strPort("http"), Scheme: "HTTP"}),
-		&tcpProber{port: strPort("http")},
+		newHTTP(&config.HTTPGetAction{Port: strPort("http"), Scheme: "HTTP"}, testEnv),
+		&tcpProber{port: strPort("http"), dialer: NewDialer()},
 	} {
 		o := p.Probe(context.Background(), tgt)
 		if o.Err == nil || o.Result != Unknown {
@@ -116,7 +119,7 @@ func TestTCP(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	p := &tcpProber{port: intPort(port)}
+	p := &tcpProber{port: intPort(port), dialer: NewDialer()}
 	if o := p.Probe(ctx, &Target{Host: "127.0.0.1"}); o.Result != Success || o.Output != "" || o.Err != nil {
 		t.Fatalf("listening port: %+v", o)
 	}
@@ -124,15 +127,15 @@ func TestTCP(t *testing.T) {
 		t.Errorf("the prober sent %d bytes", n)
 	}
 	// host override wins over the target's host
-	p = &tcpProber{host: "127.0.0.1", port: intPort(port)}
+	p = &tcpProber{host: "127.0.0.1", port: intPort(port), dialer: NewDialer()}
 	if a := p.Address(&Target{Host: "192.0.2.1"}); a != net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) {
 		t.Errorf("address %q", a)
 	}
-	p = &tcpProber{port: intPort(closedPort(t))}
+	p = &tcpProber{port: intPort(closedPort(t)), dialer: NewDialer()}
 	if o := p.Probe(ctx, &Target{Host: "127.0.0.1"}); o.Result != Failure || o.Err != nil {
 		t.Fatalf("closed port: %+v", o)
 	}
-	p = &tcpProber{port: intPort(-1)}
+	p = &tcpProber{port: intPort(-1), dialer: NewDialer()}
 	if o := p.Probe(ctx, &Target{Host: "127.0.0.1"}); o.Err == nil {
 		t.Fatalf("port -1: %+v", o)
 	}
@@ -287,7 +290,7 @@ func grpcServer(t *testing.T, register func(*grpc.Server)) int {
 }
 
 func grpcProbe(port int, service string, timeout time.Duration) Outcome {
-	p := newGRPC(&config.GRPCAction{Port: int32(port), Service: &service}, timeout)
+	p := newGRPC(&config.GRPCAction{Port: int32(port), Service: &service}, timeout, testEnv)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return p.Probe(ctx, &Target{Host: "127.0.0.1"})

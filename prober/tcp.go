@@ -10,8 +10,9 @@ import (
 // nothing. A kernel that completes the handshake from the listen backlog
 // counts as success even if the application is hung, as in the kubelet.
 type tcpProber struct {
-	host string
-	port config.IntOrString
+	host   string
+	port   config.IntOrString
+	dialer Dialer
 }
 
 func (p *tcpProber) Type() Type { return TCPSocket }
@@ -21,14 +22,12 @@ func (p *tcpProber) Address(t *Target) string {
 	return a
 }
 
-var tcpDialer = probeDialer()
-
 func (p *tcpProber) Probe(ctx context.Context, t *Target) Outcome {
 	addr, err := hostPort(p.host, p.port, t)
 	if err != nil {
 		return Outcome{Result: Unknown, Err: err}
 	}
-	conn, err := tcpDialer.DialContext(ctx, "tcp", addr)
+	conn, err := p.dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return Outcome{Result: Failure, Output: err.Error()}
 	}

@@ -23,7 +23,7 @@ import (
 // are exactly the kubelet's. https goes to the standard transport (TLS,
 // HTTP/2 through ALPN).
 type oneShotTransport struct {
-	dialer *net.Dialer
+	dialer Dialer
 	tls    http.RoundTripper
 }
 

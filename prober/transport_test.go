@@ -116,7 +116,7 @@ func TestOneShotTransport(t *testing.T) {
 			}
 		}()
 		tgt, port := serverTarget(t, "http://"+l.Addr().String())
-		p := newHTTP(httpAction(port))
+		p := newHTTP(httpAction(port), testEnv)
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(100*time.Millisecond, cancel)
 		start := time.Now()

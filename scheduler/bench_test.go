@@ -23,7 +23,7 @@ func heapInUse() uint64 {
 // specsFor builds what the targets package builds for n static hosts with
 // one httpGet readiness probe: real probers, label values and addresses.
 func specsFor(n int) []Target {
-	p, err := prober.New(&config.Probe{
+	p, err := prober.NewEnv(prober.EnvOptions{}).New(&config.Probe{
 		HTTPGet:        &config.HTTPGetAction{Path: "/healthz", Port: config.IntOrString{IntVal: 8080}, Scheme: "HTTP"},
 		TimeoutSeconds: 1,
 	})

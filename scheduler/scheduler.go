@@ -115,6 +115,8 @@ type Options struct {
 	// wait (and show as late).
 	MaxInFlight int
 	Logger      *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // New returns a scheduler that registers its own metrics with reg.
@@ -124,6 +126,9 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	s := &Scheduler{
 		maxInFlight:     o.MaxInFlight,
@@ -515,7 +520,7 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 	pt := w.spec.Target
 	w.mu.Unlock()
 	var took time.Duration
-	o := prober.Run(ctx, w.spec.Prober, pt, w.spec.Timeout, func(o prober.Outcome, d time.Duration) {
+	o := prober.Run(ctx, w.spec.Prober, pt, w.spec.Timeout, s.now, func(o prober.Outcome, d time.Duration) {
 		took = d
 		switch {
 		case o.Err != nil:

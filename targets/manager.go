@@ -12,6 +12,7 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 )
 
@@ -25,6 +26,8 @@ type Options struct {
 	// Sources run discovered entries, by mechanism (the entry's block
 	// key); an entry whose mechanism has none is refused.
 	Sources map[string]discovery.Discoverer
+	// Probers is the environment every entry builds its probers in.
+	Probers *prober.Env
 	// Metrics, if set, get the static entries' discovery state (always
 	// synced).
 	Metrics *discovery.Metrics
@@ -65,6 +68,9 @@ type dynamic struct {
 
 // NewManager returns a Manager driving sched.
 func NewManager(sched Syncer, opts Options) *Manager {
+	if opts.Probers == nil {
+		opts.Probers = prober.NewEnv(prober.EnvOptions{})
+	}
 	return &Manager{sched: sched, opts: opts, static: map[string]string{}, dynamic: map[string]*dynamic{}}
 }
 
@@ -78,7 +84,7 @@ func (m *Manager) Apply(cfg *config.Config) error {
 		if d := cfg.Targets[i].Discovered; d != nil && m.opts.Sources[d.Mechanism] == nil {
 			return fmt.Errorf("target %q: %s discovery is not enabled", cfg.Targets[i].Name, d.Mechanism)
 		}
-		e, err := NewEntry(&cfg.Targets[i])
+		e, err := NewEntry(&cfg.Targets[i], m.opts.Probers)
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,7 @@ import (
 // any number of discovered targets.
 type Entry struct {
 	cfg    *config.Entry
+	env    *prober.Env
 	probes []probe
 	rules  []*relabel.Rule
 
@@ -41,10 +42,10 @@ type probe struct {
 	identity string
 }
 
-// NewEntry builds the entry's probers: once per probe definition, shared by
-// all its targets and attempts.
-func NewEntry(cfg *config.Entry) (*Entry, error) {
-	e := &Entry{cfg: cfg, names: map[string]*series.Names{}, shared: map[string]probe{}}
+// NewEntry builds the entry's probers in env: once per probe definition,
+// shared by all its targets and attempts.
+func NewEntry(cfg *config.Entry, env *prober.Env) (*Entry, error) {
+	e := &Entry{cfg: cfg, env: env, names: map[string]*series.Names{}, shared: map[string]probe{}}
 	for i := range cfg.RelabelConfigs {
 		r, err := cfg.RelabelConfigs[i].Compile()
 		if err != nil {
@@ -57,7 +58,7 @@ func NewEntry(cfg *config.Entry) (*Entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		p, err := newProbe(kp, id)
+		p, err := e.newProbe(kp, id)
 		if err != nil {
 			return nil, fmt.Errorf("target %q, %sProbe: %w", cfg.Name, kp.Kind, err)
 		}
@@ -73,8 +74,8 @@ func identity(kp config.KindProbe) (string, error) {
 	return kp.Kind.String() + string(def), err
 }
 
-func newProbe(kp config.KindProbe, id string) (probe, error) {
-	p, err := prober.New(kp.Probe)
+func (e *Entry) newProbe(kp config.KindProbe, id string) (probe, error) {
+	p, err := e.env.New(kp.Probe)
 	if err != nil {
 		return probe{}, err
 	}
@@ -97,7 +98,7 @@ func (e *Entry) probesFor(dt discovery.Target) []probe {
 		}
 		p, ok := e.shared[id]
 		if !ok {
-			if p, err = newProbe(kp, id); err != nil {
+			if p, err = e.newProbe(kp, id); err != nil {
 				continue
 			}
 			e.shared[id] = p

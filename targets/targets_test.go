@@ -13,6 +13,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
 	_ "github.com/probe-exporter/probe-exporter/discovery/kubernetes" // registers the kubernetes: block
+	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 )
 
@@ -48,7 +49,7 @@ targets:
 
 func TestEntryTargets(t *testing.T) {
 	c := load(t, twoHosts)
-	e, err := NewEntry(&c.Targets[0])
+	e, err := NewEntry(&c.Targets[0], testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ targets:
     readinessProbe:
       tcpSocket: {}
 `)
-	e, err := NewEntry(&c.Targets[0])
+	e, err := NewEntry(&c.Targets[0], testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +309,7 @@ targets:
     livenessProbe:
       tcpSocket: {}
 `)
-	e, err := NewEntry(&c.Targets[0])
+	e, err := NewEntry(&c.Targets[0], testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +361,7 @@ targets:
         target_label: __address__
     readinessProbe: {tcpSocket: {}}
 `)
-	e, err := NewEntry(&c.Targets[0])
+	e, err := NewEntry(&c.Targets[0], testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +395,7 @@ targets:
     relabel_configs:
       - {action: labelmap, regex: '__meta_kubernetes_pod_label_(.+)'}
 `)
-	e, err := NewEntry(&c.Targets[0])
+	e, err := NewEntry(&c.Targets[0], testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,3 +476,6 @@ targets:
 		t.Errorf("a changed discovery block: started %v stopped %v", f.started, f.stopped)
 	}
 }
+
+// testEnv is the prober environment the tests share.
+var testEnv = prober.NewEnv(prober.EnvOptions{})

@@ -65,7 +65,6 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "probe-exporter: %v (try --help)\n", err)
 		return 2
 	}
-	prober.SetVersion(version.Version)
 	if *shard >= *totalShards {
 		fmt.Fprintf(os.Stderr, "probe-exporter: %v (got --shard=%d --total-shards=%d)\n", targets.ErrShard, *shard, *totalShards)
 		return 2
@@ -121,6 +120,7 @@ func run() int {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("probe_exporter"),
 	)
+	probers := prober.NewEnv(prober.EnvOptions{Version: version.Version})
 	sched := scheduler.New(scheduler.Options{MaxInFlight: *maxInFlight, Logger: logger}, reg)
 	// Per-probe series have their own registry: /metrics writes them
 	// directly for the text formats and uses it only for protobuf.
@@ -137,6 +137,7 @@ func run() int {
 		Logger:     logger,
 	}, discoveryMetrics, reg)
 	mgr := targets.NewManager(sched, targets.Options{
+		Probers: probers,
 		// Every discovery mechanism, by its config block's key.
 		Sources: map[string]discovery.Discoverer{"kubernetes": kube},
 		Metrics: discoveryMetrics, Shard: *shard, TotalShards: *totalShards,
@@ -298,7 +299,7 @@ func checkConfig(file, nodeName string) int {
 	} else {
 		for i := range cfg.Targets {
 			t := &cfg.Targets[i]
-			if _, err := targets.NewEntry(t); err != nil {
+			if _, err := targets.NewEntry(t, prober.NewEnv(prober.EnvOptions{})); err != nil {
 				problems = append(problems, err.Error())
 			}
 			if k, ok := discoveredBy[*kubernetes.Config](t); ok && k.NeedsNodeName() && nodeName == "" {

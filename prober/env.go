@@ -1,0 +1,92 @@
+package prober
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/config"
+)
+
+// Dialer opens probe connections (a *net.Dialer; a test's own).
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// EnvOptions configure an Env.
+type EnvOptions struct {
+	// Dialer opens every connection a probe makes; default: a plain
+	// net.Dialer (see NewDialer).
+	Dialer Dialer
+	// Version is the exporter's version, for the User-Agent.
+	Version string
+}
+
+// Env is what every prober shares: the dialer, the HTTP transports built
+// on it and the User-Agent. It is made once and handed to whatever builds
+// probers, so nothing about a probe's network lives in a package global.
+type Env struct {
+	dialer    Dialer
+	userAgent string
+	// transport is the kubelet's probe transport: every httpGet probe
+	// shares it; with keep-alives off it holds no per-target state.
+	transport http.RoundTripper
+}
+
+// NewEnv builds an Env.
+func NewEnv(o EnvOptions) *Env {
+	if o.Dialer == nil {
+		o.Dialer = NewDialer()
+	}
+	e := &Env{dialer: o.Dialer, userAgent: userAgent(o.Version)}
+	tlsTransport := &http.Transport{
+		Proxy:               nil, // never a proxy, whatever HTTP_PROXY says
+		DialContext:         o.Dialer.DialContext,
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // kubelet semantics
+		DisableKeepAlives:   true,
+		DisableCompression:  true,
+		TLSHandshakeTimeout: 10 * time.Second,
+		IdleConnTimeout:     90 * time.Second,
+		// HTTP/2 only through ALPN on https, unless DISABLE_HTTP2 is set
+		// (the kubelet's own switch).
+		ForceAttemptHTTP2: os.Getenv("DISABLE_HTTP2") == "",
+	}
+	e.transport = &oneShotTransport{dialer: o.Dialer, tls: tlsTransport}
+	return e
+}
+
+// UserAgent is what probes send when they set no User-Agent header.
+func (e *Env) UserAgent() string { return e.userAgent }
+
+// New builds the prober for a defaulted, validated probe definition. Its
+// clients are built here, once, and shared by every target and attempt
+// (blackbox_exporter spends most of its CPU re-creating them).
+func (e *Env) New(p *config.Probe) (Prober, error) {
+	timeout := time.Duration(p.TimeoutSeconds) * time.Second
+	switch {
+	case p.HTTPGet != nil:
+		return newHTTP(p.HTTPGet, e), nil
+	case p.TCPSocket != nil:
+		return &tcpProber{host: p.TCPSocket.Host, port: p.TCPSocket.Port, dialer: e.dialer}, nil
+	case p.Exec != nil:
+		return &execProber{command: p.Exec.Command, timeout: timeout}, nil
+	case p.GRPC != nil:
+		return newGRPC(p.GRPC, timeout, e), nil
+	}
+	return nil, errors.New("probe has no handler")
+}
+
+// userAgent keeps the kubelet's "kube-probe/<major>.<minor>" prefix, which
+// applications filter their access logs on, and names this exporter and
+// its version as a second product token. The Kubernetes version is the
+// one whose probe semantics we follow.
+func userAgent(version string) string {
+	if version == "" {
+		return "kube-probe/1.36 probe-exporter"
+	}
+	return "kube-probe/1.36 probe-exporter/" + version
+}
