@@ -7,6 +7,7 @@ package discovery
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/config"
@@ -75,8 +76,14 @@ type Running interface {
 // Static returns the group of a static target entry.
 func Static(entry *config.Entry) Group {
 	g := Group{Source: "static/" + entry.Name, Targets: make([]Target, 0, len(entry.Static))}
+	// A host's identity is its host and port (and which of the hosts with
+	// that host and port it is): editing its labels keeps its state.
+	seen := map[string]int{}
 	for _, h := range entry.Static {
-		g.Targets = append(g.Targets, Target{Host: h.Host, Port: h.Port, Labels: h.Labels})
+		hp := h.Host + "|" + strconv.Itoa(int(h.Port))
+		id := hp + "|" + strconv.Itoa(seen[hp])
+		seen[hp]++
+		g.Targets = append(g.Targets, Target{ID: id, Host: h.Host, Port: h.Port, Labels: h.Labels})
 	}
 	return g
 }

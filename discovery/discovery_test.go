@@ -49,3 +49,19 @@ func TestMetrics(t *testing.T) {
 	// A second source (or a second registry) never registers them again.
 	NewMetrics(prometheus.NewRegistry())
 }
+
+// TestStaticIdentity: a static host keeps its identity when its labels
+// change; two entries for one host and port stay distinct.
+func TestStaticIdentity(t *testing.T) {
+	before := Static(&config.Entry{Name: "web", Static: []config.StaticHost{
+		{Host: "10.0.0.1", Port: 80, Labels: map[string]string{"zone": "a"}},
+		{Host: "10.0.0.1", Port: 80, Labels: map[string]string{"zone": "b"}},
+	}})
+	after := Static(&config.Entry{Name: "web", Static: []config.StaticHost{
+		{Host: "10.0.0.1", Port: 80, Labels: map[string]string{"zone": "c"}},
+		{Host: "10.0.0.1", Port: 80, Labels: map[string]string{"zone": "b"}},
+	}})
+	if before.Targets[0].ID != after.Targets[0].ID || before.Targets[0].ID == before.Targets[1].ID {
+		t.Errorf("ids %q %q -> %q", before.Targets[0].ID, before.Targets[1].ID, after.Targets[0].ID)
+	}
+}

@@ -31,12 +31,13 @@ func promtool(t *testing.T) string {
 	return p
 }
 
-// TestAlertRules: every shipped alert fires on its situation and stays
-// quiet on healthy series (probe-exporter-alerts.test.yml), checked by a
-// real promtool.
+// TestAlertRules: the shipped Prometheus configuration loads, and every
+// shipped alert fires on its situation and stays quiet on healthy series
+// (probe-exporter-alerts.test.yml), checked by a real promtool.
 func TestAlertRules(t *testing.T) {
 	bin := promtool(t)
 	for _, args := range [][]string{
+		{"check", "config", "prometheus.yml"}, // loads the rules too
 		{"check", "rules", "probe-exporter-alerts.yml"},
 		{"test", "rules", "probe-exporter-alerts.test.yml"},
 	} {
