@@ -48,21 +48,7 @@ func countingServer(t *testing.T, addr string) *hits {
 }
 
 func series(mfs map[string]*dto.MetricFamily, name string, want map[string]string) int {
-	n := 0
-next:
-	for _, m := range mfs[name].GetMetric() {
-		have := map[string]string{}
-		for _, lp := range m.GetLabel() {
-			have[lp.GetName()] = lp.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		n++
-	}
-	return n
+	return len(matching(mfs, name, want))
 }
 
 // testAddressChanges: a target that keeps its identity while its address

@@ -206,15 +206,11 @@ func checkNoDuplicates(t *testing.T, mfs map[string]*dto.MetricFamily) {
 	}
 }
 
-// value returns the value of the series of family name whose labels
-// include want, and whether there is one.
-func value(mfs map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
-	mf := mfs[name]
-	if mf == nil {
-		return 0, false
-	}
+// matching returns the series of family name whose labels include want.
+func matching(mfs map[string]*dto.MetricFamily, name string, want map[string]string) []*dto.Metric {
+	var out []*dto.Metric
 next:
-	for _, m := range mf.GetMetric() {
+	for _, m := range mfs[name].GetMetric() {
 		have := map[string]string{}
 		for _, lp := range m.GetLabel() {
 			have[lp.GetName()] = lp.GetValue()
@@ -224,15 +220,26 @@ next:
 				continue next
 			}
 		}
-		switch {
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue(), true
-		case m.Counter != nil:
-			return m.GetCounter().GetValue(), true
-		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// value returns the value of the first series of family name whose
+// labels include want, and whether there is one.
+func value(mfs map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	ms := matching(mfs, name, want)
+	if len(ms) == 0 {
+		return 0, false
+	}
+	switch m := ms[0]; {
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue(), true
+	case m.Counter != nil:
+		return m.GetCounter().GetValue(), true
+	default:
 		return m.GetUntyped().GetValue(), true
 	}
-	return 0, false
 }
 
 // eventually polls the exporter until cond holds for a scrape; check runs
