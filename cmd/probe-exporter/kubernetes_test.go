@@ -514,6 +514,15 @@ targets:
 		}
 	}
 	e.eventually(t, "probing and synced", func(mfs map[string]*dto.MetricFamily) bool { return stateIs(target, 1)(mfs) && synced(1)(mfs) }, nil)
+	lists := func(mfs map[string]*dto.MetricFamily) float64 {
+		v, _ := value(mfs, "probe_exporter_discovery_lists_total", map[string]string{"resource": "endpointslices"})
+		return v
+	}
+	listsBefore := lists(e.scrape(t))
+	// Writes while the exporter watches move the API server's revision on:
+	// a restarted API server's watch cache starts past the informer's
+	// resourceVersion, so its watch expires (410 Gone) and it relists.
+	namespace(t, c, "restart-churn")
 
 	k.c.StopAPIServer(t)
 	restarted := false
@@ -530,7 +539,15 @@ targets:
 	k.c.StartAPIServer(t)
 	restarted = true
 	back := time.Now()
-	e.eventually(t, "synced again", synced(1), nil)
+	// Synced only once the relist is done: from then on every scrape that
+	// says synced has the relisted target.
+	e.eventually(t, "relisted and synced again", func(mfs map[string]*dto.MetricFamily) bool {
+		return synced(1)(mfs) && lists(mfs) > listsBefore
+	}, func(mfs map[string]*dto.MetricFamily) {
+		if synced(1)(mfs) && !hasSeries(target)(mfs) {
+			t.Error("synced without the target")
+		}
+	})
 	t.Logf("discovery synced again %v after the API server was started", time.Since(back).Round(10*time.Millisecond))
 	if warnings != 1 {
 		t.Errorf("%d warnings while the API server was down: want one per state change, not a storm", warnings)

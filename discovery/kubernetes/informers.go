@@ -146,11 +146,15 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 			o.FieldSelector = fieldSelector
 			inf.listing.Store(true)
 			d.changed()
-			return retryUnreachable(ctx, func() (runtime.Object, error) {
+			res, err := retryUnreachable(ctx, func() (runtime.Object, error) {
 				res, err := list(ctx, o)
 				d.observe(c, inf, err, true)
 				return res, err
 			})
+			if err == nil {
+				d.lists.WithLabelValues(resource).Inc()
+			}
+			return res, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector = fieldSelector

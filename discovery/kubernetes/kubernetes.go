@@ -42,6 +42,7 @@ type Discoverer struct {
 	informers prometheus.Gauge
 	errs      *prometheus.CounterVec
 	events    *prometheus.CounterVec
+	lists     *prometheus.CounterVec
 	skipMu    sync.Mutex
 	skipSrcs  map[string]map[string]map[string]int // entry -> source -> reason -> n
 
@@ -66,6 +67,10 @@ func New(ctx context.Context, o Options, metrics *discovery.Metrics, reg prometh
 			Name: "probe_exporter_discovery_errors_total",
 			Help: "Failed list or watch calls to the Kubernetes API, by resource and reason (forbidden, unreachable, other).",
 		}, []string{"resource", "reason"}),
+		lists: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "probe_exporter_discovery_lists_total",
+			Help: "Complete Kubernetes lists made, by resource: one per informer at start, and one each time a watch expired (410 Gone) or could not resume.",
+		}, []string{"resource"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "probe_exporter_discovery_events_total",
 			Help: "Kubernetes object changes seen, by resource and event (add, update, delete).",
@@ -74,7 +79,7 @@ func New(ctx context.Context, o Options, metrics *discovery.Metrics, reg prometh
 		runs:     map[*run]bool{},
 	}
 	if reg != nil {
-		reg.MustRegister(d.informers, d.errs, d.events)
+		reg.MustRegister(d.informers, d.errs, d.events, d.lists)
 	}
 	return d
 }
