@@ -245,3 +245,48 @@ func truncateErr(err error) string {
 	}
 	return s
 }
+
+// TestTooLarge: a file over MaxFileSize is refused at once, saying why.
+func TestTooLarge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "huge.yaml")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("# padding\n"), config.MaxFileSize/10+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.Load(path)
+	if err == nil || !strings.Contains(err.Error(), "larger than 16 MiB") || !strings.HasPrefix(err.Error(), path) {
+		t.Fatalf("want a refusal naming the file and the cap, got %v", err)
+	}
+}
+
+// TestSharedSequence: an anchored list used twice decodes both times
+// (the decoder drops what it has decoded only where no alias can reach).
+func TestSharedSequence(t *testing.T) {
+	c, err := config.Parse([]byte(`
+targets:
+  - name: a
+    static: &hosts [{host: 10.0.0.1}, {host: 10.0.0.2}]
+    readinessProbe: {tcpSocket: {port: 80}}
+  - name: b
+    static: *hosts
+    readinessProbe: {tcpSocket: {port: 81}}
+  - name: c
+    static:
+      - &h {host: 10.0.0.3}
+      - {host: 10.0.0.4}
+    readinessProbe: {tcpSocket: {port: 82}}
+  - name: d
+    static: [*h]
+    readinessProbe: {tcpSocket: {port: 83}}
+`), "shared.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{2, 2, 2, 1} {
+		if n := len(c.Targets[i].Static); n != want {
+			t.Errorf("%s: %d hosts, want %d", c.Targets[i].Name, n, want)
+		}
+	}
+	if h := c.Targets[3].Static[0].Host; h != "10.0.0.3" {
+		t.Errorf("aliased host %q", h)
+	}
+}

@@ -74,6 +74,10 @@ type decoder struct {
 	expanded int
 	inAlias  int
 	tooLong  bool
+	// inAnchor is how deep in anchored nodes the walk is: what an alias
+	// may still refer to must stay; everything else is dropped once
+	// decoded, so a big file's node tree is freed as it is walked.
+	inAnchor int
 }
 
 // maxExpanded bounds what aliases may expand to: far above any real use
@@ -160,6 +164,10 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		for n.Kind == yaml.AliasNode {
 			n = n.Alias
 		}
+	}
+	if n.Anchor != "" {
+		d.inAnchor++
+		defer func() { d.inAnchor-- }()
 	}
 	d.pos[path] = position{n.Line, n.Column}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
@@ -348,6 +356,9 @@ func (d *decoder) sequence(n *yaml.Node, path string, v reflect.Value) {
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
 		d.value(item, fmt.Sprintf("%s[%d]", path, i), s.Index(i))
+		if d.inAlias == 0 && d.inAnchor == 0 {
+			n.Content[i] = nil // decoded, and nothing refers to it
+		}
 	}
 	v.Set(s)
 }
