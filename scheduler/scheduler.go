@@ -346,7 +346,9 @@ func (s *Scheduler) removeWorkerLocked(w *worker) {
 // next takes over when it goes.
 type seriesIndex map[string][]*worker
 
-func seriesKey(w *worker) string { return w.spec.Entry + "\xff" + w.spec.Labels.Text() }
+// seriesKey is the series' label text: it holds the entry (the target
+// label) and every other label, and indexing by it allocates nothing.
+func seriesKey(w *worker) string { return w.spec.Labels.Text() }
 
 func (x seriesIndex) add(s *Scheduler, w *worker) {
 	k := seriesKey(w)
