@@ -51,7 +51,7 @@ func newDescs(names []string) *descs {
 	d := &descs{byFamily: make([]*prometheus.Desc, len(families))}
 	for i, f := range families {
 		labels := append([]string(nil), names...)
-		if f.result {
+		if f.results != nil {
 			labels = append(labels, "result")
 		}
 		d.byFamily[i] = prometheus.NewDesc(f.name, f.help, labels, nil)
@@ -65,12 +65,17 @@ var targetsDesc = prometheus.NewDesc(targetsFamily.name, targetsFamily.help, []s
 // scrape shows the same moment.
 type snap struct {
 	labels *series.Labels
-	http   bool
-	rec    state.Record
+	// text and resultAt are labels' own, copied here: a scrape reads them
+	// for every sample, and from the snapshot they are in cache.
+	text     string
+	resultAt int
+	http     bool
+	rec      state.Record
 }
 
 func snapOf(st *scheduler.Status) snap {
-	return snap{labels: st.Spec.Labels, http: st.Spec.Prober.Type() == prober.HTTPGet, rec: st.Record}
+	l := st.Spec.Labels
+	return snap{labels: l, text: l.Text(), resultAt: l.ResultAt(), http: st.Spec.Prober.Type() == prober.HTTPGet, rec: st.Record}
 }
 
 // Describe sends nothing: series of different entries carry different
@@ -98,13 +103,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			if f.counter {
 				typ = prometheus.CounterValue
 			}
-			f.samples(&s, func(result string, v float64) {
-				lv := values
-				if f.result {
-					lv = append(values[:len(values):len(values)], result)
+			if f.results != nil {
+				for r, v := range f.results(&s) {
+					lv := append(values[:len(values):len(values)], resultValues[r])
+					ch <- prometheus.MustNewConstMetric(d.byFamily[i], typ, v, lv...)
 				}
-				ch <- prometheus.MustNewConstMetric(d.byFamily[i], typ, v, lv...)
-			})
+			} else if v, ok := f.value(&s); ok {
+				ch <- prometheus.MustNewConstMetric(d.byFamily[i], typ, v, values...)
+			}
 		}
 	})
 	for k, d := range c.descs {

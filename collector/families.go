@@ -10,69 +10,62 @@ import (
 type family struct {
 	name, help string
 	counter    bool
-	// result: the family has a result label, and samples names its value.
-	result bool
-	// samples calls emit with each sample of one probe; result is the
-	// result label's value, "" for families without one.
-	samples func(s *snap, emit func(result string, v float64))
+	// value is the family's one sample of a probe, and whether it has
+	// one; nil for a family with a result label, which has results.
+	value func(s *snap) (float64, bool)
+	// results are the samples by result label value (resultValues).
+	results func(s *snap) [3]float64
 }
+
+// resultValues are the values of the result label, in the order results
+// gives them (sorted, as client_golang writes them).
+var resultValues = [3]string{"error", "failure", "success"}
+
+// resultPairs are resultValues as the text formats write them.
+var resultPairs = [3]string{`result="error"`, `result="failure"`, `result="success"`}
 
 // families, in the order a text scrape writes them (sorted by name, as
 // client_golang does).
 var families = []family{
 	{name: "probe_consecutive_failures", help: "Consecutive failed results counted towards failureThreshold.",
-		samples: func(s *snap, emit func(string, float64)) {
+		value: func(s *snap) (float64, bool) {
 			last, run := s.rec.Run()
 			if last == state.Success {
 				run = 0
 			}
-			emit("", float64(run))
+			return float64(run), true
 		}},
 	{name: "probe_consecutive_successes", help: "Consecutive successful results counted towards successThreshold.",
-		samples: func(s *snap, emit func(string, float64)) {
+		value: func(s *snap) (float64, bool) {
 			last, run := s.rec.Run()
 			if last != state.Success {
 				run = 0
 			}
-			emit("", float64(run))
+			return float64(run), true
 		}},
 	{name: "probe_duration_seconds", help: "How long the last probe attempt took.",
-		samples: func(s *snap, emit func(string, float64)) {
-			if s.rec.Attempted {
-				emit("", s.rec.LastDuration.Seconds())
-			}
-		}},
+		value: func(s *snap) (float64, bool) { return s.rec.LastDuration.Seconds(), s.rec.Attempted }},
 	{name: "probe_http_status_code", help: "HTTP status code of the last httpGet attempt's final response, 0 if there was none.",
-		samples: func(s *snap, emit func(string, float64)) {
-			if s.rec.Attempted && s.http {
-				emit("", float64(s.rec.LastStatusCode))
-			}
-		}},
+		value: func(s *snap) (float64, bool) { return float64(s.rec.LastStatusCode), s.rec.Attempted && s.http }},
 	{name: "probe_last_transition_timestamp_seconds", help: "When probe_state last changed, or when the target appeared if it never did.",
-		samples: func(s *snap, emit func(string, float64)) {
+		value: func(s *snap) (float64, bool) {
 			_, at := s.rec.Transitions()
-			emit("", float64(at.UnixNano())/1e9)
+			return float64(at.UnixNano()) / 1e9, true
 		}},
-	{name: "probe_results_total", counter: true, result: true,
+	{name: "probe_results_total", counter: true,
 		help: "Probe results: success, failure, or error (discarded after the kubelet's retries; it never moves the state).",
-		samples: func(s *snap, emit func(string, float64)) {
-			emit("error", float64(s.rec.Errors))
-			emit("failure", float64(s.rec.Failures))
-			emit("success", float64(s.rec.Successes))
+		results: func(s *snap) [3]float64 {
+			return [3]float64{float64(s.rec.Errors), float64(s.rec.Failures), float64(s.rec.Successes)}
 		}},
 	{name: "probe_state", help: "Thresholded probe state, as the kubelet caches it: 1 success, 0 failure, -1 unknown.",
-		samples: func(s *snap, emit func(string, float64)) { emit("", float64(s.rec.Value())) }},
+		value: func(s *snap) (float64, bool) { return float64(s.rec.Value()), true }},
 	{name: "probe_state_transitions_total", counter: true, help: "How often probe_state changed.",
-		samples: func(s *snap, emit func(string, float64)) {
+		value: func(s *snap) (float64, bool) {
 			n, _ := s.rec.Transitions()
-			emit("", float64(n))
+			return float64(n), true
 		}},
 	{name: "probe_success", help: "Whether the last probe attempt succeeded (1) or not (0); an HTTP 3xx that was not followed counts as success, as in the kubelet.",
-		samples: func(s *snap, emit func(string, float64)) {
-			if s.rec.Attempted {
-				emit("", boolFloat(s.rec.LastSuccess))
-			}
-		}},
+		value: func(s *snap) (float64, bool) { return boolFloat(s.rec.LastSuccess), s.rec.Attempted }},
 }
 
 // targetsFamily is the per-entry target count.

@@ -44,18 +44,17 @@ func (w *textWriter) sample(name, labels, extra string, v float64) {
 	w.end(v)
 }
 
-// result writes a sample with result="res" in its sorted place.
-func (w *textWriter) result(name string, l *series.Labels, res string, v float64) {
-	text, at := l.Text(), l.ResultAt()
+// result writes a sample with the pair res (result="...") in its sorted
+// place.
+func (w *textWriter) result(name string, s *snap, res string, v float64) {
+	text, at := s.text, s.resultAt
 	w.WriteString(name)
 	w.WriteByte('{')
 	w.WriteString(text[:at])
 	if at > 0 && at == len(text) {
 		w.WriteByte(',')
 	}
-	w.WriteString(`result="`)
 	w.WriteString(res)
-	w.WriteByte('"')
 	if at < len(text) {
 		w.WriteByte(',')
 		w.WriteString(text[at:])
@@ -128,17 +127,16 @@ func (c *Collector) WriteText(out io.Writer, om bool) error {
 			typ = "counter"
 		}
 		header(f.name, typ, f.help)
-		var cur *snap
-		emit := func(result string, v float64) {
-			if f.result {
-				w.result(f.name, cur.labels, result, v)
-			} else {
-				w.sample(f.name, cur.labels.Text(), "", v)
-			}
-		}
 		for i := range snaps {
-			cur = &snaps[i]
-			f.samples(cur, emit)
+			sn := &snaps[i]
+			if f.results != nil {
+				vs := f.results(sn)
+				for r, v := range vs {
+					w.result(f.name, sn, resultPairs[r], v)
+				}
+			} else if v, ok := f.value(sn); ok {
+				w.sample(f.name, sn.text, "", v)
+			}
 		}
 	}
 	// probe_exporter_targets: distinct targets per entry, counted by the
