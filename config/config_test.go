@@ -226,14 +226,14 @@ func TestMergeKeys(t *testing.T) {
 func TestBigPlainFile(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("targets:\n  - name: big\n    readinessProbe: {tcpSocket: {port: 80}}\n    static:\n")
-	for i := 0; i < 300_000; i++ {
+	for i := 0; i < 160_000; i++ { // over a million nodes: more than aliases may expand to
 		fmt.Fprintf(&b, "      - {host: 10.%d.%d.%d, labels: {zone: z%d}}\n", i>>16&255, i>>8&255, i&255, i%7)
 	}
 	c, err := config.Parse([]byte(b.String()), "big.yaml")
 	if err != nil {
 		t.Fatal(truncateErr(err))
 	}
-	if n := len(c.Targets[0].Static); n != 300_000 {
+	if n := len(c.Targets[0].Static); n != 160_000 {
 		t.Fatalf("%d hosts", n)
 	}
 }
