@@ -39,8 +39,9 @@ type Spec struct {
 	// Entry is the config entry (the target label).
 	Entry string
 	// Labels are the series' labels. They may change while the probe
-	// keeps its state (an endpoint that turns ready keeps its identity),
-	// so the scheduler guards them with the worker's lock.
+	// keeps its state (an endpoint that turns ready keeps its identity):
+	// the scheduler writes them (and Target) holding both its own and the
+	// worker's lock, so either lock suffices to read them.
 	Labels *series.Labels
 	// Identity tells a changed definition from an unchanged one: a target
 	// whose probes keep their Identity keeps its state across a Sync.
@@ -134,7 +135,7 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 		maxInFlight:     o.MaxInFlight,
 		sem:             make(chan struct{}, o.MaxInFlight),
 		log:             o.Logger,
-		now:             time.Now,
+		now:             o.Now,
 		sources:         map[string]map[string]*target{},
 		series:          seriesIndex{},
 		attemptCounters: map[prober.Type]*[3]prometheus.Counter{},
@@ -544,10 +545,11 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 	from := w.rec.Value()
 	changed := w.rec.Apply(o, took, s.now())
 	v, reason := w.rec.Value(), w.rec.LastReason
+	addr := w.spec.Labels.Address() // labels change under w.mu
 	w.mu.Unlock()
 	if changed {
 		s.transitions.log(s.log, s.now(), "probe state changed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
-			"address", w.spec.Labels.Address(), "from", from.String(), "to", v.String(), "reason", reason)
+			"address", addr, "from", from.String(), "to", v.String(), "reason", reason)
 	}
 	if !s.log.Enabled(ctx, slog.LevelDebug) {
 		return
@@ -557,6 +559,7 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 		s.log.Debug("probe errored; result discarded", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
 			"address", w.spec.Prober.Address(pt), "err", o.Err)
 	case changed:
+		// said at info above
 	case state.ResultValue(o.Result) == state.Failure:
 		s.log.Debug("probe failed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
 			"address", w.spec.Prober.Address(pt), "output", truncate(o.Output, 256))

@@ -483,3 +483,24 @@ func TestLogLimiter(t *testing.T) {
 		t.Errorf("held-back count not said: %s", buf.String())
 	}
 }
+
+// TestInjectedClock: the scheduler's clock is the one it is given: a
+// probe's appearance and transitions are stamped with it.
+func TestInjectedClock(t *testing.T) {
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	var mu sync.Mutex
+	offset := time.Duration(0)
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		offset += time.Millisecond // moves on, so timers and ticks advance
+		return base.Add(offset)
+	}
+	s, _ := harness(t, Options{Now: now})
+	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(config.Readiness, p, 10*time.Millisecond)}}})
+	await.True(t, "a transition to success", func() bool { return records(s)["a/readiness"].Value() == state.Success })
+	if _, at := records(s)["a/readiness"].Transitions(); at.Year() != 2030 {
+		t.Errorf("transition stamped %v, not by the injected clock", at)
+	}
+}
