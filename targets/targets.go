@@ -122,13 +122,9 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 	}
 	names := e.labelNames(g)
 	out := make([]scheduler.Target, 0, len(g.Targets))
-	own := make([]string, 0, len(g.Targets)) // each target's own host:port
+	own := make([]string, 0, len(g.Targets)) // each target's own address
 	for _, dt := range g.Targets {
-		if dt.Port != 0 {
-			own = append(own, net.JoinHostPort(dt.Host, strconv.Itoa(int(dt.Port))))
-		} else {
-			own = append(own, dt.Host)
-		}
+		own = append(own, hostPort(dt))
 		labels := make(map[string]string, len(e.cfg.Labels)+len(dt.Labels))
 		if len(e.rules) == 0 {
 			// With relabel_configs the entry's labels went through them.
@@ -180,12 +176,16 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 // series. The one whose own port is the probed port keeps it (else the
 // first); targets left with no probe are dropped.
 func dedupe(ts []scheduler.Target, own []string) []scheduler.Target {
-	type request struct{ host, kind, identity, address string }
+	type request struct {
+		host              string
+		kind              config.Kind
+		identity, address string
+	}
 	home := map[request][2]int{} // target, spec
 	for i := range ts {
 		for j := range ts[i].Specs {
 			sp := &ts[i].Specs[j]
-			r := request{sp.Target.Host, sp.Kind.String(), sp.Identity, sp.Labels.Address()}
+			r := request{sp.Target.Host, sp.Kind, sp.Identity, sp.Labels.Address()}
 			if h, dup := home[r]; !dup || (own[h[0]] != r.address && own[i] == r.address) {
 				home[r] = [2]int{i, j}
 			}
@@ -199,7 +199,7 @@ func dedupe(ts []scheduler.Target, own []string) []scheduler.Target {
 		specs := ts[i].Specs[:0]
 		for j := range ts[i].Specs {
 			sp := &ts[i].Specs[j]
-			if home[request{sp.Target.Host, sp.Kind.String(), sp.Identity, sp.Labels.Address()}] == [2]int{i, j} {
+			if home[request{sp.Target.Host, sp.Kind, sp.Identity, sp.Labels.Address()}] == [2]int{i, j} {
 				specs = append(specs, *sp)
 			}
 		}
@@ -209,6 +209,15 @@ func dedupe(ts []scheduler.Target, own []string) []scheduler.Target {
 		}
 	}
 	return out
+}
+
+// hostPort is a discovered target's own address: host:port, or the host
+// when it has no port.
+func hostPort(dt discovery.Target) string {
+	if dt.Port == 0 {
+		return dt.Host
+	}
+	return net.JoinHostPort(dt.Host, strconv.Itoa(int(dt.Port)))
 }
 
 func countSpecs(ts []scheduler.Target) int {
@@ -268,10 +277,7 @@ func (e *Entry) relabel(dt discovery.Target) (discovery.Target, bool) {
 	}
 	addr := dt.Address
 	if addr == "" {
-		addr = dt.Host
-		if dt.Port != 0 {
-			addr = net.JoinHostPort(dt.Host, strconv.Itoa(int(dt.Port)))
-		}
+		addr = hostPort(dt)
 	}
 	ls["__address__"] = addr
 	if !relabel.Process(ls, e.rules) {
@@ -283,7 +289,7 @@ func (e *Entry) relabel(dt discovery.Target) (discovery.Target, bool) {
 	}
 	newAddr := ls["__address__"]
 	if newAddr == addr && dt.Address != "" {
-		newAddr = net.JoinHostPort(dt.Host, strconv.Itoa(int(dt.Port))) // untouched: probe what discovery meant
+		newAddr = hostPort(dt) // untouched: probe what discovery meant
 	}
 	host, port, err := net.SplitHostPort(newAddr)
 	if err != nil {
