@@ -134,30 +134,37 @@ func (r *run) synced() (ok, handlersPending bool) {
 	return r.queue.Len() == 0 && r.busy.Load() == 0, false
 }
 
-func (d *Discoverer) recordSkipped(entry, source string, skipped map[string]int) {
-	d.skipMu.Lock()
-	srcs := d.skipSrcs[entry]
-	if srcs == nil {
-		srcs = map[string]map[string]int{}
-		d.skipSrcs[entry] = srcs
-	}
-	if len(skipped) == 0 {
-		delete(srcs, source)
-	} else {
-		srcs[source] = skipped
-	}
-	d.skipMu.Unlock()
-	d.publishSkipped(entry)
+// skips are one entry's skipped objects: by source, and their running
+// totals, so recording one group costs the same whatever the entry's size.
+type skips struct {
+	bySource map[string]map[string]int
+	totals   map[string]int
 }
 
-func (d *Discoverer) publishSkipped(entry string) {
+func (d *Discoverer) recordSkipped(entry, source string, skipped map[string]int) {
 	d.skipMu.Lock()
 	defer d.skipMu.Unlock()
-	totals := map[string]int{}
-	for _, reasons := range d.skipSrcs[entry] {
-		for r, n := range reasons {
-			totals[r] += n
+	e := d.skipped[entry]
+	if e == nil {
+		e = &skips{bySource: map[string]map[string]int{}, totals: map[string]int{}}
+		d.skipped[entry] = e
+	}
+	old := e.bySource[source]
+	if len(old) == 0 && len(skipped) == 0 {
+		return // nothing was skipped, nothing is: the totals stand
+	}
+	for r, n := range old {
+		if e.totals[r] -= n; e.totals[r] == 0 {
+			delete(e.totals, r)
 		}
 	}
-	d.metrics.SetSkipped(entry, mechanism, skipReasons, totals)
+	for r, n := range skipped {
+		e.totals[r] += n
+	}
+	if len(skipped) == 0 {
+		delete(e.bySource, source)
+	} else {
+		e.bySource[source] = skipped
+	}
+	d.metrics.SetSkipped(entry, mechanism, skipReasons, e.totals)
 }

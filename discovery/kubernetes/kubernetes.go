@@ -44,7 +44,7 @@ type Discoverer struct {
 	events    *prometheus.CounterVec
 	lists     *prometheus.CounterVec
 	skipMu    sync.Mutex
-	skipSrcs  map[string]map[string]map[string]int // entry -> source -> reason -> n
+	skipped   map[string]*skips // by entry
 
 	runsMu sync.Mutex
 	runs   map[*run]bool
@@ -75,8 +75,8 @@ func New(ctx context.Context, o Options, metrics *discovery.Metrics, reg prometh
 			Name: "probe_exporter_discovery_events_total",
 			Help: "Kubernetes object changes seen, by resource and event (add, update, delete).",
 		}, []string{"resource", "event"}),
-		skipSrcs: map[string]map[string]map[string]int{},
-		runs:     map[*run]bool{},
+		skipped: map[string]*skips{},
+		runs:    map[*run]bool{},
 	}
 	if reg != nil {
 		reg.MustRegister(d.informers, d.errs, d.events, d.lists)

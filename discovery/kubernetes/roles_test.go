@@ -543,3 +543,25 @@ func TestAttachMetadata(t *testing.T) {
 		}
 	}
 }
+
+// TestSkippedTotals: skipped counts are kept as running totals per entry,
+// following each source's latest group.
+func TestSkippedTotals(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d := New(ctx, Options{}, discovery.NewMetrics(reg), nil)
+	d.recordSkipped("pods", "pod/ns/a", map[string]int{SkipExecProbe: 2})
+	d.recordSkipped("pods", "pod/ns/b", map[string]int{SkipExecProbe: 1, SkipNotRunning: 1})
+	d.recordSkipped("pods", "pod/ns/c", nil)
+	d.recordSkipped("pods", "pod/ns/a", map[string]int{SkipExecProbe: 1}) // a changed
+	d.recordSkipped("pods", "pod/ns/b", nil)                              // b gone
+	want := `
+# HELP probe_exporter_discovery_skipped Discovered things not probed, by entry, mechanism and reason (headless_service, exec_probe, container_not_running, ...).
+# TYPE probe_exporter_discovery_skipped gauge
+probe_exporter_discovery_skipped{mechanism="kubernetes",reason="exec_probe",target="pods"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "probe_exporter_discovery_skipped"); err != nil {
+		t.Error(err)
+	}
+}

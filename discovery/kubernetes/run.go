@@ -109,11 +109,10 @@ func (d *Discoverer) Start(ctx context.Context, entry string, block config.Sourc
 			_ = reg.inf.RemoveEventHandler(reg.h)
 			d.release(c, reg.inf)
 		}
-		d.metrics.Forget(entry, mechanism)
 		d.skipMu.Lock()
-		delete(d.skipSrcs, entry)
+		delete(d.skipped, entry)
 		d.skipMu.Unlock()
-		d.publishSkipped(entry)
+		d.metrics.Forget(entry, mechanism)
 	}()
 	return &running{r: r, stopped: stopped}, nil
 }
