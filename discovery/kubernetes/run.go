@@ -34,7 +34,7 @@ func (d *Discoverer) Start(ctx context.Context, entry string, block config.Sourc
 	if !ok {
 		return nil, fmt.Errorf("target %q: not a kubernetes block: %T", entry, block)
 	}
-	if cfg.Scope != ScopeCluster && d.opts.NodeName == "" {
+	if cfg.NeedsNodeName() && d.opts.NodeName == "" {
 		return nil, fmt.Errorf("target %q: scope %s needs the node name: --node-name or $NODE_NAME (the downward API's spec.nodeName)", entry, cfg.Scope)
 	}
 	c, err := d.cluster(cfg)
