@@ -565,3 +565,35 @@ probe_exporter_discovery_skipped{mechanism="kubernetes",reason="exec_probe",targ
 		t.Error(err)
 	}
 }
+
+// TestRelevantChange: a node's status heartbeat does not rebuild every
+// group; a change of its labels, annotations or addresses does.
+func TestRelevantChange(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{"a": "1"}},
+		Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.1"}}}}
+	heartbeat := node.DeepCopy()
+	heartbeat.ResourceVersion = "2"
+	relabelled := node.DeepCopy()
+	relabelled.Labels["a"] = "2"
+	moved := node.DeepCopy()
+	moved.Status.Addresses[0].Address = "192.0.2.2"
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}
+	annotated := ns.DeepCopy()
+	annotated.Annotations = map[string]string{"team": "x"}
+	for _, c := range []struct {
+		name     string
+		old, cur any
+		want     bool
+	}{
+		{"node heartbeat", node, heartbeat, false},
+		{"node label", node, relabelled, true},
+		{"node address", node, moved, true},
+		{"namespace unchanged", ns, ns.DeepCopy(), false},
+		{"namespace annotation", ns, annotated, true},
+		{"other objects always", &corev1.Service{}, &corev1.Service{}, true},
+	} {
+		if got := relevantChange(c.old, c.cur); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
