@@ -37,10 +37,12 @@ fmt-check:
 # bench: CPU per probe against a raw Go loop in the same run (a fixed count:
 # tens of thousands of loopback connections in TIME-WAIT slow both loops
 # and blur the ratio), scheduler memory per target at 10k and 100k targets,
-# scheduler overhead per run, scrape cost at 10k and 100k targets.
+# scheduler overhead per run, scrape cost at 10k and 100k targets, peak
+# memory of loading a 100k-host file against yaml.v3's node tree alone.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=5000x -count=3 -timeout 30m ./prober/
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./scheduler/ ./collector/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x -count=1 -timeout 30m ./config/
 
 clean:
 	rm -rf bin
