@@ -45,10 +45,12 @@ func NewEnv(o EnvOptions) *Env {
 	e := &Env{dialer: o.Dialer, userAgent: userAgent(o.Version)}
 	tlsTransport := &http.Transport{
 		Proxy:               nil, // never a proxy, whatever HTTP_PROXY says
-		DialContext:         o.Dialer.DialContext,
+		DialContext:         attemptDialer{o.Dialer}.DialContext,
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // kubelet semantics
 		DisableKeepAlives:   true,
 		DisableCompression:  true,
+		// The kubelet's 10 s; the attempt's own deadline, which
+		// attemptDialer puts on the connection, comes first.
 		TLSHandshakeTimeout: 10 * time.Second,
 		IdleConnTimeout:     90 * time.Second,
 		// HTTP/2 only through ALPN on https, unless DISABLE_HTTP2 is set
@@ -90,3 +92,52 @@ func userAgent(version string) string {
 	}
 	return "kube-probe/1.36 probe-exporter/" + version
 }
+
+// attemptKey carries an attempt's context to attemptDialer.
+type attemptKey struct{}
+
+// withAttempt marks ctx as an attempt's, for attemptDialer.
+func withAttempt(ctx context.Context) context.Context {
+	return context.WithValue(ctx, attemptKey{}, ctx)
+}
+
+// attemptDialer keeps the standard transport's connections inside their
+// attempt. net/http.Transport dials with the request's context detached
+// from its cancellation (a later request might use the connection), so a
+// black-holed dial or a stalled TLS handshake would run on for the
+// dialer's and TLSHandshakeTimeout's 10 s after the attempt had ended.
+// With keep-alives off no later request can use it: dial with the
+// attempt's own context, put its deadline on the connection (the
+// handshake fails with it), and cut the connection off when the attempt
+// is cancelled.
+type attemptDialer struct{ Dialer }
+
+func (d attemptDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	attempt, ok := ctx.Value(attemptKey{}).(context.Context)
+	if !ok {
+		return d.Dialer.DialContext(ctx, network, address)
+	}
+	conn, err := d.Dialer.DialContext(attempt, network, address)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := attempt.Deadline(); ok {
+		// Just after the deadline: while a request waits on this
+		// connection, the transport's own handling of the expired
+		// context comes first and words the error as net/http does.
+		_ = conn.SetDeadline(dl.Add(connBackstop))
+	}
+	// Cancelled before its deadline (shutdown, a reload): cut it now. The
+	// attempt context always ends (Run cancels it), so this never outlives
+	// the attempt, and a connection it cuts is finished with by then.
+	context.AfterFunc(attempt, func() {
+		if errors.Is(attempt.Err(), context.Canceled) {
+			_ = conn.SetDeadline(time.Unix(1, 0))
+		}
+	})
+	return conn, nil
+}
+
+// connBackstop is how long past its attempt's deadline a standard
+// transport connection may live.
+const connBackstop = 20 * time.Millisecond

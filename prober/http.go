@@ -123,7 +123,7 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 		Header:     p.header.Clone(),
 		Host:       p.hostHeader,
 	}
-	req = req.WithContext(ctx)
+	req = req.WithContext(withAttempt(ctx))
 	res, err := p.client.Do(req)
 	if err != nil {
 		return Outcome{Result: Failure, Output: err.Error()}
