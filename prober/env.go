@@ -44,11 +44,11 @@ func NewEnv(o EnvOptions) *Env {
 	}
 	e := &Env{dialer: o.Dialer, userAgent: userAgent(o.Version)}
 	tlsTransport := &http.Transport{
-		Proxy:               nil, // never a proxy, whatever HTTP_PROXY says
-		DialContext:         attemptDialer{o.Dialer}.DialContext,
-		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // kubelet semantics
-		DisableKeepAlives:   true,
-		DisableCompression:  true,
+		Proxy:              nil, // never a proxy, whatever HTTP_PROXY says
+		DialContext:        attemptDialer{o.Dialer}.DialContext,
+		TLSClientConfig:    &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // kubelet semantics
+		DisableKeepAlives:  true,
+		DisableCompression: true,
 		// The kubelet's 10 s; the attempt's own deadline, which
 		// attemptDialer puts on the connection, comes first.
 		TLSHandshakeTimeout: 10 * time.Second,
