@@ -24,6 +24,12 @@ type EnvOptions struct {
 	Dialer Dialer
 	// Version is the exporter's version, for the User-Agent.
 	Version string
+	// ExecEnv names variables of the exporter's environment that exec
+	// commands get besides PATH and their PROBE_* variables.
+	ExecEnv []string
+	// Reaper, when set, kills what exec commands leave behind outside
+	// their process group (see Reaper).
+	Reaper *Reaper
 }
 
 // Env is what every prober shares: the dialer, the HTTP transports built
@@ -35,6 +41,8 @@ type Env struct {
 	// transport is the kubelet's probe transport: every httpGet probe
 	// shares it; with keep-alives off it holds no per-target state.
 	transport http.RoundTripper
+	execBase  []string
+	reaper    *Reaper
 }
 
 // NewEnv builds an Env.
@@ -42,7 +50,7 @@ func NewEnv(o EnvOptions) *Env {
 	if o.Dialer == nil {
 		o.Dialer = NewDialer()
 	}
-	e := &Env{dialer: o.Dialer, userAgent: userAgent(o.Version)}
+	e := &Env{dialer: o.Dialer, userAgent: userAgent(o.Version), execBase: execBase(o.ExecEnv), reaper: o.Reaper}
 	tlsTransport := &http.Transport{
 		Proxy:              nil, // never a proxy, whatever HTTP_PROXY says
 		DialContext:        attemptDialer{o.Dialer}.DialContext,
@@ -75,7 +83,7 @@ func (e *Env) New(p *config.Probe) (Prober, error) {
 	case p.TCPSocket != nil:
 		return &tcpProber{host: p.TCPSocket.Host, port: p.TCPSocket.Port, dialer: e.dialer}, nil
 	case p.Exec != nil:
-		return &execProber{command: p.Exec.Command, timeout: timeout}, nil
+		return &execProber{command: p.Exec.Command, timeout: timeout, base: e.execBase, reaper: e.reaper}, nil
 	case p.GRPC != nil:
 		return newGRPC(p.GRPC, timeout, e), nil
 	}

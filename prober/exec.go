@@ -20,7 +20,16 @@ import (
 type execProber struct {
 	command []string
 	timeout time.Duration
+	// base is the environment every command starts from (Env.execBase).
+	base []string
+	// reaper, when set, kills what a command leaves behind outside its
+	// process group.
+	reaper *Reaper
 }
+
+// attemptVar names the attempt token in a command's environment (see
+// Reaper).
+const attemptVar = "PROBE_ATTEMPT"
 
 // waitDelay bounds how long we wait for output pipes after the command (or
 // its timeout) ends: a grandchild that escaped the process group and holds
@@ -42,14 +51,19 @@ func (p *execProber) Probe(ctx context.Context, t *Target) Outcome {
 		argv[i] = expand(a, t.Vars)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = environ(t.Vars)
+	var token string
+	if p.reaper != nil {
+		token = p.reaper.begin()
+		defer p.reaper.end(token)
+	}
+	cmd.Env = environ(p.base, t.Vars, token)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return killGroup(cmd) }
 	cmd.WaitDelay = waitDelay
 	out := &limitWriter{n: maxReadLength}
 	cmd.Stdout, cmd.Stderr = out, out // one writer: one pipe, combined in order
 
-	err := cmd.Run()
+	err := p.run(cmd)
 	if cmd.Process != nil {
 		// Whatever it left running in its group goes with it.
 		_ = killGroup(cmd)
@@ -75,6 +89,18 @@ func (p *execProber) Probe(ctx context.Context, t *Target) Outcome {
 	return Outcome{Result: Unknown, Err: fmt.Errorf("running %q: %w", argv[0], err)}
 }
 
+// run is cmd.Run, starting it through the reaper when there is one.
+func (p *execProber) run(cmd *exec.Cmd) error {
+	if p.reaper == nil {
+		return cmd.Run()
+	}
+	if err := p.reaper.start(cmd); err != nil {
+		return err
+	}
+	defer p.reaper.waited(cmd)
+	return cmd.Wait()
+}
+
 func killGroup(cmd *exec.Cmd) error {
 	err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	if errors.Is(err, syscall.ESRCH) {
@@ -83,10 +109,13 @@ func killGroup(cmd *exec.Cmd) error {
 	return err
 }
 
-// environ is the exporter's environment plus the target's variables, which
-// take precedence.
-func environ(vars map[string]string) []string {
-	env := os.Environ()
+// environ is a command's whole environment: the base (PATH and the
+// variables the exporter was told to pass), the target's PROBE_*
+// variables, which take precedence, and the attempt's token. Nothing
+// else of the exporter's environment is passed: it may hold credentials.
+func environ(base []string, vars map[string]string, token string) []string {
+	env := make([]string, 0, len(base)+len(vars)+1)
+	env = append(env, base...)
 	keys := make([]string, 0, len(vars))
 	for k := range vars {
 		keys = append(keys, k)
@@ -94,6 +123,32 @@ func environ(vars map[string]string) []string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		env = append(env, k+"="+vars[k])
+	}
+	if token != "" {
+		env = append(env, attemptVar+"="+token)
+	}
+	return env
+}
+
+// defaultPath is PATH for commands when the exporter has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// execBase is the environment exec commands start from: PATH (the
+// exporter's, or defaultPath) and each variable of pass that the exporter
+// has.
+func execBase(pass []string) []string {
+	path, ok := os.LookupEnv("PATH")
+	if !ok {
+		path = defaultPath
+	}
+	env := []string{"PATH=" + path}
+	for _, name := range pass {
+		if name == "PATH" {
+			continue
+		}
+		if v, ok := os.LookupEnv(name); ok {
+			env = append(env, name+"="+v)
+		}
 	}
 	return env
 }

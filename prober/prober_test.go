@@ -145,7 +145,7 @@ func execProbe(t *testing.T, timeout time.Duration, vars map[string]string, argv
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	p := &execProber{command: argv, timeout: timeout}
+	p := &execProber{command: argv, timeout: timeout, base: execBase(nil)}
 	return p.Probe(ctx, &Target{Host: "127.0.0.1", Vars: vars})
 }
 

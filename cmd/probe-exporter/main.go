@@ -50,6 +50,7 @@ func run() int {
 	configFile := app.Flag("config.file", "Configuration file. Without it, an embedded default probes the exporter itself.").String()
 	configCheck := app.Flag("config.check", "Validate --config.file and exit: 0 when valid, 1 with every error otherwise.").Bool()
 	maxInFlight := positiveInt(app.Flag("probe.max-in-flight", "Most probes running at once (at least 1); due probes beyond it wait (probe_exporter_probes_waiting).").Default("2000"), "--probe.max-in-flight", 1)
+	execEnv := app.Flag("probe.exec.env", "Repeatable: a variable of the exporter's environment to pass to exec probe commands. They get PATH, their PROBE_* variables and these, nothing else.").PlaceHolder("NAME").Strings()
 	lifecycle := app.Flag("web.enable-lifecycle", "Enable configuration reload through HTTP POST to /-/reload.").Bool()
 	pprof := app.Flag("web.enable-pprof", "Serve Go's profiles under /debug/pprof/ (and link them from the landing page).").Bool()
 	kubeconfig := app.Flag("kubeconfig", "Kubeconfig for kubernetes entries that name none, when not running in a cluster (then $KUBECONFIG, ~/.kube/config).").String()
@@ -120,7 +121,15 @@ func run() int {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("probe_exporter"),
 	)
-	probers := prober.NewEnv(prober.EnvOptions{Version: version.Version})
+	// Exec probes' leftovers (a daemonized grandchild, an orphan when we
+	// are PID 1) are re-parented to us, reaped and killed.
+	reaper, err := prober.StartReaper()
+	if err != nil {
+		logger.Warn("exec probes' escaped descendants will not be reaped", "err", err)
+	} else {
+		registerReaper(reg, reaper)
+	}
+	probers := prober.NewEnv(prober.EnvOptions{Version: version.Version, ExecEnv: *execEnv, Reaper: reaper})
 	sched := scheduler.New(scheduler.Options{MaxInFlight: *maxInFlight, Logger: logger}, reg)
 	// Per-probe series have their own registry: /metrics writes them
 	// directly for the text formats and uses it only for protobuf.
@@ -210,17 +219,46 @@ func run() int {
 			code = 1
 		}
 	}
+	// Probing stops first (every attempt cancelled, exec process groups
+	// killed and waited for, leftovers killed), then the listener drains
+	// with what is left of the budget: a slow HTTP client must not leave
+	// processes running when we exit.
 	ready.Store(false)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	stopping := time.Now()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
 	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
 	stopSched()
 	select {
 	case <-schedDone:
 	case <-shutdownCtx.Done():
 		logger.Warn("probes still running at shutdown")
 	}
+	if reaper != nil {
+		reaper.Stop()
+	}
+	logger.Info("probing stopped", "took", time.Since(stopping).Round(time.Millisecond))
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+	}
+	logger.Info("stopped", "took", time.Since(stopping).Round(time.Millisecond))
 	return code
+}
+
+// shutdownBudget is how long SIGTERM may take.
+const shutdownBudget = 2 * time.Second
+
+// registerReaper exposes what the reaper did.
+func registerReaper(reg prometheus.Registerer, r *prober.Reaper) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "probe_exporter_exec_leftovers_killed_total",
+			Help: "Processes that exec probe commands left running after their probe ended (outside its process group too), killed.",
+		}, func() float64 { k, _ := r.Counts(); return float64(k) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "probe_exporter_exec_orphans_reaped_total",
+			Help: "Exited processes re-parented to the exporter (it is their child subreaper), reaped.",
+		}, func() float64 { _, z := r.Counts(); return float64(z) }),
+	)
 }
 
 // positiveInt is an integer flag of at least min whose errors name the
