@@ -22,7 +22,7 @@ func (r *Reaper) Stop() {}
 // Counts is always zero.
 func (r *Reaper) Counts() (killed, reaped uint64) { return 0, 0 }
 
-func (r *Reaper) begin() string              { return "" }
-func (r *Reaper) end(string)                 {}
+func (r *Reaper) begin() string             { return "" }
+func (r *Reaper) end(string)                {}
 func (r *Reaper) start(cmd *exec.Cmd) error { return cmd.Start() }
-func (r *Reaper) waited(*exec.Cmd)           {}
+func (r *Reaper) waited(*exec.Cmd)          {}
