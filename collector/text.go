@@ -198,6 +198,21 @@ func Handler(c *Collector, self prometheus.Gatherer, slow http.Handler, log *slo
 	})
 }
 
+// Negotiate names what Handler will serve r (its format, gzip or not) and
+// rewrites r's Accept-Encoding to just that choice, so that the response
+// depends on the returned key alone and requests with one key can share
+// one rendering (web.Scrapes). It has a handful of values.
+func Negotiate(r *http.Request) string {
+	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
+	key := string(format)
+	if acceptsGzip(r) {
+		r.Header.Set("Accept-Encoding", "gzip")
+		return key + "; gzip"
+	}
+	r.Header.Del("Accept-Encoding")
+	return key
+}
+
 // acceptsGzip reads Accept-Encoding with its q-values (RFC 9110 12.5.3):
 // gzip's own entry decides, else "*"'s; q=0 means "not acceptable".
 func acceptsGzip(r *http.Request) bool {

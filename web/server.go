@@ -124,21 +124,6 @@ func (l serverLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// LimitInFlight answers 503 beyond n concurrent requests: scrapes of 100k
-// targets are not free, and a pile-up must not take the exporter down.
-func LimitInFlight(n int, h http.Handler) http.Handler {
-	sem := make(chan struct{}, n)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case sem <- struct{}{}:
-			defer func() { <-sem }()
-			h.ServeHTTP(w, r)
-		default:
-			http.Error(w, fmt.Sprintf("Limit of concurrent requests reached (%d), try again later.", n), http.StatusServiceUnavailable)
-		}
-	})
-}
-
 // ServesTLS reports whether an exporter-toolkit web config file turns
 // TLS on, so that the embedded default's self-probes speak HTTPS to it.
 func ServesTLS(webConfigFile string) (bool, error) {

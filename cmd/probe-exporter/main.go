@@ -184,7 +184,7 @@ func run() int {
 	})
 	opts := exporterweb.Options{
 		Logger:  logger,
-		Metrics: promhttp.InstrumentMetricHandler(reg, exporterweb.LimitInFlight(4, collector.Handler(probes, reg, slow, logger))),
+		Metrics: promhttp.InstrumentMetricHandler(reg, exporterweb.Scrapes(collector.Handler(probes, reg, slow, logger), exporterweb.ScrapeOptions{Key: collector.Negotiate})),
 		Ready:   ready.Load,
 		Pprof:   *pprof,
 	}

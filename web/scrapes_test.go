@@ -1,0 +1,194 @@
+package web
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// serve runs h behind NewServer on loopback.
+func serve(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(h, slog.New(slog.DiscardHandler))
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	return ln.Addr().String()
+}
+
+// stall sends a scrape and never reads the answer.
+func stall(t *testing.T, addr string, header string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n"+header+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// bigBody is 16 MiB, more than loopback's socket buffers hold (tcp_rmem
+// and tcp_wmem at most 6 and 4 MiB by default), so a writer blocks.
+var bigBody = bytes.Repeat([]byte("probe_state{target=\"x\"} 1\n"), 16<<20/27)
+
+// TestStalledReadersDontLockOthersOut: many clients that ask for /metrics
+// and never read must not keep anyone else from scraping (a limit of 4
+// in-flight requests, held by 4 such clients for minutes, used to answer
+// everybody else 503), and each is cut off at its own deadline.
+func TestStalledReadersDontLockOthersOut(t *testing.T) {
+	var renders atomic.Int64
+	h := Scrapes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		renders.Add(1)
+		_, _ = w.Write(bigBody)
+	}), ScrapeOptions{Key: func(*http.Request) string { return "text" }})
+	addr := serve(t, h)
+
+	var stalled []net.Conn
+	for i := 0; i < 20; i++ {
+		stalled = append(stalled, stall(t, addr, "X-Prometheus-Scrape-Timeout-Seconds: 1\r\n"))
+	}
+	for i := 0; i < 3; i++ {
+		res, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK || !bytes.Equal(body, bigBody) {
+			t.Fatalf("scrape %d beside 20 stalled readers: status %d, %d bytes, err %v", i, res.StatusCode, len(body), err)
+		}
+	}
+	// Each stalled reader was cut off at its 1 s deadline: reading now
+	// gets what was sent before that, then the end, short of the body.
+	for i, c := range stalled {
+		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		n, _ := io.Copy(io.Discard, c)
+		if n >= int64(len(bigBody)) {
+			t.Errorf("stalled reader %d got the whole body (%d bytes) after its deadline", i, n)
+		}
+	}
+}
+
+// TestScrapesShareOneRendering: requests that arrive while a rendering
+// runs get that rendering; one within MaxAge of it too; a later one
+// renders again. Keys don't share.
+func TestScrapesShareOneRendering(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		now     = time.Unix(1000, 0)
+		renders atomic.Int64
+		release = make(chan struct{})
+	)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	h := Scrapes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := renders.Add(1)
+		if n == 1 {
+			<-release
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, r.Header.Get("Accept")+" rendering "+strings.Repeat("#", int(n)))
+	}), ScrapeOptions{Key: func(r *http.Request) string { return r.Header.Get("Accept") }, Now: clock})
+	addr := serve(t, h)
+	get := func(accept string) string {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+		req.Header.Set("Accept", accept)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return ""
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+
+	var wg sync.WaitGroup
+	bodies := make([]string, 5)
+	for i := range bodies {
+		wg.Add(1)
+		go func() { defer wg.Done(); bodies[i] = get("a") }()
+	}
+	// Let them all arrive while the first rendering is held.
+	deadline := time.Now().Add(10 * time.Second)
+	for renders.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the others queue behind it (nothing to await on)
+	close(release)
+	wg.Wait()
+	for i, b := range bodies {
+		if b != "a rendering #" {
+			t.Errorf("request %d got %q, want the one shared rendering", i, b)
+		}
+	}
+	if got := get("a"); got != "a rendering #" {
+		t.Errorf("within MaxAge: got %q, want the same rendering", got)
+	}
+	if got := get("b"); got != "b rendering ##" {
+		t.Errorf("another key: got %q, want its own rendering", got)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Second)
+	mu.Unlock()
+	if got := get("a"); got != "a rendering ###" {
+		t.Errorf("after MaxAge: got %q, want a new rendering", got)
+	}
+}
+
+// TestSlowWritersCantPileUpRenderings: a rendering still being written
+// to slow clients is kept, but beyond maxHeld older ones per key, the
+// oldest one's writers are cut off, so stalled clients that keep coming
+// can't hold a rendering each in memory until their deadlines.
+func TestSlowWritersCantPileUpRenderings(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		now     = time.Unix(1000, 0)
+		renders atomic.Int64
+	)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	h := Scrapes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		renders.Add(1)
+		_, _ = w.Write(bigBody)
+	}), ScrapeOptions{Key: func(*http.Request) string { return "text" }, Now: clock})
+	addr := serve(t, h)
+	var conns []net.Conn
+	for i := 1; i <= maxHeld+2; i++ {
+		c := stall(t, addr, "")
+		conns = append(conns, c)
+		// Its first byte: its rendering is done and being written.
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if got := renders.Load(); got != int64(i) {
+			t.Fatalf("request %d: %d renderings, want %d", i, got, i)
+		}
+		mu.Lock()
+		now = now.Add(2 * time.Second)
+		mu.Unlock()
+	}
+	// The first was cut: it reads what was sent, then the end.
+	_ = conns[0].SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := io.Copy(io.Discard, conns[0]); err != nil || n >= int64(len(bigBody)) {
+		t.Errorf("the oldest rendering's writer: read %d bytes, err %v; want it cut off short", n, err)
+	}
+	// The second is still being written (its deadline is 30 s away).
+	_ = conns[1].SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := io.Copy(io.Discard, conns[1]); err == nil {
+		t.Errorf("a held rendering's writer was cut off too")
+	}
+}
