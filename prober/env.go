@@ -83,7 +83,7 @@ func (e *Env) New(p *config.Probe) (Prober, error) {
 	case p.TCPSocket != nil:
 		return &tcpProber{host: p.TCPSocket.Host, port: p.TCPSocket.Port, dialer: e.dialer}, nil
 	case p.Exec != nil:
-		return &execProber{command: p.Exec.Command, timeout: timeout, base: e.execBase, reaper: e.reaper}, nil
+		return &execProber{command: p.Exec.Command, timeout: timeout, base: e.execBase, redact: execSecrets(e.execBase), reaper: e.reaper}, nil
 	case p.GRPC != nil:
 		return newGRPC(p.GRPC, timeout, e), nil
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -22,6 +23,9 @@ type execProber struct {
 	timeout time.Duration
 	// base is the environment every command starts from (Env.execBase).
 	base []string
+	// redact keeps the values passed from the exporter's environment
+	// (often credentials) out of the output.
+	redact redactor
 	// reaper, when set, kills what a command leaves behind outside its
 	// process group.
 	reaper *Reaper
@@ -68,7 +72,7 @@ func (p *execProber) Probe(ctx context.Context, t *Target) Outcome {
 		// Whatever it left running in its group goes with it.
 		_ = killGroup(cmd)
 	}
-	output := string(out.buf)
+	output := p.redact.text(string(out.buf))
 	switch ps := cmd.ProcessState; {
 	case ps != nil && ps.Exited():
 		// It ran to its end (any pipe-holding leftovers were cut off by
@@ -132,6 +136,17 @@ func environ(base []string, vars map[string]string, token string) []string {
 
 // defaultPath is PATH for commands when the exporter has none.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// execSecrets are the values execBase passes besides PATH.
+func execSecrets(base []string) redactor {
+	var values []string
+	for _, kv := range base {
+		if k, v, _ := strings.Cut(kv, "="); k != "PATH" {
+			values = append(values, v)
+		}
+	}
+	return newRedactor(values...)
+}
 
 // execBase is the environment exec commands start from: PATH (the
 // exporter's, or defaultPath) and each variable of pass that the exporter

@@ -26,6 +26,7 @@ type httpProber struct {
 	// come from the URL, as in the kubelet.
 	hostHeader string
 	client     *http.Client
+	redact     redactor
 }
 
 func newHTTP(a *config.HTTPGetAction, env *Env) *httpProber {
@@ -51,6 +52,7 @@ func newHTTP(a *config.HTTPGetAction, env *Env) *httpProber {
 		port:       a.Port,
 		header:     h,
 		hostHeader: h.Get("Host"),
+		redact:     httpRedactor(a.HTTPHeaders, a.Path),
 		client:     &http.Client{Transport: env.transport, CheckRedirect: checkRedirect},
 	}
 }
@@ -106,7 +108,7 @@ var bodyPool = sync.Pool{New: func() any { b := make([]byte, maxReadLength); ret
 
 func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 	if p.urlErr != nil {
-		return Outcome{Result: Unknown, Err: p.urlErr}
+		return Outcome{Result: Unknown, Err: errors.New(p.redact.text(p.urlErr.Error()))}
 	}
 	addr, err := hostPort(p.host, p.port, t)
 	if err != nil {
@@ -126,7 +128,7 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 	req = req.WithContext(withAttempt(ctx))
 	res, err := p.client.Do(req)
 	if err != nil {
-		return Outcome{Result: Failure, Output: err.Error()}
+		return Outcome{Result: Failure, Output: p.redact.error(err)}
 	}
 	defer res.Body.Close()
 
@@ -141,9 +143,9 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 	o := Outcome{StatusCode: res.StatusCode}
 	switch code := res.StatusCode; {
 	case code >= http.StatusOK && code < http.StatusMultipleChoices:
-		o.Result, o.Output = Success, string((*bp)[:n])
+		o.Result, o.Output = Success, p.redact.text(string((*bp)[:n]))
 	case code >= http.StatusMultipleChoices && code < http.StatusBadRequest:
-		o.Result, o.Output = Warning, "Probe terminated redirects, Response body: "+string((*bp)[:n])
+		o.Result, o.Output = Warning, "Probe terminated redirects, Response body: "+p.redact.text(string((*bp)[:n]))
 	default:
 		// The body is deliberately left out (kubernetes#99425).
 		o.Result, o.Output = Failure, fmt.Sprintf("HTTP probe failed with statuscode: %d", code)
