@@ -38,9 +38,11 @@ fmt-check:
 # tens of thousands of loopback connections in TIME-WAIT slow both loops
 # and blur the ratio), scheduler memory per target at 10k and 100k targets,
 # scheduler overhead per run, scrape cost at 10k and 100k targets, peak
-# memory of loading a 100k-host file against yaml.v3's node tree alone.
+# memory of loading a 100k-host file against yaml.v3's node tree alone,
+# peak memory of an attempt against a hostile 10 MiB response head.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=5000x -count=3 -timeout 30m ./prober/
+	$(GO) test -run '^$$' -bench '^Benchmark(HTTP|TCP)$$' -benchmem -benchtime=5000x -count=3 -timeout 30m ./prober/
+	$(GO) test -run '^$$' -bench '^BenchmarkHostileHead$$' -benchmem -benchtime=5x -count=1 -timeout 30m ./prober/
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./scheduler/ ./collector/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x -count=1 -timeout 30m ./config/
 

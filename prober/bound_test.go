@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +109,49 @@ func TestAttemptDialerOutsideAnAttempt(t *testing.T) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// TestEndlessHeadersEndAtTheTimeout: a target that sends header fields
+// forever (or one field forever) fails the attempt at its timeout, or at
+// the 10 MiB cap if that comes first, and no later (it used to take 2-4x
+// the timeout).
+func TestEndlessHeadersEndAtTheTimeout(t *testing.T) {
+	for name, unit := range map[string]string{"many fields": "X-A: b\r\n", "one field": "aaaaaaaa"} {
+		t.Run(name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				chunk := []byte(strings.Repeat(unit, 512))
+				_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nX-Start: "))
+				for {
+					// Slowly: 4 KiB every 10 ms never reaches the cap
+					// within the timeout.
+					if _, err := c.Write(chunk); err != nil {
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}()
+			const timeout = 500 * time.Millisecond
+			a := &config.HTTPGetAction{Path: "/", Port: config.IntOrString{IntVal: int32(ln.Addr().(*net.TCPAddr).Port)}, Scheme: "HTTP"}
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			start := time.Now()
+			o := newHTTP(a, testEnv).Probe(ctx, &Target{Host: "127.0.0.1"})
+			if took := time.Since(start); took > timeout+100*time.Millisecond {
+				t.Errorf("the attempt took %v on a %v timeout", took, timeout)
+			}
+			if o.Result != Failure {
+				t.Errorf("got %v %q, want failure", o.Result, o.Output)
+			}
+		})
+	}
 }

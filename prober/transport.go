@@ -86,6 +86,11 @@ func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	var res *http.Response
 	for {
+		if !headInBuffer(br) {
+			// A large head: parse it without holding fields nothing reads
+			// (see compactHead); the rest of the exchange reads through it.
+			br = bufio.NewReaderSize(compactHead(br), readBufferSize)
+		}
 		res, err = http.ReadResponse(br, req)
 		if err != nil {
 			if lr.limit <= 0 {
