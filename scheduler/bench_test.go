@@ -117,7 +117,9 @@ func BenchmarkDispatch(b *testing.B) {
 	ran := make(chan struct{})
 	b.ResetTimer()
 	go func() { defer close(ran); s.Run(ctx) }()
-	s.Sync("src", ts)
+	// Distinct series (syncT): identical ones would stand by for each
+	// other and only one would run.
+	syncT(s, "src", ts)
 	for f.calls.Load() < int64(b.N) {
 		time.Sleep(time.Millisecond)
 	}

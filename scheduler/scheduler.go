@@ -61,7 +61,6 @@ type Target struct {
 // Scheduler runs probes. Create with New, start with Run.
 type Scheduler struct {
 	maxInFlight int
-	sem         chan struct{}
 	log         *slog.Logger
 	now         func() time.Time
 
@@ -69,6 +68,10 @@ type Scheduler struct {
 	sources map[string]map[string]*target
 	series  seriesIndex
 	queue   workerHeap
+	// free slots under maxInFlight, and per entry the probes that are due
+	// and wait for one (see dispatchLocked).
+	free    int
+	lanes   map[string]*lane
 	started time.Time
 	wake    chan struct{}
 
@@ -105,6 +108,9 @@ type worker struct {
 	// standby: another source's probe renders the same series (see
 	// seriesIndex); this one neither runs nor renders.
 	standby bool
+	// queued: due, waiting in its entry's lane for a slot.
+	queued bool
+	lane   *lane
 
 	mu  sync.Mutex
 	rec state.Record
@@ -133,7 +139,8 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 	}
 	s := &Scheduler{
 		maxInFlight:     o.MaxInFlight,
-		sem:             make(chan struct{}, o.MaxInFlight),
+		free:            o.MaxInFlight,
+		lanes:           map[string]*lane{},
 		log:             o.Logger,
 		now:             o.Now,
 		sources:         map[string]map[string]*target{},
@@ -161,10 +168,7 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 				Name: "probe_exporter_probes_in_flight",
 				Help: "Probes running now.",
 			}, func() float64 { return float64(s.inFlight.Load()) }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "probe_exporter_probes_waiting",
-				Help: "Probes that are due but wait for a free slot under --probe.max-in-flight.",
-			}, func() float64 { return float64(s.waiting.Load()) }),
+			waitingCollector{s},
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "probe_exporter_probes_max_in_flight",
 				Help: "The configured bound on probes running at once.",
@@ -311,7 +315,8 @@ func (s *Scheduler) addLocked(nt *Target, now time.Time) *target {
 }
 
 func (s *Scheduler) newWorkerLocked(t *target, sp Spec, now time.Time) *worker {
-	w := &worker{t: t, spec: sp, index: -1}
+	w := &worker{t: t, spec: sp, index: -1, lane: s.laneLocked(sp.Entry)}
+	w.lane.workers++
 	w.rec.Machine = state.NewMachine(sp.Kind, sp.SuccessThreshold, sp.FailureThreshold, now)
 	// The kubelet probes a new worker at once, except in its first
 	// period after start, when it waits a random part of a period so
@@ -333,6 +338,8 @@ func (s *Scheduler) removeLocked(t *target) {
 
 func (s *Scheduler) removeWorkerLocked(w *worker) {
 	w.removed = true
+	w.lane.workers--
+	s.dropLaneLocked(w.lane)
 	s.series.remove(s, w)
 	if w.index >= 0 {
 		heap.Remove(&s.queue, w.index)
@@ -356,7 +363,7 @@ func (x seriesIndex) add(s *Scheduler, w *worker) {
 	x[k] = append(x[k], w)
 	if len(x[k]) == 1 {
 		w.standby = false
-		if w.index < 0 && w.cancel == nil {
+		if w.index < 0 && w.cancel == nil && !w.queued {
 			heap.Push(&s.queue, w)
 		}
 		return
@@ -386,7 +393,7 @@ func (x seriesIndex) remove(s *Scheduler, w *worker) {
 	if i == 0 {
 		next := ws[0]
 		next.standby = false
-		if next.index < 0 && next.cancel == nil {
+		if next.index < 0 && next.cancel == nil && !next.queued {
 			next.next = s.now()
 			heap.Push(&s.queue, next)
 		}
@@ -406,35 +413,22 @@ func (s *Scheduler) Run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	defer s.running.Wait()
-	var due []*worker
 	for {
 		s.mu.Lock()
 		now := s.now()
-		due = due[:0]
 		for s.queue.Len() > 0 && !s.queue[0].next.After(now) {
 			w := heap.Pop(&s.queue).(*worker)
 			if s.skipLocked(w, now) {
 				continue
 			}
-			due = append(due, w)
+			s.enqueueLocked(w)
 		}
+		s.dispatchLocked(ctx)
 		wait := time.Hour
 		if s.queue.Len() > 0 {
 			wait = s.queue[0].next.Sub(now)
 		}
 		s.mu.Unlock()
-
-		s.waiting.Add(int64(len(due)))
-		for i, w := range due {
-			select {
-			case s.sem <- struct{}{}:
-			case <-ctx.Done():
-				s.waiting.Add(-int64(len(due) - i))
-				return
-			}
-			s.waiting.Add(-1)
-			s.start(ctx, w)
-		}
 
 		timer.Reset(wait)
 		select {
@@ -443,6 +437,84 @@ func (s *Scheduler) Run(ctx context.Context) {
 		case <-s.wake:
 		case <-timer.C:
 		}
+	}
+}
+
+// lane is one entry's share of the in-flight bound: its probes that are
+// due and wait for a slot, and how many of its probes run.
+type lane struct {
+	entry    string
+	workers  int // the entry's probes, to know when to forget the lane
+	inFlight int
+	waiting  []*worker
+}
+
+func (s *Scheduler) laneLocked(entry string) *lane {
+	l := s.lanes[entry]
+	if l == nil {
+		l = &lane{entry: entry}
+		s.lanes[entry] = l
+	}
+	return l
+}
+
+// dropLaneLocked forgets a lane its entry no longer uses.
+func (s *Scheduler) dropLaneLocked(l *lane) {
+	if l.workers == 0 && l.inFlight == 0 && len(l.waiting) == 0 && s.lanes[l.entry] == l {
+		delete(s.lanes, l.entry)
+	}
+}
+
+// enqueueLocked queues a due probe in its entry's lane.
+func (s *Scheduler) enqueueLocked(w *worker) {
+	w.lane.waiting = append(w.lane.waiting, w)
+	w.queued = true
+	s.waiting.Add(1)
+}
+
+// dispatchLocked starts waiting probes while slots are free, fairly
+// between entries: each entry's fair share is the bound over the entries
+// that have probes. A free slot goes to the waiting entry with the
+// fewest running (the earliest due among equals), and an entry at or over
+// its share takes one only while a slot stays free for every other entry
+// under its share. So one entry's black-holed targets, each holding a
+// slot for its whole timeout, can use what the others leave idle but
+// never make them wait for a slot.
+func (s *Scheduler) dispatchLocked(ctx context.Context) {
+	for s.free > 0 && ctx.Err() == nil {
+		fair := max(1, s.maxInFlight/max(1, len(s.lanes)))
+		var pick *lane
+		under := 0
+		for _, l := range s.lanes {
+			if l.inFlight < fair {
+				under++
+			}
+			if len(l.waiting) == 0 {
+				continue
+			}
+			if pick == nil || l.inFlight < pick.inFlight ||
+				(l.inFlight == pick.inFlight && l.waiting[0].next.Before(pick.waiting[0].next)) {
+				pick = l
+			}
+		}
+		if pick == nil {
+			return
+		}
+		if pick.inFlight >= fair && s.free <= under {
+			return // the rest is kept for entries under their share
+		}
+		w := pick.waiting[0]
+		pick.waiting[0] = nil
+		pick.waiting = pick.waiting[1:]
+		w.queued = false
+		s.waiting.Add(-1)
+		if w.removed || w.standby {
+			s.dropLaneLocked(pick)
+			continue
+		}
+		s.free--
+		pick.inFlight++
+		s.startLocked(ctx, w)
 	}
 }
 
@@ -480,17 +552,11 @@ func nextTick(planned time.Time, p time.Duration, now time.Time) time.Time {
 	return next.Add(now.Sub(next) / p * p)
 }
 
-func (s *Scheduler) start(ctx context.Context, w *worker) {
-	s.mu.Lock()
-	if w.removed || w.standby {
-		s.mu.Unlock()
-		<-s.sem
-		return
-	}
+func (s *Scheduler) startLocked(ctx context.Context, w *worker) {
+	l := w.lane
 	pctx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel
 	planned := w.next
-	s.mu.Unlock()
 
 	s.inFlight.Add(1)
 	s.running.Add(1)
@@ -499,19 +565,21 @@ func (s *Scheduler) start(ctx context.Context, w *worker) {
 		defer cancel()
 		s.runOnce(pctx, w, planned)
 		s.inFlight.Add(-1)
-		<-s.sem
 
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		w.cancel = nil
-		if w.removed || w.standby || ctx.Err() != nil {
-			return
+		l.inFlight--
+		s.free++
+		if !w.removed && !w.standby && ctx.Err() == nil {
+			w.next = nextTick(planned, w.spec.Period, s.now())
+			heap.Push(&s.queue, w)
+			if w.index == 0 {
+				s.signal()
+			}
 		}
-		w.next = nextTick(planned, w.spec.Period, s.now())
-		heap.Push(&s.queue, w)
-		if w.index == 0 {
-			s.signal()
-		}
+		s.dropLaneLocked(l)
+		s.dispatchLocked(ctx)
 	}()
 }
 
@@ -700,4 +768,32 @@ func (h *workerHeap) Pop() any {
 	w.index = -1
 	*h = old[:n-1]
 	return w
+}
+
+// waitingCollector renders probe_exporter_probes_waiting per entry from
+// the lanes at scrape time, with a series for every entry that has
+// targets (0 when none of its probes waits).
+type waitingCollector struct{ s *Scheduler }
+
+var waitingDesc = prometheus.NewDesc("probe_exporter_probes_waiting",
+	"Probes that are due but wait for a free slot under --probe.max-in-flight, by target entry (slots go to the entry with the fewest running).",
+	[]string{"target"}, nil)
+
+func (c waitingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- waitingDesc }
+
+func (c waitingCollector) Collect(ch chan<- prometheus.Metric) {
+	waiting := c.s.Targets()
+	for e := range waiting {
+		waiting[e] = 0
+	}
+	c.s.mu.Lock()
+	for e, l := range c.s.lanes {
+		if len(l.waiting) > 0 {
+			waiting[e] = len(l.waiting)
+		}
+	}
+	c.s.mu.Unlock()
+	for e, n := range waiting {
+		ch <- prometheus.MustNewConstMetric(waitingDesc, prometheus.GaugeValue, float64(n), e)
+	}
 }

@@ -504,3 +504,68 @@ func TestInjectedClock(t *testing.T) {
 		t.Errorf("transition stamped %v, not by the injected clock", at)
 	}
 }
+
+// concurrencyProber holds every attempt until its timeout and records how
+// many ran at once.
+type concurrencyProber struct {
+	calls, running, peak atomic.Int64
+}
+
+func (c *concurrencyProber) Probe(ctx context.Context, _ *prober.Target) prober.Outcome {
+	c.calls.Add(1)
+	n := c.running.Add(1)
+	for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
+	}
+	<-ctx.Done() // a black hole: the attempt lasts its timeout
+	c.running.Add(-1)
+	return prober.Outcome{Result: prober.Failure, Output: "timeout"}
+}
+func (c *concurrencyProber) Address(t *prober.Target) string { return t.Host }
+func (c *concurrencyProber) Type() prober.Type               { return prober.TCPSocket }
+
+// TestFairShareUnderOverload: an entry of black-holed targets, each
+// holding a slot for its whole timeout, may use what the others leave
+// idle but never all of the bound: a slot stays free for each entry under
+// its fair share, so a healthy entry keeps its own pace.
+func TestFairShareUnderOverload(t *testing.T) {
+	s, reg := harness(t, Options{MaxInFlight: 4})
+	pastStartup(s)
+	slow := &concurrencyProber{}
+	fast := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	var slowTs, fastTs []Target
+	for i := 0; i < 20; i++ {
+		sp := spec(config.Readiness, slow, 10*time.Millisecond)
+		sp.Entry, sp.Timeout = "slow", 200*time.Millisecond
+		sp.Labels = series.New(names, []string{"slow", "readiness", "h"})
+		slowTs = append(slowTs, Target{Key: fmt.Sprint("s", i), Specs: []Spec{sp}})
+	}
+	for i := 0; i < 2; i++ {
+		sp := spec(config.Readiness, fast, 20*time.Millisecond)
+		sp.Entry = "fast"
+		sp.Labels = series.New(names, []string{"fast", "readiness", "h"})
+		fastTs = append(fastTs, Target{Key: fmt.Sprint("f", i), Specs: []Spec{sp}})
+	}
+	syncT(s, "slow", slowTs)
+	syncT(s, "fast", fastTs)
+	await.True(t, "12 black-holed attempts", func() bool { return slow.calls.Load() >= 12 })
+	if p := slow.peak.Load(); p != 3 {
+		t.Errorf("the black-holed entry ran %d at once under a bound of 4 shared with one other entry, want 3 (one slot kept for the other)", p)
+	}
+	if n := fast.calls.Load(); n < 20 {
+		t.Errorf("the healthy entry ran %d attempts while the black-holed one ran 12 (at least 4 rounds of 200 ms, 40 periods of 20 ms for 2 targets)", n)
+	}
+	// Waiting is shown per entry: the black-holed one waits, the healthy
+	// one doesn't pile up.
+	mfs, _ := reg.Gather()
+	waiting := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "probe_exporter_probes_waiting" {
+			for _, m := range mf.GetMetric() {
+				waiting[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	if waiting["slow"] < 10 || waiting["fast"] > 2 {
+		t.Errorf("waiting by entry: %v, want the black-holed entry's 17 or so waiting and at most the healthy one's 2", waiting)
+	}
+}
