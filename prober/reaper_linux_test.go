@@ -47,7 +47,7 @@ func TestReaperKillsEscapedDescendants(t *testing.T) {
 	t.Run("after the probe", func(t *testing.T) {
 		pidFile := filepath.Join(t.TempDir(), "pid")
 		o := reaperProbe(t, r, 5*time.Second, "/bin/sh", "-c",
-			fmt.Sprintf(`setsid sh -c 'echo $$$$ > %s; exec sleep 30' </dev/null >/dev/null 2>&1 & echo started`, pidFile))
+			fmt.Sprintf(`setsid sh -c 'echo $$$$ > %s; exec sleep 30' </dev/null >/dev/null 2>&1 & while [ ! -s %[1]s ]; do sleep 0.01; done; echo started`, pidFile))
 		if o.Result != Success {
 			t.Fatalf("got %v %q", o.Result, o.Output)
 		}
@@ -75,10 +75,12 @@ func TestReaperKillsEscapedDescendants(t *testing.T) {
 	})
 	t.Run("orphaned zombies are reaped", func(t *testing.T) {
 		pidFile := filepath.Join(t.TempDir(), "pid")
-		// A grandchild that exits by itself after its parent did becomes
-		// our zombie: it must be reaped, not left (PID 1's duty).
+		// A grandchild whose parent (a subshell) is gone is re-parented to
+		// us; when it exits by itself it is our zombie and must be reaped,
+		// not left (PID 1's duty). The probe outlives it, so that it is
+		// its own exit and not the end of the probe that ends it.
 		o := reaperProbe(t, r, 5*time.Second, "/bin/sh", "-c",
-			fmt.Sprintf(`setsid sh -c 'echo $$$$ > %s; sleep 0.2' </dev/null >/dev/null 2>&1 &`, pidFile))
+			fmt.Sprintf(`(setsid sh -c 'sleep 0.1; echo $$$$ > %s' </dev/null >/dev/null 2>&1 &); while [ ! -s %[1]s ]; do sleep 0.01; done; sleep 0.2`, pidFile))
 		if o.Result != Success {
 			t.Fatalf("got %v %q", o.Result, o.Output)
 		}

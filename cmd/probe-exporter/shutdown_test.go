@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,11 +16,15 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// processesWith lists live processes whose environment contains marker.
-func processesWith(marker string) []string {
+// processesWith lists live processes whose environment contains marker,
+// but those in except (the exporter itself).
+func processesWith(marker string, except ...int) []string {
 	entries, _ := os.ReadDir("/proc")
 	var found []string
 	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err != nil || slices.Contains(except, pid) {
+			continue
+		}
 		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
 		if err != nil || !strings.Contains(string(env), marker) {
 			continue

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/probe-exporter/probe-exporter/internal/faults"
+	"github.com/probe-exporter/probe-exporter/internal/kubetest"
+)
+
+// faultScenario is one hostile target and what the exporter must make
+// of it.
+type faultScenario struct {
+	name string
+	// probe is the probe's YAML (a flow mapping); host and port are the
+	// scenario's target.
+	probe      string
+	host, port string
+	success    bool
+	// holds: the fault holds the attempt until its timeout (so the
+	// duration shows the bound was enforced, not that the fault was mild).
+	holds bool
+}
+
+// faultTimeout is every scenario's timeoutSeconds.
+const faultTimeout = time.Second
+
+// TestFaultSuite runs hostile targets against the real binary, all at once,
+// and asserts for each its result and that its attempts end within their
+// timeout plus 100 ms; then it removes them all and asserts that the
+// exporter's goroutines and file descriptors are back where they were and
+// that no probe process is left. The durations are the exporter's own
+// probe_duration_seconds.
+func TestFaultSuite(t *testing.T) {
+	kubetest.RequireNetns(t) // the SYN black hole and DNS on :53 change the namespace
+	hostPort := func(addr string) (string, string) {
+		h, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h, p
+	}
+	var scenarios []faultScenario
+	add := func(name, probe, addr string, success, holds bool) {
+		h, p := hostPort(addr)
+		scenarios = append(scenarios, faultScenario{name: name, probe: probe, host: h, port: p, success: success, holds: holds})
+	}
+	httpGet := func(path string) string { return fmt.Sprintf("httpGet: {path: %q}", path) }
+	https := func(path string) string { return fmt.Sprintf("httpGet: {path: %q, scheme: HTTPS}", path) }
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+	// httpGet
+	add("slowloris_headers", httpGet("/"), faults.SlowHeaders(t), false, true)
+	add("endless_header_lines", httpGet("/"), faults.EndlessHeaders(t, false), false, false)
+	add("endless_header_line", httpGet("/"), faults.EndlessHeaders(t, true), false, false)
+	add("headers_1mb", httpGet("/"), faults.BigHeaders(t, 1<<20), true, false)
+	add("slow_body", httpGet("/"), faults.SlowBody(t), false, true)
+	add("endless_body", httpGet("/"), faults.EndlessBody(t), true, false)
+	add("garbage", httpGet("/"), faults.Garbage(t), false, false)
+	add("tls_stall", https("/"), faults.Stall(t), false, true)
+	add("tls_garbage", https("/"), faults.TLSGarbage(t), false, false)
+	add("https_to_http", https("/"), faults.Reply(t, ok), false, false)
+	add("http_to_https", httpGet("/"), faults.HTTPS(t), false, false)
+	redirects := faults.Redirects(t)
+	add("redirect_loop", httpGet("/loop"), redirects, false, false)
+	add("redirect_9_hops", httpGet("/hop/9"), redirects, true, false)
+	add("redirect_10_hops", httpGet("/hop/10"), redirects, false, false)
+	add("redirect_11_hops", httpGet("/hop/11"), redirects, false, false)
+	add("redirect_other_host", httpGet("/away"), redirects, true, false)
+	add("redirect_bad_scheme", httpGet("/ftp"), redirects, false, false)
+	backlog := faults.FullBacklog(t)
+	add("full_backlog_http", httpGet("/"), backlog, false, true)
+	// tcpSocket
+	add("full_backlog_tcp", "tcpSocket: {}", backlog, false, true)
+	if hole, err := faults.Blackhole(t); err != nil {
+		t.Logf("no SYN black hole: %v", err)
+	} else {
+		add("syn_black_hole_tcp", "tcpSocket: {}", net.JoinHostPort(hole, "80"), false, true)
+		add("syn_black_hole_https", https("/"), net.JoinHostPort(hole, "443"), false, true)
+	}
+	// DNS that never answers: the namespace's resolver is 127.0.0.1.
+	if err := faults.DNSBlackhole(t); err != nil {
+		t.Logf("no DNS black hole: %v", err)
+	} else {
+		// Two names: Go's resolver shares a lookup between concurrent
+		// callers, and the shared one ends at the first caller's deadline.
+		add("dns_never_answers_tcp", "tcpSocket: {}", "never-answers-1.example:80", false, true)
+		add("dns_never_answers_http", httpGet("/"), "never-answers-2.example:80", false, true)
+	}
+	// grpc
+	stall := faults.Stall(t)
+	_, stallPort := hostPort(stall)
+	add("grpc_accept_and_hang", fmt.Sprintf("grpc: {port: %s}", stallPort), stall, false, true)
+	plain := faults.Reply(t, ok)
+	_, plainPort := hostPort(plain)
+	add("grpc_to_http1", fmt.Sprintf("grpc: {port: %s}", plainPort), plain, false, false)
+	// exec (a shell on the host; $$ is an escaped $ in $(VAR) expansion)
+	sh := func(script string) string {
+		return fmt.Sprintf("exec: {command: [/bin/sh, -c, %q]}", strings.ReplaceAll(script, "$", "$$"))
+	}
+	add("exec_ignores_term", sh(`trap "" TERM; (trap "" TERM; sleep 30) & sleep 30`), "127.0.0.1:1", false, true)
+	add("exec_daemonizes", sh(`setsid sleep 30 </dev/null >/dev/null 2>&1 & echo started`), "127.0.0.1:1", true, false)
+	add("exec_100mb_output", sh(`head -c 100000000 /dev/zero`), "127.0.0.1:1", true, false)
+	add("exec_fork_storm", sh(`for i in $(seq 200); do sleep 30 & done; wait`), "127.0.0.1:1", false, true)
+	add("exec_closes_stdout", sh(`exec >&- 2>&-; sleep 30`), "127.0.0.1:1", false, true)
+
+	marker := fmt.Sprintf("probe-exporter-faults-%d", os.Getpid())
+	t.Setenv("FAULT_SUITE_MARKER", marker)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	writeConfig(t, cfg, "targets: []\n")
+	e := start(t, "--config.file="+cfg, "--log.level=debug", "--probe.exec.env=FAULT_SUITE_MARKER")
+	t.Cleanup(func() {
+		for _, p := range processesWith(marker, e.cmd.Process.Pid) {
+			var pid int
+			fmt.Sscanf(p, "%d", &pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+
+	baseline := e.scrape(t)
+	baseGoroutines, _ := value(baseline, "go_goroutines", nil)
+	baseFDs, _ := value(baseline, "process_open_fds", nil)
+
+	var b strings.Builder
+	b.WriteString("targets:\n")
+	for _, s := range scenarios {
+		fmt.Fprintf(&b, "  - name: %s\n    static: [{host: %q, port: %s}]\n    readinessProbe: {%s, timeoutSeconds: %d, periodSeconds: 2, failureThreshold: 1}\n",
+			s.name, s.host, s.port, s.probe, int(faultTimeout/time.Second))
+	}
+	writeConfig(t, cfg, b.String())
+	if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+
+	// The bound: timeout + 100 ms; the race detector's binary gets more
+	// room for its own slowness (this asserts that nothing runs on past
+	// its timeout, which would take seconds, not a speed figure).
+	bound := faultTimeout + 100*time.Millisecond
+	if raceEnabled {
+		bound = faultTimeout + 400*time.Millisecond
+	}
+	results := func(mfs map[string]*dto.MetricFamily, name string) float64 {
+		n := 0.0
+		for _, m := range matching(mfs, "probe_results_total", map[string]string{"target": name}) {
+			n += m.GetCounter().GetValue()
+		}
+		return n
+	}
+	var last map[string]*dto.MetricFamily
+	e.eventually(t, "every scenario to have 2 results", func(mfs map[string]*dto.MetricFamily) bool {
+		last = mfs
+		for _, s := range scenarios {
+			if results(mfs, s.name) < 2 {
+				return false
+			}
+		}
+		return true
+	}, func(mfs map[string]*dto.MetricFamily) {
+		// On every scrape: no attempt ran past its bound.
+		for _, s := range scenarios {
+			if d, ok := value(mfs, "probe_duration_seconds", map[string]string{"target": s.name}); ok && d > bound.Seconds() {
+				t.Errorf("%s: an attempt took %.3f s, bound %v", s.name, d, bound)
+			}
+		}
+	})
+	var table []string
+	for _, s := range scenarios {
+		succ, _ := value(last, "probe_success", map[string]string{"target": s.name})
+		d, _ := value(last, "probe_duration_seconds", map[string]string{"target": s.name})
+		if (succ == 1) != s.success {
+			t.Errorf("%s: probe_success %v, want %v", s.name, succ, s.success)
+		}
+		if s.holds && d < (faultTimeout - 100*time.Millisecond).Seconds() {
+			t.Errorf("%s: the attempt took %.3f s; the fault should have held it to its %v timeout", s.name, d, faultTimeout)
+		}
+		table = append(table, fmt.Sprintf("%-24s success=%v duration=%.3fs", s.name, succ, d))
+		if s.holds && d < (faultTimeout-100*time.Millisecond).Seconds() {
+			t.Logf("%s log:\n%s", s.name, grepLines(e.log(), "target="+s.name))
+		}
+	}
+	sort.Strings(table)
+	t.Logf("scenarios (timeout %v):\n%s", faultTimeout, strings.Join(table, "\n"))
+
+	// Everything removed: back to the baseline, nothing left running.
+	writeConfig(t, cfg, "targets: []\n")
+	if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	var goroutines, fds float64
+	e.eventually(t, "goroutines and file descriptors back to the baseline", func(mfs map[string]*dto.MetricFamily) bool {
+		goroutines, _ = value(mfs, "go_goroutines", nil)
+		fds, _ = value(mfs, "process_open_fds", nil)
+		return goroutines <= baseGoroutines+5 && fds <= baseFDs+2
+	}, nil)
+	t.Logf("goroutines %v (baseline %v), open fds %v (baseline %v)", goroutines, baseGoroutines, fds, baseFDs)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(processesWith(marker, e.cmd.Process.Pid)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left := processesWith(marker, e.cmd.Process.Pid); len(left) > 0 {
+		t.Errorf("%d probe processes outlived their targets, e.g. %s", len(left), left[0])
+	}
+}
+
+// grepLines returns the lines of text that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestListenerFaults: what a client can do to the exporter's own
+// listener costs that client only. Half-sent requests (slowloris) and
+// huge request headers don't keep a scrape from being served, and a
+// reload storm with invalid configurations mixed in keeps every
+// unchanged probe's state and never shows a duplicate series.
+func TestListenerFaults(t *testing.T) {
+	srv := faults.Reply(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	host, port, _ := net.SplitHostPort(srv)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	good := fmt.Sprintf("targets:\n  - name: web\n    static: [{host: %s, port: %s}]\n    readinessProbe: {httpGet: {path: /}, periodSeconds: 1}\n", host, port)
+	writeConfig(t, cfg, good)
+	e := start(t, "--config.file="+cfg, "--web.enable-lifecycle", "--log.level=info")
+	addr := strings.TrimPrefix(e.url, "http://")
+	results := func(mfs map[string]*dto.MetricFamily) float64 {
+		v, _ := value(mfs, "probe_results_total", map[string]string{"target": "web", "result": "success"})
+		return v
+	}
+	e.eventually(t, "the target probed", func(mfs map[string]*dto.MetricFamily) bool { return results(mfs) >= 1 }, nil)
+
+	t.Run("slowloris and huge headers", func(t *testing.T) {
+		for i := 0; i < 100; i++ {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Write([]byte("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		huge := "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Huge: " + strings.Repeat("h", 2<<20) + "\r\n\r\n"
+		go func() { _, _ = c.Write([]byte(huge)) }()
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		status := make([]byte, 12)
+		if _, err := io.ReadFull(c, status); err != nil || string(status) != "HTTP/1.1 431" {
+			t.Errorf("2 MiB of request headers: %q %v, want 431", status, err)
+		}
+		// Beside 100 half-sent requests, a scrape is served.
+		if mfs := e.scrape(t); results(mfs) < 1 {
+			t.Error("a scrape beside 100 half-sent requests lacks the target")
+		}
+	})
+
+	t.Run("reload storm", func(t *testing.T) {
+		before := e.scrape(t)
+		transitions, _ := value(before, "probe_state_transitions_total", map[string]string{"target": "web"})
+		last := results(before)
+		for i := 0; i < 100; i++ {
+			text := good
+			if i%3 == 1 {
+				text += "    bogus: 1\n" // invalid: kept the old one
+			}
+			writeConfig(t, cfg, text)
+			res, err := client.Post(e.url+"/-/reload", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if want := map[bool]int{true: 400, false: 200}[i%3 == 1]; res.StatusCode != want && !(want == 400 && res.StatusCode >= 400) {
+				t.Fatalf("reload %d: status %d", i, res.StatusCode)
+			}
+			if i%10 == 0 {
+				mfs := e.scrape(t) // checks for duplicates
+				if r := results(mfs); r < last {
+					t.Fatalf("reload %d: the unchanged target's results went back from %v to %v", i, last, r)
+				} else {
+					last = r
+				}
+			}
+		}
+		mfs := e.scrape(t)
+		if v, _ := value(mfs, "probe_state_transitions_total", map[string]string{"target": "web"}); v != transitions {
+			t.Errorf("the storm changed the unchanged target's state: transitions %v -> %v", transitions, v)
+		}
+		if v, _ := value(mfs, "probe_exporter_config_last_reload_successful", nil); v != 1 {
+			t.Errorf("the last reload was good, probe_exporter_config_last_reload_successful = %v", v)
+		}
+	})
+}
