@@ -181,7 +181,7 @@ func TestFaultSuite(t *testing.T) {
 		if (succ == 1) != s.success {
 			t.Errorf("%s: probe_success %v, want %v", s.name, succ, s.success)
 		}
-		if s.holds && d < (faultTimeout - 100*time.Millisecond).Seconds() {
+		if s.holds && d < (faultTimeout-100*time.Millisecond).Seconds() {
 			t.Errorf("%s: the attempt took %.3f s; the fault should have held it to its %v timeout", s.name, d, faultTimeout)
 		}
 		table = append(table, fmt.Sprintf("%-24s success=%v duration=%.3fs", s.name, succ, d))
