@@ -112,3 +112,53 @@ func TestCompileErrors(t *testing.T) {
 		t.Errorf("actions are case-insensitive in Prometheus: %v", err)
 	}
 }
+
+// FuzzRelabel: any rule compiles or says why, and a compiled rule never
+// panics, keeps or drops the same label set the same way every time, and
+// sets no label with an invalid name but through labelmap (whose results
+// Prometheus, and targets, check afterwards). The seeds run with go test.
+func FuzzRelabel(f *testing.F) {
+	for _, a := range actions {
+		f.Add(a, "(.*)", "$1", "out", "value", "__meta_x")
+	}
+	f.Add("replace", "(a)(b)?", "${2}x$1", "t_$1", "ab", "src")
+	f.Add("labelmap", "__meta_(.+)", "bad-$1", "", "v", "__meta_x")
+	f.Add("hashmod", "", "", "shard", "10.0.0.1:80", "__address__")
+	f.Fuzz(func(t *testing.T, action, regex, replacement, target, value, source string) {
+		c := Config{Action: action, Regex: &regex, Replacement: &replacement, TargetLabel: target, Modulus: 7}
+		if labelNameRE.MatchString(source) {
+			c.SourceLabels = []string{source}
+		}
+		if action == KeepEqual || action == DropEqual {
+			c.Regex, c.Replacement, c.Modulus = nil, nil, 0
+		}
+		if action == LabelDrop || action == LabelKeep {
+			c.SourceLabels, c.TargetLabel, c.Replacement, c.Modulus = nil, "", nil, 0
+		}
+		r, err := c.Compile()
+		if err != nil {
+			return
+		}
+		in := map[string]string{"__address__": "10.0.0.1:80", source: value, "job": "x"}
+		first := map[string]string{}
+		for k, v := range in {
+			first[k] = v
+		}
+		kept := Process(first, []*Rule{r})
+		again := map[string]string{}
+		for k, v := range in {
+			again[k] = v
+		}
+		if Process(again, []*Rule{r}) != kept || !reflect.DeepEqual(first, again) {
+			t.Fatalf("not deterministic: %v vs %v", first, again)
+		}
+		if r.action == LabelMap {
+			return
+		}
+		for k := range first {
+			if _, was := in[k]; !was && !labelNameRE.MatchString(k) {
+				t.Fatalf("%s set the invalid label name %q", r.action, k)
+			}
+		}
+	})
+}

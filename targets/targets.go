@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/probe-exporter/probe-exporter/prober"
@@ -307,9 +309,15 @@ func (e *Entry) relabel(dt discovery.Target) (discovery.Target, bool) {
 		return dt, false
 	}
 	for k, v := range ls {
-		if !strings.HasPrefix(k, "__") && !reserved(k) && v != "" {
-			out.Labels[k] = v
+		if strings.HasPrefix(k, "__") || reserved(k) || v == "" {
+			continue
 		}
+		if !model.LabelName(k).IsValidLegacy() {
+			// labelmap can make any name; Prometheus drops such a target
+			// ("invalid label name"), and a series can't carry it.
+			return dt, false
+		}
+		out.Labels[k] = v
 	}
 	return out, true
 }

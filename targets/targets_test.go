@@ -479,3 +479,26 @@ targets:
 
 // testEnv is the prober environment the tests share.
 var testEnv = prober.NewEnv(prober.EnvOptions{})
+
+// TestRelabelInvalidLabelName: labelmap can produce a name no series can
+// carry; the target is dropped, as Prometheus drops it ("invalid label
+// name"), instead of exposing an invalid series.
+func TestRelabelInvalidLabelName(t *testing.T) {
+	c := load(t, `
+targets:
+  - name: web
+    static:
+      - {host: 127.0.0.1, port: 8080, labels: {zone: a}}
+    relabel_configs:
+      - {regex: 'zone', replacement: 'the-zone', action: labelmap}
+    readinessProbe:
+      tcpSocket: {}
+`)
+	e, err := NewEntry(&c.Targets[0], testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts := e.Targets(discovery.Static(&c.Targets[0])); len(ts) != 0 {
+		t.Fatalf("a target with the label name %q was kept: %+v", "the-zone", ts[0].Specs[0].Labels)
+	}
+}

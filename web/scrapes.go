@@ -16,7 +16,10 @@ type ScrapeOptions struct {
 	// with one key share renderings. It must have few distinct values.
 	Key func(r *http.Request) string
 	// MaxAge is how old a finished rendering may be and still be served
-	// to a new request; default 1 s.
+	// to a new request. Zero (the default): none is; requests share only
+	// a rendering that is in progress when they arrive, so what a scrape
+	// shows is never older than that (a scrape right after a reload sees
+	// it).
 	MaxAge time.Duration
 	// WriteTimeout bounds a request from its start to its last byte when
 	// it carries no X-Prometheus-Scrape-Timeout-Seconds; default 30 s.
@@ -35,14 +38,11 @@ const maxWriteTimeout = 2 * time.Minute
 
 // Scrapes serves h (a /metrics handler) so that no client can hold it:
 // h runs once per key at a time, detached from any client, into memory;
-// requests that arrive while it runs, or within MaxAge after, get that
+// requests that arrive while it runs (or within MaxAge after) get that
 // same rendering; each request writes it out under its own deadline (its
 // scrape timeout). A client that stops reading costs its own connection
 // and a share of one rendering, never a slot that others wait for.
 func Scrapes(h http.Handler, o ScrapeOptions) http.Handler {
-	if o.MaxAge <= 0 {
-		o.MaxAge = time.Second
-	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 30 * time.Second
 	}
@@ -112,7 +112,7 @@ func (s *scrapes) acquire(key string, r *http.Request, rc *http.ResponseControll
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.latest[key]
-	if g == nil || (isDone(g) && s.o.Now().Sub(g.start) > s.o.MaxAge) {
+	if g == nil || (isDone(g) && (s.o.MaxAge <= 0 || s.o.Now().Sub(g.start) > s.o.MaxAge)) {
 		if g != nil && len(g.writers) > 0 {
 			s.hold(key, g)
 		}
@@ -149,6 +149,12 @@ func (s *scrapes) release(key string, g *rendering, rc *http.ResponseController)
 	if s.latest[key] == g {
 		// Kept for requests of the next MaxAge, then let go: a rendering
 		// may be large, and the next scrape is seconds away.
+		if s.o.MaxAge <= 0 {
+			if isDone(g) {
+				delete(s.latest, key)
+			}
+			return
+		}
 		time.AfterFunc(s.o.MaxAge, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()

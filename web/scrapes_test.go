@@ -101,7 +101,7 @@ func TestScrapesShareOneRendering(t *testing.T) {
 		}
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, r.Header.Get("Accept")+" rendering "+strings.Repeat("#", int(n)))
-	}), ScrapeOptions{Key: func(r *http.Request) string { return r.Header.Get("Accept") }, Now: clock})
+	}), ScrapeOptions{Key: func(r *http.Request) string { return r.Header.Get("Accept") }, Now: clock, MaxAge: time.Second})
 	addr := serve(t, h)
 	get := func(accept string) string {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
@@ -163,7 +163,7 @@ func TestSlowWritersCantPileUpRenderings(t *testing.T) {
 	h := Scrapes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		renders.Add(1)
 		_, _ = w.Write(bigBody)
-	}), ScrapeOptions{Key: func(*http.Request) string { return "text" }, Now: clock})
+	}), ScrapeOptions{Key: func(*http.Request) string { return "text" }, Now: clock, MaxAge: time.Second})
 	addr := serve(t, h)
 	var conns []net.Conn
 	for i := 1; i <= maxHeld+2; i++ {
@@ -190,5 +190,27 @@ func TestSlowWritersCantPileUpRenderings(t *testing.T) {
 	_ = conns[1].SetReadDeadline(time.Now().Add(500 * time.Millisecond))
 	if _, err := io.Copy(io.Discard, conns[1]); err == nil {
 		t.Errorf("a held rendering's writer was cut off too")
+	}
+}
+
+// TestScrapesSeeCurrentState: by default a finished rendering is not
+// served again: a request after it renders anew (a scrape right after a
+// reload shows it).
+func TestScrapesSeeCurrentState(t *testing.T) {
+	var n atomic.Int64
+	h := Scrapes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, strings.Repeat("#", int(n.Add(1))))
+	}), ScrapeOptions{Key: func(*http.Request) string { return "text" }})
+	addr := serve(t, h)
+	for want := 1; want <= 3; want++ {
+		res, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if len(b) != want {
+			t.Errorf("request %d got rendering %d", want, len(b))
+		}
 	}
 }
