@@ -20,11 +20,27 @@ import (
 	"time"
 )
 
+// AnyLoopback makes the servers started after it (until t ends) listen on
+// every address, so that one server answers on all of 127.0.0.0/8: many
+// distinct targets for one fault. It is for tests in a network namespace
+// of their own (kubetest.MainInNetns), where nothing else can reach them.
+// The addresses returned still name 127.0.0.1.
+func AnyLoopback(t testing.TB) {
+	bindAll = true
+	t.Cleanup(func() { bindAll = false })
+}
+
+var bindAll bool
+
 // Listen returns a loopback listener closed when t ends, after every
 // connection handler has returned.
 func Listen(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	host := "127.0.0.1"
+	if bindAll {
+		host = "0.0.0.0"
+	}
+	l, err := net.Listen("tcp", host+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +77,7 @@ func Listen(t testing.TB, serve func(net.Conn)) string {
 		mu.Unlock()
 		wg.Wait()
 	})
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
 }
 
 // readRequest reads a request head, so that closing afterwards is a FIN
@@ -225,7 +241,11 @@ func FullBacklog(t testing.TB) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+	bind := [4]byte{127, 0, 0, 1}
+	if bindAll {
+		bind = [4]byte{}
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: bind}); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Listen(fd, 0); err != nil {
