@@ -312,7 +312,7 @@ func (e *Entry) relabel(dt discovery.Target) (discovery.Target, bool) {
 		if strings.HasPrefix(k, "__") || reserved(k) || v == "" {
 			continue
 		}
-		if !model.LabelName(k).IsValidLegacy() {
+		if !model.LegacyValidation.IsValidLabelName(k) {
 			// labelmap can make any name; Prometheus drops such a target
 			// ("invalid label name"), and a series can't carry it.
 			return dt, false
