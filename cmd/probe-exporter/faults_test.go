@@ -104,6 +104,12 @@ func TestFaultSuite(t *testing.T) {
 	plain := faults.Reply(t, ok)
 	_, plainPort := hostPort(plain)
 	add("grpc_to_http1", fmt.Sprintf("grpc: {port: %s}", plainPort), plain, false, false)
+	notServing, _ := faults.GRPCHealth(t, false)
+	_, nsPort := hostPort(notServing)
+	add("grpc_not_serving", fmt.Sprintf("grpc: {port: %s}", nsPort), notServing, false, false)
+	flapping, setFlapping := faults.GRPCHealth(t, true)
+	_, flPort := hostPort(flapping)
+	add("grpc_serving_flips", fmt.Sprintf("grpc: {port: %s}", flPort), flapping, false, false)
 	// exec (a shell on the host; $$ is an escaped $ in $(VAR) expansion)
 	sh := func(script string) string {
 		return fmt.Sprintf("exec: {command: [/bin/sh, -c, %q]}", strings.ReplaceAll(script, "$", "$$"))
@@ -142,6 +148,12 @@ func TestFaultSuite(t *testing.T) {
 	if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
+	// SERVING, then NOT_SERVING: the state follows.
+	e.eventually(t, "the flipping gRPC service to be seen serving", func(mfs map[string]*dto.MetricFamily) bool {
+		v, _ := value(mfs, "probe_state", map[string]string{"target": "grpc_serving_flips"})
+		return v == 1
+	}, nil)
+	setFlapping(false)
 
 	// The bound: timeout + 100 ms; the race detector's binary gets more
 	// room for its own slowness (this asserts that nothing runs on past
@@ -227,7 +239,7 @@ func grepLines(text, s string) string {
 // TestListenerFaults: what a client can do to the exporter's own
 // listener costs that client only. Half-sent requests (slowloris) and
 // huge request headers don't keep a scrape from being served, and a
-// reload storm with invalid configurations mixed in keeps every
+// 200-reload storm with invalid configurations mixed in keeps every
 // unchanged probe's state and never shows a duplicate series.
 func TestListenerFaults(t *testing.T) {
 	srv := faults.Reply(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -277,9 +289,9 @@ func TestListenerFaults(t *testing.T) {
 		before := e.scrape(t)
 		transitions, _ := value(before, "probe_state_transitions_total", map[string]string{"target": "web"})
 		last := results(before)
-		for i := 0; i < 100; i++ {
+		for i := 0; i < 200; i++ {
 			text := good
-			if i%3 == 1 {
+			if i%3 == 2 {
 				text += "    bogus: 1\n" // invalid: kept the old one
 			}
 			writeConfig(t, cfg, text)
@@ -289,7 +301,7 @@ func TestListenerFaults(t *testing.T) {
 			}
 			_, _ = io.Copy(io.Discard, res.Body)
 			res.Body.Close()
-			if want := map[bool]int{true: 400, false: 200}[i%3 == 1]; res.StatusCode != want && !(want == 400 && res.StatusCode >= 400) {
+			if want := map[bool]int{true: 400, false: 200}[i%3 == 2]; res.StatusCode != want && !(want == 400 && res.StatusCode >= 400) {
 				t.Fatalf("reload %d: status %d", i, res.StatusCode)
 			}
 			if i%10 == 0 {
@@ -309,4 +321,24 @@ func TestListenerFaults(t *testing.T) {
 			t.Errorf("the last reload was good, probe_exporter_config_last_reload_successful = %v", v)
 		}
 	})
+}
+
+// TestUnresolvableName: a name that does not resolve fails the attempt at
+// once (the namespace's resolver, 127.0.0.1, refuses), with the lookup's
+// reason; it doesn't wait for the timeout.
+func TestUnresolvableName(t *testing.T) {
+	kubetest.RequireNetns(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	writeConfig(t, cfg, "targets:\n  - name: nowhere\n    static: [{host: does-not-resolve.example, port: 80}]\n    readinessProbe: {tcpSocket: {}, timeoutSeconds: 5, periodSeconds: 1}\n")
+	e := start(t, "--config.file="+cfg)
+	e.eventually(t, "two attempts", func(mfs map[string]*dto.MetricFamily) bool {
+		v, _ := value(mfs, "probe_results_total", map[string]string{"target": "nowhere", "result": "failure"})
+		return v >= 2
+	}, nil)
+	mfs := e.scrape(t)
+	if d, _ := value(mfs, "probe_duration_seconds", map[string]string{"target": "nowhere"}); d > 1 {
+		t.Errorf("an unresolvable name took %.3f s of its 5 s timeout", d)
+	}
+	e.waitLog(t, "lookup does-not-resolve.example")
 }

@@ -18,6 +18,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // AnyLoopback makes the servers started after it (until t ends) listen on
@@ -341,4 +345,33 @@ func DNSBlackhole(t testing.TB) error {
 		mu.Unlock()
 	})
 	return nil
+}
+
+// GRPCHealth serves the gRPC health service; set switches its overall
+// status between SERVING and NOT_SERVING.
+func GRPCHealth(t testing.TB, serving bool) (addr string, set func(serving bool)) {
+	t.Helper()
+	host := "127.0.0.1"
+	if bindAll {
+		host = "0.0.0.0"
+	}
+	l, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	set = func(serving bool) {
+		st := healthpb.HealthCheckResponse_NOT_SERVING
+		if serving {
+			st = healthpb.HealthCheckResponse_SERVING
+		}
+		hs.SetServingStatus("", st)
+	}
+	set(serving)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(l) }()
+	t.Cleanup(func() { srv.Stop(); <-done })
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Addr().(*net.TCPAddr).Port)), set
 }
