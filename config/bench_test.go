@@ -2,17 +2,14 @@ package config_test
 
 import (
 	"fmt"
-	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/internal/memtest"
 )
 
 // BenchmarkLoad parses a file of 100k static hosts, plain and with a label
@@ -57,45 +54,16 @@ func BenchmarkLoad(b *testing.B) {
 }
 
 // peakHeap runs f b.N times and reports the highest live heap seen while
-// it ran (sampled every 200 µs), above the heap before it started.
+// it ran, above the heap before it started.
 func peakHeap(b *testing.B, f func() error) uint64 {
 	b.ReportAllocs()
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	var (
-		peak uint64
-		stop = make(chan struct{})
-		wg   sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		// runtime/metrics reads without stopping the world.
-		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		t := time.NewTicker(200 * time.Microsecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				metrics.Read(sample)
-				peak = max(peak, sample[0].Value.Uint64())
+	peak := memtest.PeakHeap(func() {
+		for i := 0; i < b.N; i++ {
+			if err := f(); err != nil {
+				b.Fatal(err)
 			}
 		}
-	}()
-	for i := 0; i < b.N; i++ {
-		if err := f(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	close(stop)
-	wg.Wait()
-	if peak < before.HeapAlloc {
-		return 0
-	}
-	peak -= before.HeapAlloc
+	})
 	b.ReportMetric(float64(peak)/(1<<20), "peak-MB")
 	return peak
 }

@@ -6,12 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
-	"runtime/metrics"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/probe-exporter/probe-exporter/internal/memtest"
 )
 
 // BenchmarkHostileHead: the peak heap of one attempt against a response
@@ -44,7 +43,7 @@ func BenchmarkHostileHead(b *testing.B) {
 			}{{"net-http", std}, {"ours", ours}} {
 				b.Run(rt.name, func(b *testing.B) {
 					b.ReportAllocs()
-					peak := peakHeapOf(func() {
+					peak := memtest.PeakHeap(func() {
 						for i := 0; i < b.N; i++ {
 							ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 							req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -99,42 +98,4 @@ func replyServer(b *testing.B, text string) string {
 		}
 	}()
 	return "http://" + l.Addr().String() + "/"
-}
-
-// peakHeapOf runs f and returns the highest live heap seen meanwhile
-// (sampled every 200 µs, without stopping the world) above the heap
-// before it.
-func peakHeapOf(f func()) uint64 {
-	runtime.GC()
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(sample)
-	before := sample[0].Value.Uint64()
-	var (
-		peak uint64
-		stop = make(chan struct{})
-		wg   sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s := []metrics.Sample{{Name: sample[0].Name}}
-		t := time.NewTicker(200 * time.Microsecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				metrics.Read(s)
-				peak = max(peak, s[0].Value.Uint64())
-			}
-		}
-	}()
-	f()
-	close(stop)
-	wg.Wait()
-	if peak < before {
-		return 0
-	}
-	return peak - before
 }

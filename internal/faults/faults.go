@@ -40,14 +40,14 @@ var bindAll bool
 // connection handler has returned.
 func Listen(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
-	host := "127.0.0.1"
-	if bindAll {
-		host = "0.0.0.0"
-	}
-	l, err := net.Listen("tcp", host+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := listenTCP(t)
+	serveConns(t, l, serve)
+	return loopbackAddr(l)
+}
+
+// serveConns runs serve for each connection l accepts until t ends, then
+// closes l and every connection and waits for the handlers.
+func serveConns(t testing.TB, l net.Listener, serve func(net.Conn)) {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -81,6 +81,25 @@ func Listen(t testing.TB, serve func(net.Conn)) string {
 		mu.Unlock()
 		wg.Wait()
 	})
+}
+
+// listenTCP listens on a free port of 127.0.0.1, or of every address
+// after AnyLoopback.
+func listenTCP(t testing.TB) net.Listener {
+	t.Helper()
+	host := "127.0.0.1"
+	if bindAll {
+		host = "0.0.0.0"
+	}
+	l, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// loopbackAddr is l's port on 127.0.0.1.
+func loopbackAddr(l net.Listener) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
 }
 
@@ -309,10 +328,10 @@ func DNSBlackhole(t testing.TB) error {
 		pc.Close()
 		return err
 	}
-	var wg sync.WaitGroup
-	wg.Add(2)
+	serveConns(t, l, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	done := make(chan struct{})
 	go func() {
-		defer wg.Done()
+		defer close(done)
 		buf := make([]byte, 512)
 		for {
 			if _, _, err := pc.ReadFrom(buf); err != nil {
@@ -320,30 +339,7 @@ func DNSBlackhole(t testing.TB) error {
 			}
 		}
 	}()
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		pc.Close()
-		l.Close()
-		wg.Wait()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
+	t.Cleanup(func() { pc.Close(); <-done })
 	return nil
 }
 
@@ -351,14 +347,7 @@ func DNSBlackhole(t testing.TB) error {
 // status between SERVING and NOT_SERVING.
 func GRPCHealth(t testing.TB, serving bool) (addr string, set func(serving bool)) {
 	t.Helper()
-	host := "127.0.0.1"
-	if bindAll {
-		host = "0.0.0.0"
-	}
-	l, err := net.Listen("tcp", host+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := listenTCP(t)
 	srv := grpc.NewServer()
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
@@ -373,5 +362,5 @@ func GRPCHealth(t testing.TB, serving bool) (addr string, set func(serving bool)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(l) }()
 	t.Cleanup(func() { srv.Stop(); <-done })
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Addr().(*net.TCPAddr).Port)), set
+	return loopbackAddr(l), set
 }
