@@ -61,6 +61,7 @@ type Target struct {
 // Scheduler runs probes. Create with New, start with Run.
 type Scheduler struct {
 	maxInFlight int
+	noJitter    bool
 	log         *slog.Logger
 	now         func() time.Time
 
@@ -124,6 +125,9 @@ type Options struct {
 	Logger      *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// NoStartupJitter probes targets known at start at once, instead of
+	// spreading them over their first period (for --once: one run).
+	NoStartupJitter bool
 }
 
 // New returns a scheduler that registers its own metrics with reg.
@@ -139,6 +143,7 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 	}
 	s := &Scheduler{
 		maxInFlight:     o.MaxInFlight,
+		noJitter:        o.NoStartupJitter,
 		free:            o.MaxInFlight,
 		lanes:           map[string]*lane{},
 		log:             o.Logger,
@@ -322,7 +327,7 @@ func (s *Scheduler) newWorkerLocked(t *target, sp Spec, now time.Time) *worker {
 	// period after start, when it waits a random part of a period so
 	// that everything known at start-up doesn't fire together.
 	w.next = now
-	if sp.Period > now.Sub(s.started) {
+	if !s.noJitter && sp.Period > now.Sub(s.started) {
 		w.next = now.Add(time.Duration(rand.Int64N(int64(sp.Period))))
 	}
 	s.series.add(s, w)

@@ -108,6 +108,22 @@ func (m *Machine) Observe(r Value, now time.Time) bool {
 // Value is the thresholded state.
 func (m Machine) Value() Value { return m.value }
 
+// Settled reports that the value is what the thresholds say: the latest
+// run of identical results reached its threshold (or a startup probe
+// succeeded). A probe that has not settled may still change on its next
+// result without being flapping: it is on its way (readiness starts at
+// Failure, so Failure after one failure of three is not yet an answer).
+func (m Machine) Settled() bool {
+	if m.onHold {
+		return true
+	}
+	threshold := m.failureThreshold
+	if m.lastResult == Success {
+		threshold = m.successThreshold
+	}
+	return m.resultRun > 0 && m.resultRun >= threshold && m.value == m.lastResult
+}
+
 // OnHold reports that the probe needs no more runs (a startup probe that
 // succeeded).
 func (m Machine) OnHold() bool { return m.onHold }

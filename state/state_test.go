@@ -166,3 +166,32 @@ func TestRecordReasonAndHistory(t *testing.T) {
 		t.Errorf("history after 33 results: %v", h)
 	}
 }
+
+func TestSettled(t *testing.T) {
+	now := time.Unix(0, 0)
+	for _, c := range []struct {
+		name    string
+		kind    config.Kind
+		results []Value
+		settled bool
+		value   Value
+	}{
+		{"nothing yet", config.Readiness, nil, false, Failure},
+		{"one failure of three", config.Readiness, []Value{Failure}, false, Failure},
+		{"three failures", config.Readiness, []Value{Failure, Failure, Failure}, true, Failure},
+		{"one success of one", config.Readiness, []Value{Success}, true, Success},
+		{"failure after success, below its threshold", config.Readiness, []Value{Success, Failure}, false, Success},
+		{"liveness alive", config.Liveness, []Value{Success}, true, Success},
+		{"startup succeeded (on hold)", config.Startup, []Value{Failure, Success}, true, Success},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := NewMachine(c.kind, 1, 3, now)
+			for _, r := range c.results {
+				m.Observe(r, now)
+			}
+			if m.Settled() != c.settled || m.Value() != c.value {
+				t.Errorf("settled %v value %v, want %v %v", m.Settled(), m.Value(), c.settled, c.value)
+			}
+		})
+	}
+}

@@ -51,6 +51,9 @@ func run() int {
 	configCheck := app.Flag("config.check", "Validate --config.file and exit: 0 when valid, 1 with every error otherwise.").Bool()
 	maxInFlight := positiveInt(app.Flag("probe.max-in-flight", "Most probes running at once (at least 1); due probes beyond it wait (probe_exporter_probes_waiting).").Default("2000"), "--probe.max-in-flight", 1)
 	execEnv := app.Flag("probe.exec.env", "Repeatable: a variable of the exporter's environment to pass to exec probe commands. They get PATH, their PROBE_* variables and these, nothing else.").PlaceHolder("NAME").Strings()
+	onceFlag := app.Flag("once", "Run every probe of --config.file until each (target, kind) has the answer its thresholds give, print them and exit: 0 if every state is success, 1 if not, 2 if it could not run.").Bool()
+	onceTimeout := app.Flag("once.timeout", "How long --once waits for every answer; what has none by then is unknown.").Default("2m").Duration()
+	output := app.Flag("output", "What --once prints: table or json.").Default("table").Enum("table", "json")
 	lifecycle := app.Flag("web.enable-lifecycle", "Enable configuration reload through HTTP POST to /-/reload.").Bool()
 	pprof := app.Flag("web.enable-pprof", "Serve Go's profiles under /debug/pprof/ (and link them from the landing page).").Bool()
 	kubeconfig := app.Flag("kubeconfig", "Kubeconfig for kubernetes entries that name none, when not running in a cluster (then $KUBECONFIG, ~/.kube/config).").String()
@@ -75,6 +78,10 @@ func run() int {
 		return checkConfig(*configFile, *nodeName)
 	}
 	logger := promslog.New(logConfig)
+	if *onceFlag {
+		return runOnceMode(onceOptions{configFile: *configFile, kubeconfig: *kubeconfig, nodeName: *nodeName, output: *output,
+			timeout: *onceTimeout, maxInFlight: *maxInFlight, execEnv: *execEnv}, os.Stdout, os.Stderr, logger)
+	}
 	logger.Info("starting probe-exporter", "version", version.Info(), "build_context", version.BuildContext())
 
 	var listeners []net.Listener

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/version"
+
+	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/discovery/kubernetes"
+	"github.com/probe-exporter/probe-exporter/once"
+	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/scheduler"
+	"github.com/probe-exporter/probe-exporter/targets"
+)
+
+// onceOptions are the flags --once reads.
+type onceOptions struct {
+	configFile, kubeconfig, nodeName, output string
+	timeout                                  time.Duration
+	maxInFlight                              int
+	execEnv                                  []string
+}
+
+// Exit codes of --once (and check): every state Success, not, could not
+// run.
+const (
+	exitSuccess = 0
+	exitFailure = 1
+	exitCantRun = 2
+)
+
+// runOnceMode runs every configured probe until each (target, kind) has the
+// answer its thresholds give, or the deadline, prints the results and
+// returns the exit code. No listener, no metrics: a command for a bastion
+// or a CI job.
+func runOnceMode(o onceOptions, stdout, stderr io.Writer, logger *slog.Logger) int {
+	if o.output != "table" && o.output != "json" {
+		fmt.Fprintf(stderr, "probe-exporter: --output is table or json, not %q\n", o.output)
+		return exitCantRun
+	}
+	if o.configFile == "" {
+		fmt.Fprintln(stderr, "probe-exporter: --once needs --config.file")
+		return exitCantRun
+	}
+	cfg, err := config.Load(o.configFile)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitCantRun
+	}
+	if hosts, discovered := counts(cfg); hosts == 0 && discovered == 0 {
+		fmt.Fprintf(stderr, "probe-exporter: %s has no targets to probe\n", o.configFile)
+		return exitCantRun
+	}
+	reaper, err := prober.StartReaper()
+	if err == nil {
+		defer reaper.Stop()
+	}
+	reg := prometheus.NewRegistry()
+	probers := prober.NewEnv(prober.EnvOptions{Version: version.Version, ExecEnv: o.execEnv, Reaper: reaper})
+	// State changes would be noise on a terminal: the table says it all.
+	sched := scheduler.New(scheduler.Options{MaxInFlight: o.maxInFlight, NoStartupJitter: true}, reg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	kube := kubernetes.New(ctx, kubernetes.Options{Kubeconfig: o.kubeconfig, NodeName: o.nodeName,
+		UserAgent: "probe-exporter/" + version.Version, Logger: logger}, discovery.NewMetrics(reg), reg)
+	mgr := targets.NewManager(sched, targets.Options{
+		Probers: probers, Sources: map[string]discovery.Discoverer{"kubernetes": kube}, Metrics: discovery.NewMetrics(prometheus.NewRegistry()),
+	})
+	defer mgr.Close()
+	if err := mgr.Apply(cfg); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitCantRun
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); sched.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	runCtx, stop := context.WithTimeout(ctx, o.timeout)
+	defer stop()
+	results := once.Run(runCtx, sched, 50*time.Millisecond)
+	if len(results) == 0 {
+		fmt.Fprintln(stderr, "probe-exporter: no targets were found to probe")
+		return exitCantRun
+	}
+	write := once.WriteTable
+	if o.output == "json" {
+		write = once.WriteJSON
+	}
+	if err := write(stdout, results); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitCantRun
+	}
+	return once.ExitCode(results)
+}

@@ -1,0 +1,165 @@
+// Package once runs every configured probe until each (target, kind) has
+// the answer its thresholds give, for --once: what a bastion user or a CI
+// job asks ("does it pass from here?"), answered exactly as the running
+// exporter would report it.
+package once
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/scheduler"
+	"github.com/probe-exporter/probe-exporter/state"
+)
+
+// Result is one (target, kind)'s answer.
+type Result struct {
+	Target  string            `json:"target"`
+	Kind    string            `json:"kind"`
+	Address string            `json:"address"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	// State is success, failure or unknown: unknown when the thresholds
+	// gave no answer before the deadline (or the probe could not run).
+	State    string  `json:"state"`
+	Reason   string  `json:"reason"`
+	Attempts uint64  `json:"attempts"`
+	Duration float64 `json:"durationSeconds"`
+}
+
+// Waiter is what Run reads: the scheduler's probes and their state.
+type Waiter interface {
+	Each(func(*scheduler.Status))
+}
+
+// Run polls s until every probe has settled or cannot run (a liveness or
+// readiness probe whose startup probe settled on failure), or until ctx
+// ends, and returns the results sorted by target, address and kind.
+func Run(ctx context.Context, s Waiter, poll time.Duration) []Result {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		rs, done := collect(s)
+		if done {
+			return rs
+		}
+		select {
+		case <-ctx.Done():
+			rs, _ = collect(s)
+			return rs
+		case <-t.C:
+		}
+	}
+}
+
+// collect reads every probe once and says whether all have an answer.
+func collect(s Waiter) ([]Result, bool) {
+	type key struct{ entry, target string }
+	startupFailed := map[key]bool{}
+	var sts []scheduler.Status
+	s.Each(func(st *scheduler.Status) {
+		sts = append(sts, *st)
+		if st.Spec.Kind == config.Startup && st.Record.Settled() && st.Record.Value() != state.Success {
+			startupFailed[key{st.Spec.Entry, st.Key}] = true
+		}
+	})
+	done := true
+	out := make([]Result, 0, len(sts))
+	for _, st := range sts {
+		rec := st.Record
+		r := Result{
+			Target:   st.Spec.Entry,
+			Kind:     st.Spec.Kind.String(),
+			Address:  st.Spec.Labels.Address(),
+			Labels:   extraLabels(st),
+			Attempts: rec.Successes + rec.Failures + rec.Errors,
+			Duration: rec.LastDuration.Seconds(),
+			Reason:   rec.LastReason,
+			State:    "unknown",
+		}
+		switch {
+		case rec.Settled():
+			r.State = rec.Value().String()
+		case st.Spec.Kind != config.Startup && startupFailed[key{st.Spec.Entry, st.Key}]:
+			r.Reason = "not run: the startup probe has not succeeded"
+		default:
+			done = false
+			if r.Reason == "" {
+				r.Reason = "no answer yet from the thresholds"
+			}
+		}
+		if r.State == "success" {
+			r.Reason = ""
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Target != b.Target {
+			return a.Target < b.Target
+		}
+		if a.Address != b.Address {
+			return a.Address < b.Address
+		}
+		return a.Kind < b.Kind
+	})
+	return out, done
+}
+
+// extraLabels are a probe's labels beyond target, kind and address.
+func extraLabels(st scheduler.Status) map[string]string {
+	names, values := st.Spec.Labels.Names.Names, st.Spec.Labels.Values
+	if len(names) <= 3 {
+		return nil
+	}
+	m := make(map[string]string, len(names)-3)
+	for i := 3; i < len(names); i++ {
+		m[names[i]] = values[i]
+	}
+	return m
+}
+
+// ExitCode is 0 when every result is success, 1 otherwise (and when there
+// is none: nothing was checked).
+func ExitCode(rs []Result) int {
+	if len(rs) == 0 {
+		return 1
+	}
+	for _, r := range rs {
+		if r.State != "success" {
+			return 1
+		}
+	}
+	return 0
+}
+
+// WriteTable prints rs as a table, one line each.
+func WriteTable(w io.Writer, rs []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tADDRESS\tKIND\tSTATE\tATTEMPTS\tDURATION\tREASON")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Target, r.Address, r.Kind, r.State, r.Attempts,
+			(time.Duration(r.Duration * float64(time.Second))).Round(time.Millisecond), oneLine(r.Reason))
+	}
+	return tw.Flush()
+}
+
+// WriteJSON prints rs as a JSON array.
+func WriteJSON(w io.Writer, rs []Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rs)
+}
+
+// oneLine keeps a reason (command output, say) on its table line.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.ReplaceAll(s, "\r", "")
+	return strings.ReplaceAll(s, "\n", " | ")
+}
