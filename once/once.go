@@ -38,20 +38,22 @@ type Waiter interface {
 	Each(func(*scheduler.Status))
 }
 
-// Run polls s until every probe has settled or cannot run (a liveness or
-// readiness probe whose startup probe settled on failure), or until ctx
-// ends, and returns the results sorted by target, address and kind.
-func Run(ctx context.Context, s Waiter, poll time.Duration) []Result {
+// Run polls s until discovery is synced and every probe has settled or
+// cannot run (a liveness or readiness probe whose startup probe settled
+// on failure), or until ctx ends, and returns the results sorted by
+// target, address and kind.
+func Run(ctx context.Context, s Waiter, synced func() bool, poll time.Duration) []Result {
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
-		rs, done := collect(s)
-		if done {
-			return rs
+		if synced() {
+			if rs, done := collect(s); done {
+				return rs
+			}
 		}
 		select {
 		case <-ctx.Done():
-			rs, _ = collect(s)
+			rs, _ := collect(s)
 			return rs
 		case <-t.C:
 		}

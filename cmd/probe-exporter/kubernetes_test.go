@@ -134,6 +134,7 @@ func TestKubernetes(t *testing.T) {
 	t.Run("synced means delivered", env.testSyncedMeansDelivered)
 	t.Run("reload keeps state", env.testReloadKeepsState)
 	t.Run("prometheus parity", env.testPrometheusParity)
+	t.Run("once", env.testOnce)
 }
 
 func (k *kubeEnv) testEndpointSlice(t *testing.T) {

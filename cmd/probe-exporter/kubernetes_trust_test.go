@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -357,5 +358,48 @@ targets:
 	}, nil)
 	if strings.Contains(e.log(), "permission denied") {
 		t.Error("rbac.yaml lacks what attach_metadata needs")
+	}
+}
+
+// testOnce: --once with a kubernetes entry waits until discovery has
+// delivered everything (no endpoint is left out for being late) and
+// answers for every endpoint.
+func (k *kubeEnv) testOnce(t *testing.T) {
+	c := k.c.Client
+	namespace(t, c, "bastion")
+	var eps []discoveryv1.Endpoint
+	for i := 60; i < 70; i++ {
+		addr := fmt.Sprintf("192.0.2.%d", i)
+		serveOn(t, addr+":8181", nil)
+		eps = append(eps, discoveryv1.Endpoint{Addresses: []string{addr}, Conditions: discoveryv1.EndpointConditions{Ready: ptr(true)}})
+	}
+	must[*discoveryv1.EndpointSlice](t)(c.DiscoveryV1().EndpointSlices("bastion").Create(bg, &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "api-1", Labels: map[string]string{discoveryv1.LabelServiceName: "api"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr("http"), Port: ptr(int32(8181)), Protocol: ptr(corev1.ProtocolTCP)}},
+		Endpoints:   eps,
+	}, metav1.CreateOptions{}))
+	cfg := filepath.Join(t.TempDir(), "once.yaml")
+	writeConfig(t, cfg, `
+targets:
+  - name: api
+    kubernetes: {role: endpointslice, namespaces: [bastion]}
+    readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1}
+`)
+	stdout, stderr, code := runBinary(t, "--once", "--config.file="+cfg, "--kubeconfig="+k.kubeconfig, "--output=json", "--once.timeout=30s", "--log.level=warn")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	var results []struct{ Target, Address, State string }
+	if err := json.Unmarshal([]byte(stdout), &results); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if len(results) != len(eps) {
+		t.Fatalf("%d answers for %d endpoints:\n%s", len(results), len(eps), stdout)
+	}
+	for _, r := range results {
+		if r.State != "success" {
+			t.Errorf("%s %s: %s", r.Target, r.Address, r.State)
+		}
 	}
 }

@@ -67,10 +67,11 @@ func runOnceMode(o onceOptions, stdout, stderr io.Writer, logger *slog.Logger) i
 	sched := scheduler.New(scheduler.Options{MaxInFlight: o.maxInFlight, NoStartupJitter: true}, reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	dm := discovery.NewMetrics(reg)
 	kube := kubernetes.New(ctx, kubernetes.Options{Kubeconfig: o.kubeconfig, NodeName: o.nodeName,
-		UserAgent: "probe-exporter/" + version.Version, Logger: logger}, discovery.NewMetrics(reg), reg)
+		UserAgent: "probe-exporter/" + version.Version, Logger: logger}, dm, reg)
 	mgr := targets.NewManager(sched, targets.Options{
-		Probers: probers, Sources: map[string]discovery.Discoverer{"kubernetes": kube}, Metrics: discovery.NewMetrics(prometheus.NewRegistry()),
+		Probers: probers, Sources: map[string]discovery.Discoverer{"kubernetes": kube}, Metrics: dm,
 	})
 	defer mgr.Close()
 	if err := mgr.Apply(cfg); err != nil {
@@ -83,7 +84,10 @@ func runOnceMode(o onceOptions, stdout, stderr io.Writer, logger *slog.Logger) i
 
 	runCtx, stop := context.WithTimeout(ctx, o.timeout)
 	defer stop()
-	results := once.Run(runCtx, sched, 50*time.Millisecond)
+	// Answers count only once every entry's discovery has delivered all
+	// it found: a target discovered late would otherwise be left out.
+	synced := func() bool { return allSynced(reg, len(cfg.Targets)) }
+	results := once.Run(runCtx, sched, synced, 50*time.Millisecond)
 	if len(results) == 0 {
 		fmt.Fprintln(stderr, "probe-exporter: no targets were found to probe")
 		return exitCantRun
@@ -97,4 +101,25 @@ func runOnceMode(o onceOptions, stdout, stderr io.Writer, logger *slog.Logger) i
 		return exitCantRun
 	}
 	return once.ExitCode(results)
+}
+
+// allSynced says whether every one of n entries reports
+// probe_exporter_discovery_synced 1 in reg.
+func allSynced(reg prometheus.Gatherer, n int) bool {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return false
+	}
+	synced := 0
+	for _, mf := range mfs {
+		if mf.GetName() != "probe_exporter_discovery_synced" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetGauge().GetValue() == 1 {
+				synced++
+			}
+		}
+	}
+	return synced >= n
 }
