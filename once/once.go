@@ -101,8 +101,13 @@ func collect(s Waiter) ([]Result, bool) {
 		}
 		out = append(out, r)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
+	return Sort(out), done
+}
+
+// Sort orders results by target, address and kind.
+func Sort(rs []Result) []Result {
+	sort.Slice(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
 		if a.Target != b.Target {
 			return a.Target < b.Target
 		}
@@ -111,7 +116,7 @@ func collect(s Waiter) ([]Result, bool) {
 		}
 		return a.Kind < b.Kind
 	})
-	return out, done
+	return rs
 }
 
 // extraLabels are a probe's labels beyond target, kind and address.

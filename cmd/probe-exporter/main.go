@@ -42,7 +42,12 @@ import (
 
 const defaultListen = ":9878"
 
-func main() { os.Exit(run()) }
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		os.Exit(runCheck(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(run())
+}
 
 func run() int {
 	app := kingpin.New("probe-exporter",

@@ -57,6 +57,12 @@ func runOnceMode(o onceOptions, stdout, stderr io.Writer, logger *slog.Logger) i
 		fmt.Fprintf(stderr, "probe-exporter: %s has no targets to probe\n", o.configFile)
 		return exitCantRun
 	}
+	return probeOnce(cfg, nil, o, stdout, stderr, logger)
+}
+
+// probeOnce runs cfg's probes until their thresholds answer, prints them
+// with extra (answers known without probing) and returns the exit code.
+func probeOnce(cfg *config.Config, extra []once.Result, o onceOptions, stdout, stderr io.Writer, logger *slog.Logger) int {
 	reaper, err := prober.StartReaper()
 	if err == nil {
 		defer reaper.Stop()
@@ -87,7 +93,11 @@ func runOnceMode(o onceOptions, stdout, stderr io.Writer, logger *slog.Logger) i
 	// Answers count only once every entry's discovery has delivered all
 	// it found: a target discovered late would otherwise be left out.
 	synced := func() bool { return allSynced(reg, len(cfg.Targets)) }
-	results := once.Run(runCtx, sched, synced, 50*time.Millisecond)
+	var results []once.Result
+	if len(cfg.Targets) > 0 {
+		results = once.Run(runCtx, sched, synced, 50*time.Millisecond)
+	}
+	results = once.Sort(append(results, extra...))
 	if len(results) == 0 {
 		fmt.Fprintln(stderr, "probe-exporter: no targets were found to probe")
 		return exitCantRun

@@ -1,0 +1,308 @@
+// Package manifest reads Kubernetes workload manifests (as kubectl get
+// -o yaml prints them, List and multi-document files included) and turns
+// each container's own probes into a configuration that probes them from
+// here: `probe-exporter check`.
+package manifest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/probe-exporter/probe-exporter/config"
+)
+
+// Container is one container of a workload, with its probes.
+type Container struct {
+	Kind, Namespace, Workload, Name string
+	Ports                           []corev1.ContainerPort
+	Probes                          map[config.Kind]*corev1.Probe
+}
+
+// Unrunnable is a probe that can't be run from here, and why.
+type Unrunnable struct {
+	Container Container
+	Kind      config.Kind
+	Reason    string
+}
+
+// Read reads every workload in path: a file, a directory of .yaml, .yml
+// and .json files, or "-" for r (standard input).
+func Read(path string, stdin io.Reader) ([]Container, error) {
+	if path == "-" {
+		return decode(stdin, "<stdin>")
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	files := []string{path}
+	if info.IsDir() {
+		files = nil
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			switch filepath.Ext(e.Name()) {
+			case ".yaml", ".yml", ".json":
+				files = append(files, filepath.Join(path, e.Name()))
+			}
+		}
+	}
+	var out []Container
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, err
+		}
+		cs, err := decode(fh, f)
+		fh.Close()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
+	}
+	return out, nil
+}
+
+// decode reads the documents of r.
+func decode(r io.Reader, name string) ([]Container, error) {
+	d := utilyaml.NewYAMLOrJSONDecoder(r, 4096)
+	var out []Container
+	for i := 1; ; i++ {
+		var obj map[string]any
+		if err := d.Decode(&obj); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, fmt.Errorf("%s: document %d: %w", name, i, err)
+		}
+		if obj == nil {
+			continue
+		}
+		cs, err := containers(obj)
+		if err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", name, i, err)
+		}
+		out = append(out, cs...)
+	}
+}
+
+// containers reads one object: a workload, or a List of them.
+func containers(obj map[string]any) ([]Container, error) {
+	kind, _ := obj["kind"].(string)
+	if kind == "List" || strings.HasSuffix(kind, "List") {
+		items, _ := obj["items"].([]any)
+		var out []Container
+		for _, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok {
+				continue
+			}
+			cs, err := containers(m)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, cs...)
+		}
+		return out, nil
+	}
+	var (
+		spec *corev1.PodSpec
+		meta struct {
+			Name, Namespace string
+		}
+	)
+	md, _ := obj["metadata"].(map[string]any)
+	meta.Name, _ = md["name"].(string)
+	meta.Namespace, _ = md["namespace"].(string)
+	from := func(v any) error { return runtime.DefaultUnstructuredConverter.FromUnstructured(obj, v) }
+	switch kind {
+	case "Pod":
+		var p corev1.Pod
+		if err := from(&p); err != nil {
+			return nil, err
+		}
+		spec = &p.Spec
+	case "Deployment":
+		var d appsv1.Deployment
+		if err := from(&d); err != nil {
+			return nil, err
+		}
+		spec = &d.Spec.Template.Spec
+	case "StatefulSet":
+		var s appsv1.StatefulSet
+		if err := from(&s); err != nil {
+			return nil, err
+		}
+		spec = &s.Spec.Template.Spec
+	case "DaemonSet":
+		var s appsv1.DaemonSet
+		if err := from(&s); err != nil {
+			return nil, err
+		}
+		spec = &s.Spec.Template.Spec
+	case "ReplicaSet":
+		var s appsv1.ReplicaSet
+		if err := from(&s); err != nil {
+			return nil, err
+		}
+		spec = &s.Spec.Template.Spec
+	case "Job":
+		var j batchv1.Job
+		if err := from(&j); err != nil {
+			return nil, err
+		}
+		spec = &j.Spec.Template.Spec
+	case "CronJob":
+		var j batchv1.CronJob
+		if err := from(&j); err != nil {
+			return nil, err
+		}
+		spec = &j.Spec.JobTemplate.Spec.Template.Spec
+	default:
+		return nil, nil // a Service, a ConfigMap: nothing to probe
+	}
+	var out []Container
+	add := func(c corev1.Container) {
+		probes := map[config.Kind]*corev1.Probe{}
+		for k, p := range map[config.Kind]*corev1.Probe{config.Startup: c.StartupProbe, config.Liveness: c.LivenessProbe, config.Readiness: c.ReadinessProbe} {
+			if p != nil {
+				probes[k] = p
+			}
+		}
+		if len(probes) > 0 {
+			out = append(out, Container{Kind: kind, Namespace: meta.Namespace, Workload: meta.Name, Name: c.Name, Ports: c.Ports, Probes: probes})
+		}
+	}
+	for _, c := range spec.InitContainers {
+		// Sidecars (restartPolicy: Always) are probed like containers.
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			add(c)
+		}
+	}
+	for _, c := range spec.Containers {
+		add(c)
+	}
+	return out, nil
+}
+
+var invalidName = regexp.MustCompile(`[^a-zA-Z0-9_-]`)
+
+// EntryName is the configuration entry (the target label) of a container.
+func EntryName(c Container) string {
+	n := invalidName.ReplaceAllString(strings.ToLower(c.Kind)+"_"+c.Workload+"_"+c.Name, "_")
+	if n == "" || (n[0] >= '0' && n[0] <= '9') || n[0] == '-' {
+		n = "_" + n
+	}
+	return n
+}
+
+// Labels are a container's series labels: what it is and where.
+func Labels(c Container) map[string]string {
+	l := map[string]string{"workload_kind": strings.ToLower(c.Kind), "workload": c.Workload, "container": c.Name}
+	if c.Namespace != "" {
+		l["namespace"] = c.Namespace
+	}
+	return l
+}
+
+// Config is the configuration that probes every container's probes
+// against host, and the probes it can't run from here: exec probes (they
+// run inside the container) and ports named nowhere in the container.
+func Config(cs []Container, host string) (*config.Config, []Unrunnable, error) {
+	var (
+		entries []map[string]any
+		skipped []Unrunnable
+		seen    = map[string]int{}
+	)
+	for _, c := range cs {
+		entry := map[string]any{
+			"labels": Labels(c),
+			"static": []map[string]any{{"host": host}},
+		}
+		name := EntryName(c)
+		if seen[name]++; seen[name] > 1 {
+			name = fmt.Sprintf("%s_%d", name, seen[name])
+		}
+		entry["name"] = name
+		kinds := make([]config.Kind, 0, len(c.Probes))
+		for k := range c.Probes {
+			kinds = append(kinds, k)
+		}
+		sort.Slice(kinds, func(i, j int) bool { return kinds[i] < kinds[j] })
+		probes := 0
+		for _, k := range kinds {
+			p := c.Probes[k]
+			if p.Exec != nil {
+				skipped = append(skipped, Unrunnable{c, k, "exec probes run inside the container: not runnable from here"})
+				continue
+			}
+			m, err := probeMap(p, c.Ports)
+			if err != nil {
+				skipped = append(skipped, Unrunnable{c, k, err.Error()})
+				continue
+			}
+			entry[k.String()+"Probe"] = m
+			probes++
+		}
+		if probes > 0 {
+			entries = append(entries, entry)
+		}
+	}
+	text, err := yaml.Marshal(map[string]any{"targets": entries})
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := config.Parse(text, "<manifests>")
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, skipped, nil
+}
+
+// probeMap is p as our configuration spells it (the same schema), with
+// named ports resolved from the container's ports, as the kubelet does.
+func probeMap(p *corev1.Probe, ports []corev1.ContainerPort) (map[string]any, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	for _, handler := range []string{"httpGet", "tcpSocket", "grpc"} {
+		h, ok := m[handler].(map[string]any)
+		if !ok {
+			continue
+		}
+		if name, ok := h["port"].(string); ok {
+			n, found := int32(0), false
+			for _, cp := range ports {
+				if cp.Name == name {
+					n, found = cp.ContainerPort, true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("unable to find port %q in the container's ports", name)
+			}
+			h["port"] = n
+		}
+	}
+	return m, nil
+}
