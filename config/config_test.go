@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/config"
+	_ "github.com/probe-exporter/probe-exporter/discovery/dns"
 	"github.com/probe-exporter/probe-exporter/discovery/kubernetes"
 
 	"gopkg.in/yaml.v3"

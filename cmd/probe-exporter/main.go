@@ -33,6 +33,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/collector"
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
+	dnsdiscovery "github.com/probe-exporter/probe-exporter/discovery/dns"
 	"github.com/probe-exporter/probe-exporter/discovery/kubernetes"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
@@ -160,7 +161,7 @@ func run() int {
 	mgr := targets.NewManager(sched, targets.Options{
 		Probers: probers,
 		// Every discovery mechanism, by its config block's key.
-		Sources: map[string]discovery.Discoverer{"kubernetes": kube},
+		Sources: map[string]discovery.Discoverer{"kubernetes": kube, "dns": dnsdiscovery.New(dnsdiscovery.Options{Logger: logger}, discoveryMetrics, reg)},
 		Metrics: discoveryMetrics, Shard: *shard, TotalShards: *totalShards,
 	})
 	defer mgr.Close()
@@ -367,7 +368,7 @@ func checkConfig(file, nodeName string) int {
 	for _, t := range cfg.Targets {
 		probes += len(t.Static) * len(t.Probes())
 	}
-	fmt.Printf("SUCCESS: %s is valid: %d target entries (%d static hosts with %d probes, %d discovered from Kubernetes)\n",
+	fmt.Printf("SUCCESS: %s is valid: %d target entries (%d static hosts with %d probes, %d discovered entries)\n",
 		file, len(cfg.Targets), hosts, probes, discovered)
 	if len(cfg.Targets) == 0 {
 		fmt.Printf("WARNING: %s has no target entries: nothing would be probed\n", file)

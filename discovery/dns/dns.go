@@ -1,0 +1,259 @@
+// Package dns discovers targets in DNS (SRV, A, AAAA records), as
+// Prometheus' dns_sd_configs does, with github.com/miekg/dns: a bastion
+// often has DNS (or a forwarded cluster DNS) but no API credentials, and
+// inside a cluster DNS is the cheapest way to watch many services.
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/discovery"
+)
+
+// Options configure a Discoverer.
+type Options struct {
+	// ResolvConf is read for the nameservers (and search list and ndots)
+	// of blocks that name none; default /etc/resolv.conf.
+	ResolvConf string
+	Logger     *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Discoverer runs dns: blocks.
+type Discoverer struct {
+	o       Options
+	metrics *discovery.Metrics
+	errors  *prometheus.CounterVec
+	lookups *prometheus.CounterVec
+}
+
+// New returns a Discoverer that registers its metrics with reg.
+func New(o Options, metrics *discovery.Metrics, reg prometheus.Registerer) *Discoverer {
+	if o.ResolvConf == "" {
+		o.ResolvConf = "/etc/resolv.conf"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	d := &Discoverer{
+		o: o, metrics: metrics,
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "probe_exporter_dns_discovery_errors_total",
+			Help: "DNS discovery lookups that failed, by entry and reason (an rcode such as SERVFAIL or REFUSED, or timeout); the last good answer is kept.",
+		}, []string{"target", "reason"}),
+		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "probe_exporter_dns_discovery_lookups_total",
+			Help: "DNS discovery lookups, by entry.",
+		}, []string{"target"}),
+	}
+	if reg != nil {
+		reg.MustRegister(d.errors, d.lookups)
+	}
+	return d
+}
+
+// Start discovers an entry's dns: block until ctx ends.
+func (d *Discoverer) Start(ctx context.Context, entry string, block config.Source, send func(discovery.Group)) (discovery.Running, error) {
+	c, ok := block.(*Config)
+	if !ok {
+		return nil, fmt.Errorf("dns: block of type %T", block)
+	}
+	if c.refresh == 0 {
+		c.SetDefaults()
+		c.Validate(noChecker{}, "")
+	}
+	r, err := d.resolver(c)
+	if err != nil {
+		return nil, err
+	}
+	run := &running{d: d, entry: entry, c: c, r: r, send: send, resync: make(chan struct{}, 1), done: make(chan struct{}), last: map[string]discovery.Group{}}
+	go run.loop(ctx)
+	return run, nil
+}
+
+// resolver is the block's nameservers, or resolv.conf's.
+func (d *Discoverer) resolver(c *Config) (*resolver, error) {
+	r := &resolver{servers: c.Nameservers, ndots: 1, timeout: 2 * time.Second}
+	if len(r.servers) == 0 {
+		cc, err := mdns.ClientConfigFromFile(d.o.ResolvConf)
+		if err != nil {
+			return nil, fmt.Errorf("dns: no nameservers given and %s: %w", d.o.ResolvConf, err)
+		}
+		for _, s := range cc.Servers {
+			r.servers = append(r.servers, net.JoinHostPort(s, cc.Port))
+		}
+		r.search, r.ndots = cc.Search, cc.Ndots
+		if cc.Timeout > 0 {
+			r.timeout = time.Duration(cc.Timeout) * time.Second
+		}
+	}
+	return r, nil
+}
+
+type running struct {
+	d      *Discoverer
+	entry  string
+	c      *Config
+	r      *resolver
+	send   func(discovery.Group)
+	resync chan struct{}
+	done   chan struct{}
+
+	mu   sync.Mutex
+	last map[string]discovery.Group // by name: the last good answer
+}
+
+func (r *running) Wait()   { <-r.done }
+func (r *running) Resync() { sendOne(r.resync) }
+
+func sendOne(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// minRefresh is the shortest refresh a short TTL can ask for.
+const minRefresh = time.Second
+
+func (r *running) loop(ctx context.Context) {
+	defer close(r.done)
+	defer r.d.metrics.Forget(r.entry, mechanism)
+	defer r.d.errors.DeletePartialMatch(prometheus.Labels{"target": r.entry})
+	defer r.d.lookups.DeleteLabelValues(r.entry)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.resync:
+			r.mu.Lock()
+			for _, g := range r.last {
+				r.send(g)
+			}
+			r.mu.Unlock()
+			continue
+		case <-t.C:
+		}
+		next := r.refresh(ctx)
+		t.Reset(next)
+	}
+}
+
+// refresh looks every name up once, sends what changed, and returns when
+// to look again.
+func (r *running) refresh(ctx context.Context) time.Duration {
+	next := r.c.refresh
+	healthy := true
+	for _, name := range r.c.Names {
+		g, ttl, err := r.lookup(ctx, name)
+		if ctx.Err() != nil {
+			return next
+		}
+		if err != nil {
+			healthy = false
+			r.d.errors.WithLabelValues(r.entry, reason(err)).Inc()
+			r.d.o.Logger.Warn("DNS discovery failed; keeping the last answer", "target", r.entry, "name", name, "err", err)
+			continue
+		}
+		if ttl > 0 && ttl < next {
+			next = max(ttl, minRefresh)
+		}
+		r.mu.Lock()
+		old, seen := r.last[name]
+		r.last[name] = g
+		r.mu.Unlock()
+		if !seen || !sameGroup(old, g) {
+			r.send(g)
+		}
+	}
+	r.d.metrics.SetSynced(r.entry, mechanism, healthy)
+	return next
+}
+
+// lookup is one name's group and the shortest TTL it was answered with.
+func (r *running) lookup(ctx context.Context, name string) (discovery.Group, time.Duration, error) {
+	g := discovery.Group{Source: "dns/" + r.entry + "/" + name}
+	names, _ := expand(name)
+	if len(names) > 1 || strings.Contains(name, "{") {
+		// Resolved when probed: every pod is a target, in DNS or not.
+		for _, n := range names {
+			g.Targets = append(g.Targets, discovery.Target{ID: n, Host: strings.TrimSuffix(n, "."), Port: r.c.Port,
+				Meta: map[string]string{"__meta_dns_name": n}})
+		}
+		return g, 0, nil
+	}
+	r.d.lookups.WithLabelValues(r.entry).Inc()
+	qtype := map[string]uint16{TypeSRV: mdns.TypeSRV, TypeA: mdns.TypeA, TypeAAAA: mdns.TypeAAAA}[r.c.Type]
+	answers, ttl, err := r.r.lookup(ctx, name, qtype)
+	if err != nil {
+		return g, 0, err
+	}
+	for _, rr := range answers {
+		meta := map[string]string{"__meta_dns_name": name}
+		switch rec := rr.(type) {
+		case *mdns.SRV:
+			target := strings.TrimSuffix(rec.Target, ".")
+			meta["__meta_dns_srv_record_target"] = rec.Target
+			meta["__meta_dns_srv_record_port"] = strconv.Itoa(int(rec.Port))
+			g.Targets = append(g.Targets, discovery.Target{ID: target + "|" + strconv.Itoa(int(rec.Port)), Host: target, Port: int32(rec.Port), Meta: meta})
+		case *mdns.A:
+			g.Targets = append(g.Targets, discovery.Target{ID: rec.A.String(), Host: rec.A.String(), Port: r.c.Port, Meta: meta})
+		case *mdns.AAAA:
+			g.Targets = append(g.Targets, discovery.Target{ID: rec.AAAA.String(), Host: rec.AAAA.String(), Port: r.c.Port, Meta: meta})
+		}
+	}
+	slices.SortFunc(g.Targets, func(a, b discovery.Target) int { return strings.Compare(a.ID, b.ID) })
+	return g, ttl, nil
+}
+
+func sameGroup(a, b discovery.Group) bool {
+	return slices.EqualFunc(a.Targets, b.Targets, func(x, y discovery.Target) bool {
+		return x.ID == y.ID && x.Host == y.Host && x.Port == y.Port
+	})
+}
+
+// rcodeError is an answer with an rcode that says nothing about the name
+// (SERVFAIL, REFUSED, ...): the last good answer stands.
+type rcodeError struct{ rcode int }
+
+func (e rcodeError) Error() string { return mdns.RcodeToString[e.rcode] }
+
+// reason names a lookup failure for the errors metric: bounded values.
+func reason(err error) string {
+	var re rcodeError
+	var ne net.Error
+	switch {
+	case errors.As(err, &re):
+		return mdns.RcodeToString[re.rcode]
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	return "error"
+}
+
+// noChecker ignores validation problems (the block was validated when
+// the configuration was loaded).
+type noChecker struct{}
+
+func (noChecker) Invalid(string, any, string)         {}
+func (noChecker) Add(string, string, ...any)          {}
+func (noChecker) OneOf(string, string, []string) bool { return true }
