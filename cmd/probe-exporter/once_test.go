@@ -81,13 +81,7 @@ targets:
 	bad := write("bad.yaml", "targets:\n  - name: x\n    bogus: 1\n")
 
 	normalise := func(s string) string {
-		s = strings.ReplaceAll(s, okPort, "PORT")
-		s = strings.ReplaceAll(s, closedPort, "CLOSED")
-		// How many attempts ran and how long they took depend on timing:
-		// every probe runs until the slowest has its answer.
-		s = regexp.MustCompile(`"durationSeconds": [0-9.e-]+`).ReplaceAllString(s, `"durationSeconds": D`)
-		s = regexp.MustCompile(`"attempts": [1-9][0-9]*`).ReplaceAllString(s, `"attempts": N`)
-		return regexp.MustCompile(`(?m)^(\S+ +\S+ +\S+ +\S+ +)[1-9]\d* +\S+ *`).ReplaceAllString(s, "${1}N  D  ")
+		return normaliseAnswers(strings.NewReplacer(okPort, "PORT", closedPort, "CLOSED").Replace(s))
 	}
 	for _, c := range []struct {
 		name, config, output string
@@ -117,4 +111,13 @@ targets:
 			}
 		})
 	}
+}
+
+// normaliseAnswers blots out what --once and check print that depends on
+// timing: how many attempts ran (every probe runs until the slowest has
+// its answer) and how long they took.
+func normaliseAnswers(s string) string {
+	s = regexp.MustCompile(`"durationSeconds": [0-9.e-]+`).ReplaceAllString(s, `"durationSeconds": D`)
+	s = regexp.MustCompile(`"attempts": [1-9][0-9]*`).ReplaceAllString(s, `"attempts": N`)
+	return regexp.MustCompile(`(?m)^(\S+ +\S+ +\S+ +\S+ +)[1-9]\d* +\S+ *`).ReplaceAllString(s, "${1}N  D  ")
 }
