@@ -30,6 +30,10 @@ type faultScenario struct {
 	// holds: the fault holds the attempt until its timeout (so the
 	// duration shows the bound was enforced, not that the fault was mild).
 	holds bool
+	// anyResult: the result depends on the machine's speed (100 MB through
+	// a pipe within the timeout, under the race detector on two cores);
+	// only the bound is asserted.
+	anyResult bool
 }
 
 // faultTimeout is every scenario's timeoutSeconds.
@@ -117,6 +121,7 @@ func TestFaultSuite(t *testing.T) {
 	add("exec_ignores_term", sh(`trap "" TERM; (trap "" TERM; sleep 30) & sleep 30`), "127.0.0.1:1", false, true)
 	add("exec_daemonizes", sh(`setsid sleep 30 </dev/null >/dev/null 2>&1 & echo started`), "127.0.0.1:1", true, false)
 	add("exec_100mb_output", sh(`head -c 100000000 /dev/zero`), "127.0.0.1:1", true, false)
+	scenarios[len(scenarios)-1].anyResult = true
 	add("exec_fork_storm", sh(`for i in $(seq 200); do sleep 30 & done; wait`), "127.0.0.1:1", false, true)
 	add("exec_closes_stdout", sh(`exec >&- 2>&-; sleep 30`), "127.0.0.1:1", false, true)
 
@@ -190,7 +195,7 @@ func TestFaultSuite(t *testing.T) {
 	for _, s := range scenarios {
 		succ, _ := value(last, "probe_success", map[string]string{"target": s.name})
 		d, _ := value(last, "probe_duration_seconds", map[string]string{"target": s.name})
-		if (succ == 1) != s.success {
+		if !s.anyResult && (succ == 1) != s.success {
 			t.Errorf("%s: probe_success %v, want %v", s.name, succ, s.success)
 		}
 		if s.holds && d < (faultTimeout-100*time.Millisecond).Seconds() {
