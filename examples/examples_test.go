@@ -13,6 +13,8 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
+	_ "github.com/probe-exporter/probe-exporter/discovery/dns"
+	_ "github.com/probe-exporter/probe-exporter/discovery/kubernetes"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/targets"
 )
@@ -131,6 +133,23 @@ func TestMakeRunMatchesREADME(t *testing.T) {
 	for _, want := range []string{"make run    # build and run on the embedded default; open http://" + listen + "/metrics", "curl -s " + listen + "/metrics"} {
 		if !strings.Contains(string(readme), want) {
 			t.Errorf("README lacks %q", want)
+		}
+	}
+}
+
+// TestBastionExample: the bastion example loads and validates as shipped
+// (its DNS and Kubernetes blocks included).
+func TestBastionExample(t *testing.T) {
+	cfg, err := config.Load("bastion.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Targets) != 3 {
+		t.Fatalf("%d entries", len(cfg.Targets))
+	}
+	for _, e := range cfg.Targets {
+		if e.Discovered == nil {
+			t.Errorf("%s: discovers nothing", e.Name)
 		}
 	}
 }
