@@ -73,6 +73,8 @@ type Scheduler struct {
 	// and wait for one (see dispatchLocked).
 	free    int
 	lanes   map[string]*lane
+	// ready are the lanes with probes waiting: what a dispatch looks at.
+	ready map[*lane]struct{}
 	started time.Time
 	wake    chan struct{}
 
@@ -146,6 +148,7 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 		noJitter:        o.NoStartupJitter,
 		free:            o.MaxInFlight,
 		lanes:           map[string]*lane{},
+		ready:           map[*lane]struct{}{},
 		log:             o.Logger,
 		now:             o.Now,
 		sources:         map[string]map[string]*target{},
@@ -473,6 +476,7 @@ func (s *Scheduler) dropLaneLocked(l *lane) {
 // enqueueLocked queues a due probe in its entry's lane.
 func (s *Scheduler) enqueueLocked(w *worker) {
 	w.lane.waiting = append(w.lane.waiting, w)
+	s.ready[w.lane] = struct{}{}
 	w.queued = true
 	s.waiting.Add(1)
 }
@@ -487,16 +491,8 @@ func (s *Scheduler) enqueueLocked(w *worker) {
 // never make them wait for a slot.
 func (s *Scheduler) dispatchLocked(ctx context.Context) {
 	for s.free > 0 && ctx.Err() == nil {
-		fair := max(1, s.maxInFlight/max(1, len(s.lanes)))
 		var pick *lane
-		under := 0
-		for _, l := range s.lanes {
-			if l.inFlight < fair {
-				under++
-			}
-			if len(l.waiting) == 0 {
-				continue
-			}
+		for l := range s.ready {
 			if pick == nil || l.inFlight < pick.inFlight ||
 				(l.inFlight == pick.inFlight && l.waiting[0].next.Before(pick.waiting[0].next)) {
 				pick = l
@@ -505,12 +501,18 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 		if pick == nil {
 			return
 		}
-		if pick.inFlight >= fair && s.free <= under {
+		// Only an entry at or over its share needs the others counted:
+		// under no pressure a dispatch looks at the waiting lanes alone.
+		if fair := max(1, s.maxInFlight/max(1, len(s.lanes))); pick.inFlight >= fair && s.free <= s.underShareLocked(fair) {
 			return // the rest is kept for entries under their share
 		}
 		w := pick.waiting[0]
 		pick.waiting[0] = nil
 		pick.waiting = pick.waiting[1:]
+		if len(pick.waiting) == 0 {
+			pick.waiting = nil // let the backing array go
+			delete(s.ready, pick)
+		}
 		w.queued = false
 		s.waiting.Add(-1)
 		if w.removed || w.standby {
@@ -521,6 +523,17 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 		pick.inFlight++
 		s.startLocked(ctx, w)
 	}
+}
+
+// underShareLocked counts the entries running fewer than fair probes.
+func (s *Scheduler) underShareLocked(fair int) int {
+	n := 0
+	for _, l := range s.lanes {
+		if l.inFlight < fair {
+			n++
+		}
+	}
+	return n
 }
 
 // skipLocked applies the kubelet's doProbe checks that come before probing
