@@ -71,10 +71,10 @@ type Scheduler struct {
 	queue   workerHeap
 	// free slots under maxInFlight, and per entry the probes that are due
 	// and wait for one (see dispatchLocked).
-	free    int
-	lanes   map[string]*lane
+	free  int
+	lanes map[string]*lane
 	// ready are the lanes with probes waiting: what a dispatch looks at.
-	ready map[*lane]struct{}
+	ready   map[*lane]struct{}
 	started time.Time
 	wake    chan struct{}
 
