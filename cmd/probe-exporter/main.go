@@ -152,16 +152,9 @@ func run() int {
 	kubeCtx, stopKube := context.WithCancel(context.Background())
 	defer stopKube()
 	discoveryMetrics := discovery.NewMetrics(reg)
-	kube := kubernetes.New(kubeCtx, kubernetes.Options{
-		Kubeconfig: *kubeconfig,
-		NodeName:   *nodeName,
-		UserAgent:  "probe-exporter/" + version.Version,
-		Logger:     logger,
-	}, discoveryMetrics, reg)
 	mgr := targets.NewManager(sched, targets.Options{
 		Probers: probers,
-		// Every discovery mechanism, by its config block's key.
-		Sources: map[string]discovery.Discoverer{"kubernetes": kube, "dns": dnsdiscovery.New(dnsdiscovery.Options{Logger: logger}, discoveryMetrics, reg)},
+		Sources: discoverers(kubeCtx, *kubeconfig, *nodeName, logger, discoveryMetrics, reg),
 		Metrics: discoveryMetrics, Shard: *shard, TotalShards: *totalShards,
 	})
 	defer mgr.Close()
@@ -255,6 +248,16 @@ func run() int {
 	}
 	logger.Info("stopped", "took", time.Since(stopping).Round(time.Millisecond))
 	return code
+}
+
+// discoverers are every discovery mechanism, by its config block's key:
+// a new mechanism is one line here.
+func discoverers(ctx context.Context, kubeconfig, nodeName string, logger *slog.Logger, m *discovery.Metrics, reg prometheus.Registerer) map[string]discovery.Discoverer {
+	return map[string]discovery.Discoverer{
+		"kubernetes": kubernetes.New(ctx, kubernetes.Options{Kubeconfig: kubeconfig, NodeName: nodeName,
+			UserAgent: "probe-exporter/" + version.Version, Logger: logger}, m, reg),
+		"dns": dnsdiscovery.New(dnsdiscovery.Options{Logger: logger}, m, reg),
+	}
 }
 
 // shutdownBudget is how long SIGTERM may take.

@@ -12,8 +12,6 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
-	dnsdiscovery "github.com/probe-exporter/probe-exporter/discovery/dns"
-	"github.com/probe-exporter/probe-exporter/discovery/kubernetes"
 	"github.com/probe-exporter/probe-exporter/once"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
@@ -75,10 +73,8 @@ func probeOnce(cfg *config.Config, extra []once.Result, o onceOptions, stdout, s
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dm := discovery.NewMetrics(reg)
-	kube := kubernetes.New(ctx, kubernetes.Options{Kubeconfig: o.kubeconfig, NodeName: o.nodeName,
-		UserAgent: "probe-exporter/" + version.Version, Logger: logger}, dm, reg)
 	mgr := targets.NewManager(sched, targets.Options{
-		Probers: probers, Sources: map[string]discovery.Discoverer{"kubernetes": kube, "dns": dnsdiscovery.New(dnsdiscovery.Options{Logger: logger}, dm, reg)}, Metrics: dm,
+		Probers: probers, Sources: discoverers(ctx, o.kubeconfig, o.nodeName, logger, dm, reg), Metrics: dm,
 	})
 	defer mgr.Close()
 	if err := mgr.Apply(cfg); err != nil {
