@@ -36,8 +36,15 @@ type Config struct {
 	RefreshInterval string `yaml:"refreshInterval"`
 	// Nameservers, host:port, tried in order; default: /etc/resolv.conf.
 	Nameservers []string `yaml:"nameservers"`
+}
 
-	refresh time.Duration
+// refresh is RefreshInterval parsed (validated at load: at least 1s).
+func (c *Config) refresh() time.Duration {
+	d, err := model.ParseDuration(c.RefreshInterval)
+	if err != nil || time.Duration(d) < time.Second {
+		return 30 * time.Second
+	}
+	return time.Duration(d)
 }
 
 // Record types.
@@ -93,8 +100,6 @@ func (c *Config) Validate(v config.Checker, path string) {
 		v.Invalid(path+".refreshInterval", c.RefreshInterval, err.Error())
 	case time.Duration(d) < time.Second:
 		v.Invalid(path+".refreshInterval", c.RefreshInterval, "must be at least 1s")
-	default:
-		c.refresh = time.Duration(d)
 	}
 	for i, ns := range c.Nameservers {
 		host, port, err := net.SplitHostPort(ns)

@@ -75,10 +75,6 @@ func (d *Discoverer) Start(ctx context.Context, entry string, block config.Sourc
 	if !ok {
 		return nil, fmt.Errorf("dns: block of type %T", block)
 	}
-	if c.refresh == 0 {
-		c.SetDefaults()
-		c.Validate(noChecker{}, "")
-	}
 	r, err := d.resolver(c)
 	if err != nil {
 		return nil, err
@@ -161,7 +157,7 @@ func (r *running) loop(ctx context.Context) {
 // refresh looks every name up once, sends what changed, and returns when
 // to look again.
 func (r *running) refresh(ctx context.Context) time.Duration {
-	next := r.c.refresh
+	next := r.c.refresh()
 	healthy := true
 	for _, name := range r.c.Names {
 		g, ttl, err := r.lookup(ctx, name)
@@ -249,11 +245,3 @@ func reason(err error) string {
 	}
 	return "error"
 }
-
-// noChecker ignores validation problems (the block was validated when
-// the configuration was loaded).
-type noChecker struct{}
-
-func (noChecker) Invalid(string, any, string)         {}
-func (noChecker) Add(string, string, ...any)          {}
-func (noChecker) OneOf(string, string, []string) bool { return true }

@@ -51,7 +51,6 @@ func (g *groups) hosts() []string {
 func start(t *testing.T, c *Config, reg *prometheus.Registry) (*groups, *discovery.Metrics) {
 	t.Helper()
 	c.SetDefaults()
-	c.Validate(noChecker{}, "")
 	m := discovery.NewMetrics(reg)
 	d := New(Options{ResolvConf: filepath.Join(t.TempDir(), "none")}, m, reg)
 	g := &groups{by: map[string]discovery.Group{}}
@@ -168,7 +167,6 @@ func TestSearchList(t *testing.T) {
 	}
 	c := &Config{Names: []string{"db.shop"}, Type: TypeA, Port: 1}
 	c.SetDefaults()
-	c.Validate(noChecker{}, "")
 	reg := prometheus.NewRegistry()
 	d := New(Options{ResolvConf: conf}, discovery.NewMetrics(reg), reg)
 	r, err := d.resolver(c)
