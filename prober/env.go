@@ -42,7 +42,9 @@ type Env struct {
 	// shares it; with keep-alives off it holds no per-target state.
 	transport http.RoundTripper
 	execBase  []string
-	reaper    *Reaper
+	// execRedact holds execBase's passed values, for every exec prober.
+	execRedact redactor
+	reaper     *Reaper
 }
 
 // NewEnv builds an Env.
@@ -51,6 +53,7 @@ func NewEnv(o EnvOptions) *Env {
 		o.Dialer = NewDialer()
 	}
 	e := &Env{dialer: o.Dialer, userAgent: userAgent(o.Version), execBase: execBase(o.ExecEnv), reaper: o.Reaper}
+	e.execRedact = execSecrets(e.execBase)
 	tlsTransport := &http.Transport{
 		Proxy:              nil, // never a proxy, whatever HTTP_PROXY says
 		DialContext:        attemptDialer{o.Dialer}.DialContext,
@@ -83,7 +86,7 @@ func (e *Env) New(p *config.Probe) (Prober, error) {
 	case p.TCPSocket != nil:
 		return &tcpProber{host: p.TCPSocket.Host, port: p.TCPSocket.Port, dialer: e.dialer}, nil
 	case p.Exec != nil:
-		return &execProber{command: p.Exec.Command, timeout: timeout, base: e.execBase, redact: execSecrets(e.execBase), reaper: e.reaper}, nil
+		return &execProber{command: p.Exec.Command, timeout: timeout, base: e.execBase, redact: e.execRedact, reaper: e.reaper}, nil
 	case p.GRPC != nil:
 		return newGRPC(p.GRPC, timeout, e), nil
 	}
