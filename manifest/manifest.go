@@ -121,62 +121,18 @@ func containers(obj map[string]any) ([]Container, error) {
 		}
 		return out, nil
 	}
-	var (
-		spec *corev1.PodSpec
-		meta struct {
-			Name, Namespace string
-		}
-	)
-	md, _ := obj["metadata"].(map[string]any)
-	meta.Name, _ = md["name"].(string)
-	meta.Namespace, _ = md["namespace"].(string)
-	from := func(v any) error { return runtime.DefaultUnstructuredConverter.FromUnstructured(obj, v) }
-	switch kind {
-	case "Pod":
-		var p corev1.Pod
-		if err := from(&p); err != nil {
-			return nil, err
-		}
-		spec = &p.Spec
-	case "Deployment":
-		var d appsv1.Deployment
-		if err := from(&d); err != nil {
-			return nil, err
-		}
-		spec = &d.Spec.Template.Spec
-	case "StatefulSet":
-		var s appsv1.StatefulSet
-		if err := from(&s); err != nil {
-			return nil, err
-		}
-		spec = &s.Spec.Template.Spec
-	case "DaemonSet":
-		var s appsv1.DaemonSet
-		if err := from(&s); err != nil {
-			return nil, err
-		}
-		spec = &s.Spec.Template.Spec
-	case "ReplicaSet":
-		var s appsv1.ReplicaSet
-		if err := from(&s); err != nil {
-			return nil, err
-		}
-		spec = &s.Spec.Template.Spec
-	case "Job":
-		var j batchv1.Job
-		if err := from(&j); err != nil {
-			return nil, err
-		}
-		spec = &j.Spec.Template.Spec
-	case "CronJob":
-		var j batchv1.CronJob
-		if err := from(&j); err != nil {
-			return nil, err
-		}
-		spec = &j.Spec.JobTemplate.Spec.Template.Spec
-	default:
+	podSpec, ok := podSpecs[kind]
+	if !ok {
 		return nil, nil // a Service, a ConfigMap: nothing to probe
 	}
+	spec, err := podSpec(obj)
+	if err != nil {
+		return nil, err
+	}
+	md, _ := obj["metadata"].(map[string]any)
+	var meta struct{ Name, Namespace string }
+	meta.Name, _ = md["name"].(string)
+	meta.Namespace, _ = md["namespace"].(string)
 	var out []Container
 	add := func(c corev1.Container) {
 		probes := map[config.Kind]*corev1.Probe{}
@@ -199,6 +155,28 @@ func containers(obj map[string]any) ([]Container, error) {
 		add(c)
 	}
 	return out, nil
+}
+
+// podSpecs read the pod template of each workload kind.
+var podSpecs = map[string]func(map[string]any) (*corev1.PodSpec, error){
+	"Pod":         specOf(func(p *corev1.Pod) *corev1.PodSpec { return &p.Spec }),
+	"Deployment":  specOf(func(d *appsv1.Deployment) *corev1.PodSpec { return &d.Spec.Template.Spec }),
+	"StatefulSet": specOf(func(s *appsv1.StatefulSet) *corev1.PodSpec { return &s.Spec.Template.Spec }),
+	"DaemonSet":   specOf(func(s *appsv1.DaemonSet) *corev1.PodSpec { return &s.Spec.Template.Spec }),
+	"ReplicaSet":  specOf(func(s *appsv1.ReplicaSet) *corev1.PodSpec { return &s.Spec.Template.Spec }),
+	"Job":         specOf(func(j *batchv1.Job) *corev1.PodSpec { return &j.Spec.Template.Spec }),
+	"CronJob":     specOf(func(j *batchv1.CronJob) *corev1.PodSpec { return &j.Spec.JobTemplate.Spec.Template.Spec }),
+}
+
+// specOf decodes an object into T and returns its pod spec.
+func specOf[T any](spec func(*T) *corev1.PodSpec) func(map[string]any) (*corev1.PodSpec, error) {
+	return func(obj map[string]any) (*corev1.PodSpec, error) {
+		var v T
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &v); err != nil {
+			return nil, err
+		}
+		return spec(&v), nil
+	}
 }
 
 var invalidName = regexp.MustCompile(`[^a-zA-Z0-9_-]`)
