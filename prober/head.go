@@ -131,13 +131,28 @@ func readFirstLine(br *bufio.Reader, buf []byte) (_ []byte, streamed bool, err e
 		if !errors.Is(err, bufio.ErrBufferFull) {
 			return buf, false, err
 		}
-		if len(buf) >= streamAfter && droppable(buf, nil) {
+		// (A chunk that ends in CR is judged with the next: droppable
+		// would take that CR for the line's end.)
+		if len(buf) >= streamAfter && !bytes.HasSuffix(buf, []byte("\r")) && droppable(buf, nil) {
 			break
 		}
 	}
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if len(chunk) > 0 && !validValue(trimEOL(chunk)) {
+		value := chunk
+		switch {
+		case err == nil:
+			value = trimEOL(chunk)
+		case errors.Is(err, bufio.ErrBufferFull) && bytes.HasSuffix(chunk, []byte("\r")):
+			// A CR at the chunk's end ends the line only if LF follows.
+			// Peek refills the buffer chunk points into: copy it first.
+			chunk = bytes.Clone(chunk)
+			value = chunk
+			if next, _ := br.Peek(1); len(next) == 1 && next[0] == '\n' {
+				value = chunk[:len(chunk)-1]
+			}
+		}
+		if len(chunk) > 0 && !validValue(value) {
 			// A fault: keep the prefix and the line from here on.
 			buf = append(buf, chunk...)
 			if errors.Is(err, bufio.ErrBufferFull) {

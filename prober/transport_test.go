@@ -158,6 +158,12 @@ func TestOneShotTransportParity(t *testing.T) {
 		}
 		return b.String()
 	}
+	// crAt is a 100 KiB field line with a lone CR at offset i of the line.
+	crAt := func(i int) string {
+		line := []byte("X-Big: " + strings.Repeat("a", 100<<10))
+		line[i] = '\r'
+		return string(line) + "\r\n"
+	}
 	// Well-formed fields past the read buffer: the head is streamed.
 	pad := manyLines(8 << 10)
 	cases := []struct {
@@ -203,6 +209,11 @@ func TestOneShotTransportParity(t *testing.T) {
 		{name: "large head: cut off without a colon", reply: "HTTP/1.1 200 OK\r\n" + pad + "X-A", wantErr: true},
 		{name: "long field, continued", reply: "HTTP/1.1 200 OK\r\n" + bigHeader(1<<20) + "  more\r\n" + ok[17:]},
 		{name: "long field, a fault in its continuation", reply: "HTTP/1.1 200 OK\r\n" + bigHeader(1<<20) + "  more\x01\r\n" + ok[17:], wantErr: true, quoteCut: true},
+		// A lone CR at the end of a 4 KiB read chunk (line offset 81919),
+		// in the streamed part and in the held prefix (offset 61439).
+		{name: "long field, a lone CR at a chunk's end", reply: "HTTP/1.1 200 OK\r\n" + crAt(81919) + ok[17:], wantErr: true, quoteCut: true},
+		{name: "long field, a lone CR at a chunk's end, held", reply: "HTTP/1.1 200 OK\r\n" + crAt(61439) + ok[17:], wantErr: true, quoteCut: true},
+		{name: "long field, CRLF split by a chunk's end", reply: "HTTP/1.1 200 OK\r\n" + crAt(81919)[:81919] + "\r\n" + ok[17:]},
 		{name: "long field, a fault far into it", reply: "HTTP/1.1 200 OK\r\n" + bigHeader(1<<20) + "\x01\r\n" + ok[17:], wantErr: true, quoteCut: true},
 		{name: "six 103s then 200", reply: strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", 6) + ok},
 		{name: "fifty 100s then 200", reply: strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 50) + ok},
