@@ -179,6 +179,11 @@ func (r *Reaper) sweep(all bool) int {
 // claimed says whether pid carries the token of a running attempt.
 func (r *Reaper) claimed(pid int) bool {
 	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if errors.Is(err, os.ErrPermission) {
+		// A setuid program (ping) hides its environment: it may belong to
+		// a running attempt, so it is left alone while any runs.
+		return len(r.attempts) > 0
+	}
 	if err != nil {
 		return false
 	}
