@@ -74,7 +74,7 @@ func fixture(t *testing.T) fixed {
 	ready.Apply(prober.Outcome{Result: prober.Failure, StatusCode: 503}, 2*time.Millisecond, appeared.Add(20*time.Second))
 
 	live := state.Record{Machine: state.NewMachine(config.Liveness, 1, 1, appeared)}
-	live.Apply(prober.Outcome{Result: prober.Failure}, 250*time.Millisecond, appeared.Add(10*time.Second))
+	live.Apply(prober.Outcome{Result: prober.Failure, LookedUp: true, Lookup: 3 * time.Millisecond}, 250*time.Millisecond, appeared.Add(10*time.Second))
 	live.Apply(prober.Outcome{Err: errDiscarded{}}, time.Second, appeared.Add(20*time.Second))
 
 	startup := state.Record{Machine: state.NewMachine(config.Startup, 1, 30, appeared)} // gated: never attempted

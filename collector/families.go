@@ -43,6 +43,8 @@ var families = []family{
 			}
 			return float64(run), true
 		}},
+	{name: "probe_dns_lookup_time_seconds", help: "How long the last probe attempt spent resolving its host name (blackbox_exporter's name); only for probes whose host is a name.",
+		value: func(s *snap) (float64, bool) { return s.rec.LastLookup.Seconds(), s.rec.LookedUp }},
 	{name: "probe_duration_seconds", help: "How long the last probe attempt took.",
 		value: func(s *snap) (float64, bool) { return s.rec.LastDuration.Seconds(), s.rec.Attempted }},
 	{name: "probe_http_status_code", help: "HTTP status code of the last httpGet attempt's final response, 0 if there was none.",

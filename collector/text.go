@@ -126,15 +126,26 @@ func (c *Collector) WriteText(out io.Writer, om bool) error {
 		if f.counter {
 			typ = "counter"
 		}
-		header(f.name, typ, f.help)
+		// The header comes with the first sample: a family no probe has
+		// a sample of (no probe has resolved a name yet) is left out, as
+		// client_golang leaves it out.
+		headed := false
 		for i := range snaps {
 			sn := &snaps[i]
 			if f.results != nil {
+				if !headed {
+					header(f.name, typ, f.help)
+					headed = true
+				}
 				vs := f.results(sn)
 				for r, v := range vs {
 					w.result(f.name, sn, resultPairs[r], v)
 				}
 			} else if v, ok := f.value(sn); ok {
+				if !headed {
+					header(f.name, typ, f.help)
+					headed = true
+				}
 				w.sample(f.name, sn.text, "", v)
 			}
 		}

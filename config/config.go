@@ -31,6 +31,12 @@ type Entry struct {
 	Static     []StaticHost `yaml:"static"`
 	Discovered *Discovered  `yaml:"-"`
 
+	// IPFamily is the address family a probed name resolves to: IPv4 or
+	// IPv6 asks for A or AAAA records only; unset asks for both and dials
+	// IPv4 addresses first. A kubernetes block's own ipFamily (IPv4 or
+	// IPv6) applies when this is unset.
+	IPFamily string `yaml:"ipFamily"`
+
 	// RelabelConfigs apply Prometheus relabeling to discovered targets'
 	// labels (__meta_kubernetes_*, __address__) before probing.
 	RelabelConfigs []relabel.Config `yaml:"relabel_configs"`

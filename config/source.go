@@ -23,6 +23,38 @@ type OwnProbes interface {
 	OwnProbes() bool
 }
 
+// Resolving is implemented by sources whose targets' names resolve
+// through the source's own nameservers (a dns: block's): the entry's
+// probes then ask those too.
+type Resolving interface {
+	ProbeNameservers() []string
+}
+
+// Family is implemented by sources that pick an address family (a
+// kubernetes block's ipFamily): "IPv4", "IPv6", or "" for none. It
+// applies to names the entry's probes resolve unless the entry sets its
+// own ipFamily.
+type Family interface {
+	AddressFamily() string
+}
+
+// Network is what an entry's probes resolve names through: the source's
+// nameservers (none: resolv.conf's) and the address family ("" for
+// both).
+func (e *Entry) Network() (servers []string, family string) {
+	family = e.IPFamily
+	if e.Discovered == nil {
+		return nil, family
+	}
+	if r, ok := e.Discovered.Config.(Resolving); ok {
+		servers = r.ProbeNameservers()
+	}
+	if f, ok := e.Discovered.Config.(Family); ok && family == "" {
+		family = f.AddressFamily()
+	}
+	return servers, family
+}
+
 // Checker reports validation problems at a field path; the position comes
 // from where the path was written in the file.
 type Checker interface {

@@ -87,6 +87,9 @@ func (v *validator) target(t *Entry, path string) {
 	if d := t.Discovered; d != nil {
 		d.Config.Validate(v, path+"."+d.Mechanism)
 	}
+	if t.IPFamily != "" {
+		v.oneOf(path+".ipFamily", t.IPFamily, []string{"IPv4", "IPv6"})
+	}
 	for i := range t.RelabelConfigs {
 		v.relabel(&t.RelabelConfigs[i], fmt.Sprintf("%s.relabel_configs[%d]", path, i))
 	}

@@ -7,9 +7,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/resolver"
 )
 
 // Dialer opens probe connections (a *net.Dialer; a test's own).
@@ -30,12 +33,35 @@ type EnvOptions struct {
 	// Reaper, when set, kills what exec commands leave behind outside
 	// their process group (see Reaper).
 	Reaper *Reaper
+	// Resolvers, when set, resolve every name a probe dials (see
+	// resolvingDialer), with Resolv as the default configuration; nil
+	// leaves names to Go's stub resolver (unit tests).
+	Resolvers *resolver.Pool
+	Resolv    resolver.Config
+}
+
+// Network is how an entry's probes resolve names: its own nameservers
+// (a dns: block's) or resolv.conf's, and the address family it wants.
+type Network struct {
+	Servers []string
+	Family  resolver.Family
+}
+
+func (n Network) key() string { return strings.Join(n.Servers, ",") + "|" + n.Family.String() }
+
+// String is n for an identity: "" for the default network.
+func (n Network) String() string {
+	if len(n.Servers) == 0 && n.Family == resolver.AnyFamily {
+		return ""
+	}
+	return "|" + n.key()
 }
 
 // Env is what every prober shares: the dialer, the HTTP transports built
 // on it and the User-Agent. It is made once and handed to whatever builds
 // probers, so nothing about a probe's network lives in a package global.
 type Env struct {
+	base      Dialer // without name resolution
 	dialer    Dialer
 	userAgent string
 	// transport is the kubelet's probe transport: every httpGet probe
@@ -45,6 +71,20 @@ type Env struct {
 	// execRedact holds execBase's passed values, for every exec prober.
 	execRedact redactor
 	reaper     *Reaper
+
+	resolvers *resolver.Pool
+	resolv    resolver.Config
+	// resolver is this Env's (nil: Go's stub resolver in the dialer).
+	resolver *resolver.Resolver
+	family   resolver.Family
+	networks *networks // shared by an Env and every Env For makes of it
+}
+
+// networks are the Envs For made, by Network, so that entries asking
+// for the same share one transport.
+type networks struct {
+	mu sync.Mutex
+	by map[string]*Env
 }
 
 // NewEnv builds an Env.
@@ -52,11 +92,37 @@ func NewEnv(o EnvOptions) *Env {
 	if o.Dialer == nil {
 		o.Dialer = NewDialer()
 	}
-	e := &Env{dialer: o.Dialer, userAgent: userAgent(o.Version), execBase: execBase(o.ExecEnv), reaper: o.Reaper}
+	e := &Env{base: o.Dialer, userAgent: userAgent(o.Version), execBase: execBase(o.ExecEnv), reaper: o.Reaper,
+		resolvers: o.Resolvers, resolv: o.Resolv, networks: &networks{by: map[string]*Env{}}}
 	e.execRedact = execSecrets(e.execBase)
+	e.setNetwork(Network{})
+	e.networks.by[Network{}.key()] = e
+	return e
+}
+
+// For is e with probes resolving names as n says.
+func (e *Env) For(n Network) *Env {
+	e.networks.mu.Lock()
+	defer e.networks.mu.Unlock()
+	if ne, ok := e.networks.by[n.key()]; ok {
+		return ne
+	}
+	ne := *e
+	ne.setNetwork(n)
+	e.networks.by[n.key()] = &ne
+	return &ne
+}
+
+// setNetwork builds the dialer and transports for n.
+func (e *Env) setNetwork(n Network) {
+	e.dialer, e.resolver, e.family = e.base, nil, n.Family
+	if e.resolvers != nil {
+		e.resolver = e.resolvers.Resolver(e.resolv.WithServers(n.Servers))
+		e.dialer = resolvingDialer{base: e.base, r: e.resolver, family: n.Family}
+	}
 	tlsTransport := &http.Transport{
 		Proxy:              nil, // never a proxy, whatever HTTP_PROXY says
-		DialContext:        attemptDialer{o.Dialer}.DialContext,
+		DialContext:        attemptDialer{e.dialer}.DialContext,
 		TLSClientConfig:    &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // kubelet semantics
 		DisableKeepAlives:  true,
 		DisableCompression: true,
@@ -68,8 +134,7 @@ func NewEnv(o EnvOptions) *Env {
 		// (the kubelet's own switch).
 		ForceAttemptHTTP2: os.Getenv("DISABLE_HTTP2") == "",
 	}
-	e.transport = &oneShotTransport{dialer: o.Dialer, tls: tlsTransport}
-	return e
+	e.transport = &oneShotTransport{dialer: e.dialer, tls: tlsTransport}
 }
 
 // UserAgent is what probes send when they set no User-Agent header.

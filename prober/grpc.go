@@ -26,6 +26,7 @@ type grpcProber struct {
 	service string
 	timeout time.Duration
 	opts    []grpc.DialOption
+	env     *Env
 }
 
 func newGRPC(a *config.GRPCAction, timeout time.Duration, env *Env) *grpcProber {
@@ -34,6 +35,7 @@ func newGRPC(a *config.GRPCAction, timeout time.Duration, env *Env) *grpcProber 
 		port:    int(a.Port),
 		service: *a.Service,
 		timeout: timeout,
+		env:     env,
 		opts: []grpc.DialOption{
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithUserAgent(env.userAgent),
@@ -53,9 +55,20 @@ func (p *grpcProber) Address(t *Target) string {
 
 func (p *grpcProber) Probe(ctx context.Context, t *Target) Outcome {
 	addr := p.Address(t)
+	// gRPC dials on its own goroutine, outside the attempt's context: a
+	// name is resolved here, inside it, and the address dialed; the
+	// authority stays the name.
+	dial, err := p.env.resolve(ctx, t.Host, strconv.Itoa(p.port))
+	if err != nil {
+		return Outcome{Result: Failure, Output: fmt.Sprintf("error: failed to connect service at %q: %v", addr, err)}
+	}
+	opts := p.opts
+	if dial != addr {
+		opts = append(opts[:len(opts):len(opts)], grpc.WithAuthority(addr))
+	}
 	// passthrough: the address goes to our dialer as written, as it did
 	// with the kubelet's grpc.DialContext.
-	conn, err := grpc.NewClient("passthrough:///"+addr, p.opts...)
+	conn, err := grpc.NewClient("passthrough:///"+dial, opts...)
 	if err != nil {
 		return Outcome{Result: Failure, Output: fmt.Sprintf("error: failed to connect service at %q: %v", addr, err)}
 	}

@@ -78,6 +78,10 @@ type Outcome struct {
 	Err error
 	// StatusCode is the HTTP status of the last response, 0 if none.
 	StatusCode int
+	// LookedUp says the attempt resolved a name (its host is not an IP
+	// address); Lookup is how long its lookups took in all.
+	LookedUp bool
+	Lookup   time.Duration
 }
 
 // Target is what a probe runs against.
@@ -117,9 +121,13 @@ func Run(ctx context.Context, p Prober, t *Target, timeout time.Duration, now fu
 	var o Outcome
 	for i := 0; i < MaxRetries; i++ {
 		actx, cancel := context.WithTimeout(ctx, timeout)
+		actx, tr := withTrace(actx)
 		start := now()
 		o = p.Probe(actx, t)
 		cancel()
+		if n := tr.lookups.Load(); n > 0 {
+			o.LookedUp, o.Lookup = true, time.Duration(tr.lookupNanos.Load())
+		}
 		if attempt != nil {
 			attempt(o, now().Sub(start))
 		}

@@ -4,9 +4,10 @@
 package state
 
 import (
-	"github.com/probe-exporter/probe-exporter/config"
 	"time"
 	"unicode/utf8"
+
+	"github.com/probe-exporter/probe-exporter/config"
 
 	"github.com/probe-exporter/probe-exporter/prober"
 )
@@ -145,6 +146,11 @@ type Record struct {
 	LastSuccess    bool
 	LastDuration   time.Duration
 	LastStatusCode int
+	// LookedUp is set once an attempt has resolved a name (the probe's
+	// host is not an IP address); LastLookup is how long the last such
+	// attempt's lookups took.
+	LookedUp   bool
+	LastLookup time.Duration
 
 	Successes, Failures, Errors uint64
 
@@ -210,6 +216,9 @@ func (r *Record) Apply(o prober.Outcome, took time.Duration, now time.Time) bool
 	r.Attempted = true
 	r.LastDuration = took
 	r.LastStatusCode = o.StatusCode
+	if o.LookedUp {
+		r.LookedUp, r.LastLookup = true, o.Lookup
+	}
 	if o.Err != nil {
 		r.LastSuccess = false
 		r.Errors++

@@ -20,6 +20,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/relabel"
+	"github.com/probe-exporter/probe-exporter/resolver"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/series"
 )
@@ -27,10 +28,13 @@ import (
 // Entry is one config entry with its probers built, ready to be applied to
 // any number of discovered targets.
 type Entry struct {
-	cfg    *config.Entry
-	env    *prober.Env
-	probes []probe
-	rules  []*relabel.Rule
+	cfg *config.Entry
+	env *prober.Env
+	// network is how the entry's names resolve: part of every probe's
+	// identity, so that a reload changing it replaces the probes.
+	network string
+	probes  []probe
+	rules   []*relabel.Rule
 
 	mu     sync.Mutex
 	names  map[string]*series.Names // by joined names, reused across groups
@@ -47,7 +51,14 @@ type probe struct {
 // NewEntry builds the entry's probers in env: once per probe definition,
 // shared by all its targets and attempts.
 func NewEntry(cfg *config.Entry, env *prober.Env) (*Entry, error) {
-	e := &Entry{cfg: cfg, env: env, names: map[string]*series.Names{}, shared: map[string]probe{}}
+	servers, fam := cfg.Network()
+	family, err := resolver.ParseFamily(fam)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", cfg.Name, err)
+	}
+	network := prober.Network{Servers: servers, Family: family}
+	env = env.For(network)
+	e := &Entry{cfg: cfg, env: env, network: network.String(), names: map[string]*series.Names{}, shared: map[string]probe{}}
 	for i := range cfg.RelabelConfigs {
 		r, err := cfg.RelabelConfigs[i].Compile()
 		if err != nil {
@@ -56,7 +67,7 @@ func NewEntry(cfg *config.Entry, env *prober.Env) (*Entry, error) {
 		e.rules = append(e.rules, r)
 	}
 	for _, kp := range cfg.Probes() {
-		id, err := identity(kp)
+		id, err := e.identity(kp)
 		if err != nil {
 			return nil, err
 		}
@@ -71,9 +82,9 @@ func NewEntry(cfg *config.Entry, env *prober.Env) (*Entry, error) {
 
 // identity tells probe definitions apart: equal definitions share a
 // prober, and a target keeps its state while its identities don't change.
-func identity(kp config.KindProbe) (string, error) {
+func (e *Entry) identity(kp config.KindProbe) (string, error) {
 	def, err := json.Marshal(kp.Probe)
-	return kp.Kind.String() + string(def), err
+	return kp.Kind.String() + string(def) + e.network, err
 }
 
 func (e *Entry) newProbe(kp config.KindProbe, id string) (probe, error) {
@@ -94,7 +105,7 @@ func (e *Entry) probesFor(dt discovery.Target) []probe {
 	defer e.mu.Unlock()
 	out := make([]probe, 0, len(dt.Probes))
 	for _, kp := range dt.Probes {
-		id, err := identity(kp)
+		id, err := e.identity(kp)
 		if err != nil {
 			continue
 		}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -30,7 +32,15 @@ func serve(t *testing.T, h http.Handler) string {
 // stall sends a scrape and never reads the answer.
 func stall(t *testing.T, addr string, header string) net.Conn {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	// A small receive buffer, set before connecting (which turns the
+	// kernel's autotuning off: tcp_rmem may grow to 32 MiB), so that the
+	// server's writes block however the machine is tuned.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10) })
+		return errors.Join(err, serr)
+	}}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +51,10 @@ func stall(t *testing.T, addr string, header string) net.Conn {
 	return c
 }
 
-// bigBody is 16 MiB, more than loopback's socket buffers hold (tcp_rmem
-// and tcp_wmem at most 6 and 4 MiB by default), so a writer blocks.
-var bigBody = bytes.Repeat([]byte("probe_state{target=\"x\"} 1\n"), 16<<20/27)
+// bigBody is 16 MiB, more than a stalled client's socket buffers hold
+// (its small receive buffer and tcp_wmem, at most 4 MiB by default), so
+// a writer blocks.
+var bigBody = bytes.Repeat([]byte("probe_state{target=\"x\"} 1\n"), 16<<20/26)
 
 // TestStalledReadersDontLockOthersOut: many clients that ask for /metrics
 // and never read must not keep anyone else from scraping (a limit of 4
@@ -58,6 +69,7 @@ func TestStalledReadersDontLockOthersOut(t *testing.T) {
 	addr := serve(t, h)
 
 	var stalled []net.Conn
+	cutOff := time.Now().Add(time.Second) // the stalled readers' deadline
 	for i := 0; i < 20; i++ {
 		stalled = append(stalled, stall(t, addr, "X-Prometheus-Scrape-Timeout-Seconds: 1\r\n"))
 	}
@@ -72,8 +84,10 @@ func TestStalledReadersDontLockOthersOut(t *testing.T) {
 			t.Fatalf("scrape %d beside 20 stalled readers: status %d, %d bytes, err %v", i, res.StatusCode, len(body), err)
 		}
 	}
-	// Each stalled reader was cut off at its 1 s deadline: reading now
-	// gets what was sent before that, then the end, short of the body.
+	// Each stalled reader was cut off at its 1 s deadline: reading once
+	// it has passed gets what was sent before that, then the end, short
+	// of the body. (Reading before it would let the write go on.)
+	time.Sleep(time.Until(cutOff.Add(200 * time.Millisecond)))
 	for i, c := range stalled {
 		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 		n, _ := io.Copy(io.Discard, c)

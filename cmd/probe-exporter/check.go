@@ -21,6 +21,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	host := app.Flag("host", "Where to probe the containers' ports: a node port's node, a port-forward (127.0.0.1), a load balancer.").Required().String()
 	output := app.Flag("output", "table or json.").Default("table").Enum("table", "json")
 	timeout := app.Flag("once.timeout", "How long to wait for every answer; what has none by then is unknown.").Default("2m").Duration()
+	dns := addDNSFlags(app)
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(app, logConfig)
 	app.HelpFlag.Short('h')
@@ -47,7 +48,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		extra = append(extra, once.Result{Target: manifest.EntryName(u.Container), Kind: u.Kind.String(), Address: *host,
 			State: "unknown", Reason: u.Reason, Labels: manifest.Labels(u.Container)})
 	}
-	return probeOnce(cfg, extra, onceOptions{output: *output, timeout: *timeout, maxInFlight: 100}, stdout, stderr, promslog.New(logConfig))
+	return probeOnce(cfg, extra, onceOptions{output: *output, timeout: *timeout, maxInFlight: 100, dns: dns}, stdout, stderr, promslog.New(logConfig))
 }
 
 // stdinArg spells "-f -" as "--filename=-": kingpin takes a lone "-" for

@@ -15,9 +15,12 @@ import (
 
 // TestDNSDiscovery: the binary discovers A records from a real DNS server
 // and follows them when they change; a brace range makes one target per
-// name, and a name missing from DNS is a failing target, not an absent one.
+// name, and a name missing from DNS is a failing target, not an absent
+// one, whose reason says NXDOMAIN. Every name probed resolves through the
+// one resolver: the entry's nameservers, or resolv.conf's with its search
+// list, with lookup times and resolver metrics exported.
 func TestDNSDiscovery(t *testing.T) {
-	kubetest.RequireNetns(t) // the brace range's names are looked up by the namespace's resolver
+	kubetest.RequireNetns(t) // a nameserver on port 53 of the test's own namespace
 	srv := faults.Reply(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 	_, port, _ := net.SplitHostPort(srv)
 	z := dnstest.NewZone()
@@ -30,10 +33,22 @@ targets:
     dns: {names: [db.test.], type: A, port: %s, nameservers: [%q], refreshInterval: 1s}
     readinessProbe: {tcpSocket: {}, periodSeconds: 1}
   - name: pods
-    dns: {names: ["web-{0..1}.nowhere.example"], type: A, port: 80, nameservers: [%q]}
+    dns: {names: ["web-{0..2}.web.test."], type: A, port: %s, nameservers: [%q]}
     readinessProbe: {tcpSocket: {}, periodSeconds: 1, failureThreshold: 1}
-`, port, ns, ns))
-	e := start(t, "--config.file="+cfg)
+  - name: api
+    static: [{host: api, port: %s}]
+    readinessProbe: {httpGet: {path: /}, periodSeconds: 1}
+`, port, ns, port, ns, port))
+	// The static host's short name resolves through resolv.conf: its
+	// nameserver (on port 53, in the test's own namespace) and search list.
+	local := dnstest.NewZone()
+	local.Set("api.test. A", "api.test. 30 IN A 127.0.0.1")
+	dnstest.ServeOn(t, local, "127.0.0.53:53")
+	resolv := filepath.Join(t.TempDir(), "resolv.conf")
+	writeConfig(t, resolv, "nameserver 127.0.0.53\nsearch test\noptions ndots:2 timeout:1\n")
+	z.Set("web-0.web.test. A", "web-0.web.test. 30 IN A 127.0.0.1")
+	z.Set("web-1.web.test. A", "web-1.web.test. 30 IN A 127.0.0.1")
+	e := start(t, "--config.file="+cfg, "--dns.resolv-conf="+resolv)
 	first := map[string]string{"target": "db", "address": "127.0.0.1:" + port}
 	e.eventually(t, "the A record's target ready", func(mfs map[string]*dto.MetricFamily) bool {
 		v, _ := value(mfs, "probe_state", first)
@@ -43,12 +58,39 @@ targets:
 	if v, _ := value(mfs, "probe_exporter_discovery_synced", map[string]string{"target": "db", "mechanism": "dns"}); v != 1 {
 		t.Errorf("synced %v", v)
 	}
-	for _, name := range []string{"web-0.nowhere.example:80", "web-1.nowhere.example:80"} {
-		e.eventually(t, name+" probed and failing", func(mfs map[string]*dto.MetricFamily) bool {
-			v, ok := value(mfs, "probe_success", map[string]string{"target": "pods", "address": name})
-			return ok && v == 0
+	// Pods in DNS pass; the one missing is a failing target whose reason
+	// says NXDOMAIN (in the log, never in a label).
+	for i, want := range []float64{1, 1, 0} {
+		name := fmt.Sprintf("web-%d.web.test:%s", i, port)
+		e.eventually(t, name+" probed", func(mfs map[string]*dto.MetricFamily) bool {
+			v, ok := value(mfs, "probe_state", map[string]string{"target": "pods", "address": name})
+			return ok && v == want
 		}, nil)
 	}
+	e.waitLog(t, "lookup web-2.web.test on "+ns+": NXDOMAIN")
+	e.eventually(t, "the short name through the search list", func(mfs map[string]*dto.MetricFamily) bool {
+		v, _ := value(mfs, "probe_state", map[string]string{"target": "api", "address": "api:" + port})
+		return v == 1
+	}, nil)
+
+	mfs = e.scrape(t)
+	// Lookup time: for probes of names only.
+	if _, ok := value(mfs, "probe_dns_lookup_time_seconds", map[string]string{"target": "pods", "address": "web-0.web.test:" + port}); !ok {
+		t.Error("no probe_dns_lookup_time_seconds for a name")
+	}
+	if _, ok := value(mfs, "probe_dns_lookup_time_seconds", first); ok {
+		t.Error("probe_dns_lookup_time_seconds for an IP address")
+	}
+	if v, _ := value(mfs, "probe_exporter_dns_queries_total", map[string]string{"server": "127.0.0.53:53", "protocol": "udp"}); v < 1 {
+		t.Errorf("queries to resolv.conf's nameserver: %v", v)
+	}
+	if v, _ := value(mfs, "probe_exporter_dns_responses_total", map[string]string{"server": ns, "rcode": "NXDOMAIN"}); v < 1 {
+		t.Errorf("NXDOMAIN responses from the entry's nameserver: %v", v)
+	}
+	e.eventually(t, "answers from the cache", func(mfs map[string]*dto.MetricFamily) bool {
+		v, _ := value(mfs, "probe_exporter_dns_cache_hits_total", map[string]string{"answer": "positive"})
+		return v >= 2
+	}, nil)
 
 	// The record changes: the old target goes, the new one is probed.
 	z.Set("db.test. A", "db.test. 1 IN A 127.0.0.2")

@@ -66,6 +66,7 @@ func run() int {
 	nodeName := app.Flag("node-name", "This exporter's node, for kubernetes entries with scope node or mesh (DaemonSet: the downward API's spec.nodeName).").Envar("NODE_NAME").String()
 	shard := positiveInt(app.Flag("shard", "This replica's shard, from 0 to --total-shards minus 1.").Default("0"), "--shard", 0)
 	totalShards := positiveInt(app.Flag("total-shards", "Replicas that split the targets between them by a stable hash; every replica runs with the same configuration.").Default("1"), "--total-shards", 1)
+	dns := addDNSFlags(app)
 	webFlags := kingpinflag.AddFlags(app, defaultListen)
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(app, logConfig)
@@ -86,7 +87,7 @@ func run() int {
 	logger := promslog.New(logConfig)
 	if *onceFlag {
 		return runOnceMode(onceOptions{configFile: *configFile, kubeconfig: *kubeconfig, nodeName: *nodeName, output: *output,
-			timeout: *onceTimeout, maxInFlight: *maxInFlight, execEnv: *execEnv}, os.Stdout, os.Stderr, logger)
+			timeout: *onceTimeout, maxInFlight: *maxInFlight, execEnv: *execEnv, dns: dns}, os.Stdout, os.Stderr, logger)
 	}
 	logger.Info("starting probe-exporter", "version", version.Info(), "build_context", version.BuildContext())
 
@@ -142,7 +143,8 @@ func run() int {
 	} else {
 		registerReaper(reg, reaper)
 	}
-	probers := prober.NewEnv(prober.EnvOptions{Version: version.Version, ExecEnv: *execEnv, Reaper: reaper})
+	nw := dns.network(reg, logger)
+	probers := prober.NewEnv(prober.EnvOptions{Version: version.Version, ExecEnv: *execEnv, Reaper: reaper, Resolvers: nw.pool, Resolv: nw.conf})
 	sched := scheduler.New(scheduler.Options{MaxInFlight: *maxInFlight, Logger: logger}, reg)
 	// Per-probe series have their own registry: /metrics writes them
 	// directly for the text formats and uses it only for protobuf.
@@ -154,7 +156,7 @@ func run() int {
 	discoveryMetrics := discovery.NewMetrics(reg)
 	mgr := targets.NewManager(sched, targets.Options{
 		Probers: probers,
-		Sources: discoverers(kubeCtx, *kubeconfig, *nodeName, logger, discoveryMetrics, reg),
+		Sources: discoverers(kubeCtx, *kubeconfig, *nodeName, nw, logger, discoveryMetrics, reg),
 		Metrics: discoveryMetrics, Shard: *shard, TotalShards: *totalShards,
 	})
 	defer mgr.Close()
@@ -252,11 +254,11 @@ func run() int {
 
 // discoverers are every discovery mechanism, by its config block's key:
 // a new mechanism is one line here.
-func discoverers(ctx context.Context, kubeconfig, nodeName string, logger *slog.Logger, m *discovery.Metrics, reg prometheus.Registerer) map[string]discovery.Discoverer {
+func discoverers(ctx context.Context, kubeconfig, nodeName string, nw network, logger *slog.Logger, m *discovery.Metrics, reg prometheus.Registerer) map[string]discovery.Discoverer {
 	return map[string]discovery.Discoverer{
 		"kubernetes": kubernetes.New(ctx, kubernetes.Options{Kubeconfig: kubeconfig, NodeName: nodeName,
 			UserAgent: "probe-exporter/" + version.Version, Logger: logger}, m, reg),
-		"dns": dnsdiscovery.New(dnsdiscovery.Options{Logger: logger}, m, reg),
+		"dns": dnsdiscovery.New(dnsdiscovery.Options{Resolvers: nw.pool, Resolv: &nw.conf, Logger: logger}, m, reg),
 	}
 }
 

@@ -24,6 +24,7 @@ type onceOptions struct {
 	timeout                                  time.Duration
 	maxInFlight                              int
 	execEnv                                  []string
+	dns                                      *dnsSettings
 }
 
 // Exit codes of --once (and check): every state Success, not, could not
@@ -67,14 +68,15 @@ func probeOnce(cfg *config.Config, extra []once.Result, o onceOptions, stdout, s
 		defer reaper.Stop()
 	}
 	reg := prometheus.NewRegistry()
-	probers := prober.NewEnv(prober.EnvOptions{Version: version.Version, ExecEnv: o.execEnv, Reaper: reaper})
+	nw := o.dns.network(reg, logger)
+	probers := prober.NewEnv(prober.EnvOptions{Version: version.Version, ExecEnv: o.execEnv, Reaper: reaper, Resolvers: nw.pool, Resolv: nw.conf})
 	// State changes would be noise on a terminal: the table says it all.
 	sched := scheduler.New(scheduler.Options{MaxInFlight: o.maxInFlight, NoStartupJitter: true}, reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dm := discovery.NewMetrics(reg)
 	mgr := targets.NewManager(sched, targets.Options{
-		Probers: probers, Sources: discoverers(ctx, o.kubeconfig, o.nodeName, logger, dm, reg), Metrics: dm,
+		Probers: probers, Sources: discoverers(ctx, o.kubeconfig, o.nodeName, nw, logger, dm, reg), Metrics: dm,
 	})
 	defer mgr.Close()
 	if err := mgr.Apply(cfg); err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/probe-exporter/probe-exporter/internal/await"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -82,10 +83,9 @@ targets:
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
-	// Each probe: its shell, its sleep and the daemon.
-	if got := len(processesWith(marker)); got < 3*n {
-		t.Fatalf("%d probe processes running, want at least %d", got, n)
-	}
+	// Each probe: its shell, its sleep and the daemon (which its shell
+	// starts a moment after the probe is in flight).
+	await.True(t, fmt.Sprintf("%d probe processes", 3*n), func() bool { return len(processesWith(marker)) >= 3*n })
 	// Half a request on the listener: Shutdown would wait for it.
 	c, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
 	if err != nil {

@@ -38,6 +38,10 @@ type Config struct {
 	Nameservers []string `yaml:"nameservers"`
 }
 
+// Nameservers are the block's own: its targets' names resolve through
+// them when probed.
+func (c *Config) ProbeNameservers() []string { return c.Nameservers }
+
 // refresh is RefreshInterval parsed (validated at load: at least 1s).
 func (c *Config) refresh() time.Duration {
 	d, err := model.ParseDuration(c.RefreshInterval)

@@ -6,10 +6,8 @@ package dns
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,12 +19,16 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/resolver"
 )
 
 // Options configure a Discoverer.
 type Options struct {
-	// ResolvConf is read for the nameservers (and search list and ndots)
-	// of blocks that name none; default /etc/resolv.conf.
+	// Resolvers and Resolv are the shared resolver pool and its default
+	// configuration (resolv.conf's); without them, ResolvConf is read
+	// (default /etc/resolv.conf) into a pool of the Discoverer's own.
+	Resolvers  *resolver.Pool
+	Resolv     *resolver.Config
 	ResolvConf string
 	Logger     *slog.Logger
 	// Now is the clock; default time.Now.
@@ -52,11 +54,14 @@ func New(o Options, metrics *discovery.Metrics, reg prometheus.Registerer) *Disc
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Resolvers == nil {
+		o.Resolvers = resolver.NewPool(resolver.Options{Now: o.Now}, nil)
+	}
 	d := &Discoverer{
 		o: o, metrics: metrics,
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "probe_exporter_dns_discovery_errors_total",
-			Help: "DNS discovery lookups that failed, by entry and reason (an rcode such as SERVFAIL or REFUSED, or timeout); the last good answer is kept.",
+			Help: "DNS discovery lookups that failed, by entry and reason (an rcode such as SERVFAIL or REFUSED, timeout or unreachable); the last good answer is kept.",
 		}, []string{"target", "reason"}),
 		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "probe_exporter_dns_discovery_lookups_total",
@@ -84,30 +89,28 @@ func (d *Discoverer) Start(ctx context.Context, entry string, block config.Sourc
 	return run, nil
 }
 
-// resolver is the block's nameservers, or resolv.conf's.
-func (d *Discoverer) resolver(c *Config) (*resolver, error) {
-	r := &resolver{servers: c.Nameservers, ndots: 1, timeout: 2 * time.Second}
-	if len(r.servers) == 0 {
-		cc, err := mdns.ClientConfigFromFile(d.o.ResolvConf)
-		if err != nil {
-			return nil, fmt.Errorf("dns: no nameservers given and %s: %w", d.o.ResolvConf, err)
-		}
-		for _, s := range cc.Servers {
-			r.servers = append(r.servers, net.JoinHostPort(s, cc.Port))
-		}
-		r.search, r.ndots = cc.Search, cc.Ndots
-		if cc.Timeout > 0 {
-			r.timeout = time.Duration(cc.Timeout) * time.Second
+// resolver is the shared resolver asking the block's nameservers, or
+// resolv.conf's: the same one its targets' names resolve through when
+// they are probed.
+func (d *Discoverer) resolver(c *Config) (*resolver.Resolver, error) {
+	var base resolver.Config
+	if d.o.Resolv != nil {
+		base = *d.o.Resolv
+	} else {
+		var err error
+		base, err = resolver.FromResolvConf(d.o.ResolvConf)
+		if err != nil && len(c.Nameservers) == 0 {
+			return nil, fmt.Errorf("dns: no nameservers given and %w", err)
 		}
 	}
-	return r, nil
+	return d.o.Resolvers.Resolver(base.WithServers(c.Nameservers)), nil
 }
 
 type running struct {
 	d      *Discoverer
 	entry  string
 	c      *Config
-	r      *resolver
+	r      *resolver.Resolver
 	send   func(discovery.Group)
 	resync chan struct{}
 	done   chan struct{}
@@ -166,7 +169,7 @@ func (r *running) refresh(ctx context.Context) time.Duration {
 		}
 		if err != nil {
 			healthy = false
-			r.d.errors.WithLabelValues(r.entry, reason(err)).Inc()
+			r.d.errors.WithLabelValues(r.entry, resolver.Reason(err)).Inc()
 			r.d.o.Logger.Warn("DNS discovery failed; keeping the last answer", "target", r.entry, "name", name, "err", err)
 			continue
 		}
@@ -199,7 +202,7 @@ func (r *running) lookup(ctx context.Context, name string) (discovery.Group, tim
 	}
 	r.d.lookups.WithLabelValues(r.entry).Inc()
 	qtype := map[string]uint16{TypeSRV: mdns.TypeSRV, TypeA: mdns.TypeA, TypeAAAA: mdns.TypeAAAA}[r.c.Type]
-	answers, ttl, err := r.r.lookup(ctx, name, qtype)
+	answers, ttl, err := r.r.Lookup(ctx, name, qtype)
 	if err != nil {
 		return g, 0, err
 	}
@@ -225,23 +228,4 @@ func sameGroup(a, b discovery.Group) bool {
 	return slices.EqualFunc(a.Targets, b.Targets, func(x, y discovery.Target) bool {
 		return x.ID == y.ID && x.Host == y.Host && x.Port == y.Port
 	})
-}
-
-// rcodeError is an answer with an rcode that says nothing about the name
-// (SERVFAIL, REFUSED, ...): the last good answer stands.
-type rcodeError struct{ rcode int }
-
-func (e rcodeError) Error() string { return mdns.RcodeToString[e.rcode] }
-
-// reason names a lookup failure for the errors metric: bounded values.
-func reason(err error) string {
-	var re rcodeError
-	var ne net.Error
-	switch {
-	case errors.As(err, &re):
-		return mdns.RcodeToString[re.rcode]
-	case errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	}
-	return "error"
 }

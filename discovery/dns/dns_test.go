@@ -3,7 +3,6 @@ package dns
 import (
 	"context"
 	"net"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -153,31 +152,6 @@ func TestSecondNameserverTakesOver(t *testing.T) {
 	goodNS := dnstest.Serve(t, good)
 	g, _ := start(t, &Config{Names: []string{"db.shop."}, Type: TypeA, Port: 1, Nameservers: []string{badNS, silentNS, goodNS}}, prometheus.NewRegistry())
 	await.True(t, "the third server's answer", func() bool { return strings.Join(g.hosts(), ",") == "192.0.2.9:1" })
-}
-
-// TestSearchList: a short name goes through resolv.conf's search list.
-func TestSearchList(t *testing.T) {
-	z := dnstest.NewZone()
-	z.Set("db.shop.svc.cluster.local. A", "db.shop.svc.cluster.local. 30 IN A 192.0.2.10")
-	ns := dnstest.Serve(t, z)
-	host, port, _ := net.SplitHostPort(ns)
-	conf := filepath.Join(t.TempDir(), "resolv.conf")
-	if err := os.WriteFile(conf, []byte("nameserver "+host+"\nsearch svc.cluster.local cluster.local\noptions ndots:5\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c := &Config{Names: []string{"db.shop"}, Type: TypeA, Port: 1}
-	c.SetDefaults()
-	reg := prometheus.NewRegistry()
-	d := New(Options{ResolvConf: conf}, discovery.NewMetrics(reg), reg)
-	r, err := d.resolver(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.servers = []string{net.JoinHostPort(host, port)} // resolv.conf has no port field
-	rrs, _, err := r.lookup(context.Background(), "db.shop", mdns.TypeA)
-	if err != nil || len(rrs) != 1 {
-		t.Fatalf("lookup through the search list: %v %v", rrs, err)
-	}
 }
 
 // TestBraceRange: web-{0..2} makes one target per pod, resolved when

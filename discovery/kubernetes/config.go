@@ -94,6 +94,15 @@ func (k *Config) SetDefaults() {
 // OwnProbes: with inheritProbes, targets bring their containers' probes.
 func (k *Config) OwnProbes() bool { return k.InheritProbes }
 
+// AddressFamily is ipFamily when it names one: the entry's probes then
+// resolve names (service DNS names, FQDN slices) to that family too.
+func (k *Config) AddressFamily() string {
+	if k.IPFamily == "primary" {
+		return ""
+	}
+	return k.IPFamily
+}
+
 var (
 	roles     = []string{RoleService, RoleEndpointSlice, RolePod, RoleStatefulSet}
 	addresses = []string{"dns", "clusterIP", "loadBalancer", "nodePort"}

@@ -4,9 +4,12 @@
 package dnstest
 
 import (
+	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 )
@@ -16,6 +19,11 @@ type Zone struct {
 	// Silent: never answer. Truncate: answer UDP queries truncated, so
 	// that the client asks again over TCP.
 	Silent, Truncate bool
+	// NegativeTTL, when set, puts a SOA with that minimum in negative
+	// answers (NXDOMAIN, NODATA), so that they may be cached (RFC 2308).
+	NegativeTTL uint32
+	// Delay holds every answer back this long.
+	Delay time.Duration
 
 	mu      sync.Mutex
 	records map[string][]string
@@ -99,12 +107,31 @@ func ServeOn(t testing.TB, z *Zone, addr string) string {
 		z.mu.Lock()
 		z.queries[key+" "+proto]++
 		z.queries[key]++
-		silent, trunc := z.Silent, z.Truncate
+		silent, trunc, negTTL, delay := z.Silent, z.Truncate, z.NegativeTTL, z.Delay
 		rcode, failing := z.rcode[key]
 		rrs := z.records[key]
+		if rrs == nil && q.Qtype != mdns.TypeCNAME {
+			// A CNAME answers for every type, with its target's records.
+			if cname := z.records[q.Name+" CNAME"]; cname != nil {
+				rrs = append([]string(nil), cname...)
+				if c, err := mdns.NewRR(cname[0]); err == nil {
+					rrs = append(rrs, z.records[c.(*mdns.CNAME).Target+" "+mdns.TypeToString[q.Qtype]]...)
+				}
+			}
+		}
+		exists := false // the name has records of some type: NODATA, not NXDOMAIN
+		for k := range z.records {
+			if strings.HasPrefix(k, q.Name+" ") {
+				exists = true
+				break
+			}
+		}
 		z.mu.Unlock()
 		if silent {
 			return
+		}
+		if delay > 0 {
+			time.Sleep(delay)
 		}
 		m := new(mdns.Msg)
 		m.SetReply(req)
@@ -113,7 +140,13 @@ func ServeOn(t testing.TB, z *Zone, addr string) string {
 		case failing:
 			m.Rcode = rcode
 		case rrs == nil:
-			m.Rcode = mdns.RcodeNameError
+			if !exists {
+				m.Rcode = mdns.RcodeNameError
+			}
+			if negTTL > 0 {
+				soa, _ := mdns.NewRR(fmt.Sprintf("test. %d IN SOA ns.test. admin.test. 1 60 60 60 %d", negTTL, negTTL))
+				m.Ns = append(m.Ns, soa)
+			}
 		case trunc && proto == "udp":
 			m.Truncated = true
 		default:
