@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds (once) and caches the real control-plane binaries the Kubernetes
-# discovery tests run: kube-apiserver from the Go module proxy, etcd from
-# Debian's etcd-server package. Prints shell assignments for their paths:
+# discovery tests run: kube-apiserver and CoreDNS (with its kubernetes
+# plugin) from the Go module proxy, etcd from Debian's etcd-server package. Prints shell assignments for their paths:
 #   eval "$(hack/test-binaries.sh)"
 # Cache: ${PROBE_EXPORTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/probe-exporter}
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
+COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
 STAGING_VERSION=v0${K8S_VERSION#v1}   # v1.36.3 -> v0.36.3
 CACHE=${PROBE_EXPORTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/probe-exporter}
 BIN=$CACHE/bin
@@ -49,6 +50,35 @@ GO
   log "kube-apiserver cached at $apiserver"
 fi
 
+# The plugins the end-to-end test's Corefile uses, in the order CoreDNS
+# chains them (plugin.cfg's order); the cached binary is named after them.
+COREDNS_PLUGINS="bind ready errors log kubernetes"
+coredns=$BIN/coredns-$COREDNS_VERSION-$(echo "$COREDNS_PLUGINS" | cksum | cut -d' ' -f1)
+if [ ! -x "$coredns" ]; then
+  log "building CoreDNS $COREDNS_VERSION (once; about 2 minutes cold on 2 cores)"
+  work=$CACHE/build/coredns-$COREDNS_VERSION
+  rm -rf "$work" && mkdir -p "$work" && cd "$work"
+  go mod init probe-exporter.test/coredns >/dev/null 2>&1
+  {
+    echo 'package main'
+    echo 'import ('
+    echo '	"github.com/coredns/coredns/core/dnsserver"'
+    echo '	"github.com/coredns/coredns/coremain"'
+    for p in $COREDNS_PLUGINS; do echo "	_ \"github.com/coredns/coredns/plugin/$p\""; done
+    echo ')'
+    printf 'func init() { dnsserver.Directives = []string{'
+    for p in $COREDNS_PLUGINS; do printf '"%s", ' "$p"; done
+    echo '} }'
+    echo 'func main() { coremain.Run() }'
+  } > main.go
+  go get "github.com/coredns/coredns@$COREDNS_VERSION" >&2
+  go mod tidy >&2
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$coredns.tmp" . >&2
+  mv "$coredns.tmp" "$coredns"
+  cd / && rm -rf "$work"
+  log "CoreDNS cached at $coredns"
+fi
+
 etcd=$(command -v etcd || true)
 if [ -z "$etcd" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -80,3 +110,4 @@ fi
 echo "export PROBE_EXPORTER_KUBE_APISERVER=$apiserver"
 echo "export PROBE_EXPORTER_PROMTOOL=$promtool"
 echo "export PROBE_EXPORTER_ETCD=$etcd"
+echo "export PROBE_EXPORTER_COREDNS=$coredns"
