@@ -19,6 +19,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
@@ -30,13 +32,35 @@ type Container struct {
 	Kind, Namespace, Workload, Name string
 	Ports                           []corev1.ContainerPort
 	Probes                          map[config.Kind]*corev1.Probe
+	// Selector finds the workload's pods (a Pod: nil, it is its own pod),
+	// or is nil with SelectorProblem saying why it can't be told.
+	Selector        labels.Selector
+	SelectorProblem string
 }
 
 // Unrunnable is a probe that can't be run from here, and why.
 type Unrunnable struct {
 	Container Container
 	Kind      config.Kind
+	Host      Host // where it would have run
 	Reason    string
+}
+
+// Host is where a container's probes run: a static host, with labels
+// saying which pod it is; or, with Reason set, a pod that can't be probed
+// and why (its probes are reported, not run).
+type Host struct {
+	config.StaticHost
+	Reason string
+}
+
+// Where says where each container's probes run.
+type Where func(Container) ([]Host, error)
+
+// AtHost runs every probe against host (a node port's node, a
+// port-forward, a load balancer).
+func AtHost(host string) Where {
+	return func(Container) ([]Host, error) { return []Host{{StaticHost: config.StaticHost{Host: host}}}, nil }
 }
 
 // Read reads every workload in path: a file, a directory of .yaml, .yml
@@ -133,6 +157,10 @@ func containers(obj map[string]any) ([]Container, error) {
 	var meta struct{ Name, Namespace string }
 	meta.Name, _ = md["name"].(string)
 	meta.Namespace, _ = md["namespace"].(string)
+	selector, problem, err := podSelector(kind, meta.Name, obj)
+	if err != nil {
+		return nil, err
+	}
 	var out []Container
 	add := func(c corev1.Container) {
 		probes := map[config.Kind]*corev1.Probe{}
@@ -142,7 +170,8 @@ func containers(obj map[string]any) ([]Container, error) {
 			}
 		}
 		if len(probes) > 0 {
-			out = append(out, Container{Kind: kind, Namespace: meta.Namespace, Workload: meta.Name, Name: c.Name, Ports: c.Ports, Probes: probes})
+			out = append(out, Container{Kind: kind, Namespace: meta.Namespace, Workload: meta.Name, Name: c.Name, Ports: c.Ports, Probes: probes,
+				Selector: selector, SelectorProblem: problem})
 		}
 	}
 	for _, c := range spec.InitContainers {
@@ -199,46 +228,62 @@ func Labels(c Container) map[string]string {
 	return l
 }
 
-// Config is the configuration that probes every container's probes
-// against host, and the probes it can't run from here: exec probes (they
-// run inside the container) and ports named nowhere in the container.
-func Config(cs []Container, host string) (*config.Config, []Unrunnable, error) {
+// Config is the configuration that probes every container's probes where
+// says, and the probes it can't run from here: exec probes (they run
+// inside the container), ports named nowhere in the container, and pods
+// that where can't reach (each with its reason).
+func Config(cs []Container, where Where) (*config.Config, []Unrunnable, error) {
 	var (
 		entries []map[string]any
 		skipped []Unrunnable
 		seen    = map[string]int{}
 	)
 	for _, c := range cs {
-		entry := map[string]any{
-			"labels": Labels(c),
-			"static": []map[string]any{{"host": host}},
+		hosts, err := where(c)
+		if err != nil {
+			return nil, nil, err
 		}
-		name := EntryName(c)
-		if seen[name]++; seen[name] > 1 {
-			name = fmt.Sprintf("%s_%d", name, seen[name])
-		}
-		entry["name"] = name
+		var static []config.StaticHost
 		kinds := make([]config.Kind, 0, len(c.Probes))
 		for k := range c.Probes {
 			kinds = append(kinds, k)
 		}
 		sort.Slice(kinds, func(i, j int) bool { return kinds[i] < kinds[j] })
+		for _, h := range hosts {
+			if h.Reason != "" {
+				for _, k := range kinds {
+					skipped = append(skipped, Unrunnable{c, k, h, h.Reason})
+				}
+				continue
+			}
+			static = append(static, h.StaticHost)
+		}
+		name := EntryName(c)
+		if seen[name]++; seen[name] > 1 {
+			name = fmt.Sprintf("%s_%d", name, seen[name])
+		}
+		entry := map[string]any{"name": name, "labels": Labels(c), "static": static}
 		probes := 0
 		for _, k := range kinds {
 			p := c.Probes[k]
-			if p.Exec != nil {
-				skipped = append(skipped, Unrunnable{c, k, "exec probes run inside the container: not runnable from here"})
-				continue
-			}
+			reason := ""
 			m, err := probeMap(p, c.Ports)
-			if err != nil {
-				skipped = append(skipped, Unrunnable{c, k, err.Error()})
+			switch {
+			case p.Exec != nil:
+				reason = "exec probes run inside the container: not runnable from here"
+			case err != nil:
+				reason = err.Error()
+			}
+			if reason != "" {
+				for _, h := range static {
+					skipped = append(skipped, Unrunnable{c, k, Host{StaticHost: h}, reason})
+				}
 				continue
 			}
 			entry[k.String()+"Probe"] = m
 			probes++
 		}
-		if probes > 0 {
+		if probes > 0 && len(static) > 0 {
 			entries = append(entries, entry)
 		}
 	}
@@ -283,4 +328,45 @@ func probeMap(p *corev1.Probe, ports []corev1.ContainerPort) (map[string]any, er
 		}
 	}
 	return m, nil
+}
+
+// podSelector is how a workload's pods are found: its spec.selector (a
+// Job's defaults to its template's labels, or the job-name label the Job
+// controller sets), a CronJob's job template labels; a Pod is its own.
+func podSelector(kind, name string, obj map[string]any) (labels.Selector, string, error) {
+	if kind == "Pod" {
+		return nil, "", nil
+	}
+	spec, _ := obj["spec"].(map[string]any)
+	template := spec
+	if kind == "CronJob" {
+		jt, _ := spec["jobTemplate"].(map[string]any)
+		template, _ = jt["spec"].(map[string]any)
+	}
+	if sel, ok := spec["selector"].(map[string]any); ok && kind != "CronJob" {
+		var ls metav1.LabelSelector
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(sel, &ls); err != nil {
+			return nil, "", fmt.Errorf("spec.selector: %w", err)
+		}
+		s, err := metav1.LabelSelectorAsSelector(&ls)
+		if err != nil {
+			return nil, "", fmt.Errorf("spec.selector: %w", err)
+		}
+		if !s.Empty() {
+			return s, "", nil
+		}
+	}
+	t, _ := template["template"].(map[string]any)
+	md, _ := t["metadata"].(map[string]any)
+	if ls, ok := md["labels"].(map[string]any); ok && len(ls) > 0 {
+		set := labels.Set{}
+		for k, v := range ls {
+			set[k], _ = v.(string)
+		}
+		return labels.SelectorFromSet(set), "", nil
+	}
+	if kind == "Job" {
+		return labels.SelectorFromSet(labels.Set{batchv1.JobNameLabel: name}), "", nil
+	}
+	return nil, fmt.Sprintf("%s %s has no selector or template labels: its pods can't be found", strings.ToLower(kind), name), nil
 }

@@ -1,24 +1,33 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/probe-exporter/probe-exporter/manifest"
 	"github.com/probe-exporter/probe-exporter/once"
 )
 
 // runCheck is `probe-exporter check`: the probes of workload manifests,
-// run from here against --host, answered as --once answers.
+// run from here against --host or each workload's pods, answered as --once
+// answers them.
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := kingpin.New("probe-exporter check",
-		"Run the startup, liveness and readiness probes of each container in Kubernetes manifests (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, List) from here, against --host, until their thresholds answer; exit 0 if every state is success, 1 if not, 2 if it could not run.")
+		"Run the startup, liveness and readiness probes of each container in Kubernetes manifests (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, List) from here, against --host or, through a kubeconfig, against the workloads' pods, until their thresholds answer; exit 0 if every state is success, 1 if not, 2 if it could not run.")
 	file := app.Flag("filename", "A manifest file, a directory of them, or - for standard input (as kubectl get -o yaml prints them).").Short('f').Required().String()
-	host := app.Flag("host", "Where to probe the containers' ports: a node port's node, a port-forward (127.0.0.1), a load balancer.").Required().String()
+	host := app.Flag("host", "Where to probe the containers' ports: a node port's node, a port-forward (127.0.0.1), a load balancer. Without it, each workload's pods are found through the kubeconfig and probed on their IPs.").String()
+	kubeconfig := app.Flag("kubeconfig", "Kubeconfig to find the pods with, when --host is not given (default $KUBECONFIG, ~/.kube/config).").String()
+	kubeContext := app.Flag("context", "The kubeconfig context to use.").String()
+	namespace := app.Flag("namespace", "Namespace of manifests that name none (default the context's).").Short('n').String()
 	output := app.Flag("output", "table or json.").Default("table").Enum("table", "json")
 	timeout := app.Flag("once.timeout", "How long to wait for every answer; what has none by then is unknown.").Default("2m").Duration()
 	dns := addDNSFlags(app)
@@ -38,17 +47,55 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "probe-exporter check: %s holds no container with a probe\n", *file)
 		return exitCantRun
 	}
-	cfg, unrunnable, err := manifest.Config(containers, *host)
+	if *host != "" && (*kubeconfig != "" || *kubeContext != "" || *namespace != "") {
+		fmt.Fprintln(stderr, "probe-exporter check: --host probes one address; --kubeconfig, --context and --namespace find the pods instead: give one or the other")
+		return exitCantRun
+	}
+	where := manifest.AtHost(*host)
+	if *host == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		client, ns, err := podClient(*kubeconfig, *kubeContext, *namespace)
+		if err != nil {
+			fmt.Fprintf(stderr, "probe-exporter check: no --host, and no kubeconfig to find the pods with: %v\n", err)
+			return exitCantRun
+		}
+		where = manifest.AtPods(ctx, client, ns)
+	}
+	cfg, unrunnable, err := manifest.Config(containers, where)
 	if err != nil {
 		fmt.Fprintf(stderr, "probe-exporter check: %v\n", err)
 		return exitCantRun
 	}
 	var extra []once.Result
 	for _, u := range unrunnable {
-		extra = append(extra, once.Result{Target: manifest.EntryName(u.Container), Kind: u.Kind.String(), Address: *host,
-			State: "unknown", Reason: u.Reason, Labels: manifest.Labels(u.Container)})
+		labels := manifest.Labels(u.Container)
+		for k, v := range u.Host.Labels {
+			labels[k] = v
+		}
+		extra = append(extra, once.Result{Target: manifest.EntryName(u.Container), Kind: u.Kind.String(), Address: u.Host.Host,
+			State: "unknown", Reason: u.Reason, Labels: labels})
 	}
 	return probeOnce(cfg, extra, onceOptions{output: *output, timeout: *timeout, maxInFlight: 100, dns: dns}, stdout, stderr, promslog.New(logConfig))
+}
+
+// podClient is the API client check finds pods with, and the namespace
+// for manifests that name none.
+func podClient(kubeconfig, kubeContext, namespace string) (kubernetes.Interface, string, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{
+		CurrentContext: kubeContext, Context: clientcmdapi.Context{Namespace: namespace}})
+	rc, err := cc.ClientConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	ns, _, err := cc.Namespace()
+	if err != nil {
+		return nil, "", err
+	}
+	client, err := kubernetes.NewForConfig(rc)
+	return client, ns, err
 }
 
 // stdinArg spells "-f -" as "--filename=-": kingpin takes a lone "-" for

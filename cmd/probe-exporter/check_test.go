@@ -9,9 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/probe-exporter/probe-exporter/internal/golden"
+	"github.com/probe-exporter/probe-exporter/internal/kubetest"
 )
 
 // TestCheck: `check` runs the probes of workload manifests (a List and a
@@ -122,6 +127,97 @@ items:
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, stderr, code := runBinary(t, "check", "-f", c.file, "--host", "127.0.0.1")
+			if code != 2 || !strings.Contains(stderr, c.want) {
+				t.Fatalf("exit %d (want 2), stderr %q (want %q)", code, stderr, c.want)
+			}
+		})
+	}
+}
+
+// TestCheckPods: without --host, `check` finds each workload's pods
+// through a kubeconfig (the real API server, as the least-privileged
+// ServiceAccount of examples/kubernetes/rbac.yaml) and runs the
+// container's probes against each pod's IP: one row per pod, labelled
+// with the pod and its node; a pod with no IP yet and a workload with no
+// pods are reported with their reason, not passed.
+func TestCheckPods(t *testing.T) {
+	kubetest.RequireNetns(t)
+	c := kubetest.Start(t)
+	c.Apply(t, "../../examples/kubernetes/rbac.yaml")
+	namespace(t, c.Client, "shop")
+	webA, webB := &atomic.Bool{}, &atomic.Bool{} // whether each answers 200 (else 500)
+	webA.Store(true)
+	serveOn(t, "192.0.2.61:8080", webA)
+	serveOn(t, "192.0.2.62:8080", webB)
+	pod := func(name, app string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", Labels: map[string]string{"app": app}},
+			Spec:       corev1.PodSpec{NodeName: "node-a", Containers: []corev1.Container{{Name: "app", Image: "web:1"}}},
+		}
+	}
+	runningPod(t, c.Client, pod("web-a", "web"), "192.0.2.61", nil)
+	runningPod(t, c.Client, pod("web-b", "web"), "192.0.2.62", nil)
+	runningPod(t, c.Client, pod("db-0", "db"), "192.0.2.63", nil) // another workload's
+	must[*corev1.Pod](t)(c.Client.CoreV1().Pods("shop").Create(bg, pod("web-c", "web"), metav1.CreateOptions{}))
+
+	manifests := filepath.Join(t.TempDir(), "manifests.yaml")
+	writeConfig(t, manifests, `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: app
+          image: web:1
+          ports: [{name: http, containerPort: 8080}]
+          readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1, failureThreshold: 1}
+          livenessProbe: {exec: {command: [cat, /tmp/healthy]}}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: cache}
+spec:
+  selector: {matchLabels: {app: cache}}
+  serviceName: cache
+  template:
+    metadata: {labels: {app: cache}}
+    spec:
+      containers:
+        - name: cache
+          image: cache:1
+          readinessProbe: {tcpSocket: {port: 6379}}
+`)
+	kubeconfig := c.Kubeconfig(t, "exporter")
+	for _, output := range []string{"table", "json"} {
+		t.Run(output, func(t *testing.T) {
+			stdout, stderr, code := runBinary(t, "check", "-f", manifests, "--kubeconfig", kubeconfig, "-n", "shop", "--output="+output, "--once.timeout=20s")
+			if code != 1 {
+				t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			golden.Check(t, "testdata/check_pods."+output+".golden", normaliseAnswers(stdout), *update)
+		})
+	}
+	t.Run("web-b recovers", func(t *testing.T) {
+		webB.Store(true)
+		// Still exit 1: web-c has no IP and cache has no pods.
+		if stdout, stderr, code := runBinary(t, "check", "-f", manifests, "--kubeconfig", kubeconfig, "-n", "shop"); code != 1 || strings.Contains(stdout, "failure") {
+			t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+		}
+	})
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"--host and a kubeconfig", []string{"--host", "127.0.0.1", "--kubeconfig", kubeconfig}, "one or the other"},
+		{"no kubeconfig", []string{"--kubeconfig", filepath.Join(t.TempDir(), "missing")}, "no kubeconfig to find the pods with"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, stderr, code := runBinary(t, append([]string{"check", "-f", manifests}, c.args...)...)
 			if code != 2 || !strings.Contains(stderr, c.want) {
 				t.Fatalf("exit %d (want 2), stderr %q (want %q)", code, stderr, c.want)
 			}
