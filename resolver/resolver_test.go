@@ -59,13 +59,19 @@ func addrs(as []netip.Addr) string {
 	return strings.Join(s, ",")
 }
 
-// TestLookupAddrs: answers and the reason a failure gives, one server.
-func TestLookupAddrs(t *testing.T) {
+// families is a zone with a name of each address family, and one of both.
+func families() *dnstest.Zone {
 	z := dnstest.NewZone()
 	z.Set("v4.test. A", "v4.test. 30 IN A 192.0.2.1")
 	z.Set("v6.test. AAAA", "v6.test. 30 IN AAAA 2001:db8::1")
 	z.Set("dual.test. A", "dual.test. 30 IN A 192.0.2.2", "dual.test. 30 IN A 192.0.2.3")
 	z.Set("dual.test. AAAA", "dual.test. 30 IN AAAA 2001:db8::2")
+	return z
+}
+
+// TestLookupAddrs: answers and the reason a failure gives, one server.
+func TestLookupAddrs(t *testing.T) {
+	z := families()
 	z.Set("alias.test. CNAME", "alias.test. 30 IN CNAME v4.test.")
 	z.Set("broken.test. A", "broken.test. 30 IN A 192.0.2.4")
 	z.Fail("broken.test. A", mdns.RcodeServerFailure)
@@ -116,11 +122,7 @@ func TestLookupAddrs(t *testing.T) {
 // at the same server) and through ours give the same addresses, and
 // fail alike.
 func TestLikeGoResolver(t *testing.T) {
-	z := dnstest.NewZone()
-	z.Set("v4.test. A", "v4.test. 30 IN A 192.0.2.1")
-	z.Set("v6.test. AAAA", "v6.test. 30 IN AAAA 2001:db8::1")
-	z.Set("dual.test. A", "dual.test. 30 IN A 192.0.2.2", "dual.test. 30 IN A 192.0.2.3")
-	z.Set("dual.test. AAAA", "dual.test. 30 IN AAAA 2001:db8::2")
+	z := families()
 	z.Set("alias.test. CNAME", "alias.test. 30 IN CNAME dual.test.")
 	z.Set("txt.test. TXT", `txt.test. 30 IN TXT "no addresses"`)
 	z.Set("half.test. A", "half.test. 30 IN A 192.0.2.6")
