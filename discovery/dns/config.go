@@ -27,9 +27,10 @@ type Config struct {
 	// API access; a pod missing from DNS is a failing target, not an
 	// absent one).
 	Names []string `yaml:"names"`
-	// Type is SRV (default), A or AAAA.
+	// Type is SRV (default), A, AAAA, MX or NS.
 	Type string `yaml:"type"`
-	// Port is the targets' port for A and AAAA (SRV records carry theirs).
+	// Port is the targets' port for A, AAAA, MX and NS (SRV records carry
+	// theirs).
 	Port int32 `yaml:"port"`
 	// RefreshInterval is how often the names are looked up again (30s); a
 	// shorter TTL shortens it, down to a second.
@@ -56,9 +57,11 @@ const (
 	TypeSRV  = "SRV"
 	TypeA    = "A"
 	TypeAAAA = "AAAA"
+	TypeMX   = "MX" // a mail exchanger's name, resolved when probed
+	TypeNS   = "NS" // a nameserver's name, resolved when probed
 )
 
-var types = []string{TypeSRV, TypeA, TypeAAAA}
+var types = []string{TypeSRV, TypeA, TypeAAAA, TypeMX, TypeNS}
 
 // SetDefaults applies the defaults.
 func (c *Config) SetDefaults() {
@@ -88,7 +91,7 @@ func (c *Config) Validate(v config.Checker, path string) {
 			v.Invalid(p, n, err.Error())
 			continue
 		}
-		if typeOK && c.Type == TypeSRV && strings.Contains(n, "{") {
+		if typeOK && c.Type != TypeA && c.Type != TypeAAAA && strings.Contains(n, "{") {
 			v.Invalid(p, n, "a brace range needs type A or AAAA (SRV lists only ready pods)")
 		}
 	}

@@ -201,7 +201,7 @@ func (r *running) lookup(ctx context.Context, name string) (discovery.Group, tim
 		return g, 0, nil
 	}
 	r.d.lookups.WithLabelValues(r.entry).Inc()
-	qtype := map[string]uint16{TypeSRV: mdns.TypeSRV, TypeA: mdns.TypeA, TypeAAAA: mdns.TypeAAAA}[r.c.Type]
+	qtype := map[string]uint16{TypeSRV: mdns.TypeSRV, TypeA: mdns.TypeA, TypeAAAA: mdns.TypeAAAA, TypeMX: mdns.TypeMX, TypeNS: mdns.TypeNS}[r.c.Type]
 	answers, ttl, err := r.r.Lookup(ctx, name, qtype)
 	if err != nil {
 		return g, 0, err
@@ -214,6 +214,12 @@ func (r *running) lookup(ctx context.Context, name string) (discovery.Group, tim
 			meta["__meta_dns_srv_record_target"] = rec.Target
 			meta["__meta_dns_srv_record_port"] = strconv.Itoa(int(rec.Port))
 			g.Targets = append(g.Targets, discovery.Target{ID: target + "|" + strconv.Itoa(int(rec.Port)), Host: target, Port: int32(rec.Port), Meta: meta})
+		case *mdns.MX:
+			meta["__meta_dns_mx_record_target"] = rec.Mx
+			g.Targets = append(g.Targets, named(rec.Mx, r.c.Port, meta))
+		case *mdns.NS:
+			meta["__meta_dns_ns_record_target"] = rec.Ns
+			g.Targets = append(g.Targets, named(rec.Ns, r.c.Port, meta))
 		case *mdns.A:
 			g.Targets = append(g.Targets, discovery.Target{ID: rec.A.String(), Host: rec.A.String(), Port: r.c.Port, Meta: meta})
 		case *mdns.AAAA:
@@ -222,6 +228,13 @@ func (r *running) lookup(ctx context.Context, name string) (discovery.Group, tim
 	}
 	slices.SortFunc(g.Targets, func(a, b discovery.Target) int { return strings.Compare(a.ID, b.ID) })
 	return g, ttl, nil
+}
+
+// named is a target whose host is a record's name (an MX's or NS's),
+// resolved when probed.
+func named(name string, port int32, meta map[string]string) discovery.Target {
+	host := strings.TrimSuffix(name, ".")
+	return discovery.Target{ID: host, Host: host, Port: port, Meta: meta}
 }
 
 func sameGroup(a, b discovery.Group) bool {

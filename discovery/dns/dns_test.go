@@ -115,6 +115,25 @@ func TestA(t *testing.T) {
 	await.True(t, "the AAAA target", func() bool { return strings.Join(g6.hosts(), ",") == "[2001:db8::7]:5432" })
 }
 
+// TestMXAndNS: a mail exchanger's or nameserver's name is the target,
+// resolved when probed, on the block's port, with dns_sd's meta labels.
+func TestMXAndNS(t *testing.T) {
+	z := dnstest.NewZone()
+	z.Set("shop. MX", "shop. 30 IN MX 10 mx-1.shop.", "shop. 30 IN MX 20 mx-2.shop.")
+	z.Set("shop. NS", "shop. 30 IN NS ns-1.shop.")
+	ns := dnstest.Serve(t, z)
+	for _, c := range []struct{ typ, want, label, target string }{
+		{TypeMX, "mx-1.shop:25,mx-2.shop:25", "__meta_dns_mx_record_target", "mx-1.shop."},
+		{TypeNS, "ns-1.shop:25", "__meta_dns_ns_record_target", "ns-1.shop."},
+	} {
+		g, _ := start(t, &Config{Names: []string{"shop."}, Type: c.typ, Port: 25, Nameservers: []string{ns}}, prometheus.NewRegistry())
+		await.True(t, c.typ+" targets", func() bool { return strings.Join(g.hosts(), ",") == c.want })
+		if m := g.by["dns/web/shop."].Targets[0].Meta; m[c.label] != c.target || m["__meta_dns_name"] != "shop." {
+			t.Errorf("%s meta labels %v", c.typ, m)
+		}
+	}
+}
+
 // TestShortTTL: a TTL shorter than refreshInterval makes lookups that
 // often (but not under a second).
 func TestShortTTL(t *testing.T) {
