@@ -143,6 +143,15 @@ func TestManagerApply(t *testing.T) {
 	if r["static/web"][0].Specs[1].Identity == firstIdentity {
 		t.Error("identity unchanged for a changed definition")
 	}
+	// How names resolve is part of the probe: a new address family is a
+	// new identity too.
+	family := strings.Replace(twoHosts, "    labels: {team: payments, zone: default}\n", "    labels: {team: payments, zone: default}\n    ipFamily: IPv6\n", 1)
+	if err := m.Apply(load(t, family)); err != nil {
+		t.Fatal(err)
+	}
+	if r["static/web"][0].Specs[1].Identity == firstIdentity {
+		t.Error("identity unchanged for a changed ipFamily")
+	}
 	// An entry that disappears is removed from the scheduler.
 	other := load(t, "targets:\n  - name: other\n    static: [{host: 127.0.0.1}]\n    readinessProbe: {tcpSocket: {port: 1}}\n")
 	if err := m.Apply(other); err != nil {
