@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -36,6 +35,7 @@ import (
 	dnsdiscovery "github.com/probe-exporter/probe-exporter/discovery/dns"
 	"github.com/probe-exporter/probe-exporter/discovery/kubernetes"
 	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/reload"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/targets"
 	exporterweb "github.com/probe-exporter/probe-exporter/web"
@@ -54,6 +54,8 @@ func run() int {
 	app := kingpin.New("probe-exporter",
 		"Runs Kubernetes probes (httpGet, tcpSocket, exec, grpc) with the kubelet's semantics against targets and exports the results for Prometheus.")
 	configFile := app.Flag("config.file", "Configuration file. Without it, an embedded default probes the exporter itself.").String()
+	autoReload := app.Flag("config.auto-reload", "Reload --config.file when its content changes (a ConfigMap volume's symlink swap included), checked every --config.auto-reload-interval; a bad configuration keeps the running one, as SIGHUP does.").Bool()
+	autoReloadInterval := app.Flag("config.auto-reload-interval", "How often --config.auto-reload reads the file (at least 1s).").Default("30s").Duration()
 	configCheck := app.Flag("config.check", "Validate --config.file and exit: 0 when valid, 1 with every error otherwise.").Bool()
 	maxInFlight := positiveInt(app.Flag("probe.max-in-flight", "Most probes running at once (at least 1); due probes beyond it wait (probe_exporter_probes_waiting).").Default("2000"), "--probe.max-in-flight", 1)
 	execEnv := app.Flag("probe.exec.env", "Repeatable: a variable of the exporter's environment to pass to exec probe commands. They get PATH, their PROBE_* variables and these, nothing else.").PlaceHolder("NAME").Strings()
@@ -91,6 +93,14 @@ func run() int {
 	}
 	logger.Info("starting probe-exporter", "version", version.Info(), "build_context", version.BuildContext())
 
+	if *autoReload && *configFile == "" {
+		logger.Error("--config.auto-reload needs --config.file")
+		return 1
+	}
+	if *autoReloadInterval < time.Second {
+		logger.Error("--config.auto-reload-interval must be at least 1s", "value", *autoReloadInterval)
+		return 1
+	}
 	var listeners []net.Listener
 	selfHost, selfPort := "", 0
 	if *webFlags.WebSystemdSocket {
@@ -160,8 +170,8 @@ func run() int {
 		Metrics: discoveryMetrics, Shard: *shard, TotalShards: *totalShards,
 	})
 	defer mgr.Close()
-	rl := newReloader(logger, reg, load, mgr.Apply)
-	if err := rl.apply(cfg); err != nil {
+	rl := reload.New(reload.Options{Logger: logger, Path: *configFile, Load: load, Apply: mgr.Apply}, reg)
+	if err := rl.Start(cfg); err != nil {
 		logger.Error("cannot apply configuration", "err", err)
 		return 1
 	}
@@ -181,9 +191,12 @@ func run() int {
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			_ = rl.reload()
+			_ = rl.Reload()
 		}
 	}()
+	if *autoReload {
+		go rl.Watch(schedCtx, *autoReloadInterval)
+	}
 
 	slow := promhttp.HandlerFor(prometheus.Gatherers{reg, probeReg}, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
@@ -197,7 +210,7 @@ func run() int {
 		Pprof:   *pprof,
 	}
 	if *lifecycle {
-		opts.Reload = rl.reload
+		opts.Reload = rl.Reload
 	}
 	if *configFile == "" {
 		opts.Pages = append(opts.Pages, exporterweb.Page{Path: "/demo/flapping", Text: "Demo target (30 s up, 30 s down)", Handler: exporterweb.Flapping(time.Now())})
@@ -379,56 +392,4 @@ func checkConfig(file, nodeName string) int {
 		fmt.Printf("WARNING: %s has no target entries: nothing would be probed\n", file)
 	}
 	return 0
-}
-
-// reloader applies configurations and says how the last reload went in
-// metrics, as Prometheus does: a failed reload keeps the running config.
-type reloader struct {
-	log   *slog.Logger
-	load  func() (*config.Config, error)
-	apply func(*config.Config) error
-
-	mu      sync.Mutex
-	success prometheus.Gauge
-	last    prometheus.Gauge
-}
-
-func newReloader(log *slog.Logger, reg prometheus.Registerer, load func() (*config.Config, error), apply func(*config.Config) error) *reloader {
-	r := &reloader{log: log, load: load,
-		success: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "probe_exporter_config_last_reload_successful",
-			Help: "Whether the last configuration load or reload succeeded (1) or kept the previous configuration (0).",
-		}),
-		last: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "probe_exporter_config_last_reload_success_timestamp_seconds",
-			Help: "When the configuration was last loaded successfully.",
-		}),
-	}
-	r.apply = func(c *config.Config) error {
-		if err := apply(c); err != nil {
-			r.success.Set(0)
-			return err
-		}
-		r.success.Set(1)
-		r.last.SetToCurrentTime()
-		return nil
-	}
-	reg.MustRegister(r.success, r.last)
-	return r
-}
-
-func (r *reloader) reload() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	cfg, err := r.load()
-	if err == nil {
-		err = r.apply(cfg)
-	}
-	if err != nil {
-		r.success.Set(0)
-		r.log.Error("configuration reload failed; keeping the previous configuration", "err", err)
-		return err
-	}
-	r.log.Info("configuration reloaded", "target_entries", len(cfg.Targets))
-	return nil
 }

@@ -460,6 +460,66 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// TestAutoReload: with --config.auto-reload the exporter follows its file
+// through the symlink swap a ConfigMap volume does: a bad version keeps the
+// running configuration and says so, a good one replaces it, and an
+// entry that did not change keeps its probes' state.
+func TestAutoReload(t *testing.T) {
+	entry := func(name string) string {
+		return fmt.Sprintf("  - name: %s\n    static: [{host: 127.0.0.1}]\n    livenessProbe: {tcpSocket: {port: 1}, periodSeconds: 1}\n", name)
+	}
+	vol := kubetest.NewConfigMapVolume(t, "config.yaml", "targets:\n"+entry("kept")+entry("first"))
+	e := start(t, "--config.file="+vol.Path(), "--config.auto-reload", "--config.auto-reload-interval=1s")
+	has := func(mfs map[string]*dto.MetricFamily, target string) bool {
+		_, ok := value(mfs, "probe_state", map[string]string{"target": target})
+		return ok
+	}
+	failures := func(mfs map[string]*dto.MetricFamily) float64 {
+		v, _ := value(mfs, "probe_results_total", map[string]string{"target": "kept", "result": "failure"})
+		return v
+	}
+	e.eventually(t, "a failure of kept counted", func(mfs map[string]*dto.MetricFamily) bool { return failures(mfs) >= 1 }, nil)
+
+	vol.Update("targets:\n" + entry("kept") + entry("second") + "    bogus: 1\n")
+	e.eventually(t, "the bad version reported", func(mfs map[string]*dto.MetricFamily) bool {
+		v, _ := value(mfs, "probe_exporter_config_last_reload_successful", nil)
+		return v == 0
+	}, nil)
+	e.waitLog(t, "keeping the previous configuration")
+	mfs := e.scrape(t)
+	if !has(mfs, "first") || has(mfs, "second") {
+		t.Fatal("a bad version changed the running targets")
+	}
+	before := failures(mfs)
+
+	vol.Update("targets:\n" + entry("kept") + entry("second"))
+	e.eventually(t, "the good version applied", func(mfs map[string]*dto.MetricFamily) bool {
+		v, _ := value(mfs, "probe_exporter_config_last_reload_successful", nil)
+		return v == 1 && has(mfs, "second") && !has(mfs, "first")
+	}, nil)
+	if after := failures(e.scrape(t)); after < before {
+		t.Errorf("an unchanged entry was reset by the reload: failures %v -> %v", before, after)
+	}
+}
+
+func TestAutoReloadFlags(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, cfg, "targets: []\n")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config.auto-reload"}, "--config.auto-reload needs --config.file"},
+		{[]string{"--config.file=" + cfg, "--config.auto-reload", "--config.auto-reload-interval=100ms"}, "--config.auto-reload-interval must be at least 1s"},
+	} {
+		out, err := exec.Command(binary, append(c.args, "--web.listen-address=127.0.0.1:0")...).CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: want exit 1 saying %q, got %v\n%s", c.args, c.want, err, out)
+		}
+	}
+}
+
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--shard=2", "--total-shards=2"},
