@@ -43,7 +43,7 @@ fmt-check:
 bench:
 	$(GO) test -run '^$$' -bench '^Benchmark(HTTP|TCP)$$' -benchmem -benchtime=5000x -count=3 -timeout 30m ./prober/
 	$(GO) test -run '^$$' -bench '^BenchmarkHostileHead$$' -benchmem -benchtime=5x -count=1 -timeout 30m ./prober/
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./scheduler/ ./collector/
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./scheduler/ ./collector/ ./status/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x -count=1 -timeout 30m ./config/
 
 # soak: 2,000 mixed healthy and hostile targets at period 1 s for 10 minutes

@@ -717,6 +717,10 @@ type Status struct {
 	Spec   Spec
 	Key    string
 	Record state.Record
+	// Next is when the probe runs next; zero while it runs or waits for
+	// a slot, and once it needs no more runs (a startup probe that
+	// succeeded).
+	Next time.Time
 }
 
 // Each calls fn for every probe of every target, with a consistent copy of
@@ -724,19 +728,26 @@ type Status struct {
 func (s *Scheduler) Each(fn func(*Status)) {
 	s.mu.Lock()
 	ws := make([]*worker, 0, s.queue.Len()+int(s.inFlight.Load())+16)
+	next := make([]time.Time, 0, cap(ws))
 	for _, src := range s.sources {
 		for _, t := range src {
 			for _, w := range t.workers {
 				if !w.standby {
 					ws = append(ws, w)
+					n := w.next
+					if w.index < 0 {
+						n = time.Time{} // running, waiting for a slot, or done
+					}
+					next = append(next, n)
 				}
 			}
 		}
 	}
 	s.mu.Unlock()
 	var st Status
-	for _, w := range ws {
+	for i, w := range ws {
 		st.Key = w.t.key
+		st.Next = next[i]
 		w.mu.Lock()
 		st.Spec = w.spec
 		st.Record = w.rec

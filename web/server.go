@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"gopkg.in/yaml.v3"
+
+	"github.com/probe-exporter/probe-exporter/status"
 )
 
 // Options are what the endpoints serve.
@@ -27,6 +29,9 @@ type Options struct {
 	Reload func() error
 	// Pprof serves /debug/pprof/ and links it from the landing page.
 	Pprof bool
+	// Targets, when set, serves the status page (/targets) and its JSON
+	// API (/api/v1/targets).
+	Targets status.Source
 	// Pages are more endpoints (path → handler) and, when Text is set,
 	// their links on the landing page.
 	Pages []Page
@@ -69,6 +74,12 @@ func Handler(o Options) (http.Handler, error) {
 		{Address: "/metrics", Text: "Metrics"},
 		{Address: "/-/healthy", Text: "Health"},
 		{Address: "/-/ready", Text: "Readiness"},
+	}
+	if o.Targets != nil {
+		mux.Handle("GET /targets", targetsHTML(o.Targets))
+		mux.Handle("GET /api/v1/targets", targetsAPI(o.Targets))
+		mux.Handle("GET /api/v1/targets/{target}", targetsAPI(o.Targets))
+		links = append(links, web.LandingLinks{Address: "/targets", Text: "Targets"})
 	}
 	for _, p := range o.Pages {
 		mux.Handle(p.Path, p.Handler)

@@ -208,6 +208,7 @@ func run() int {
 		Metrics: promhttp.InstrumentMetricHandler(reg, exporterweb.Scrapes(collector.Handler(probes, reg, slow, logger), exporterweb.ScrapeOptions{Key: collector.Negotiate})),
 		Ready:   ready.Load,
 		Pprof:   *pprof,
+		Targets: sched,
 	}
 	if *lifecycle {
 		opts.Reload = rl.Reload

@@ -1,0 +1,297 @@
+// Package status is the per-probe view people read instead of PromQL:
+// one row per (target, kind) with its thresholded state, counts against
+// the thresholds, last result and reason, recent history and timing,
+// filtered, sorted and paged on the server so that a page stays small
+// and fast at 100k targets. The /targets page and /api/v1/targets render
+// it (package web).
+package status
+
+import (
+	"cmp"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/scheduler"
+	"github.com/probe-exporter/probe-exporter/state"
+)
+
+// Source is what rows are read from: the scheduler.
+type Source interface {
+	Each(func(*scheduler.Status))
+}
+
+// Row is one probe. Its JSON is the documented schema of
+// /api/v1/targets (README).
+type Row struct {
+	Target  string            `json:"target"`
+	Kind    string            `json:"kind"`
+	Address string            `json:"address"`
+	Labels  map[string]string `json:"labels"`
+	// State is the thresholded state, as probe_state: success, failure,
+	// unknown.
+	State                string `json:"state"`
+	ConsecutiveSuccesses int32  `json:"consecutiveSuccesses"`
+	ConsecutiveFailures  int32  `json:"consecutiveFailures"`
+	SuccessThreshold     int32  `json:"successThreshold"`
+	FailureThreshold     int32  `json:"failureThreshold"`
+	// LastResult is the last tick's result: success, failure, error, or
+	// "" before the first.
+	LastResult string `json:"lastResult"`
+	// Reason is the last attempt's, worded as the kubelet's events word
+	// it; empty after a success. Output is what it returned (a body,
+	// command output), capped.
+	Reason              string  `json:"reason"`
+	Output              string  `json:"output"`
+	LastDurationSeconds float64 `json:"lastDurationSeconds"`
+	// History is the recent results (success, failure, error), newest
+	// last.
+	History []string `json:"history"`
+	// LastTransition is when State last changed (or the target appeared);
+	// NextProbe when it runs next, null while it runs or is done.
+	LastTransition time.Time  `json:"lastTransition"`
+	NextProbe      *time.Time `json:"nextProbe"`
+	Transitions    uint64     `json:"transitions"`
+}
+
+// Query selects, orders and pages rows.
+type Query struct {
+	// State, Target (entry name), Kind and Address select rows equal to
+	// them; Labels rows carrying each name=value. Empty selects all.
+	State, Target, Kind, Address string
+	Labels                       map[string]string
+	// Sort is "state" (failing first, then unknown, then passing; the
+	// default) or "changed" (most recently changed first).
+	Sort string
+	// Offset and Limit page the result (Limit 0: DefaultLimit).
+	Offset, Limit int
+}
+
+// Paging bounds.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Page is what a Query found.
+type Page struct {
+	Rows []Row
+	// Total is how many rows matched, before paging.
+	Total int
+	// Entries are the entry names seen (for a filter's choices), sorted.
+	Entries []string
+}
+
+// ParseQuery reads a Query from URL parameters: state, target, kind,
+// address, label=name=value (repeatable), sort, offset, limit.
+func ParseQuery(v url.Values) (Query, error) {
+	q := Query{State: v.Get("state"), Target: v.Get("target"), Kind: v.Get("kind"), Address: v.Get("address"), Sort: v.Get("sort")}
+	switch q.State {
+	case "", "success", "failure", "unknown":
+	default:
+		return q, fmt.Errorf("state: %q is not success, failure or unknown", q.State)
+	}
+	if q.Kind != "" {
+		if _, err := config.ParseKind(q.Kind); err != nil {
+			return q, fmt.Errorf("kind: %q is not readiness, liveness or startup", q.Kind)
+		}
+	}
+	switch q.Sort {
+	case "", "state", "changed":
+	default:
+		return q, fmt.Errorf("sort: %q is not state or changed", q.Sort)
+	}
+	for _, l := range v["label"] {
+		if l == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(l, "=")
+		if !ok || name == "" {
+			return q, fmt.Errorf("label: %q is not name=value", l)
+		}
+		if q.Labels == nil {
+			q.Labels = map[string]string{}
+		}
+		q.Labels[name] = value
+	}
+	for _, p := range []struct {
+		name string
+		to   *int
+	}{{"offset", &q.Offset}, {"limit", &q.Limit}} {
+		if s := v.Get(p.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				return q, fmt.Errorf("%s: %q is not a number ≥ 0", p.name, s)
+			}
+			*p.to = n
+		}
+	}
+	return q, nil
+}
+
+// match is what a query selects and orders on: small, since every probe
+// that matches has one while the page is chosen.
+type match struct {
+	id    probeID
+	value state.Value
+	since time.Time
+}
+
+// probeID names one probe across the two passes of Read.
+type probeID struct {
+	entry, key, address string
+	kind                config.Kind
+}
+
+func idOf(st *scheduler.Status) probeID {
+	return probeID{st.Spec.Entry, st.Key, st.Spec.Labels.Address(), st.Spec.Kind}
+}
+
+// Read runs q against src in two passes: the first selects and orders on
+// what is cheap to read, the second builds full rows for the page alone,
+// so that a page costs what it shows, not what the exporter probes.
+func Read(src Source, q Query) Page {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	entries := map[string]bool{}
+	var ms []match
+	src.Each(func(st *scheduler.Status) {
+		entries[st.Spec.Entry] = true
+		v := st.Record.Value()
+		address := st.Spec.Labels.Address()
+		switch {
+		case q.Target != "" && st.Spec.Entry != q.Target,
+			q.Kind != "" && st.Spec.Kind.String() != q.Kind,
+			q.State != "" && v.String() != q.State,
+			q.Address != "" && address != q.Address,
+			!hasLabels(st, q.Labels):
+			return
+		}
+		_, since := st.Record.Transitions()
+		ms = append(ms, match{id: probeID{st.Spec.Entry, st.Key, address, st.Spec.Kind}, value: v, since: since})
+	})
+	slices.SortFunc(ms, func(a, b match) int {
+		if q.Sort == "changed" {
+			if c := b.since.Compare(a.since); c != 0 {
+				return c
+			}
+		}
+		if c := cmp.Compare(stateRank(a.value), stateRank(b.value)); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.id.entry, b.id.entry); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.id.address, b.id.address); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id.kind, b.id.kind)
+	})
+	p := Page{Total: len(ms), Rows: []Row{}}
+	for e := range entries {
+		p.Entries = append(p.Entries, e)
+	}
+	sort.Strings(p.Entries)
+	if q.Offset >= len(ms) {
+		return p
+	}
+	page := ms[q.Offset:min(len(ms), q.Offset+limit)]
+	at := make(map[probeID]int, len(page))
+	for i, m := range page {
+		at[m.id] = i
+	}
+	rows := make([]*Row, len(page))
+	src.Each(func(st *scheduler.Status) {
+		if i, ok := at[idOf(st)]; ok {
+			r := row(st)
+			rows[i] = &r
+		}
+	})
+	for _, r := range rows {
+		if r != nil { // gone between the passes
+			p.Rows = append(p.Rows, *r)
+		}
+	}
+	return p
+}
+
+// stateRank orders failing first, then unknown, then passing.
+func stateRank(v state.Value) int {
+	switch v {
+	case state.Failure:
+		return 0
+	case state.Success:
+		return 2
+	}
+	return 1
+}
+
+func hasLabels(st *scheduler.Status, want map[string]string) bool {
+	if len(want) == 0 {
+		return true
+	}
+	names, values := st.Spec.Labels.Names.Names, st.Spec.Labels.Values
+	found := 0
+	for i, n := range names {
+		if v, ok := want[n]; ok {
+			if values[i] != v {
+				return false
+			}
+			found++
+		}
+	}
+	return found == len(want)
+}
+
+var historyWords = [...]string{state.HistorySuccess: "success", state.HistoryFailure: "failure", state.HistoryError: "error"}
+
+func row(st *scheduler.Status) Row {
+	rec := &st.Record
+	last, run := rec.Run()
+	_, since := rec.Transitions()
+	r := Row{
+		Target:              st.Spec.Entry,
+		Kind:                st.Spec.Kind.String(),
+		Address:             st.Spec.Labels.Address(),
+		Labels:              map[string]string{},
+		State:               rec.Value().String(),
+		SuccessThreshold:    st.Spec.SuccessThreshold,
+		FailureThreshold:    st.Spec.FailureThreshold,
+		Reason:              rec.LastReason,
+		Output:              rec.LastOutput,
+		LastDurationSeconds: rec.LastDuration.Seconds(),
+		LastTransition:      since,
+		History:             []string{},
+	}
+	if last == state.Success {
+		r.ConsecutiveSuccesses = run
+	} else {
+		r.ConsecutiveFailures = run
+	}
+	r.Transitions, _ = rec.Transitions()
+	for _, h := range rec.History() {
+		if int(h) < len(historyWords) && historyWords[h] != "" {
+			r.History = append(r.History, historyWords[h])
+		}
+	}
+	if n := len(r.History); n > 0 {
+		r.LastResult = r.History[n-1]
+	}
+	if !st.Next.IsZero() {
+		next := st.Next
+		r.NextProbe = &next
+	}
+	names, values := st.Spec.Labels.Names.Names, st.Spec.Labels.Values
+	for i := 3; i < len(names); i++ { // beyond target, kind, address
+		r.Labels[names[i]] = values[i]
+	}
+	return r
+}

@@ -1,0 +1,207 @@
+package status
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/scheduler"
+	"github.com/probe-exporter/probe-exporter/series"
+	"github.com/probe-exporter/probe-exporter/state"
+)
+
+// fixed is a Source of given probes.
+type fixed []scheduler.Status
+
+// Each hands out one copy at a time, as the scheduler does.
+func (f fixed) Each(fn func(*scheduler.Status)) {
+	var st scheduler.Status
+	for i := range f {
+		st = f[i]
+		fn(&st)
+	}
+}
+
+var appeared = time.Unix(1700000000, 0)
+
+var names = series.NewNames([]string{"target", "kind", "address", "namespace"})
+
+// probe makes a probe of entry at address that saw results (S, F, E).
+func probe(entry string, kind config.Kind, address, namespace, results string, changedAfter time.Duration) scheduler.Status {
+	rec := state.Record{Machine: state.NewMachine(kind, 1, 2, appeared)}
+	now := appeared.Add(changedAfter)
+	for _, r := range results {
+		o := prober.Outcome{Result: prober.Success}
+		switch r {
+		case 'F':
+			o = prober.Outcome{Result: prober.Failure, Output: "<b>HTTP probe failed</b> with statuscode: 500"}
+		case 'E':
+			o = prober.Outcome{Err: errors.New("port did not resolve")}
+		}
+		rec.Apply(o, 2*time.Millisecond, now)
+	}
+	return scheduler.Status{Key: address, Spec: scheduler.Spec{Kind: kind, Entry: entry, SuccessThreshold: 1, FailureThreshold: 2,
+		Labels: series.New(names, []string{entry, kind.String(), address, namespace})}, Record: rec}
+}
+
+func src() fixed {
+	next := appeared.Add(time.Minute)
+	f := fixed{
+		probe("web", config.Readiness, "10.0.0.1:80", "shop", "SS", 1*time.Second),
+		probe("web", config.Readiness, "10.0.0.2:80", "shop", "SFF", 3*time.Second),
+		probe("web", config.Liveness, "10.0.0.2:80", "shop", "", 0),
+		probe("db", config.Readiness, "10.0.0.3:5432", "data", "SEF", 2*time.Second),
+	}
+	f[0].Next = next
+	return f
+}
+
+func TestRows(t *testing.T) {
+	p := Read(src(), Query{})
+	if p.Total != 4 || len(p.Rows) != 4 {
+		t.Fatalf("total %d, rows %d", p.Total, len(p.Rows))
+	}
+	var got []string
+	for _, r := range p.Rows {
+		got = append(got, fmt.Sprintf("%s %s %s %s", r.Target, r.Address, r.Kind, r.State))
+	}
+	// Failing first (by entry, address, kind), then unknown, then passing.
+	want := []string{
+		"web 10.0.0.2:80 readiness failure",
+		"db 10.0.0.3:5432 readiness success", // one failure of two: still passing
+		"web 10.0.0.1:80 readiness success",
+		"web 10.0.0.2:80 liveness success",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("order:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	failing := p.Rows[0]
+	if failing.ConsecutiveFailures != 2 || failing.ConsecutiveSuccesses != 0 || failing.FailureThreshold != 2 ||
+		failing.LastResult != "failure" || failing.Reason == "" || !strings.Contains(failing.Output, "<b>") ||
+		strings.Join(failing.History, ",") != "success,failure,failure" || failing.Labels["namespace"] != "shop" || len(failing.Labels) != 1 {
+		t.Errorf("failing row %+v", failing)
+	}
+	if db := p.Rows[1]; strings.Join(db.History, ",") != "success,error,failure" || db.LastResult != "failure" || db.ConsecutiveFailures != 1 {
+		t.Errorf("an error is in the history, and does not break the run: %+v", db)
+	}
+	if fresh := p.Rows[3]; fresh.LastResult != "" || len(fresh.History) != 0 || fresh.NextProbe != nil || !fresh.LastTransition.Equal(appeared) {
+		t.Errorf("a probe never run: %+v", fresh)
+	}
+	if p.Rows[2].NextProbe == nil || !p.Rows[2].NextProbe.Equal(appeared.Add(time.Minute)) {
+		t.Errorf("next probe %v", p.Rows[2].NextProbe)
+	}
+	if strings.Join(p.Entries, ",") != "db,web" {
+		t.Errorf("entries %v", p.Entries)
+	}
+	// The JSON carries every documented field.
+	data, _ := json.Marshal(failing)
+	for _, f := range []string{"target", "kind", "address", "labels", "state", "consecutiveSuccesses", "consecutiveFailures", "lastResult", "reason", "lastDurationSeconds", "history", "nextProbe", "lastTransition"} {
+		if !strings.Contains(string(data), `"`+f+`":`) {
+			t.Errorf("JSON lacks %q: %s", f, data)
+		}
+	}
+}
+
+func TestQuery(t *testing.T) {
+	for _, c := range []struct {
+		query string
+		want  []string // addresses/kinds in order
+		total int
+	}{
+		{"state=failure", []string{"10.0.0.2:80/readiness"}, 1},
+		{"target=db", []string{"10.0.0.3:5432/readiness"}, 1},
+		{"kind=liveness", []string{"10.0.0.2:80/liveness"}, 1},
+		{"label=namespace%3Dshop&state=success", []string{"10.0.0.1:80/readiness", "10.0.0.2:80/liveness"}, 2},
+		{"label=namespace%3Dnowhere", nil, 0},
+		{"address=10.0.0.2:80", []string{"10.0.0.2:80/readiness", "10.0.0.2:80/liveness"}, 2},
+		{"sort=changed", []string{"10.0.0.2:80/readiness", "10.0.0.3:5432/readiness", "10.0.0.1:80/readiness", "10.0.0.2:80/liveness"}, 4},
+		{"limit=2&offset=1", []string{"10.0.0.3:5432/readiness", "10.0.0.1:80/readiness"}, 4},
+		{"offset=10", nil, 4},
+	} {
+		v, _ := url.ParseQuery(c.query)
+		q, err := ParseQuery(v)
+		if err != nil {
+			t.Fatalf("%s: %v", c.query, err)
+		}
+		p := Read(src(), q)
+		var got []string
+		for _, r := range p.Rows {
+			got = append(got, r.Address+"/"+r.Kind)
+		}
+		if strings.Join(got, " ") != strings.Join(c.want, " ") || p.Total != c.total {
+			t.Errorf("%s: %v (total %d), want %v (total %d)", c.query, got, p.Total, c.want, c.total)
+		}
+	}
+}
+
+func TestParseQueryErrors(t *testing.T) {
+	for _, c := range []struct{ query, want string }{
+		{"state=down", `state: "down" is not success, failure or unknown`},
+		{"kind=ready", `kind: "ready" is not readiness, liveness or startup`},
+		{"sort=name", `sort: "name" is not state or changed`},
+		{"label=noequals", `label: "noequals" is not name=value`},
+		{"limit=-1", `limit: "-1" is not a number ≥ 0`},
+		{"offset=x", `offset: "x" is not a number ≥ 0`},
+	} {
+		v, _ := url.ParseQuery(c.query)
+		if _, err := ParseQuery(v); err == nil || err.Error() != c.want {
+			t.Errorf("%s: %v, want %q", c.query, err, c.want)
+		}
+	}
+}
+
+// many is a Source of n probes, one in ten failing.
+func many(n int) fixed {
+	f := make(fixed, n)
+	for i := range f {
+		results := "S"
+		if i%10 == 0 {
+			results = "FF"
+		}
+		f[i] = probe(fmt.Sprintf("entry-%d", i%50), config.Readiness, fmt.Sprintf("10.%d.%d.%d:80", i>>16&255, i>>8&255, i&255), "ns", results, time.Duration(i)*time.Millisecond)
+	}
+	return f
+}
+
+// TestPageBound: a first page at 100k probes stays small.
+func TestPageBound(t *testing.T) {
+	p := Read(many(100000), Query{})
+	data, _ := json.Marshal(p.Rows)
+	if len(p.Rows) != DefaultLimit || p.Total != 100000 || len(data) > 1<<20 {
+		t.Errorf("%d rows of %d, %d bytes", len(p.Rows), p.Total, len(data))
+	}
+	if p.Rows[0].State != "failure" {
+		t.Errorf("failing first: %+v", p.Rows[0])
+	}
+}
+
+// BenchmarkFirstPage: the first page of the status view at 100k probes
+// (target: under 300 ms), against walking the same probes once (the
+// least any view must do).
+func BenchmarkFirstPage(b *testing.B) {
+	f := many(100000)
+	b.Run("walk", func(b *testing.B) {
+		for range b.N {
+			n := 0
+			f.Each(func(st *scheduler.Status) {
+				if st.Record.Value() == state.Failure {
+					n++
+				}
+			})
+		}
+	})
+	b.Run("page", func(b *testing.B) {
+		for range b.N {
+			p := Read(f, Query{})
+			if _, err := json.Marshal(p.Rows); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,131 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/status"
+)
+
+//go:embed templates/targets.html
+var templates embed.FS
+
+var targetsPage = template.Must(template.New("targets.html").Funcs(template.FuncMap{
+	"seconds": func(s float64) string { return roundDuration(time.Duration(s * float64(time.Second))) },
+	"until":   func(t *time.Time) string { return roundDuration(time.Until(*t)) },
+	"since":   func(t time.Time) string { return roundDuration(time.Since(t)) },
+}).ParseFS(templates, "templates/targets.html"))
+
+// roundDuration is d as people read it on a status page: ms under a
+// second, whole seconds above.
+func roundDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Second:
+		return d.Round(100 * time.Microsecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// apiResponse is /api/v1/targets' body, shaped as Prometheus' HTTP API.
+type apiResponse struct {
+	Status string       `json:"status"`
+	Data   []status.Row `json:"data"`
+	Total  int          `json:"total"`
+	Offset int          `json:"offset"`
+	Limit  int          `json:"limit"`
+	Error  string       `json:"error,omitempty"`
+}
+
+// targetsAPI serves /api/v1/targets and /api/v1/targets/{target}.
+func targetsAPI(src status.Source) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		q, err := status.ParseQuery(r.URL.Query())
+		if name := r.PathValue("target"); name != "" {
+			q.Target = name
+		}
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(apiResponse{Status: "error", Error: err.Error(), Data: []status.Row{}})
+			return
+		}
+		p := status.Read(src, q)
+		_ = json.NewEncoder(w).Encode(apiResponse{Status: "success", Data: p.Rows, Total: p.Total, Offset: q.Offset, Limit: limitOf(q)})
+	}
+}
+
+func limitOf(q status.Query) int {
+	if q.Limit <= 0 {
+		return status.DefaultLimit
+	}
+	return min(q.Limit, status.MaxLimit)
+}
+
+// pageData is what targets.html renders.
+type pageData struct {
+	Root          string
+	Query         status.Query
+	Label         string
+	Page          status.Page
+	States, Kinds []string
+	Error         string
+	Encoded       string // the query, for the JSON link
+	Prev, Next    string // the neighbouring pages' queries
+	Limit         int
+	First, Last   int
+}
+
+// targetsHTML serves /targets: server-rendered, no JavaScript.
+func targetsHTML(src status.Source) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		values := r.URL.Query()
+		q, err := status.ParseQuery(values)
+		d := pageData{Root: "./", Query: q, Label: values.Get("label"),
+			States: []string{"", "failure", "unknown", "success"}, Kinds: []string{"", "readiness", "liveness", "startup"}}
+		code := http.StatusOK
+		if err != nil {
+			d.Error, code = err.Error(), http.StatusBadRequest
+			q = status.Query{}
+		}
+		d.Page = status.Read(src, q)
+		d.Limit = limitOf(q)
+		d.Encoded = values.Encode()
+		if n := len(d.Page.Rows); n > 0 {
+			d.First, d.Last = q.Offset+1, q.Offset+n
+		}
+		if q.Offset > 0 {
+			d.Prev = withOffset(values, max(0, q.Offset-d.Limit))
+		}
+		if q.Offset+d.Limit < d.Page.Total {
+			d.Next = withOffset(values, q.Offset+d.Limit)
+		}
+		// Rendered to memory first: a template error is a 500, not half a
+		// page.
+		var buf bytes.Buffer
+		if err := targetsPage.Execute(&buf, d); err != nil {
+			http.Error(w, fmt.Sprintf("rendering the page: %v", err), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(code)
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+func withOffset(v url.Values, offset int) string {
+	c := url.Values{}
+	for k, vs := range v {
+		c[k] = vs
+	}
+	c.Set("offset", strconv.Itoa(offset))
+	return c.Encode()
+}

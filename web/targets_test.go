@@ -1,0 +1,147 @@
+package web
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/scheduler"
+	"github.com/probe-exporter/probe-exporter/series"
+	"github.com/probe-exporter/probe-exporter/state"
+)
+
+type probes []scheduler.Status
+
+func (p probes) Each(fn func(*scheduler.Status)) {
+	var st scheduler.Status
+	for i := range p {
+		st = p[i]
+		fn(&st)
+	}
+}
+
+func statusFixture() probes {
+	names := series.NewNames([]string{"target", "kind", "address", "zone"})
+	at := time.Now().Add(-time.Minute)
+	failing := state.Record{Machine: state.NewMachine(config.Readiness, 1, 1, at)}
+	failing.Apply(prober.Outcome{Result: prober.Failure, StatusCode: 500, Output: `HTTP probe failed with statuscode: 500 <script>alert("x")</script>`}, 3*time.Millisecond, at)
+	passing := state.Record{Machine: state.NewMachine(config.Liveness, 1, 1, at)}
+	passing.Apply(prober.Outcome{Result: prober.Success}, time.Millisecond, at)
+	return probes{
+		{Key: "a", Spec: scheduler.Spec{Kind: config.Liveness, Entry: "web", SuccessThreshold: 1, FailureThreshold: 1,
+			Labels: series.New(names, []string{"web", "liveness", "10.0.0.1:80", "a"})}, Record: passing, Next: time.Now().Add(5 * time.Second)},
+		{Key: "b", Spec: scheduler.Spec{Kind: config.Readiness, Entry: "api", SuccessThreshold: 1, FailureThreshold: 1,
+			Labels: series.New(names, []string{"api", "readiness", "10.0.0.2:80", "b"})}, Record: failing},
+	}
+}
+
+func get(t *testing.T, h http.Handler, url string) (int, string, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
+	body, _ := io.ReadAll(rec.Body)
+	return rec.Code, rec.Header().Get("Content-Type"), string(body)
+}
+
+func TestTargetsAPI(t *testing.T) {
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Targets: statusFixture()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		url     string
+		code    int
+		targets []string
+	}{
+		{"/api/v1/targets", 200, []string{"api", "web"}}, // failing first
+		{"/api/v1/targets?state=success", 200, []string{"web"}},
+		{"/api/v1/targets?kind=readiness", 200, []string{"api"}},
+		{"/api/v1/targets?label=zone%3Da", 200, []string{"web"}},
+		{"/api/v1/targets/web", 200, []string{"web"}},
+		{"/api/v1/targets/nothing", 200, nil},
+		{"/api/v1/targets?state=down", 400, nil},
+	} {
+		code, ctype, body := get(t, h, c.url)
+		var res struct {
+			Status string `json:"status"`
+			Data   []struct {
+				Target, Reason, State string
+			} `json:"data"`
+			Total int    `json:"total"`
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(body), &res); err != nil || code != c.code || ctype != "application/json" {
+			t.Errorf("%s: %d %s %v\n%s", c.url, code, ctype, err, body)
+			continue
+		}
+		var got []string
+		for _, d := range res.Data {
+			got = append(got, d.Target)
+		}
+		if strings.Join(got, ",") != strings.Join(c.targets, ",") || res.Total != len(c.targets) {
+			t.Errorf("%s: %v (total %d), want %v", c.url, got, res.Total, c.targets)
+		}
+		if c.code == 400 && (res.Status != "error" || res.Error == "") {
+			t.Errorf("%s: %s", c.url, body)
+		}
+		if c.url == "/api/v1/targets" && (!strings.HasPrefix(res.Data[0].Reason, "HTTP probe failed with statuscode: 500") || res.Data[0].State != "failure") {
+			t.Errorf("the failing row: %+v", res.Data[0])
+		}
+	}
+}
+
+func TestTargetsPage(t *testing.T) {
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Targets: statusFixture()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, ctype, body := get(t, h, "/targets")
+	if code != 200 || ctype != "text/html; charset=utf-8" {
+		t.Fatalf("%d %s", code, ctype)
+	}
+	for _, want := range []string{
+		`data-target="api" data-address="10.0.0.2:80" data-kind="readiness" data-state="failure"`,
+		"HTTP probe failed with statuscode: 500",
+		`&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;`, // output escaped
+		"1/1 failures", "zone=a", "in 5s", "1m0s",
+		`<a href="./api/v1/targets?">as JSON</a>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<script>") {
+		t.Error("output rendered unescaped")
+	}
+	if strings.Index(body, `data-target="api"`) > strings.Index(body, `data-target="web"`) {
+		t.Error("the failing target is not first")
+	}
+	// Filters are plain query parameters: the form works without JavaScript.
+	_, _, body = get(t, h, "/targets?state=success")
+	if strings.Contains(body, `data-target="api"`) || !strings.Contains(body, `data-target="web"`) || !strings.Contains(body, `<option value="success" selected>`) {
+		t.Error("state filter")
+	}
+	code, _, body = get(t, h, "/targets?kind=ready")
+	if code != 400 || !strings.Contains(body, `kind: &#34;ready&#34; is not readiness, liveness or startup`) {
+		t.Errorf("a bad filter: %d", code)
+	}
+	// Paging.
+	_, _, body = get(t, h, "/targets?limit=1")
+	if !strings.Contains(body, `id="next"`) || strings.Contains(body, `id="prev"`) || !strings.Contains(body, "rows 1–1 of 2") {
+		t.Error("first page of one")
+	}
+	_, _, body = get(t, h, "/targets?limit=1&offset=1")
+	if strings.Contains(body, `id="next"`) || !strings.Contains(body, `id="prev"`) {
+		t.Error("second page of one")
+	}
+	// Linked from the landing page.
+	if _, _, body = get(t, h, "/"); !strings.Contains(body, `href="/targets"`) {
+		t.Error("the landing page does not link /targets")
+	}
+}
