@@ -18,10 +18,11 @@ build:
 run: build
 	./$(BIN) --web.listen-address=$(LISTEN)
 
-# test: the Kubernetes discovery tests run a real kube-apiserver and etcd;
+# test: the tests run a real kube-apiserver, etcd, CoreDNS, promtool and
+# Chromium (the status page's screenshot lands in test-artifacts/);
 # hack/test-binaries.sh builds and caches them (once: a few minutes cold).
 test: vet fmt-check lint
-	@eval "$$(hack/test-binaries.sh)" && $(GO) test -race -count=1 -timeout 20m ./...
+	@mkdir -p test-artifacts && eval "$$(hack/test-binaries.sh)" && $(GO) test -race -count=1 -timeout 20m -artifacts -outputdir=$(CURDIR)/test-artifacts ./...
 
 vet:
 	$(GO) vet ./...

@@ -107,7 +107,21 @@ if [ -z "$promtool" ]; then
   fi
 fi
 
+# Chromium, from Debian, for the status page's browser test (headless,
+# driven through the DevTools protocol by chromedp).
+chromium=$(command -v chromium || true)
+if [ -z "$chromium" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing chromium (Debian's package)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >&2
+    chromium=$(command -v chromium)
+  else
+    log "chromium not found: install Debian's chromium package (needs root)"; exit 1
+  fi
+fi
+
 echo "export PROBE_EXPORTER_KUBE_APISERVER=$apiserver"
 echo "export PROBE_EXPORTER_PROMTOOL=$promtool"
 echo "export PROBE_EXPORTER_ETCD=$etcd"
 echo "export PROBE_EXPORTER_COREDNS=$coredns"
+echo "export PROBE_EXPORTER_CHROMIUM=$chromium"

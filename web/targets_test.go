@@ -109,7 +109,7 @@ func TestTargetsPage(t *testing.T) {
 		`data-target="api" data-address="10.0.0.2:80" data-kind="readiness" data-state="failure"`,
 		"HTTP probe failed with statuscode: 500",
 		`&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;`, // output escaped
-		"1/1 failures", "zone=a", "in 5s", "1m0s",
+		`1 failure <span class="muted">(threshold 1)</span>`, "zone=a", "in 5s", "1m0s",
 		`<a href="./api/v1/targets?">as JSON</a>`,
 	} {
 		if !strings.Contains(body, want) {

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/probe-exporter/probe-exporter/internal/faults"
+)
+
+// TestTargetsPageInBrowser loads /targets of the running binary in a real
+// headless Chromium: no console errors, the right rows, the failing
+// target first with its reason, the filter form works (the page has no
+// JavaScript: a form submit is a new request), and a screenshot is kept
+// as the test's artifact.
+func TestTargetsPageInBrowser(t *testing.T) {
+	bin := os.Getenv("PROBE_EXPORTER_CHROMIUM")
+	if bin == "" {
+		t.Skip("no Chromium: PROBE_EXPORTER_CHROMIUM is not set; run `make test`, or `eval \"$(hack/test-binaries.sh)\"` first")
+	}
+	up := faults.Reply(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	down := faults.Reply(t, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\ndown")
+	_, upPort, _ := net.SplitHostPort(up)
+	_, downPort, _ := net.SplitHostPort(down)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(`
+targets:
+  - name: web
+    static: [{host: 127.0.0.1, port: %s}]
+    readinessProbe: {httpGet: {path: /healthz}, periodSeconds: 1}
+  - name: api
+    static: [{host: 127.0.0.1, port: %s, labels: {team: payments}}]
+    readinessProbe: {httpGet: {path: /healthz}, periodSeconds: 1, failureThreshold: 1}
+`, upPort, downPort))
+	e := start(t, "--config.file="+cfg)
+	e.eventually(t, "web passing", stateIs(map[string]string{"target": "web"}, 1), nil)
+	e.eventually(t, "api failing", stateIs(map[string]string{"target": "api"}, 0), nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Flags as this machine's closed network wants them: nothing of
+	// Chromium's own reaches out (background networking, updates, sync).
+	alloc, stopAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true))...)
+	defer stopAlloc()
+	browser, stopBrowser := chromedp.NewContext(alloc)
+	defer stopBrowser()
+	// Every console message and browser log entry of the page, collected
+	// until the browser stops.
+	var problems []string
+	messages := chromedp.Console(browser)
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.IsException() {
+				problems = append(problems, m.String()+" "+m.URL)
+			}
+		}
+	}()
+	rows := chromedp.Evaluate[[]string](`[...document.querySelectorAll("#targets tr.row")].map(r => r.dataset.target + " " + r.dataset.state)`)
+	step := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	step("loading /targets", chromedp.Do(browser, chromedp.Navigate(e.url+"/targets"), chromedp.WaitVisible(chromedp.CSS("#targets"))))
+	all, err := chromedp.Run(browser, rows)
+	step("reading the rows", err)
+	reason, err := chromedp.Run(browser, chromedp.Text(chromedp.CSS(`tr.row[data-target="api"] td.reason`)))
+	step("reading the reason", err)
+	shot, err := chromedp.Run(browser, chromedp.FullScreenshot(100)) // quality 100: PNG
+	step("taking a screenshot", err)
+	// The filter form, as a user submits it: a new page loads.
+	step("choosing a state", chromedp.Do(browser, chromedp.SetValue(chromedp.CSS(`select[name="state"]`), "failure")))
+	res, err := chromedp.RunResponse(browser, chromedp.Click(chromedp.CSS(`button[type="submit"]`)))
+	step("submitting the filter", err)
+	if res.Status != 200 || !strings.Contains(res.URL, "state=failure") {
+		t.Errorf("the form loaded %s (%d)", res.URL, res.Status)
+	}
+	failing, err := chromedp.Run(browser, rows)
+	step("reading the filtered rows", err)
+	stopBrowser()
+	<-collected
+	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "targets.png"), shot, 0o644); err != nil {
+		t.Error(err)
+	}
+	if strings.Join(all, ",") != "api failure,web success" {
+		t.Errorf("rows %v, want the failing api first, then web", all)
+	}
+	if !strings.Contains(reason, "HTTP probe failed with statuscode: 503") {
+		t.Errorf("the failing row's reason: %q", reason)
+	}
+	if strings.Join(failing, ",") != "api failure" {
+		t.Errorf("filtered rows %v", failing)
+	}
+	if len(problems) > 0 {
+		t.Errorf("the browser reported:\n%s", strings.Join(problems, "\n"))
+	}
+}
