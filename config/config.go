@@ -18,6 +18,26 @@ import (
 // Config is the whole configuration file.
 type Config struct {
 	Targets []Entry `yaml:"targets"`
+
+	// Modules are named probe definitions for /probe?module=, in the
+	// same Probe schema (thresholds and period unused: /probe runs one
+	// attempt). exec is not allowed.
+	Modules map[string]*Probe `yaml:"modules"`
+	// ProbeEndpoint turns /probe on; without it /probe answers 404.
+	ProbeEndpoint *ProbeEndpoint `yaml:"probeEndpoint"`
+}
+
+// ProbeEndpoint is what /probe may reach.
+type ProbeEndpoint struct {
+	// AllowedTargets: CIDRs, IP addresses, host names and globs
+	// (*.example.internal), a name with an optional :port (package
+	// allowlist).
+	AllowedTargets []string `yaml:"allowedTargets"`
+	// AllowDiscovered allows, too, any host:port the exporter probes now.
+	AllowDiscovered bool `yaml:"allowDiscovered"`
+	// MaxConcurrent bounds /probe requests running at once (default 10),
+	// apart from the scheduler's --probe.max-in-flight.
+	MaxConcurrent int32 `yaml:"maxConcurrent"`
 }
 
 // Entry is one entry of targets[]: a named set of hosts and the probes to
@@ -234,6 +254,14 @@ func Parse(data []byte, filename string) (*Config, error) {
 // never reaches a prober (a zero timeout would mean "wait forever" for HTTP
 // and "already expired" for gRPC).
 func (c *Config) setDefaults() {
+	for _, m := range c.Modules {
+		if m != nil {
+			m.SetDefaults()
+		}
+	}
+	if e := c.ProbeEndpoint; e != nil && e.MaxConcurrent == 0 {
+		e.MaxConcurrent = 10
+	}
 	for i := range c.Targets {
 		for _, kp := range c.Targets[i].Probes() {
 			kp.Probe.SetDefaults()

@@ -381,6 +381,13 @@ func (d *decoder) stringMap(n *yaml.Node, path string, v reflect.Value) {
 			d.errorf(k, fp, "key is set twice")
 			continue
 		}
+		if elem := v.Type().Elem(); elem.Kind() != reflect.String {
+			// A map of blocks (modules: name -> probe).
+			nv := reflect.New(elem).Elem()
+			d.value(val, fp, nv)
+			m.SetMapIndex(reflect.ValueOf(k.Value), nv)
+			continue
+		}
 		if val.Kind != yaml.ScalarNode || val.Tag == "!!null" {
 			d.errorf(val, fp, "expected a string value, got %s", kindName(val))
 			continue

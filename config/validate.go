@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/probe-exporter/probe-exporter/allowlist"
 	"github.com/probe-exporter/probe-exporter/relabel"
 )
 
@@ -53,6 +54,7 @@ var (
 var ReservedLabels = []string{"target", "kind", "address", "result"}
 
 func (v *validator) config(c *Config) {
+	v.probeEndpoint(c)
 	names := map[string]int{}
 	for i := range c.Targets {
 		t := &c.Targets[i]
@@ -66,6 +68,50 @@ func (v *validator) config(c *Config) {
 		} else {
 			names[t.Name] = i
 		}
+	}
+}
+
+var moduleName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// probeEndpoint checks modules: and probeEndpoint:.
+func (v *validator) probeEndpoint(c *Config) {
+	names := make([]string, 0, len(c.Modules))
+	for n := range c.Modules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		path := "modules." + n
+		m := c.Modules[n]
+		if !moduleName.MatchString(n) {
+			v.invalid(path, n, "a module name is letters, digits, _ and -")
+		}
+		if m == nil {
+			v.add(path, "Required value: a probe definition")
+			continue
+		}
+		if m.Exec != nil {
+			v.add(path+".exec", "Forbidden: exec modules can't be reached through /probe")
+			continue
+		}
+		if (m.HTTPGet != nil && m.HTTPGet.Host != "") || (m.TCPSocket != nil && m.TCPSocket.Host != "") {
+			v.add(path, "Forbidden: a module's host is the target parameter of /probe; remove httpGet.host / tcpSocket.host")
+		}
+		v.probe(m, Readiness, path, n, &Entry{})
+	}
+	e := c.ProbeEndpoint
+	if e == nil {
+		return
+	}
+	_, errs := allowlist.Parse(e.AllowedTargets)
+	for _, err := range errs {
+		v.invalid(fmt.Sprintf("probeEndpoint.allowedTargets[%d]", err.Index), err.Entry, err.Msg)
+	}
+	if len(e.AllowedTargets) == 0 && !e.AllowDiscovered {
+		v.add("probeEndpoint.allowedTargets", "Required value: /probe needs allowedTargets, allowDiscovered, or both")
+	}
+	if e.MaxConcurrent < 0 {
+		v.invalid("probeEndpoint.maxConcurrent", e.MaxConcurrent, "must be greater than or equal to 0")
 	}
 }
 

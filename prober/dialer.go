@@ -8,4 +8,7 @@ import "net"
 // the bytes on the wire and the TIME-WAIT period are the same, and the
 // blocking close cost 2.5x the CPU of a plain dial+close in BenchmarkTCP.
 // So we don't set it; README lists this among our deviations.
-func NewDialer() *net.Dialer { return &net.Dialer{} }
+//
+// Its ControlContext asks the attempt's DialGuard, if any, about each
+// address right before it is connected (see WithDialGuard).
+func NewDialer() *net.Dialer { return &net.Dialer{ControlContext: guardControl} }

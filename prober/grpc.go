@@ -59,6 +59,11 @@ func (p *grpcProber) Probe(ctx context.Context, t *Target) Outcome {
 	// name is resolved here, inside it, and the address dialed; the
 	// authority stays the name.
 	dial, err := p.env.resolve(ctx, t.Host, strconv.Itoa(p.port))
+	if err == nil {
+		// gRPC's own dial carries none of the attempt's context: the
+		// guard judges the address here.
+		err = checkGuard(ctx, dial)
+	}
 	if err != nil {
 		return Outcome{Result: Failure, Output: fmt.Sprintf("error: failed to connect service at %q: %v", addr, err)}
 	}

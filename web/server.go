@@ -32,6 +32,9 @@ type Options struct {
 	// Targets, when set, serves the status page (/targets) and its JSON
 	// API (/api/v1/targets).
 	Targets status.Source
+	// Probe, when set, serves /probe (on only while the configuration
+	// has a probeEndpoint block).
+	Probe *ProbeOptions
 	// Pages are more endpoints (path → handler) and, when Text is set,
 	// their links on the landing page.
 	Pages []Page
@@ -74,6 +77,9 @@ func Handler(o Options) (http.Handler, error) {
 		{Address: "/metrics", Text: "Metrics"},
 		{Address: "/-/healthy", Text: "Health"},
 		{Address: "/-/ready", Text: "Readiness"},
+	}
+	if o.Probe != nil {
+		mux.Handle("/probe", &probeHandler{o: *o.Probe})
 	}
 	if o.Targets != nil {
 		mux.Handle("GET /targets", targetsHTML(o.Targets))

@@ -170,7 +170,16 @@ func run() int {
 		Metrics: discoveryMetrics, Shard: *shard, TotalShards: *totalShards,
 	})
 	defer mgr.Close()
-	rl := reload.New(reload.Options{Logger: logger, Path: *configFile, Load: load, Apply: mgr.Apply}, reg)
+	// The running configuration, for /probe's modules and allowlist.
+	var running atomic.Pointer[config.Config]
+	apply := func(c *config.Config) error {
+		if err := mgr.Apply(c); err != nil {
+			return err
+		}
+		running.Store(c)
+		return nil
+	}
+	rl := reload.New(reload.Options{Logger: logger, Path: *configFile, Load: load, Apply: apply}, reg)
 	if err := rl.Start(cfg); err != nil {
 		logger.Error("cannot apply configuration", "err", err)
 		return 1
@@ -209,6 +218,7 @@ func run() int {
 		Ready:   ready.Load,
 		Pprof:   *pprof,
 		Targets: sched,
+		Probe:   &exporterweb.ProbeOptions{Config: running.Load, Probers: probers, Targets: sched, Requests: exporterweb.NewProbeRequests(reg)},
 	}
 	if *lifecycle {
 		opts.Reload = rl.Reload

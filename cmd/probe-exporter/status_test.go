@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -70,6 +71,47 @@ targets:
 	for _, want := range []string{`data-target="api"`, `data-target="closed"`, "HTTP probe failed with statuscode: 503", "connection refused"} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("/targets lacks %q", want)
+		}
+	}
+}
+
+// TestProbeEndpointReload: /probe on the running binary follows the
+// configuration: on with a probeEndpoint block, 404 once a reload removes
+// it; refusals answer 403.
+func TestProbeEndpointReload(t *testing.T) {
+	srv := faults.Reply(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	modules := "modules:\n  http_2xx: {httpGet: {path: /}}\ntargets: []\n"
+	writeConfig(t, cfg, modules+"probeEndpoint: {allowedTargets: [127.0.0.1/32]}\n")
+	e := start(t, "--config.file="+cfg)
+	get := func(query string) (int, string) {
+		t.Helper()
+		res, err := client.Get(e.url + "/probe?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	if code, body := get("module=http_2xx&target=" + srv); code != 200 || !strings.Contains(body, "probe_success 1") {
+		t.Errorf("allowed: %d %s", code, body)
+	}
+	if code, body := get("module=http_2xx&target=169.254.169.254:80"); code != 403 || !strings.Contains(body, "169.254.0.0/16") {
+		t.Errorf("metadata: %d %s", code, body)
+	}
+	writeConfig(t, cfg, modules)
+	if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	e.waitLog(t, "configuration reloaded")
+	if code, _ := get("module=http_2xx&target=" + srv); code != 404 {
+		t.Errorf("after the block is removed: %d", code)
+	}
+	mfs := e.scrape(t)
+	for result, want := range map[string]float64{"success": 1, "refused": 1, "disabled": 1} {
+		if v, _ := value(mfs, "probe_exporter_probe_requests_total", map[string]string{"result": result}); v != want {
+			t.Errorf("requests %s: %v, want %v", result, v, want)
 		}
 	}
 }

@@ -85,16 +85,30 @@ func Serve(t testing.TB, z *Zone) string {
 	return ServeOn(t, z, "127.0.0.1:0")
 }
 
+// listenBoth listens on one port for UDP and TCP. With port 0 the UDP
+// port the kernel picks may be taken for TCP: then another is tried.
+func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+	for tries := 0; ; tries++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l, nil
+		}
+		pc.Close()
+		if _, port, _ := net.SplitHostPort(addr); port != "0" || tries == 20 {
+			return nil, nil, err
+		}
+	}
+}
+
 // ServeOn runs z on addr (UDP and TCP) until t ends.
 func ServeOn(t testing.TB, z *Zone, addr string) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", addr)
+	pc, l, err := listenBoth(addr)
 	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
 		t.Fatal(err)
 	}
 	handler := mdns.HandlerFunc(func(w mdns.ResponseWriter, req *mdns.Msg) {

@@ -1,0 +1,327 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/probe-exporter/probe-exporter/allowlist"
+	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/scheduler"
+	"github.com/probe-exporter/probe-exporter/status"
+)
+
+// ProbeOptions are what /probe needs.
+type ProbeOptions struct {
+	// Config is the running configuration (its modules: and
+	// probeEndpoint:), read at each request so that a reload applies.
+	Config func() *config.Config
+	// Probers builds a module's prober.
+	Probers *prober.Env
+	// Targets are the probes running now, for allowDiscovered.
+	Targets status.Source
+	// Requests counts requests by result.
+	Requests *prometheus.CounterVec
+}
+
+// NewProbeRequests is /probe's request counter, registered with reg.
+func NewProbeRequests(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "probe_exporter_probe_requests_total",
+		Help: "Requests to /probe by result: success, failure (the attempt ran), refused (403: not allowed), bad_request, busy (no slot before the deadline), disabled (no probeEndpoint block).",
+	}, []string{"result"})
+	for _, r := range []string{"success", "failure", "refused", "bad_request", "busy", "disabled"} {
+		c.WithLabelValues(r)
+	}
+	reg.MustRegister(c)
+	return c
+}
+
+// scrapeTimeoutOffset is taken off Prometheus' scrape timeout, as
+// blackbox_exporter does, so that the answer arrives before it.
+const scrapeTimeoutOffset = 500 * time.Millisecond
+
+// probeHandler serves /probe?target=&module=[&debug=true]: one attempt of
+// a module against a target the allowlist permits, answered with
+// blackbox_exporter's gauges.
+type probeHandler struct {
+	o ProbeOptions
+
+	mu    sync.Mutex
+	slots chan struct{}
+}
+
+func (h *probeHandler) semaphore(n int) chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.slots == nil || cap(h.slots) != n {
+		h.slots = make(chan struct{}, n)
+	}
+	return h.slots
+}
+
+func (h *probeHandler) fail(w http.ResponseWriter, result string, code int, format string, args ...any) {
+	h.o.Requests.WithLabelValues(result).Inc()
+	http.Error(w, fmt.Sprintf(format, args...), code)
+}
+
+func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cfg := h.o.Config()
+	ep := cfg.ProbeEndpoint
+	if ep == nil {
+		h.fail(w, "disabled", http.StatusNotFound, "/probe is off: the configuration has no probeEndpoint: block (README: \"/probe\").")
+		return
+	}
+	q := r.URL.Query()
+	moduleName, rawTarget := q.Get("module"), q.Get("target")
+	module, ok := cfg.Modules[moduleName]
+	switch {
+	case rawTarget == "":
+		h.fail(w, "bad_request", http.StatusBadRequest, "target parameter is missing")
+		return
+	case moduleName == "":
+		h.fail(w, "bad_request", http.StatusBadRequest, "module parameter is missing")
+		return
+	case !ok:
+		h.fail(w, "bad_request", http.StatusBadRequest, "unknown module %q", moduleName)
+		return
+	}
+	def, target, err := moduleFor(module, rawTarget)
+	if err != nil {
+		h.fail(w, "bad_request", http.StatusBadRequest, "target %q: %v", rawTarget, err)
+		return
+	}
+	port := int(target.Port)
+	discovered := ep.AllowDiscovered && h.discovered(target.Host, port)
+	list, _ := allowlist.Parse(ep.AllowedTargets) // validated at load
+	byName := true
+	if !discovered {
+		if byName, err = list.Host(target.Host, port); err != nil {
+			h.fail(w, "refused", http.StatusForbidden, "refused: %v", err)
+			return
+		}
+	}
+	var trace strings.Builder
+	var lastDialed netip.AddrPort
+	var dialMu sync.Mutex
+	guard := func(ap netip.AddrPort) error {
+		err := list.Addr(ap, byName)
+		if discovered && err != nil && h.discovered(ap.Addr().String(), int(ap.Port())) {
+			err = nil
+		}
+		dialMu.Lock()
+		defer dialMu.Unlock()
+		if err != nil {
+			fmt.Fprintf(&trace, "dial %s: refused: %v\n", ap, err)
+			return fmt.Errorf("refused by probeEndpoint: %w", err)
+		}
+		lastDialed = ap
+		fmt.Fprintf(&trace, "dial %s: allowed\n", ap)
+		return nil
+	}
+
+	timeout := time.Duration(def.TimeoutSeconds) * time.Second
+	if s := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); s != "" {
+		if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
+			timeout = min(timeout, max(time.Duration(f*float64(time.Second))-scrapeTimeoutOffset, 100*time.Millisecond))
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	slots := h.semaphore(int(ep.MaxConcurrent))
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+	case <-ctx.Done():
+		h.fail(w, "busy", http.StatusServiceUnavailable, "/probe is busy: all %d slots (probeEndpoint.maxConcurrent) stayed taken for the %v the request had", cap(slots), timeout)
+		return
+	}
+	p, err := h.o.Probers.New(def)
+	if err != nil {
+		h.fail(w, "bad_request", http.StatusBadRequest, "module %q: %v", moduleName, err)
+		return
+	}
+	o, took := prober.Attempt(prober.WithDialGuard(ctx, guard), p, target, timeout)
+	success := o.Err == nil && (o.Result == prober.Success || o.Result == prober.Warning)
+	result := "failure"
+	if success {
+		result = "success"
+	}
+	h.o.Requests.WithLabelValues(result).Inc()
+
+	reg := prometheus.NewRegistry()
+	gauge := func(name, help string, v float64) {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+		g.Set(v)
+		reg.MustRegister(g)
+	}
+	gauge("probe_success", "Whether the probe succeeded.", boolValue(success))
+	gauge("probe_duration_seconds", "How long the probe took.", took.Seconds())
+	if def.HTTPGet != nil {
+		gauge("probe_http_status_code", "HTTP status code of the final response, 0 if none.", float64(o.StatusCode))
+	}
+	if o.LookedUp {
+		gauge("probe_dns_lookup_time_seconds", "How long resolving the target's name took.", o.Lookup.Seconds())
+	}
+	dialMu.Lock()
+	proto := 0.0
+	if lastDialed.IsValid() {
+		proto = 6
+		if lastDialed.Addr().Unmap().Is4() {
+			proto = 4
+		}
+	}
+	traceText := trace.String()
+	dialMu.Unlock()
+	gauge("probe_ip_protocol", "IP protocol of the address connected to: 4 or 6, 0 if none.", proto)
+
+	if q.Get("debug") == "true" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "Module: %s\nTarget: %s (%s)\nTimeout: %v\n", moduleName, rawTarget, p.Address(target), timeout)
+		fmt.Fprint(w, traceText)
+		reason := o.Output
+		if o.Err != nil {
+			reason = o.Err.Error()
+		}
+		fmt.Fprintf(w, "Result: %s in %v\nOutput: %s\n\nMetrics that would have been returned:\n", result, took.Round(time.Microsecond), reason)
+		mfs, _ := reg.Gather()
+		var buf bytes.Buffer
+		for _, mf := range mfs {
+			fmt.Fprintf(&buf, "%s %v\n", mf.GetName(), mf.GetMetric()[0].GetGauge().GetValue())
+		}
+		_, _ = w.Write(buf.Bytes())
+		return
+	}
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// discovered reports whether the exporter probes host:port now.
+func (h *probeHandler) discovered(host string, port int) bool {
+	if h.o.Targets == nil {
+		return false
+	}
+	want := net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port))
+	found := false
+	h.o.Targets.Each(func(st *scheduler.Status) {
+		if !found && st.Spec.Labels.Address() == want {
+			found = true
+		}
+	})
+	return found
+}
+
+// moduleFor is the module's probe applied to a target: host, host:port,
+// [v6]:port, or for httpGet modules http(s)://host[:port]/path?query
+// (scheme, port and path then come from the URL). A port in the target
+// replaces the module's.
+func moduleFor(m *config.Probe, raw string) (*config.Probe, *prober.Target, error) {
+	def := *m
+	t := &prober.Target{}
+	if strings.Contains(raw, "://") {
+		if m.HTTPGet == nil {
+			return nil, nil, errors.New("a URL needs an httpGet module")
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, nil, err
+		}
+		h := *m.HTTPGet
+		switch u.Scheme {
+		case "http":
+			h.Scheme = "HTTP"
+		case "https":
+			h.Scheme = "HTTPS"
+		default:
+			return nil, nil, fmt.Errorf("scheme %q is not http or https", u.Scheme)
+		}
+		if u.User != nil {
+			return nil, nil, errors.New("user info in the URL is not allowed")
+		}
+		t.Host = u.Hostname()
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, nil, fmt.Errorf("port %q is not 1-65535", port)
+		}
+		t.Port = int32(n)
+		h.Port = config.IntOrString{IntVal: int32(n)}
+		h.Path = u.EscapedPath()
+		if u.RawQuery != "" {
+			h.Path += "?" + u.RawQuery
+		}
+		def.HTTPGet = &h
+		return &def, t, nil
+	}
+	host, port := raw, ""
+	if hp, pp, err := net.SplitHostPort(raw); err == nil {
+		host, port = hp, pp
+	}
+	if host == "" || strings.ContainsAny(host, "/?#@ ") {
+		return nil, nil, errors.New("not host, host:port or an http(s) URL")
+	}
+	t.Host = host
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, nil, fmt.Errorf("port %q is not 1-65535", port)
+		}
+		t.Port = int32(n)
+		// The target's port replaces the module's.
+		switch {
+		case def.HTTPGet != nil:
+			h := *def.HTTPGet
+			h.Port = config.IntOrString{}
+			def.HTTPGet = &h
+		case def.TCPSocket != nil:
+			s := *def.TCPSocket
+			s.Port = config.IntOrString{}
+			def.TCPSocket = &s
+		case def.GRPC != nil:
+			g := *def.GRPC
+			g.Port = t.Port
+			def.GRPC = &g
+		}
+	}
+	if t.Port == 0 {
+		t.Port = modulePort(&def)
+	}
+	if t.Port == 0 {
+		return nil, nil, errors.New("no port: give host:port, or a port in the module")
+	}
+	return &def, t, nil
+}
+
+func modulePort(p *config.Probe) int32 {
+	switch {
+	case p.HTTPGet != nil && !p.HTTPGet.Port.IsString:
+		return p.HTTPGet.Port.IntVal
+	case p.TCPSocket != nil && !p.TCPSocket.Port.IsString:
+		return p.TCPSocket.Port.IntVal
+	case p.GRPC != nil:
+		return p.GRPC.Port
+	}
+	return 0
+}

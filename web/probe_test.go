@@ -1,0 +1,228 @@
+package web
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/internal/dnstest"
+	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/resolver"
+	"github.com/probe-exporter/probe-exporter/scheduler"
+	"github.com/probe-exporter/probe-exporter/series"
+)
+
+// probeSetup is /probe over a real prober Env whose names resolve
+// through a real (in-process) DNS server.
+type probeSetup struct {
+	h        http.Handler
+	requests *prometheus.CounterVec
+	port     string // the healthy server's
+}
+
+func newProbeSetup(t *testing.T, endpoint string, targets probes) *probeSetup {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/redirect-away":
+			http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
+		case "/slow":
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		default:
+			fmt.Fprintln(w, "ok")
+		}
+	}))
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	z := dnstest.NewZone()
+	z.Set("ok.allowed.test. A", "ok.allowed.test. 30 IN A 127.0.0.1")
+	z.Set("rebind.allowed.test. A", "rebind.allowed.test. 30 IN A 169.254.169.254")
+	z.Set("loop.allowed.test. A", "loop.allowed.test. 30 IN A 127.0.0.9")
+	ns := dnstest.Serve(t, z)
+	reg := prometheus.NewRegistry()
+	env := prober.NewEnv(prober.EnvOptions{Resolvers: resolver.NewPool(resolver.Options{CacheSize: 100}, reg),
+		Resolv: resolver.Config{Servers: []string{ns}, Ndots: 1, Timeout: time.Second, Attempts: 1, HostsFile: filepath.Join(t.TempDir(), "none")}})
+	cfg, err := config.Parse([]byte(`
+modules:
+  http_2xx: {httpGet: {path: /}, timeoutSeconds: 3}
+  slow: {httpGet: {path: /slow}, timeoutSeconds: 3}
+  tcp: {tcpSocket: {}}
+  tcp_fixed: {tcpSocket: {port: `+port+`}}
+`+endpoint), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &probeSetup{requests: NewProbeRequests(reg), port: port}
+	s.h = &probeHandler{o: ProbeOptions{Config: func() *config.Config { return cfg }, Probers: env, Targets: targets, Requests: s.requests}}
+	return s
+}
+
+func (s *probeSetup) get(t *testing.T, query string, header ...string) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/probe?"+query, nil)
+	if len(header) == 2 {
+		req.Header.Set(header[0], header[1])
+	}
+	rec := httptest.NewRecorder()
+	s.h.ServeHTTP(rec, req)
+	body, _ := io.ReadAll(rec.Body)
+	return rec.Code, string(body)
+}
+
+const endpoint = `probeEndpoint:
+  allowedTargets: ["127.0.0.1/32", "*.allowed.test", "db.allowed.test:5432"]
+`
+
+func TestProbeEndpoint(t *testing.T) {
+	s := newProbeSetup(t, endpoint, nil)
+	p := s.port
+	for _, c := range []struct {
+		query string
+		code  int
+		want  []string
+	}{
+		{"module=http_2xx&target=127.0.0.1:" + p, 200, []string{"probe_success 1", "probe_http_status_code 200", "probe_ip_protocol 4", "probe_duration_seconds "}},
+		{"module=http_2xx&target=http://127.0.0.1:" + p + "/x?y=1", 200, []string{"probe_success 1"}},
+		{"module=http_2xx&target=ok.allowed.test:" + p, 200, []string{"probe_success 1", "probe_dns_lookup_time_seconds "}},
+		{"module=tcp&target=127.0.0.1:" + p, 200, []string{"probe_success 1"}},
+		{"module=tcp_fixed&target=127.0.0.1", 200, []string{"probe_success 1"}},
+		// A redirect to another host is not followed (the kubelet's rule):
+		// nothing dials the metadata address, and the 302 is the answer.
+		{"module=http_2xx&target=http://127.0.0.1:" + p + "/redirect-away", 200, []string{"probe_success 1", "probe_http_status_code 302"}},
+		// Resolution is judged at dial time: a listed name that resolves
+		// into the metadata range, or onto loopback it does not list.
+		{"module=http_2xx&target=rebind.allowed.test:80", 200, []string{"probe_success 0", "probe_ip_protocol 0"}},
+		{"module=tcp&target=loop.allowed.test:" + p, 200, []string{"probe_success 0"}},
+		// Refused before anything is dialed.
+		{"module=tcp&target=db.allowed.test:22", 200, []string{"probe_success 0"}}, // the glob covers it; NXDOMAIN fails
+		{"module=tcp&target=evil.test:80", 403, []string{"evil.test:80 is not in probeEndpoint.allowedTargets"}},
+		{"module=tcp&target=169.254.169.254:80", 403, []string{"in 169.254.0.0/16"}},
+		{"module=tcp&target=[::ffff:169.254.169.254]:80", 403, []string{"in 169.254.0.0/16"}},
+		{"module=tcp&target=0xa9fea9fe:80", 403, []string{"non-canonical form"}},
+		{"module=tcp&target=2852039166:80", 403, []string{"non-canonical form"}},
+		{"module=tcp&target=0251.0376.0251.0376:80", 403, []string{"non-canonical form"}},
+		{"module=http_2xx&target=http://0xa9fea9fe/", 403, []string{"non-canonical form"}},
+		{"module=tcp&target=127.0.0.2:" + p, 403, []string{"in 127.0.0.0/8"}},
+		{"module=tcp&target=[::1]:" + p, 403, []string{"in ::1/128"}},
+		// Bad requests.
+		{"module=nope&target=127.0.0.1:80", 400, []string{`unknown module "nope"`}},
+		{"target=127.0.0.1:80", 400, []string{"module parameter is missing"}},
+		{"module=tcp", 400, []string{"target parameter is missing"}},
+		{"module=tcp&target=127.0.0.1", 400, []string{"no port"}},
+		{"module=tcp&target=http://127.0.0.1/", 400, []string{"a URL needs an httpGet module"}},
+		{"module=http_2xx&target=ftp://127.0.0.1/", 400, []string{`scheme "ftp"`}},
+		{"module=http_2xx&target=http://user:pw@127.0.0.1:" + p + "/", 400, []string{"user info"}},
+	} {
+		code, body := s.get(t, c.query)
+		if code != c.code {
+			t.Errorf("%s: %d, want %d\n%s", c.query, code, c.code, body)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: the answer lacks %q:\n%s", c.query, w, body)
+			}
+		}
+	}
+	if v := testutil.ToFloat64(s.requests.WithLabelValues("refused")); v != 9 {
+		t.Errorf("refused counted %v, want 9", v)
+	}
+	// debug=true shows what each dial was judged.
+	_, body := s.get(t, "module=tcp&target=loop.allowed.test:"+p+"&debug=true")
+	if !strings.Contains(body, "dial 127.0.0.9:"+p+": refused") || !strings.Contains(body, "Result: failure") {
+		t.Errorf("debug output:\n%s", body)
+	}
+	_, body = s.get(t, "module=tcp&target=127.0.0.1:"+p+"&debug=true")
+	if !strings.Contains(body, "dial 127.0.0.1:"+p+": allowed") || !strings.Contains(body, "probe_success 1") {
+		t.Errorf("debug output:\n%s", body)
+	}
+}
+
+func TestProbeEndpointOff(t *testing.T) {
+	s := newProbeSetup(t, "", nil)
+	if code, body := s.get(t, "module=tcp&target=127.0.0.1:"+s.port); code != 404 || !strings.Contains(body, "no probeEndpoint") {
+		t.Errorf("%d %s", code, body)
+	}
+}
+
+// TestProbeDiscovered: allowDiscovered allows what the exporter probes
+// now, and only that.
+func TestProbeDiscovered(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.3:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	addr := l.Addr().String()
+	names := series.NewNames([]string{"target", "kind", "address"})
+	src := probes{{Key: "x", Spec: scheduler.Spec{Entry: "db", Labels: series.New(names, []string{"db", "readiness", addr})}}}
+	s := newProbeSetup(t, "probeEndpoint: {allowDiscovered: true}\n", src)
+	if code, body := s.get(t, "module=tcp&target="+addr); code != 200 || !strings.Contains(body, "probe_success 1") {
+		t.Errorf("a discovered target: %d %s", code, body)
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(port)
+	if code, _ := s.get(t, fmt.Sprintf("module=tcp&target=127.0.0.3:%d", n+1)); code != 403 {
+		t.Errorf("another port of a discovered host: %d", code)
+	}
+}
+
+// TestProbeTimeoutAndBusy: the scrape timeout bounds the attempt, and
+// the concurrency bound refuses what can't get a slot in time.
+func TestProbeTimeoutAndBusy(t *testing.T) {
+	s := newProbeSetup(t, endpoint+"  maxConcurrent: 1\n", nil)
+	target := "module=slow&target=127.0.0.1:" + s.port
+	start := time.Now()
+	_, body := s.get(t, target, "X-Prometheus-Scrape-Timeout-Seconds", "1")
+	if took := time.Since(start); took > 900*time.Millisecond || !strings.Contains(body, "probe_success 0") {
+		t.Errorf("took %v (scrape timeout 1s, minus 0.5s):\n%s", took, body)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	started := make(chan struct{})
+	go func() {
+		defer wg.Done()
+		close(started)
+		s.get(t, target, "X-Prometheus-Scrape-Timeout-Seconds", "2.5")
+	}()
+	<-started
+	// Wait until the first request holds the one slot.
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(s.requests.WithLabelValues("busy")) == 0 && time.Now().Before(deadline) {
+		code, body := s.get(t, target, "X-Prometheus-Scrape-Timeout-Seconds", "0.7")
+		if code == 503 {
+			if !strings.Contains(body, "maxConcurrent") {
+				t.Errorf("busy body: %s", body)
+			}
+			break
+		}
+	}
+	wg.Wait()
+	if testutil.ToFloat64(s.requests.WithLabelValues("busy")) == 0 {
+		t.Error("no request was refused as busy")
+	}
+}
