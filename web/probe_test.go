@@ -61,6 +61,8 @@ func newProbeSetup(t *testing.T, endpoint string, targets probes) *probeSetup {
 modules:
   http_2xx: {httpGet: {path: /}, timeoutSeconds: 3}
   slow: {httpGet: {path: /slow}, timeoutSeconds: 3}
+  https: {httpGet: {scheme: HTTPS, path: /}, timeoutSeconds: 3}
+  grpc: {grpc: {port: 1}}
   tcp: {tcpSocket: {}}
   tcp_fixed: {tcpSocket: {port: `+port+`}}
 `+endpoint), "test.yaml")
@@ -146,6 +148,16 @@ func TestProbeEndpoint(t *testing.T) {
 	_, body := s.get(t, "module=tcp&target=loop.allowed.test:"+p+"&debug=true")
 	if !strings.Contains(body, "dial 127.0.0.9:"+p+": refused") || !strings.Contains(body, "Result: failure") {
 		t.Errorf("debug output:\n%s", body)
+	}
+	// HTTPS goes through net/http's Transport: its dials are judged too
+	// (127.0.0.9 is loopback, so nothing leaves even if they were not).
+	_, body = s.get(t, "module=https&target=loop.allowed.test:"+p+"&debug=true")
+	if !strings.Contains(body, "dial 127.0.0.9:"+p+": refused") || !strings.Contains(body, "Result: failure") {
+		t.Errorf("HTTPS debug output:\n%s", body)
+	}
+	_, body = s.get(t, "module=grpc&target=loop.allowed.test:"+p+"&debug=true")
+	if !strings.Contains(body, "dial 127.0.0.9:"+p+": refused") || !strings.Contains(body, "Result: failure") {
+		t.Errorf("gRPC debug output:\n%s", body)
 	}
 	_, body = s.get(t, "module=tcp&target=127.0.0.1:"+p+"&debug=true")
 	if !strings.Contains(body, "dial 127.0.0.1:"+p+": allowed") || !strings.Contains(body, "probe_success 1") {
