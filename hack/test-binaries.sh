@@ -92,8 +92,8 @@ if [ -z "$etcd" ]; then
   fi
 fi
 
-# promtool, from Debian's prometheus package, for `promtool test rules` on
-# the shipped alerts.
+# promtool and prometheus, from Debian's prometheus package: `promtool test
+# rules` on the shipped alerts, and a real Prometheus scraping /probe.
 promtool=$(command -v promtool || true)
 if [ -z "$promtool" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -122,6 +122,7 @@ fi
 
 echo "export PROBE_EXPORTER_KUBE_APISERVER=$apiserver"
 echo "export PROBE_EXPORTER_PROMTOOL=$promtool"
+echo "export PROBE_EXPORTER_PROMETHEUS=$(dirname "$promtool")/prometheus"
 echo "export PROBE_EXPORTER_ETCD=$etcd"
 echo "export PROBE_EXPORTER_COREDNS=$coredns"
 echo "export PROBE_EXPORTER_CHROMIUM=$chromium"
