@@ -2,6 +2,9 @@ package kubetest
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -9,8 +12,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/restmapper"
 )
 
 // Apply creates the objects of a manifest file (namespaces, service
@@ -63,4 +73,60 @@ func stripComments(doc string) string {
 		}
 	}
 	return b.String()
+}
+
+// DryRun sends every object of a manifest file (any kind the API server
+// serves, CRDs included) as a server-side dry-run create, as an admin, and
+// returns what the API server refused: validation (strict: an unknown
+// field is an error) and admission run, and nothing is stored. A namespaced object without a namespace goes to
+// "default"; an object that exists already counts as passed.
+func (c *Cluster) DryRun(t testing.TB, path string) []error {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(c.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	dyn, err := dynamic.NewForConfig(c.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	d := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(string(data)), 4096)
+	for i := 1; ; i++ {
+		var u unstructured.Unstructured
+		if err := d.Decode(&u.Object); err != nil {
+			if !errors.Is(err, io.EOF) {
+				errs = append(errs, fmt.Errorf("%s: document %d: %w", path, i, err))
+			}
+			return errs
+		}
+		if len(u.Object) == 0 {
+			continue
+		}
+		gvk := u.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s %s: %w", path, gvk.Kind, u.GetName(), err))
+			continue
+		}
+		ri := dyn.Resource(m.Resource)
+		var res dynamic.ResourceInterface = ri
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			ns := u.GetNamespace()
+			if ns == "" {
+				ns = "default"
+			}
+			res = ri.Namespace(ns)
+		}
+		// AlreadyExists comes from storage, after validation and admission
+		// passed: the object is fine (Apply created it before).
+		if _, err := res.Create(context.Background(), &u, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldValidation: "Strict"}); err != nil && !apierrors.IsAlreadyExists(err) {
+			errs = append(errs, fmt.Errorf("%s: %s %s: %w", path, gvk.Kind, u.GetName(), err))
+		}
+	}
 }
