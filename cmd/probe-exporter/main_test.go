@@ -581,6 +581,38 @@ func TestMetricFamilies(t *testing.T) {
 	golden.Check(t, "testdata/families.golden", text, *update)
 }
 
+// checkQueriesParse hands every query, Grafana's variables replaced, to
+// promtool check rules: Prometheus' own parser (promql/parser) judges them.
+func checkQueriesParse[P any](t *testing.T, panels []P) {
+	t.Helper()
+	bin := os.Getenv("PROBE_EXPORTER_PROMTOOL")
+	if bin == "" {
+		t.Log("no promtool (PROBE_EXPORTER_PROMTOOL): queries not parsed")
+		return
+	}
+	data, _ := json.Marshal(panels)
+	var ps []struct {
+		Targets []struct{ Expr string } `json:"targets"`
+	}
+	_ = json.Unmarshal(data, &ps)
+	vars := strings.NewReplacer("$__rate_interval", "5m", "$__range", "1h", "$__interval", "1m",
+		"$instance", ".*", "$target", ".*", "$namespace", ".*", "$kind", ".*")
+	var rules strings.Builder
+	rules.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	n := 0
+	for _, p := range ps {
+		for _, q := range p.Targets {
+			n++
+			fmt.Fprintf(&rules, "      - record: dashboard:query%d\n        expr: %q\n", n, vars.Replace(q.Expr))
+		}
+	}
+	path := filepath.Join(t.TempDir(), "dashboard-rules.yml")
+	writeConfig(t, path, rules.String())
+	if out, err := exec.Command(bin, "check", "rules", path).CombinedOutput(); err != nil {
+		t.Errorf("promtool: the dashboard's queries do not parse: %v\n%s", err, out)
+	}
+}
+
 // TestGrafanaDashboard keeps examples/grafana honest: it is valid JSON and
 // every metric it queries is one the exporter exports (the families of a
 // real scrape, testdata/families.golden, and the discovery families, which
@@ -591,8 +623,23 @@ func TestGrafanaDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dash struct {
+		Templating struct {
+			List []struct {
+				Name string `json:"name"`
+			} `json:"list"`
+		} `json:"templating"`
 		Panels []struct {
-			Title   string `json:"title"`
+			Title       string `json:"title"`
+			Type        string `json:"type"`
+			FieldConfig struct {
+				Defaults struct {
+					Mappings []struct {
+						Options map[string]struct {
+							Text string `json:"text"`
+						} `json:"options"`
+					} `json:"mappings"`
+				} `json:"defaults"`
+			} `json:"fieldConfig"`
 			Targets []struct {
 				Expr string `json:"expr"`
 			} `json:"targets"`
@@ -601,6 +648,26 @@ func TestGrafanaDashboard(t *testing.T) {
 	if err := json.Unmarshal(data, &dash); err != nil {
 		t.Fatal(err)
 	}
+	vars := map[string]bool{}
+	for _, v := range dash.Templating.List {
+		vars[v.Name] = true
+	}
+	for _, want := range []string{"datasource", "instance", "target", "namespace", "kind"} {
+		if !vars[want] {
+			t.Errorf("no $%s variable", want)
+		}
+	}
+	// probe_state's values read as words, where a panel shows them raw.
+	for _, p := range dash.Panels {
+		if p.Type != "table" && p.Type != "state-timeline" || !strings.Contains(p.Targets[0].Expr, "probe_state{") {
+			continue
+		}
+		m := p.FieldConfig.Defaults.Mappings
+		if len(m) == 0 || m[0].Options["-1"].Text != "unknown" || m[0].Options["0"].Text != "failure" || m[0].Options["1"].Text != "success" {
+			t.Errorf("panel %q: probe_state's -1/0/1 are not mapped to unknown/failure/success", p.Title)
+		}
+	}
+	checkQueriesParse(t, dash.Panels)
 	known := map[string]bool{
 		"probe_exporter_discovery_synced": true, "probe_exporter_discovery_errors_total": true,
 		"probe_exporter_discovery_events_total": true, "probe_exporter_discovery_skipped": true,
