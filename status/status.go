@@ -295,3 +295,59 @@ func row(st *scheduler.Status) Row {
 	}
 	return r
 }
+
+// Reach is how a source node's probes of one node's pods fare, in mesh
+// mode (probes with source_node and node labels).
+type Reach struct {
+	SourceNode string `json:"sourceNode"`
+	Node       string `json:"node"`
+	// Passing of Total readiness probes are in state success.
+	Passing int `json:"passing"`
+	Total   int `json:"total"`
+}
+
+// Mesh is who reaches whom: one Reach per (source node, node), sorted.
+// Each replica knows its own source node's row; the full matrix is
+// Prometheus' (ProbeMeshPartition, the dashboard's matrix).
+func Mesh(src Source) []Reach {
+	type pair struct{ from, to string }
+	at := map[pair]*Reach{}
+	src.Each(func(st *scheduler.Status) {
+		if st.Spec.Kind != config.Readiness {
+			return
+		}
+		var from, to string
+		names, values := st.Spec.Labels.Names.Names, st.Spec.Labels.Values
+		for i, n := range names {
+			switch n {
+			case "source_node":
+				from = values[i]
+			case "node":
+				to = values[i]
+			}
+		}
+		if from == "" || to == "" {
+			return
+		}
+		r := at[pair{from, to}]
+		if r == nil {
+			r = &Reach{SourceNode: from, Node: to}
+			at[pair{from, to}] = r
+		}
+		r.Total++
+		if st.Record.Value() == state.Success {
+			r.Passing++
+		}
+	})
+	out := make([]Reach, 0, len(at))
+	for _, r := range at {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b Reach) int {
+		if c := strings.Compare(a.SourceNode, b.SourceNode); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Node, b.Node)
+	})
+	return out
+}

@@ -205,3 +205,24 @@ func BenchmarkFirstPage(b *testing.B) {
 		}
 	})
 }
+
+func TestMesh(t *testing.T) {
+	mesh := series.NewNames([]string{"target", "kind", "address", "node", "source_node"})
+	at := func(address, node, results string, kind config.Kind) scheduler.Status {
+		st := probe("mesh", kind, address, "", results, 0)
+		st.Spec.Labels = series.New(mesh, []string{"mesh", kind.String(), address, node, "a"})
+		return st
+	}
+	src := fixed{
+		at("10.0.1.1:80", "a", "S", config.Readiness),
+		at("10.0.2.1:80", "b", "S", config.Readiness),
+		at("10.0.2.2:80", "b", "FF", config.Readiness),
+		at("10.0.2.2:80", "b", "S", config.Liveness), // readiness only
+		probe("web", config.Readiness, "10.0.0.1:80", "shop", "S", 0), // not mesh
+	}
+	got := Mesh(src)
+	want := []Reach{{"a", "a", 1, 1}, {"a", "b", 1, 2}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%v, want %v", got, want)
+	}
+}

@@ -85,6 +85,7 @@ func Handler(o Options) (http.Handler, error) {
 		mux.Handle("GET /targets", targetsHTML(o.Targets))
 		mux.Handle("GET /api/v1/targets", targetsAPI(o.Targets))
 		mux.Handle("GET /api/v1/targets/{target}", targetsAPI(o.Targets))
+		mux.Handle("GET /api/v1/mesh", meshAPI(o.Targets))
 		links = append(links, web.LandingLinks{Address: "/targets", Text: "Targets"})
 	}
 	for _, p := range o.Pages {

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -63,6 +64,17 @@ func targetsAPI(src status.Source) http.HandlerFunc {
 	}
 }
 
+// meshAPI serves /api/v1/mesh: who reaches whom, in mesh mode.
+func meshAPI(src status.Source) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(struct {
+			Status string         `json:"status"`
+			Data   []status.Reach `json:"data"`
+		}{"success", status.Mesh(src)})
+	}
+}
+
 func limitOf(q status.Query) int {
 	if q.Limit <= 0 {
 		return status.DefaultLimit
@@ -82,6 +94,43 @@ type pageData struct {
 	Prev, Next    string // the neighbouring pages' queries
 	Limit         int
 	First, Last   int
+	// Mesh, in mesh mode: rows are source nodes, columns nodes.
+	Mesh meshMatrix
+}
+
+// meshMatrix lays status.Mesh out for the page.
+type meshMatrix struct {
+	Nodes []string
+	Rows  []meshRow
+}
+
+type meshRow struct {
+	Source string
+	Cells  []*status.Reach // lined up with Nodes; nil: not probed
+}
+
+func matrix(rs []status.Reach) meshMatrix {
+	var m meshMatrix
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if !seen[r.Node] {
+			seen[r.Node] = true
+			m.Nodes = append(m.Nodes, r.Node)
+		}
+	}
+	slices.Sort(m.Nodes)
+	col := map[string]int{}
+	for i, n := range m.Nodes {
+		col[n] = i
+	}
+	for i := range rs {
+		r := &rs[i]
+		if len(m.Rows) == 0 || m.Rows[len(m.Rows)-1].Source != r.SourceNode {
+			m.Rows = append(m.Rows, meshRow{Source: r.SourceNode, Cells: make([]*status.Reach, len(m.Nodes))})
+		}
+		m.Rows[len(m.Rows)-1].Cells[col[r.Node]] = r
+	}
+	return m
 }
 
 // targetsHTML serves /targets: server-rendered, no JavaScript.
@@ -97,6 +146,7 @@ func targetsHTML(src status.Source) http.HandlerFunc {
 			q = status.Query{}
 		}
 		d.Page = status.Read(src, q)
+		d.Mesh = matrix(status.Mesh(src))
 		d.Limit = limitOf(q)
 		d.Encoded = values.Encode()
 		if n := len(d.Page.Rows); n > 0 {
