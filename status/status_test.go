@@ -217,7 +217,7 @@ func TestMesh(t *testing.T) {
 		at("10.0.1.1:80", "a", "S", config.Readiness),
 		at("10.0.2.1:80", "b", "S", config.Readiness),
 		at("10.0.2.2:80", "b", "FF", config.Readiness),
-		at("10.0.2.2:80", "b", "S", config.Liveness), // readiness only
+		at("10.0.2.2:80", "b", "S", config.Liveness),                  // readiness only
 		probe("web", config.Readiness, "10.0.0.1:80", "shop", "S", 0), // not mesh
 	}
 	got := Mesh(src)
