@@ -120,9 +120,29 @@ if [ -z "$chromium" ]; then
   fi
 fi
 
+# The Prometheus Operator's CRDs (ServiceMonitor, PodMonitor,
+# PrometheusRule...), for the Helm chart's server-side dry run: generated
+# with controller-gen from the operator's API types, as the operator's own
+# build generates them (the module with its YAML is not on the proxy).
+OPERATOR_VERSION=${OPERATOR_VERSION:-v0.95.2}
+crds=$CACHE/crds/prometheus-operator-$OPERATOR_VERSION
+if [ ! -s "$crds/monitoring.coreos.com_servicemonitors.yaml" ]; then
+  log "generating the Prometheus Operator $OPERATOR_VERSION CRDs (once)"
+  work=$CACHE/build/crds-$OPERATOR_VERSION
+  rm -rf "$work" "$crds.tmp" && mkdir -p "$work" && cd "$work"
+  go mod init probe-exporter.test/crds >/dev/null 2>&1
+  go get "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring@$OPERATOR_VERSION" >&2
+  dir=$(go list -m -f '{{.Dir}}' github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring)
+  GOFLAGS= go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0 crd paths="$dir/v1" output:crd:dir="$crds.tmp" >&2
+  rm -rf "$crds" && mv "$crds.tmp" "$crds"
+  cd / && rm -rf "$work"
+  log "CRDs cached in $crds"
+fi
+
 echo "export PROBE_EXPORTER_KUBE_APISERVER=$apiserver"
 echo "export PROBE_EXPORTER_PROMTOOL=$promtool"
 echo "export PROBE_EXPORTER_PROMETHEUS=$(dirname "$promtool")/prometheus"
 echo "export PROBE_EXPORTER_ETCD=$etcd"
 echo "export PROBE_EXPORTER_COREDNS=$coredns"
 echo "export PROBE_EXPORTER_CHROMIUM=$chromium"
+echo "export PROBE_EXPORTER_OPERATOR_CRDS=$crds"
