@@ -140,7 +140,19 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 		// failure: the kubelet retries and then discards it.
 		return Outcome{Result: Failure, Err: fmt.Errorf("reading response body: %w", err), StatusCode: res.StatusCode}
 	}
-	o := Outcome{StatusCode: res.StatusCode}
+	o := Outcome{StatusCode: res.StatusCode, ContentLength: res.ContentLength,
+		HTTPVersion: float64(res.ProtoMajor) + float64(res.ProtoMinor)/10}
+	for r := res.Request; r != nil && r.Response != nil; r = r.Response.Request {
+		o.Redirects++
+	}
+	if res.TLS != nil {
+		o.TLSVersion = res.TLS.Version
+		for _, c := range res.TLS.PeerCertificates {
+			if o.CertExpiry.IsZero() || c.NotAfter.Before(o.CertExpiry) {
+				o.CertExpiry = c.NotAfter
+			}
+		}
+	}
 	switch code := res.StatusCode; {
 	case code >= http.StatusOK && code < http.StatusMultipleChoices:
 		o.Result, o.Output = Success, p.redact.text(string((*bp)[:n]))

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -172,6 +173,15 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	gauge("probe_duration_seconds", "How long the probe took.", took.Seconds())
 	if def.HTTPGet != nil {
 		gauge("probe_http_status_code", "HTTP status code of the final response, 0 if none.", float64(o.StatusCode))
+		gauge("probe_http_content_length", "Content-Length of the final response, -1 when unknown.", float64(o.ContentLength))
+		gauge("probe_http_version", "HTTP version of the final response.", o.HTTPVersion)
+		gauge("probe_http_redirects", "Redirects followed to the final response.", float64(o.Redirects))
+		if o.TLSVersion != 0 {
+			gauge("probe_ssl_earliest_cert_expiry", "Earliest expiry of the certificates the server sent, in Unix seconds.", float64(o.CertExpiry.Unix()))
+			v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "probe_tls_version_info", Help: "The TLS version the connection used."}, []string{"version"})
+			v.WithLabelValues(tls.VersionName(o.TLSVersion)).Set(1)
+			reg.MustRegister(v)
+		}
 	}
 	if o.LookedUp {
 		gauge("probe_dns_lookup_time_seconds", "How long resolving the target's name took.", o.Lookup.Seconds())
@@ -200,7 +210,16 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		mfs, _ := reg.Gather()
 		var buf bytes.Buffer
 		for _, mf := range mfs {
-			fmt.Fprintf(&buf, "%s %v\n", mf.GetName(), mf.GetMetric()[0].GetGauge().GetValue())
+			for _, m := range mf.GetMetric() {
+				labels := ""
+				for _, l := range m.GetLabel() {
+					labels += fmt.Sprintf("%s=%q", l.GetName(), l.GetValue())
+				}
+				if labels != "" {
+					labels = "{" + labels + "}"
+				}
+				fmt.Fprintf(&buf, "%s%s %v\n", mf.GetName(), labels, m.GetGauge().GetValue())
+			}
 		}
 		_, _ = w.Write(buf.Bytes())
 		return

@@ -36,6 +36,8 @@ func newProbeSetup(t *testing.T, endpoint string, targets probes) *probeSetup {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
+		case "/hop":
+			http.Redirect(w, r, "/", http.StatusFound)
 		case "/redirect-away":
 			http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
 		case "/slow":
@@ -98,7 +100,9 @@ func TestProbeEndpoint(t *testing.T) {
 		code  int
 		want  []string
 	}{
-		{"module=http_2xx&target=127.0.0.1:" + p, 200, []string{"probe_success 1", "probe_http_status_code 200", "probe_ip_protocol 4", "probe_duration_seconds "}},
+		{"module=http_2xx&target=127.0.0.1:" + p, 200, []string{"probe_success 1", "probe_http_status_code 200", "probe_ip_protocol 4", "probe_duration_seconds ",
+			"probe_http_content_length 3", "probe_http_version 1.1", "probe_http_redirects 0"}},
+		{"module=http_2xx&target=http://127.0.0.1:" + p + "/hop", 200, []string{"probe_success 1", "probe_http_redirects 1"}},
 		{"module=http_2xx&target=http://127.0.0.1:" + p + "/x?y=1", 200, []string{"probe_success 1"}},
 		{"module=http_2xx&target=ok.allowed.test:" + p, 200, []string{"probe_success 1", "probe_dns_lookup_time_seconds "}},
 		{"module=tcp&target=127.0.0.1:" + p, 200, []string{"probe_success 1"}},
@@ -162,6 +166,24 @@ func TestProbeEndpoint(t *testing.T) {
 	_, body = s.get(t, "module=tcp&target=127.0.0.1:"+p+"&debug=true")
 	if !strings.Contains(body, "dial 127.0.0.1:"+p+": allowed") || !strings.Contains(body, "probe_success 1") {
 		t.Errorf("debug output:\n%s", body)
+	}
+}
+
+// TestProbeTLS: an HTTPS target's certificate expiry and TLS version.
+func TestProbeTLS(t *testing.T) {
+	s := newProbeSetup(t, endpoint, nil)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
+	defer srv.Close()
+	code, body := s.get(t, "module=http_2xx&target="+srv.URL+"/")
+	expiry := srv.Certificate().NotAfter.Unix()
+	for _, want := range []string{"probe_success 1", `probe_tls_version_info{version="TLS 1.3"} 1`, fmt.Sprintf("probe_ssl_earliest_cert_expiry %g", float64(expiry))} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("%d: the answer lacks %q:\n%s", code, want, body)
+		}
+	}
+	// A cleartext answer has no TLS gauges.
+	if _, body := s.get(t, "module=http_2xx&target=127.0.0.1:"+s.port); strings.Contains(body, "probe_tls_version_info") || strings.Contains(body, "probe_ssl_earliest_cert_expiry") {
+		t.Errorf("TLS gauges without TLS:\n%s", body)
 	}
 }
 
