@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"time"
 
@@ -70,10 +71,16 @@ func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, err
 	}
 
+	// An httptrace.ClientTrace (/probe's phases) hears what net/http's
+	// Transport would tell it; net.Dialer already told it of the connect.
+	trace := httptrace.ContextClientTrace(ctx)
 	out := *req
 	out.Close = true // Connection: close, as DisableKeepAlives sends
 	if err := out.Write(conn); err != nil {
 		return fail(err)
+	}
+	if trace != nil && trace.WroteRequest != nil {
+		trace.WroteRequest(httptrace.WroteRequestInfo{})
 	}
 	lr := &limitedConn{Conn: conn, limit: maxResponseHeaderBytes}
 	br := bufio.NewReaderSize(lr, readBufferSize)
@@ -83,6 +90,9 @@ func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	// unwraps it.)
 	if _, err := br.Peek(1); err != nil {
 		return fail(err)
+	}
+	if trace != nil && trace.GotFirstResponseByte != nil {
+		trace.GotFirstResponseByte()
 	}
 	var res *http.Response
 	for {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -155,7 +156,13 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, "bad_request", http.StatusBadRequest, "module %q: %v", moduleName, err)
 		return
 	}
-	o, took := prober.Attempt(prober.WithDialGuard(ctx, guard), p, target, timeout)
+	ph := &phases{}
+	actx := prober.WithDialGuard(ctx, guard)
+	if def.HTTPGet != nil {
+		actx = httptrace.WithClientTrace(actx, ph.trace())
+	}
+	o, took := prober.Attempt(actx, p, target, timeout)
+	ph.end()
 	success := o.Err == nil && (o.Result == prober.Success || o.Result == prober.Warning)
 	result := "failure"
 	if success {
@@ -176,6 +183,11 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gauge("probe_http_content_length", "Content-Length of the final response, -1 when unknown.", float64(o.ContentLength))
 		gauge("probe_http_version", "HTTP version of the final response.", o.HTTPVersion)
 		gauge("probe_http_redirects", "Redirects followed to the final response.", float64(o.Redirects))
+		pv := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "probe_http_duration_seconds", Help: "Time in each phase of the HTTP request, summed over redirects: resolve, connect, tls, processing (request sent to first response byte), transfer (first byte to the end of the body read)."}, []string{"phase"})
+		for phase, d := range ph.durations(o.Lookup) {
+			pv.WithLabelValues(phase).Set(d.Seconds())
+		}
+		reg.MustRegister(pv)
 		if o.TLSVersion != 0 {
 			gauge("probe_ssl_earliest_cert_expiry", "Earliest expiry of the certificates the server sent, in Unix seconds.", float64(o.CertExpiry.Unix()))
 			v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "probe_tls_version_info", Help: "The TLS version the connection used."}, []string{"version"})
@@ -225,6 +237,58 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+// phases times an HTTP attempt's phases from httptrace's hooks, summed
+// over redirect hops, as blackbox_exporter reports them.
+type phases struct {
+	mu                         sync.Mutex
+	connectStart, tlsStart     time.Time
+	wrote, firstByte, finished time.Time
+	connect, tls, processing   time.Duration
+}
+
+func (p *phases) trace() *httptrace.ClientTrace {
+	at := func(f func(now time.Time)) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		f(time.Now())
+	}
+	return &httptrace.ClientTrace{
+		ConnectStart: func(string, string) { at(func(now time.Time) { p.connectStart = now }) },
+		ConnectDone: func(string, string, error) {
+			at(func(now time.Time) { p.connect += now.Sub(p.connectStart) })
+		},
+		TLSHandshakeStart: func() { at(func(now time.Time) { p.tlsStart = now }) },
+		TLSHandshakeDone: func(tls.ConnectionState, error) {
+			at(func(now time.Time) { p.tls += now.Sub(p.tlsStart) })
+		},
+		WroteRequest: func(httptrace.WroteRequestInfo) { at(func(now time.Time) { p.wrote = now }) },
+		GotFirstResponseByte: func() {
+			at(func(now time.Time) {
+				p.firstByte = now
+				if !p.wrote.IsZero() {
+					p.processing += now.Sub(p.wrote)
+				}
+			})
+		},
+	}
+}
+
+func (p *phases) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.finished = time.Now()
+}
+
+func (p *phases) durations(resolve time.Duration) map[string]time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	transfer := time.Duration(0)
+	if !p.firstByte.IsZero() {
+		transfer = p.finished.Sub(p.firstByte)
+	}
+	return map[string]time.Duration{"resolve": resolve, "connect": p.connect, "tls": p.tls, "processing": p.processing, "transfer": transfer}
 }
 
 func boolValue(b bool) float64 {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,7 +102,8 @@ func TestProbeEndpoint(t *testing.T) {
 		want  []string
 	}{
 		{"module=http_2xx&target=127.0.0.1:" + p, 200, []string{"probe_success 1", "probe_http_status_code 200", "probe_ip_protocol 4", "probe_duration_seconds ",
-			"probe_http_content_length 3", "probe_http_version 1.1", "probe_http_redirects 0"}},
+			"probe_http_content_length 3", "probe_http_version 1.1", "probe_http_redirects 0",
+			`probe_http_duration_seconds{phase="connect"}`, `probe_http_duration_seconds{phase="processing"}`, `probe_http_duration_seconds{phase="transfer"}`, `probe_http_duration_seconds{phase="tls"} 0`}},
 		{"module=http_2xx&target=http://127.0.0.1:" + p + "/hop", 200, []string{"probe_success 1", "probe_http_redirects 1"}},
 		{"module=http_2xx&target=http://127.0.0.1:" + p + "/x?y=1", 200, []string{"probe_success 1"}},
 		{"module=http_2xx&target=ok.allowed.test:" + p, 200, []string{"probe_success 1", "probe_dns_lookup_time_seconds "}},
@@ -176,14 +178,36 @@ func TestProbeTLS(t *testing.T) {
 	defer srv.Close()
 	code, body := s.get(t, "module=http_2xx&target="+srv.URL+"/")
 	expiry := srv.Certificate().NotAfter.Unix()
+	if strings.Contains(body, `probe_http_duration_seconds{phase="tls"} 0`+"\n") {
+		t.Errorf("no TLS phase over HTTPS:\n%s", body)
+	}
 	for _, want := range []string{"probe_success 1", `probe_tls_version_info{version="TLS 1.3"} 1`, fmt.Sprintf("probe_ssl_earliest_cert_expiry %g", float64(expiry))} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("%d: the answer lacks %q:\n%s", code, want, body)
 		}
 	}
-	// A cleartext answer has no TLS gauges.
-	if _, body := s.get(t, "module=http_2xx&target=127.0.0.1:"+s.port); strings.Contains(body, "probe_tls_version_info") || strings.Contains(body, "probe_ssl_earliest_cert_expiry") {
+	phasesTimed(t, body, "connect", "tls", "processing", "transfer")
+	// A cleartext answer has no TLS gauges; its phases are timed through
+	// our one-shot transport.
+	_, body = s.get(t, "module=http_2xx&target=127.0.0.1:"+s.port)
+	if strings.Contains(body, "probe_tls_version_info") || strings.Contains(body, "probe_ssl_earliest_cert_expiry") {
 		t.Errorf("TLS gauges without TLS:\n%s", body)
+	}
+	phasesTimed(t, body, "connect", "processing", "transfer")
+}
+
+// phasesTimed checks that each phase took some time.
+func phasesTimed(t *testing.T, body string, phases ...string) {
+	t.Helper()
+	for _, ph := range phases {
+		m := regexp.MustCompile(`probe_http_duration_seconds\{phase="` + ph + `"\} (\S+)`).FindStringSubmatch(body)
+		if len(m) < 2 {
+			t.Errorf("no phase %s:\n%s", ph, body)
+			continue
+		}
+		if v, err := strconv.ParseFloat(m[1], 64); err != nil || v <= 0 {
+			t.Errorf("phase %s not timed:\n%s", ph, body)
+		}
 	}
 }
 
