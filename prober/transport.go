@@ -72,15 +72,13 @@ func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 
 	// An httptrace.ClientTrace (/probe's phases) hears what net/http's
-	// Transport would tell it; net.Dialer already told it of the connect.
+	// Transport would tell it: net.Dialer tells it of the connect,
+	// Request.Write of the request written, we of the first byte.
 	trace := httptrace.ContextClientTrace(ctx)
 	out := *req
 	out.Close = true // Connection: close, as DisableKeepAlives sends
 	if err := out.Write(conn); err != nil {
 		return fail(err)
-	}
-	if trace != nil && trace.WroteRequest != nil {
-		trace.WroteRequest(httptrace.WroteRequestInfo{})
 	}
 	lr := &limitedConn{Conn: conn, limit: maxResponseHeaderBytes}
 	br := bufio.NewReaderSize(lr, readBufferSize)

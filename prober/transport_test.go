@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -280,4 +282,43 @@ func sameText(a, b error) bool {
 		return a.Error() == b.Error()
 	}
 	return ua.Err.Error() == ub.Err.Error()
+}
+
+// TestOneShotTransportTraceParity: an httptrace.ClientTrace hears the
+// same events, in the same order, from our transport as from net/http's,
+// for the hooks /probe times its phases with.
+func TestOneShotTransportTraceParity(t *testing.T) {
+	std := &http.Transport{Proxy: nil, DisableKeepAlives: true, DisableCompression: true}
+	defer std.CloseIdleConnections()
+	ours := &oneShotTransport{dialer: &net.Dialer{}, tls: std}
+	events := func(rt http.RoundTripper, url string) []string {
+		var mu sync.Mutex
+		var got []string
+		add := func(e string) { mu.Lock(); got = append(got, e); mu.Unlock() }
+		trace := &httptrace.ClientTrace{
+			ConnectStart:         func(string, string) { add("ConnectStart") },
+			ConnectDone:          func(string, string, error) { add("ConnectDone") },
+			WroteRequest:         func(httptrace.WroteRequestInfo) { add("WroteRequest") },
+			GotFirstResponseByte: func() { add("GotFirstResponseByte") },
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, url+"/", nil)
+		res, err := (&http.Client{Transport: rt}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+	url, _ := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	a := events(std, url)
+	url, _ = rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	b := events(ours, url)
+	if strings.Join(a, ",") != strings.Join(b, ",") {
+		t.Errorf("net/http: %v; ours: %v", a, b)
+	}
 }
