@@ -16,17 +16,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/state"
 )
 
-// fixed is a Source of given probes.
-type fixed []scheduler.Status
-
-// Each hands out one copy at a time, as the scheduler does.
-func (f fixed) Each(fn func(*scheduler.Status)) {
-	var st scheduler.Status
-	for i := range f {
-		st = f[i]
-		fn(&st)
-	}
-}
+type fixed = Fixed
 
 var appeared = time.Unix(1700000000, 0)
 

@@ -14,17 +14,10 @@ import (
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"
+	"github.com/probe-exporter/probe-exporter/status"
 )
 
-type probes []scheduler.Status
-
-func (p probes) Each(fn func(*scheduler.Status)) {
-	var st scheduler.Status
-	for i := range p {
-		st = p[i]
-		fn(&st)
-	}
-}
+type probes = status.Fixed
 
 func statusFixture() probes {
 	names := series.NewNames([]string{"target", "kind", "address", "zone"})
