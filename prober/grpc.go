@@ -30,7 +30,6 @@ type grpcProber struct {
 }
 
 func newGRPC(a *config.GRPCAction, timeout time.Duration, env *Env) *grpcProber {
-	d := env.dialer
 	return &grpcProber{
 		port:    int(a.Port),
 		service: *a.Service,
@@ -39,9 +38,6 @@ func newGRPC(a *config.GRPCAction, timeout time.Duration, env *Env) *grpcProber 
 		opts: []grpc.DialOption{
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithUserAgent(env.userAgent),
-			grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-				return d.DialContext(ctx, "tcp", addr)
-			}),
 		},
 	}
 }
@@ -55,25 +51,29 @@ func (p *grpcProber) Address(t *Target) string {
 
 func (p *grpcProber) Probe(ctx context.Context, t *Target) Outcome {
 	addr := p.Address(t)
-	// gRPC dials on its own goroutine, outside the attempt's context: a
-	// name is resolved here, inside it, and the address dialed; the
-	// authority stays the name.
-	dial, err := p.env.resolve(ctx, t.Host, strconv.Itoa(p.port))
-	if err == nil {
-		// gRPC's own dial carries none of the attempt's context: the
-		// guard judges the address here.
-		err = checkGuard(ctx, dial)
-	}
+	port := strconv.Itoa(p.port)
+	// gRPC dials on its own goroutine, with a context of its own: the name
+	// is resolved here, inside the attempt, and the dialer gRPC calls tries
+	// its addresses one after the other (as net.Dialer does for the
+	// kubelet), each judged first by the attempt's dial guard.
+	ips, err := p.env.addresses(ctx, t.Host)
 	if err != nil {
 		return Outcome{Result: Failure, Output: fmt.Sprintf("error: failed to connect service at %q: %v", addr, err)}
 	}
-	opts := p.opts
-	if dial != addr {
-		opts = append(opts[:len(opts):len(opts)], grpc.WithAuthority(addr))
+	d := p.env.dialer
+	dialer := func(dctx context.Context, target string) (net.Conn, error) {
+		if ips == nil { // no resolver of ours: the dialer resolves
+			if err := checkGuard(ctx, target); err != nil {
+				return nil, err
+			}
+			return d.DialContext(dctx, "tcp", target)
+		}
+		return dialSerial(dctx, d, "tcp", ips, port, func(a string) error { return checkGuard(ctx, a) })
 	}
-	// passthrough: the address goes to our dialer as written, as it did
-	// with the kubelet's grpc.DialContext.
-	conn, err := grpc.NewClient("passthrough:///"+dial, opts...)
+	opts := append(p.opts[:len(p.opts):len(p.opts)], grpc.WithContextDialer(dialer))
+	// passthrough: the name:port goes to our dialer as written, as it did
+	// with the kubelet's grpc.DialContext, and is the :authority.
+	conn, err := grpc.NewClient("passthrough:///"+addr, opts...)
 	if err != nil {
 		return Outcome{Result: Failure, Output: fmt.Sprintf("error: failed to connect service at %q: %v", addr, err)}
 	}

@@ -31,11 +31,25 @@ func (d resolvingDialer) DialContext(ctx context.Context, network, address strin
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
+	return dialSerial(ctx, d.base, network, addrs, port, nil)
+}
+
+// dialSerial dials addrs one after the other until one answers, sharing
+// ctx's time between them; check, when set, judges each address first.
+func dialSerial(ctx context.Context, base Dialer, network string, addrs []netip.Addr, port string, check func(string) error) (net.Conn, error) {
 	var first error
 	for i, a := range addrs {
-		dctx, cancel := partialDeadline(ctx, len(addrs)-i)
-		conn, err := d.base.DialContext(dctx, network, net.JoinHostPort(a.String(), port))
-		cancel()
+		address := net.JoinHostPort(a.String(), port)
+		var conn net.Conn
+		err := error(nil)
+		if check != nil {
+			err = check(address)
+		}
+		if err == nil {
+			dctx, cancel := partialDeadline(ctx, len(addrs)-i)
+			conn, err = base.DialContext(dctx, network, address)
+			cancel()
+		}
 		if err == nil {
 			return conn, nil
 		}
@@ -95,16 +109,19 @@ func withTrace(ctx context.Context) (context.Context, *trace) {
 	return context.WithValue(ctx, traceKey{}, tr), tr
 }
 
-// resolve is the address to dial for host:port: host itself when it is
-// an IP address, else its first address, for probers (gRPC) whose
-// library dials outside the attempt's context.
-func (e *Env) resolve(ctx context.Context, host, port string) (string, error) {
-	if e.resolver == nil || isIP(host) {
-		return net.JoinHostPort(host, port), nil
+// addresses are host's addresses, inside the attempt's deadline: host
+// itself when it is an IP address; nil without a resolver (the dialer's
+// own then resolves the name).
+func (e *Env) addresses(ctx context.Context, host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a}, nil
+	}
+	if e.resolver == nil {
+		return nil, nil
 	}
 	addrs, err := resolvingDialer{r: e.resolver, family: e.family}.lookup(ctx, host)
 	if err != nil {
-		return "", &net.OpError{Op: "dial", Net: "tcp", Err: err}
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: err}
 	}
-	return net.JoinHostPort(addrs[0].String(), port), nil
+	return addrs, nil
 }

@@ -33,7 +33,7 @@ func TestProbesResolveNames(t *testing.T) {
 	hs := health.NewServer()
 	grpcPort := grpcServer(t, func(s *grpc.Server) { healthpb.RegisterHealthServer(s, hs) })
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Host == "" || !strings.HasPrefix(r.Host, "svc.test:") {
+		if !strings.HasPrefix(r.Host, "svc.test:") && !strings.HasPrefix(r.Host, "multi.test:") {
 			http.Error(w, "Host "+r.Host, http.StatusBadRequest)
 		}
 	}))
@@ -42,6 +42,9 @@ func TestProbesResolveNames(t *testing.T) {
 
 	z := dnstest.NewZone()
 	z.Set("svc.test. A", "svc.test. 30 IN A 127.0.0.1")
+	// The first address refuses (nothing listens on 127.0.0.3): the next
+	// is dialed, as net.Dialer does, gRPC included.
+	z.Set("multi.test. A", "multi.test. 30 IN A 127.0.0.3", "multi.test. 30 IN A 127.0.0.1")
 	z.Fail("broken.test. A", 2) // SERVFAIL
 	z.Fail("broken.test. AAAA", 2)
 	env := resolvingEnv(t, dnstest.Serve(t, z))
@@ -63,6 +66,7 @@ func TestProbesResolveNames(t *testing.T) {
 			output string // in the output
 		}{
 			{"svc.test", env, Success, ""},
+			{"multi.test", env, Success, ""},
 			{"gone.test", env, Failure, "dial tcp: lookup gone.test on "},
 			{"broken.test", env, Failure, ": SERVFAIL"},
 			{"svc.test", slowEnv, Failure, ": timeout"},
