@@ -63,16 +63,25 @@ type probeHandler struct {
 	o ProbeOptions
 
 	mu    sync.Mutex
+	ep    *config.ProbeEndpoint // what list and slots were made from
+	list  *allowlist.List
 	slots chan struct{}
 }
 
-func (h *probeHandler) semaphore(n int) chan struct{} {
+// endpoint is ep's parsed allowlist and its slots, made again only when
+// a reload brings another block (requests holding a slot of the old one
+// give it back there).
+func (h *probeHandler) endpoint(ep *config.ProbeEndpoint) (*allowlist.List, chan struct{}) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.slots == nil || cap(h.slots) != n {
-		h.slots = make(chan struct{}, n)
+	if h.ep != ep {
+		h.ep = ep
+		h.list, _ = allowlist.Parse(ep.AllowedTargets) // validated at load
+		if h.slots == nil || cap(h.slots) != int(ep.MaxConcurrent) {
+			h.slots = make(chan struct{}, ep.MaxConcurrent)
+		}
 	}
-	return h.slots
+	return h.list, h.slots
 }
 
 func (h *probeHandler) fail(w http.ResponseWriter, result string, code int, format string, args ...any) {
@@ -107,15 +116,13 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	port := int(target.Port)
-	discovered := ep.AllowDiscovered && h.discovered(target.Host, port)
-	list, _ := allowlist.Parse(ep.AllowedTargets) // validated at load
-	byName := true
-	if !discovered {
-		if byName, err = list.Host(target.Host, port); err != nil {
-			h.fail(w, "refused", http.StatusForbidden, "refused: %v", err)
-			return
-		}
+	list, slots := h.endpoint(ep)
+	byName, refusal := list.Host(target.Host, port)
+	if refusal != nil && !ep.AllowDiscovered {
+		h.fail(w, "refused", http.StatusForbidden, "refused: %v", refusal)
+		return
 	}
+	discovered := false
 	var trace strings.Builder
 	var lastDialed netip.AddrPort
 	var dialMu sync.Mutex
@@ -143,13 +150,22 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	slots := h.semaphore(int(ep.MaxConcurrent))
 	select {
 	case slots <- struct{}{}:
 		defer func() { <-slots }()
 	case <-ctx.Done():
 		h.fail(w, "busy", http.StatusServiceUnavailable, "/probe is busy: all %d slots (probeEndpoint.maxConcurrent) stayed taken for the %v the request had", cap(slots), timeout)
 		return
+	}
+	if refusal != nil {
+		// Only being probed now can allow it. The scan of every probe
+		// runs holding a slot: a flood of requests costs at most
+		// maxConcurrent scans at once, not one per request.
+		if !h.discovered(target.Host, port) {
+			h.fail(w, "refused", http.StatusForbidden, "refused: %v (and the exporter does not probe it now)", refusal)
+			return
+		}
+		discovered, byName = true, true
 	}
 	p, err := h.o.Probers.New(def)
 	if err != nil {
