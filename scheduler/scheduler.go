@@ -117,6 +117,10 @@ type worker struct {
 
 	mu  sync.Mutex
 	rec state.Record
+
+	// due mirrors next while the worker is in the heap (UnixNano; 0 when
+	// not), for Each to read without Scheduler.mu or an allocation.
+	due atomic.Int64
 }
 
 // Options configure a Scheduler.
@@ -728,26 +732,23 @@ type Status struct {
 func (s *Scheduler) Each(fn func(*Status)) {
 	s.mu.Lock()
 	ws := make([]*worker, 0, s.queue.Len()+int(s.inFlight.Load())+16)
-	next := make([]time.Time, 0, cap(ws))
 	for _, src := range s.sources {
 		for _, t := range src {
 			for _, w := range t.workers {
 				if !w.standby {
 					ws = append(ws, w)
-					n := w.next
-					if w.index < 0 {
-						n = time.Time{} // running, waiting for a slot, or done
-					}
-					next = append(next, n)
 				}
 			}
 		}
 	}
 	s.mu.Unlock()
 	var st Status
-	for i, w := range ws {
+	for _, w := range ws {
 		st.Key = w.t.key
-		st.Next = next[i]
+		st.Next = time.Time{} // running, waiting for a slot, or done
+		if due := w.due.Load(); due != 0 {
+			st.Next = time.Unix(0, due)
+		}
 		w.mu.Lock()
 		st.Spec = w.spec
 		st.Record = w.rec
@@ -787,6 +788,7 @@ func (h workerHeap) Swap(i, j int) {
 func (h *workerHeap) Push(x any) {
 	w := x.(*worker)
 	w.index = len(*h)
+	w.due.Store(w.next.UnixNano())
 	*h = append(*h, w)
 }
 func (h *workerHeap) Pop() any {
@@ -795,6 +797,7 @@ func (h *workerHeap) Pop() any {
 	w := old[n-1]
 	old[n-1] = nil
 	w.index = -1
+	w.due.Store(0)
 	*h = old[:n-1]
 	return w
 }

@@ -569,3 +569,36 @@ func TestFairShareUnderOverload(t *testing.T) {
 		t.Errorf("waiting by entry: %v, want the black-holed entry's 17 or so waiting and at most the healthy one's 2", waiting)
 	}
 }
+
+// TestEachShowsNextRun: a probe waiting for its tick shows when it runs
+// next, within one period; a running one shows none.
+func TestEachShowsNextRun(t *testing.T) {
+	s, _ := harness(t, Options{})
+	pastStartup(s)
+	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(config.Readiness, p, time.Hour)}}})
+	await.True(t, "the first run", func() bool { return p.calls.Load() == 1 && records(s)["a/readiness"].Attempted })
+	var next time.Time
+	await.True(t, "a next run", func() bool {
+		s.Each(func(st *Status) { next = st.Next })
+		return !next.IsZero()
+	})
+	if d := time.Until(next); d <= 0 || d > time.Hour {
+		t.Errorf("next run in %v, want within the 1h period", d)
+	}
+	blocked := &fakeProber{block: make(chan struct{})}
+	defer close(blocked.block)
+	other := spec(config.Readiness, blocked, time.Hour)
+	other.Labels = series.New(names, []string{"e", "readiness", "h2"})
+	syncT(s, "other", []Target{{Key: "b", Specs: []Spec{other}}})
+	await.True(t, "the blocked probe running", func() bool { return blocked.calls.Load() == 1 })
+	seen := false
+	s.Each(func(st *Status) {
+		if st.Key == "b" {
+			next, seen = st.Next, true
+		}
+	})
+	if !seen || !next.IsZero() {
+		t.Errorf("a running probe shows a next run at %v", next)
+	}
+}
