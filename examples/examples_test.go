@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/discovery"
 	_ "github.com/probe-exporter/probe-exporter/discovery/dns"
 	_ "github.com/probe-exporter/probe-exporter/discovery/kubernetes"
+	"github.com/probe-exporter/probe-exporter/internal/faults"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/targets"
 )
@@ -58,21 +60,9 @@ func TestStaticExampleExec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	open := int32(l.Addr().(*net.TCPAddr).Port)
+	_, listening, _ := net.SplitHostPort(faults.Listen(t, func(net.Conn) {})) // accepts, closes
+	p, _ := strconv.Atoi(listening)
+	open := int32(p)
 	closed := freePort(t)
 	n := 0
 	for i := range cfg.Targets {

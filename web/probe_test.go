@@ -19,6 +19,7 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/internal/dnstest"
+	"github.com/probe-exporter/probe-exporter/internal/faults"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/resolver"
 	"github.com/probe-exporter/probe-exporter/scheduler"
@@ -221,21 +222,7 @@ func TestProbeEndpointOff(t *testing.T) {
 // TestProbeDiscovered: allowDiscovered allows what the exporter probes
 // now, and only that.
 func TestProbeDiscovered(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.3:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	addr := l.Addr().String()
+	addr := faults.ListenOn(t, "127.0.0.3:0", func(net.Conn) {}) // accepts, closes
 	names := series.NewNames([]string{"target", "kind", "address"})
 	src := probes{{Key: "x", Spec: scheduler.Spec{Entry: "db", Labels: series.New(names, []string{"db", "readiness", addr})}}}
 	s := newProbeSetup(t, "probeEndpoint: {allowDiscovered: true}\n", src)

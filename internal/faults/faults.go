@@ -45,6 +45,18 @@ func Listen(t testing.TB, serve func(net.Conn)) string {
 	return loopbackAddr(l)
 }
 
+// ListenOn is Listen on addr (another loopback address: 127.0.0.3:0),
+// returning the address listened on.
+func ListenOn(t testing.TB, addr string, serve func(net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveConns(t, l, serve)
+	return l.Addr().String()
+}
+
 // serveConns runs serve for each connection l accepts until t ends, then
 // closes l and every connection and waits for the handlers.
 func serveConns(t testing.TB, l net.Listener, serve func(net.Conn)) {
