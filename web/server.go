@@ -82,10 +82,11 @@ func Handler(o Options) (http.Handler, error) {
 		mux.Handle("/probe", &probeHandler{o: *o.Probe})
 	}
 	if o.Targets != nil {
-		mux.Handle("GET /targets", targetsHTML(o.Targets))
-		mux.Handle("GET /api/v1/targets", targetsAPI(o.Targets))
-		mux.Handle("GET /api/v1/targets/{target}", targetsAPI(o.Targets))
-		mux.Handle("GET /api/v1/mesh", meshAPI(o.Targets))
+		views := limit(statusViews)
+		mux.Handle("GET /targets", views(targetsHTML(o.Targets)))
+		mux.Handle("GET /api/v1/targets", views(targetsAPI(o.Targets)))
+		mux.Handle("GET /api/v1/targets/{target}", views(targetsAPI(o.Targets)))
+		mux.Handle("GET /api/v1/mesh", views(meshAPI(o.Targets)))
 		links = append(links, web.LandingLinks{Address: "/targets", Text: "Targets"})
 	}
 	for _, p := range o.Pages {

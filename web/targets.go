@@ -36,6 +36,28 @@ func roundDuration(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
+// statusViews bounds the status views built at once: each walks every
+// probe and, at 100k probes, holds tens of MB while it orders them.
+const statusViews = 2
+
+// limit lets n requests through at once: the others wait for a slot
+// while their client does, so that a flood of requests queues instead of
+// piling up memory.
+func limit(n int) func(http.Handler) http.Handler {
+	slots := make(chan struct{}, n)
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+				h.ServeHTTP(w, r)
+			case <-r.Context().Done():
+				http.Error(w, "the status views are busy", http.StatusServiceUnavailable)
+			}
+		})
+	}
+}
+
 // apiResponse is /api/v1/targets' body, shaped as Prometheus' HTTP API.
 type apiResponse struct {
 	Status string       `json:"status"`

@@ -1,15 +1,18 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/internal/await"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/series"
@@ -136,5 +139,67 @@ func TestTargetsPage(t *testing.T) {
 	// Linked from the landing page.
 	if _, _, body = get(t, h, "/"); !strings.Contains(body, `href="/targets"`) {
 		t.Error("the landing page does not link /targets")
+	}
+}
+
+// blocking is a Source whose Each waits for release, counting how many
+// wait at once.
+type blocking struct {
+	release chan struct{}
+	mu      sync.Mutex
+	now     int
+	most    int
+}
+
+func (b *blocking) Each(func(*scheduler.Status)) {
+	b.mu.Lock()
+	b.now++
+	b.most = max(b.most, b.now)
+	b.mu.Unlock()
+	<-b.release
+	b.mu.Lock()
+	b.now--
+	b.mu.Unlock()
+}
+
+// TestStatusViewsBounded: a flood of status requests builds at most
+// statusViews views at once; the rest wait, and one whose client gives up
+// leaves.
+func TestStatusViewsBounded(t *testing.T) {
+	src := &blocking{release: make(chan struct{})}
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Targets: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			get(t, h, []string{"/targets", "/api/v1/targets", "/api/v1/mesh"}[i%3])
+		}()
+	}
+	await.True(t, "the views to fill their slots", func() bool {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		return src.now == statusViews
+	})
+	// A client that gives up while waiting is answered 503 and leaves.
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/targets", nil).WithContext(ctx))
+		close(done)
+	}()
+	cancel()
+	<-done
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("a request given up while waiting: %d", rec.Code)
+	}
+	close(src.release)
+	wg.Wait()
+	if src.most > statusViews {
+		t.Errorf("%d views at once, bound %d", src.most, statusViews)
 	}
 }
