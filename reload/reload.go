@@ -99,11 +99,12 @@ func (r *Reloader) apply(cfg *config.Config) error {
 }
 
 // Watch reloads whenever the file's content differs from what was last
-// loaded, checking every interval until ctx ends. Content, not
-// modification times: a Kubernetes ConfigMap volume swaps a symlink
-// (..data) to a new directory, which leaves the file's own mtime and
-// inode as they were from the path's point of view. A content that
-// failed is not retried until it changes again (or SIGHUP).
+// loaded, checking every interval until ctx ends. The path is read
+// through its symlinks, so a Kubernetes ConfigMap volume's swap of ..data
+// to a new directory is seen. Content, not modification times: a save of
+// the same bytes is no change, and a copy that keeps its mtime (or a
+// coarse clock) still is one. A content that failed is not retried until
+// it changes again (or SIGHUP).
 func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
 	if r.o.Path == "" {
 		return
