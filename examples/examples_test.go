@@ -120,7 +120,7 @@ func TestMakeRunMatchesREADME(t *testing.T) {
 		t.Fatal(err)
 	}
 	listen := string(m[1])
-	for _, want := range []string{"make run    # build and run on the embedded default; open http://" + listen + "/metrics", "curl -s " + listen + "/metrics"} {
+	for _, want := range []string{"make run    # build and run on the embedded default; open http://" + listen + "/metrics", "curl -s " + listen + "/metrics", "http://" + listen + "/targets"} {
 		if !strings.Contains(string(readme), want) {
 			t.Errorf("README lacks %q", want)
 		}
