@@ -7,6 +7,7 @@ package discovery
 
 import (
 	"context"
+	"net"
 	"strconv"
 	"time"
 
@@ -41,6 +42,25 @@ type Target struct {
 	// Probes, when set, are the target's own probes (a container's, with
 	// inheritProbes) instead of the entry's.
 	Probes []config.KindProbe
+}
+
+// HostPort is the target's own address: host:port, or the host when it
+// has no port.
+func (t *Target) HostPort() string {
+	if t.Port == 0 {
+		return t.Host
+	}
+	return net.JoinHostPort(t.Host, strconv.Itoa(int(t.Port)))
+}
+
+// RelabelAddress is __address__ as relabel_configs see it: Address when
+// discovery set it (what Prometheus builds for the same object), else
+// HostPort.
+func (t *Target) RelabelAddress() string {
+	if t.Address != "" {
+		return t.Address
+	}
+	return t.HostPort()
 }
 
 // Group is everything one source yields now. A Group with no Targets

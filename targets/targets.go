@@ -137,7 +137,7 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 	out := make([]scheduler.Target, 0, len(g.Targets))
 	own := make([]string, 0, len(g.Targets)) // each target's own address
 	for _, dt := range g.Targets {
-		own = append(own, hostPort(dt))
+		own = append(own, dt.HostPort())
 		labels := make(map[string]string, len(e.cfg.Labels)+len(dt.Labels))
 		if len(e.rules) == 0 {
 			// With relabel_configs the entry's labels went through them.
@@ -224,15 +224,6 @@ func dedupe(ts []scheduler.Target, own []string) []scheduler.Target {
 	return out
 }
 
-// hostPort is a discovered target's own address: host:port, or the host
-// when it has no port.
-func hostPort(dt discovery.Target) string {
-	if dt.Port == 0 {
-		return dt.Host
-	}
-	return net.JoinHostPort(dt.Host, strconv.Itoa(int(dt.Port)))
-}
-
 func countSpecs(ts []scheduler.Target) int {
 	n := 0
 	for i := range ts {
@@ -288,10 +279,7 @@ func (e *Entry) relabel(dt discovery.Target) (discovery.Target, bool) {
 	for k, v := range dt.Labels {
 		ls[k] = v
 	}
-	addr := dt.Address
-	if addr == "" {
-		addr = hostPort(dt)
-	}
+	addr := dt.RelabelAddress()
 	ls["__address__"] = addr
 	if !relabel.Process(ls, e.rules) {
 		return dt, false
@@ -302,7 +290,7 @@ func (e *Entry) relabel(dt discovery.Target) (discovery.Target, bool) {
 	}
 	newAddr := ls["__address__"]
 	if newAddr == addr && dt.Address != "" {
-		newAddr = hostPort(dt) // untouched: probe what discovery meant
+		newAddr = dt.HostPort() // untouched: probe what discovery meant
 	}
 	host, port, err := net.SplitHostPort(newAddr)
 	if err != nil {

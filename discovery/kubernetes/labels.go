@@ -26,6 +26,13 @@ func sanitize(name string) string {
 // _annotation_* and _annotationpresent_* as Prometheus does.
 func addObjectMeta(ls map[string]string, m *metav1.ObjectMeta, role string) {
 	ls[metaPrefix+role+"_name"] = m.Name
+	addLabelsAndAnnotations(ls, m, role)
+}
+
+// addLabelsAndAnnotations adds <role>_label_*, _labelpresent_*,
+// _annotation_* and _annotationpresent_*, without the name: attached
+// namespace metadata has no _name (the target's namespace label says it).
+func addLabelsAndAnnotations(ls map[string]string, m *metav1.ObjectMeta, role string) {
 	for k, v := range m.Labels {
 		n := sanitize(k)
 		ls[metaPrefix+role+"_label_"+n] = v
@@ -54,16 +61,6 @@ func podMeta(ls map[string]string, pod *corev1.Pod) {
 	ls[metaPrefix+"pod_node_name"] = pod.Spec.NodeName
 	ls[metaPrefix+"pod_host_ip"] = pod.Status.HostIP
 	ls[metaPrefix+"pod_uid"] = string(pod.UID)
-	var v4, v6 bool
-	for _, ip := range pod.Status.PodIPs {
-		switch {
-		case ip.IP == "":
-		case strings.Contains(ip.IP, ":") && !v6:
-			ls[metaPrefix+"pod_ipv6"], v6 = ip.IP, true
-		case !strings.Contains(ip.IP, ":") && !v4:
-			ls[metaPrefix+"pod_ipv4"], v4 = ip.IP, true
-		}
-	}
 	addObjectMeta(ls, &pod.ObjectMeta, "pod")
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		if ref.Kind != "" {
@@ -84,10 +81,10 @@ func podReady(pod *corev1.Pod) string {
 	return "unknown"
 }
 
-// containerMeta are the container labels of the pod role.
-func containerMeta(ls map[string]string, c *corev1.Container, id string, init bool) {
+// containerMeta are the container labels of the pod role, and of the
+// endpointslice role without the ID (Prometheus sets it only for pods).
+func containerMeta(ls map[string]string, c *corev1.Container, init bool) {
 	ls[metaPrefix+"pod_container_name"] = c.Name
-	ls[metaPrefix+"pod_container_id"] = id
 	ls[metaPrefix+"pod_container_image"] = c.Image
 	ls[metaPrefix+"pod_container_init"] = boolString(init)
 }

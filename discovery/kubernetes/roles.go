@@ -27,9 +27,11 @@ const (
 	SkipExecProbe     = "exec_probe"
 	SkipNotRunning    = "container_not_running"
 	SkipNoPodIP       = "no_pod_ip"
+	SkipNoPorts       = "no_ports"
+	SkipNodeNotFound  = "node_not_found"
 )
 
-var skipReasons = []string{SkipHeadless, SkipNoIngress, SkipNoNodePort, SkipNoServiceName, SkipExecProbe, SkipNotRunning, SkipNoPodIP}
+var skipReasons = []string{SkipHeadless, SkipNoIngress, SkipNoNodePort, SkipNoServiceName, SkipExecProbe, SkipNotRunning, SkipNoPodIP, SkipNoPorts, SkipNodeNotFound}
 
 // mechanism is this source's name in the shared discovery metrics.
 const mechanism = "kubernetes"
@@ -61,7 +63,7 @@ func (b *builder) attachNamespace(ls map[string]string, name string) {
 		return
 	}
 	if ns := b.look.namespace(name); ns != nil {
-		addObjectMeta(ls, &ns.ObjectMeta, "namespace")
+		addLabelsAndAnnotations(ls, &ns.ObjectMeta, "namespace")
 	}
 }
 
@@ -130,7 +132,12 @@ func (b *builder) endpointSlice(eps *discoveryv1.EndpointSlice) discovery.Group 
 	}
 	ports := eps.Ports
 	if len(ports) == 0 {
-		ports = []discoveryv1.EndpointPort{{}} // portless endpoints still get a target
+		// As Prometheus: no port, no target (a headless Service declared
+		// only for DNS); counted, so its absence is visible.
+		if len(eps.Endpoints) > 0 {
+			g.Skipped = addSkip(g.Skipped, SkipNoPorts)
+		}
+		return g
 	}
 	for _, ep := range eps.Endpoints {
 		node := ""
@@ -240,9 +247,10 @@ func (b *builder) endpoint(eps *discoveryv1.EndpointSlice, svcName string, group
 		// they win over the slice's (service) port names.
 		named := make(map[string]int32, len(slicePorts)+4)
 		merge32(named, slicePorts)
-		// Container-port labels as Prometheus: the first container, then
-		// init container (sidecars serve too), with the endpoint's port.
-		matched := false
+		// Container-port labels as Prometheus' endpointslice role: of each
+		// container, then init container (sidecars serve too), the first
+		// port with the endpoint's number, whatever its protocol; a later
+		// container that declares the number too wins, as there.
 		all := append(append([]corev1.Container(nil), pod.Spec.Containers...), pod.Spec.InitContainers...)
 		for i := range all {
 			c := &all[i]
@@ -254,14 +262,15 @@ func (b *builder) endpoint(eps *discoveryv1.EndpointSlice, svcName string, group
 						named[cp.Name] = cp.ContainerPort
 					}
 				}
-				if !matched && p.Port != nil && cp.ContainerPort == *p.Port {
-					statuses := pod.Status.ContainerStatuses
-					if init {
-						statuses = pod.Status.InitContainerStatuses
-					}
-					containerMeta(m, c, containerID(statuses, c.Name), init)
-					portMeta(m, cp)
-					matched = true
+			}
+			if p.Port == nil {
+				continue
+			}
+			for j := range c.Ports {
+				if c.Ports[j].ContainerPort == *p.Port {
+					containerMeta(m, c, init)
+					portMeta(m, &c.Ports[j])
+					break
 				}
 			}
 		}
@@ -311,7 +320,7 @@ func (b *builder) service(svc *corev1.Service) discovery.Group {
 		meta[metaPrefix+"service_cluster_ip"] = svc.Spec.ClusterIP
 	}
 	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
-		meta[metaPrefix+"service_loadbalancer_ip"] = svc.Spec.LoadBalancerIP //nolint:staticcheck // Prometheus exposes it
+		meta[metaPrefix+"service_loadbalancer_ip"] = loadBalancerIPs(svc)
 	}
 	named := map[string]int32{}
 	for _, p := range svc.Spec.Ports {
@@ -352,6 +361,22 @@ func (b *builder) service(svc *corev1.Service) discovery.Group {
 		}
 	}
 	return g
+}
+
+// loadBalancerIPs is Prometheus' __meta_kubernetes_service_loadbalancer_ip:
+// the status' ingress IPs joined with commas, else the deprecated
+// spec.loadBalancerIP.
+func loadBalancerIPs(svc *corev1.Service) string {
+	var ips []string
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		if in.IP != "" {
+			ips = append(ips, in.IP)
+		}
+	}
+	if len(ips) > 0 {
+		return strings.Join(ips, ",")
+	}
+	return svc.Spec.LoadBalancerIP //nolint:staticcheck // Prometheus' fallback
 }
 
 func (b *builder) serviceAddresses(svc *corev1.Service, p *corev1.ServicePort) ([]string, int32, string) {
@@ -428,6 +453,13 @@ func (b *builder) pod(pod *corev1.Pod) discovery.Group {
 		g.Skipped = addSkip(g.Skipped, SkipNoPodIP)
 		return g
 	}
+	if b.cfg.AttachMetadata.Node && b.look.node(pod.Spec.NodeName) == nil {
+		// As Prometheus: with node metadata asked for, a pod whose node is
+		// not known (not yet listed, or filtered out) has no target until
+		// it is.
+		g.Skipped = addSkip(g.Skipped, SkipNodeNotFound)
+		return g
+	}
 	meta := map[string]string{}
 	podMeta(meta, pod)
 	b.attachNamespace(meta, pod.Namespace)
@@ -439,6 +471,7 @@ func (b *builder) pod(pod *corev1.Pod) discovery.Group {
 	if b.cfg.InheritProbes {
 		return b.inherited(g, pod, host, meta, base)
 	}
+	seen := map[string]int{}
 	all := append(append([]corev1.Container(nil), pod.Spec.Containers...), pod.Spec.InitContainers...)
 	for i := range all {
 		c := &all[i]
@@ -448,7 +481,8 @@ func (b *builder) pod(pod *corev1.Pod) discovery.Group {
 			statuses = pod.Status.InitContainerStatuses
 		}
 		cm := clone(meta)
-		containerMeta(cm, c, containerID(statuses, c.Name), init)
+		containerMeta(cm, c, init)
+		cm[metaPrefix+"pod_container_id"] = containerID(statuses, c.Name)
 		labels := b.defaults(merge(map[string]string{"container": c.Name}, base))
 		named := containerPorts(c)
 		if len(c.Ports) == 0 {
@@ -456,10 +490,19 @@ func (b *builder) pod(pod *corev1.Pod) discovery.Group {
 			continue
 		}
 		for j := range c.Ports {
+			cp := &c.Ports[j]
 			pm := clone(cm)
-			portMeta(pm, &c.Ports[j])
+			portMeta(pm, cp)
+			// Identity: container, number and protocol (53/UDP and 53/TCP
+			// are two targets, as in Prometheus), and which of the
+			// declarations with those it is (a port declared twice).
+			id := c.Name + "|" + itoa(cp.ContainerPort) + "|" + string(cp.Protocol)
+			seen[id]++
+			if n := seen[id]; n > 1 {
+				id += "|" + strconv.Itoa(n-1)
+			}
 			g.Targets = append(g.Targets, discovery.Target{
-				ID: c.Name + "|" + itoa(c.Ports[j].ContainerPort), Host: host, Port: c.Ports[j].ContainerPort,
+				ID: id, Host: host, Port: cp.ContainerPort,
 				NamedPorts: named, Meta: pm, Labels: clone(labels),
 			})
 		}
@@ -544,7 +587,8 @@ func (b *builder) inherited(g discovery.Group, pod *corev1.Pod, host string, met
 			continue
 		}
 		cm := clone(meta)
-		containerMeta(cm, c, st.ContainerID, cand.init)
+		containerMeta(cm, c, cand.init)
+		cm[metaPrefix+"pod_container_id"] = st.ContainerID
 		g.Targets = append(g.Targets, discovery.Target{
 			ID:         c.Name + "|" + st.ContainerID + "|" + strconv.Itoa(int(st.RestartCount)),
 			Host:       host,

@@ -145,8 +145,6 @@ func TestEndpointSliceLabels(t *testing.T) {
 		"__meta_kubernetes_service_labelpresent_app_kubernetes_io_name":           "true",
 		"__meta_kubernetes_pod_name":                                              "web-1",
 		"__meta_kubernetes_pod_ip":                                                "192.0.2.1",
-		"__meta_kubernetes_pod_ipv4":                                              "192.0.2.1",
-		"__meta_kubernetes_pod_ipv6":                                              "2001:db8::1",
 		"__meta_kubernetes_pod_ready":                                             "unknown",
 		"__meta_kubernetes_pod_phase":                                             "Running",
 		"__meta_kubernetes_pod_node_name":                                         "node-a",
@@ -155,7 +153,6 @@ func TestEndpointSliceLabels(t *testing.T) {
 		"__meta_kubernetes_pod_controller_kind":                                   "ReplicaSet",
 		"__meta_kubernetes_pod_controller_name":                                   "web-6d",
 		"__meta_kubernetes_pod_container_name":                                    "app",
-		"__meta_kubernetes_pod_container_id":                                      "containerd://abc",
 		"__meta_kubernetes_pod_container_image":                                   "web:1",
 		"__meta_kubernetes_pod_container_init":                                    "false",
 		"__meta_kubernetes_pod_container_port_name":                               "http",
@@ -502,7 +499,7 @@ func TestEndpointSidecarPort(t *testing.T) {
 	for k, v := range map[string]string{
 		"__meta_kubernetes_pod_container_name": "proxy", "__meta_kubernetes_pod_container_init": "true",
 		"__meta_kubernetes_pod_container_image": "envoy:1", "__meta_kubernetes_pod_container_port_name": "admin",
-		"__meta_kubernetes_pod_container_id": "containerd://px",
+		"__meta_kubernetes_pod_container_id": "", // the pod role's only, as in Prometheus
 	} {
 		if tg.Meta[k] != v {
 			t.Errorf("%s=%q, want %q", k, tg.Meta[k], v)
@@ -596,4 +593,85 @@ func TestRelevantChange(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
+}
+
+// TestPrometheusRules: the corners where Prometheus' kubernetes_sd has a
+// rule of its own (the differential test in internal/parity checks the
+// same on a real API server against Prometheus' code).
+func TestPrometheusRules(t *testing.T) {
+	t.Run("UDP and TCP on one number are two targets", func(t *testing.T) {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "dns", Namespace: "ns"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "coredns", Ports: []corev1.ContainerPort{
+				{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP},
+				{Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP},
+				{Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP}, // declared twice
+			}}}},
+			Status: corev1.PodStatus{PodIP: "192.0.2.1"}}
+		g := newBuilder(Config{Role: RolePod}, &objects{}).pod(pod)
+		ids := map[string]string{}
+		for _, tg := range g.Targets {
+			if prev, dup := ids[tg.ID]; dup {
+				t.Errorf("ID %q twice (%s, %s)", tg.ID, prev, tg.Meta["__meta_kubernetes_pod_container_port_protocol"])
+			}
+			ids[tg.ID] = tg.Meta["__meta_kubernetes_pod_container_port_protocol"]
+		}
+		if len(g.Targets) != 3 || len(ids) != 3 {
+			t.Errorf("%d targets, %d identities; want 3 and 3", len(g.Targets), len(ids))
+		}
+	})
+	t.Run("the last container that declares the endpoint's port names it", func(t *testing.T) {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{
+				{Name: "a", Image: "a:1", Ports: []corev1.ContainerPort{{Name: "a-http", ContainerPort: 80, Protocol: corev1.ProtocolTCP}, {Name: "a-again", ContainerPort: 80, Protocol: corev1.ProtocolUDP}}},
+				{Name: "b", Image: "b:1", Ports: []corev1.ContainerPort{{Name: "b-http", ContainerPort: 80, Protocol: corev1.ProtocolTCP}}},
+			}},
+			Status: corev1.PodStatus{PodIP: "192.0.2.1"}}
+		eps := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns"}, AddressType: discoveryv1.AddressTypeIPv4,
+			Ports:     []discoveryv1.EndpointPort{{Port: ptr(int32(80))}},
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"192.0.2.1"}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "ns", Name: "p"}}}}
+		m := newBuilder(Config{Role: RoleEndpointSlice}, &objects{pods: []*corev1.Pod{pod}}).endpointSlice(eps).Targets[0].Meta
+		if m["__meta_kubernetes_pod_container_name"] != "b" || m["__meta_kubernetes_pod_container_port_name"] != "b-http" || m["__meta_kubernetes_pod_container_image"] != "b:1" {
+			t.Errorf("container labels %v", m)
+		}
+	})
+	t.Run("a slice without ports has no targets", func(t *testing.T) {
+		eps := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns"}, AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"192.0.2.1"}}}}
+		g := newBuilder(Config{Role: RoleEndpointSlice}, &objects{}).endpointSlice(eps)
+		if len(g.Targets) != 0 || g.Skipped[SkipNoPorts] != 1 {
+			t.Errorf("targets %d, skipped %v", len(g.Targets), g.Skipped)
+		}
+	})
+	t.Run("load balancer IPs from the status, the spec as fallback", func(t *testing.T) {
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "lb", Namespace: "ns"},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, LoadBalancerIP: "203.0.113.9", Ports: []corev1.ServicePort{{Port: 80}}}}
+		get := func(s *corev1.Service) string {
+			return newBuilder(Config{Role: RoleService, Address: "dns"}, &objects{}).service(s).Targets[0].Meta["__meta_kubernetes_service_loadbalancer_ip"]
+		}
+		if got := get(svc); got != "203.0.113.9" {
+			t.Errorf("spec only: %q", got)
+		}
+		svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.1"}, {Hostname: "lb.example"}, {IP: "2001:db8::1"}}
+		if got := get(svc); got != "203.0.113.1,2001:db8::1" {
+			t.Errorf("status: %q", got)
+		}
+	})
+	t.Run("attached namespace metadata has no name; a pod on an unknown node has no target", func(t *testing.T) {
+		look := &objects{namespaces: []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}},
+			nodeList: []*corev1.Node{{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}}}
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"},
+			Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c"}}}, Status: corev1.PodStatus{PodIP: "192.0.2.1"}}
+		b := newBuilder(Config{Role: RolePod, AttachMetadata: AttachMetadata{Node: true, Namespace: true}}, look)
+		g := b.pod(pod)
+		if len(g.Targets) != 1 {
+			t.Fatalf("%d targets", len(g.Targets))
+		}
+		if _, ok := g.Targets[0].Meta["__meta_kubernetes_namespace_name"]; ok {
+			t.Error("__meta_kubernetes_namespace_name is set")
+		}
+		pod.Spec.NodeName = "gone"
+		if g := b.pod(pod); len(g.Targets) != 0 || g.Skipped[SkipNodeNotFound] != 1 {
+			t.Errorf("unknown node: %d targets, skipped %v", len(g.Targets), g.Skipped)
+		}
+	})
 }

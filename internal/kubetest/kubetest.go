@@ -108,7 +108,8 @@ func Start(t testing.TB) *Cluster {
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-account-key-file=" + filepath.Join(dir, "sa.pub"),
 		"--service-account-signing-key-file=" + filepath.Join(dir, "sa.key"),
-		"--service-cluster-ip-range=10.96.0.0/16",
+		// Dual-stack, so that tests can create dual-stack Services.
+		"--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112",
 		// There is no controller-manager: nothing would create the default
 		// ServiceAccount pods need, nor reconcile the kubernetes Service.
 		"--disable-admission-plugins=ServiceAccount",
