@@ -255,32 +255,36 @@ func (v *validator) probe(p *Probe, kind Kind, path, entry string, t *Entry) {
 			v.invalid(path+"."+f.name, f.val, "must be greater than or equal to 0")
 		}
 	}
-	if kind != Readiness && p.SuccessThreshold != 1 && p.SuccessThreshold >= 0 {
-		v.invalid(path+".successThreshold", p.SuccessThreshold, "must be 1")
-	}
-	if g := p.TerminationGracePeriodSeconds; g != nil {
-		switch {
-		case kind == Readiness:
-			v.add(path+".terminationGracePeriodSeconds", "Forbidden: must not be set for readinessProbes")
-		case *g <= 0:
-			v.invalid(path+".terminationGracePeriodSeconds", *g, "must be greater than 0")
-		}
-	}
-
-	n := 0
-	for _, set := range []bool{p.Exec != nil, p.HTTPGet != nil, p.TCPSocket != nil, p.GRPC != nil} {
-		if set {
-			n++
-		}
+	if g := p.TerminationGracePeriodSeconds; g != nil && *g <= 0 {
+		v.invalid(path+".terminationGracePeriodSeconds", *g, "must be greater than 0")
 	}
 	switch {
-	case n == 0:
-		v.add(path, "Required value: must specify a handler type (exec, httpGet, tcpSocket or grpc)")
-	case n > 1:
-		v.add(path, "Forbidden: may not specify more than 1 handler type")
+	case kind == Readiness && p.TerminationGracePeriodSeconds != nil:
+		v.invalid(path+".terminationGracePeriodSeconds", *p.TerminationGracePeriodSeconds, "must not be set for readinessProbes")
+	case kind != Readiness && p.SuccessThreshold != 1:
+		v.invalid(path+".successThreshold", p.SuccessThreshold, "must be 1")
 	}
 
-	if e := p.Exec; e != nil {
+	// validateHandler: the first handler (in the API's order) is
+	// validated; each further one is forbidden, at its own path.
+	first := ""
+	for _, h := range []struct {
+		name string
+		set  bool
+	}{{"exec", p.Exec != nil}, {"httpGet", p.HTTPGet != nil}, {"tcpSocket", p.TCPSocket != nil}, {"grpc", p.GRPC != nil}} {
+		switch {
+		case !h.set:
+		case first == "":
+			first = h.name
+		default:
+			v.add(path+"."+h.name, "Forbidden: may not specify more than 1 handler type")
+		}
+	}
+	if first == "" {
+		v.add(path, "Required value: must specify a handler type (one of exec, httpGet, tcpSocket, grpc)")
+	}
+
+	if e := p.Exec; e != nil && first == "exec" {
 		switch {
 		case len(e.Command) == 0:
 			v.add(path+".exec.command", "Required value")
@@ -296,22 +300,22 @@ func (v *validator) probe(p *Probe, kind Kind, path, entry string, t *Entry) {
 			}
 		}
 	}
-	if h := p.HTTPGet; h != nil {
+	if h := p.HTTPGet; h != nil && first == "httpGet" {
 		if h.Scheme != "HTTP" && h.Scheme != "HTTPS" {
 			v.add(path+".httpGet.scheme", "Unsupported value: %q: supported values: \"HTTP\", \"HTTPS\"", h.Scheme)
 		}
 		for i, hd := range h.HTTPHeaders {
 			if !headerNameRE.MatchString(hd.Name) {
 				v.invalid(fmt.Sprintf("%s.httpGet.httpHeaders[%d].name", path, i), hd.Name,
-					"a valid HTTP header name must consist of alphanumeric characters or '-'")
+					"a valid HTTP header must consist of alphanumeric characters or '-' (e.g. 'X-Header-Name', regex used for validation is '[-A-Za-z0-9]+')")
 			}
 		}
 		v.port(h.Port, path+".httpGet.port", entry, t)
 	}
-	if s := p.TCPSocket; s != nil {
+	if s := p.TCPSocket; s != nil && first == "tcpSocket" {
 		v.port(s.Port, path+".tcpSocket.port", entry, t)
 	}
-	if g := p.GRPC; g != nil && (g.Port < 1 || g.Port > 65535) {
+	if g := p.GRPC; g != nil && first == "grpc" && (g.Port < 1 || g.Port > 65535) {
 		v.invalid(path+".grpc.port", g.Port, "must be between 1 and 65535, inclusive")
 	}
 }
@@ -329,11 +333,13 @@ func (v *validator) port(p IntOrString, path, entry string, t *Entry) {
 	}
 	if p.IsString {
 		if msgs := portNameErrors(p.StrVal); len(msgs) > 0 {
-			msg := strings.Join(msgs, ", ")
-			if _, err := strconv.Atoi(p.StrVal); err == nil {
-				msg += " (a port number is an integer: drop the quotes, port: " + p.StrVal + ")"
+			// One error per message, as the API server gives them.
+			for i, msg := range msgs {
+				if _, err := strconv.Atoi(p.StrVal); err == nil && i == len(msgs)-1 {
+					msg += " (a port number is an integer: drop the quotes, port: " + p.StrVal + ")"
+				}
+				v.invalid(path, p.StrVal, msg)
 			}
-			v.invalid(path, p.StrVal, msg)
 			return
 		}
 		if t.Discovered == nil {

@@ -19,6 +19,10 @@ type httpProber struct {
 	// that does not survive that: every attempt errors, as in the kubelet.
 	url    url.URL
 	urlErr error
+	// noHost is set when the kubelet's request has no host (a path with a
+	// scheme-like prefix, "status:ok", leaves an opaque URL "http:ok"):
+	// net/http refuses to send it, and every attempt fails so.
+	noHost error
 	host   string
 	port   config.IntOrString
 	header http.Header
@@ -45,9 +49,14 @@ func newHTTP(a *config.HTTPGetAction, env *Env) *httpProber {
 		h.Del("Accept")
 	}
 	u, err := requestURL(strings.ToLower(a.Scheme), a.Path)
+	var noHost error
+	if err == nil && u.Opaque != "" {
+		noHost = &url.Error{Op: "Get", URL: u.String(), Err: errors.New("http: no Host in request URL")}
+	}
 	return &httpProber{
 		url:        u,
 		urlErr:     err,
+		noHost:     noHost,
 		host:       a.Host,
 		port:       a.Port,
 		header:     h,
@@ -94,7 +103,10 @@ func formatURL(scheme, hostport, path string) *url.URL {
 // requestURL is the URL the kubelet's request carries: it builds the
 // request from formatURL(...).String(), and parsing that again is what
 // turns "healthz" into "/healthz". The host is set per attempt; a
-// placeholder stands in for it here.
+// placeholder stands in for it here. A path that parses with a scheme of
+// its own and no slash ("status:ok") is opaque: String() then drops the
+// host ("http:ok"), and so does the kubelet's request; the URL returned
+// keeps its Opaque, and has no host.
 func requestURL(scheme, path string) (url.URL, error) {
 	u, err := url.Parse(formatURL(scheme, "host.invalid", path).String())
 	if err != nil {
@@ -113,6 +125,11 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 	addr, err := hostPort(p.host, p.port, t)
 	if err != nil {
 		return Outcome{Result: Unknown, Err: err}
+	}
+	if p.noHost != nil {
+		// client.Do's error, before any connection: a failure, as in the
+		// kubelet (a server answering anything must not make it a success).
+		return Outcome{Result: Failure, Output: p.redact.error(p.noHost)}
 	}
 	u := p.url
 	u.Host = addr

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -353,5 +354,67 @@ func TestHTTPRequestLine(t *testing.T) {
 	want := []string{"/healthz", "/?foo=1", "/", "/a/b?c=d", "/with%20space"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("request URIs %q, want %q", got, want)
+	}
+}
+
+// kubeletRequest builds a probe request exactly as the kubelet's
+// pkg/probe/http/request.go does (formatURL, then http.NewRequest of its
+// String()), for comparing ours with net/http on the same path.
+func kubeletRequest(scheme, hostport, path string) (*http.Request, error) {
+	u, err := url.Parse(path)
+	if err != nil {
+		u = &url.URL{Path: path}
+	}
+	u.Scheme = scheme
+	u.Host = hostport
+	return http.NewRequest(http.MethodGet, u.String(), nil)
+}
+
+// TestRequestThroughNetHTTP sends each path the kubelet's way (its request
+// built as the kubelet builds it, sent by a plain net/http client) and
+// ours, to a server that answers 200 to anything: the same verdict, the
+// same request line, the same error.
+func TestRequestThroughNetHTTP(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.RequestURI)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	take := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		s := strings.Join(seen, " ")
+		seen = nil
+		return s
+	}
+	hostport := strings.TrimPrefix(srv.URL, "http://")
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	defer client.CloseIdleConnections()
+	for _, path := range []string{
+		"/healthz", "healthz", "", "?a=1", "//other/x", "http://evil:1/x",
+		"status:ok", "a:b/c", "mailto:ops", "x:/y", "/a:b", "./a:b", "/%zz", "%zz", "/a b", "#frag",
+	} {
+		// The kubelet's way.
+		var want Result
+		var wantOut, wantLine string
+		req, err := kubeletRequest("http", hostport, path)
+		if err != nil {
+			want = Unknown
+		} else if res, err := client.Do(req); err != nil {
+			want, wantOut = Failure, err.Error()
+		} else {
+			res.Body.Close()
+			want = Success
+		}
+		wantLine = take()
+		// Ours.
+		o := httpProbe(t, srv.URL, path, nil, 5*time.Second)
+		gotLine := take()
+		if o.Result != want || gotLine != wantLine || (want == Failure && o.Output != wantOut) {
+			t.Errorf("path %q: ours %v %q (request %q); the kubelet's %v %q (request %q)", path, o.Result, o.Output, gotLine, want, wantOut, wantLine)
+		}
 	}
 }
