@@ -38,6 +38,30 @@ type ProbeEndpoint struct {
 	// MaxConcurrent bounds /probe requests running at once (default 10),
 	// apart from the scheduler's --probe.max-in-flight.
 	MaxConcurrent int32 `yaml:"maxConcurrent"`
+	// DefaultModule is the module of a request without a module
+	// parameter. Unset: "http_2xx" when modules has one (blackbox_exporter's
+	// default), else such a request is refused with a 400.
+	DefaultModule string `yaml:"defaultModule"`
+}
+
+// BlackboxDefaultModule is the module blackbox_exporter uses when a
+// request names none.
+const BlackboxDefaultModule = "http_2xx"
+
+// ModuleFor is the module name a /probe request means: the one it names,
+// else DefaultModule, else BlackboxDefaultModule when the config has it; ""
+// when there is none.
+func (c *Config) ModuleFor(requested string) string {
+	switch {
+	case requested != "":
+		return requested
+	case c.ProbeEndpoint != nil && c.ProbeEndpoint.DefaultModule != "":
+		return c.ProbeEndpoint.DefaultModule
+	}
+	if _, ok := c.Modules[BlackboxDefaultModule]; ok {
+		return BlackboxDefaultModule
+	}
+	return ""
 }
 
 // Entry is one entry of targets[]: a named set of hosts and the probes to

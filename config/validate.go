@@ -113,6 +113,20 @@ func (v *validator) probeEndpoint(c *Config) {
 	if e.MaxConcurrent < 0 {
 		v.invalid("probeEndpoint.maxConcurrent", e.MaxConcurrent, "must be greater than or equal to 0")
 	}
+	if m := e.DefaultModule; m != "" {
+		if _, ok := c.Modules[m]; !ok {
+			v.add("probeEndpoint.defaultModule", "Invalid value: %q: no such module (modules: %s)", m, strings.Join(moduleNames(c), ", "))
+		}
+	}
+}
+
+func moduleNames(c *Config) []string {
+	names := make([]string, 0, len(c.Modules))
+	for n := range c.Modules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func (v *validator) target(t *Entry, path string) {

@@ -120,6 +120,7 @@ func (e *Env) setNetwork(n Network) {
 		e.resolver = e.resolvers.Resolver(e.resolv.WithServers(n.Servers))
 		e.dialer = resolvingDialer{base: e.base, r: e.resolver, family: n.Family}
 	}
+	e.dialer = pinnedDialer{e.dialer}
 	tlsTransport := &http.Transport{
 		Proxy:              nil, // never a proxy, whatever HTTP_PROXY says
 		DialContext:        attemptDialer{e.dialer}.DialContext,

@@ -145,9 +145,18 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 	req = req.WithContext(withAttempt(ctx))
 	res, err := p.client.Do(req)
 	if err != nil {
-		return Outcome{Result: Failure, Output: p.redact.error(err)}
+		o := Outcome{Result: Failure, Output: p.redact.error(err)}
+		if res != nil {
+			// A redirect refused (the 10th): net/http returns the last
+			// response, its body closed, with the error; /probe reports
+			// what it said, as blackbox_exporter does.
+			describe(&o, res)
+		}
+		return o
 	}
 	defer res.Body.Close()
+	var o Outcome
+	describe(&o, res) // the head was read, whatever the body does
 
 	bp := bodyPool.Get().(*[]byte)
 	defer bodyPool.Put(bp)
@@ -155,20 +164,8 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 	if err != nil {
 		// A body that breaks (or times out) mid-read is an error, not a
 		// failure: the kubelet retries and then discards it.
-		return Outcome{Result: Failure, Err: fmt.Errorf("reading response body: %w", err), StatusCode: res.StatusCode}
-	}
-	o := Outcome{StatusCode: res.StatusCode, ContentLength: res.ContentLength,
-		HTTPVersion: float64(res.ProtoMajor) + float64(res.ProtoMinor)/10}
-	for r := res.Request; r != nil && r.Response != nil; r = r.Response.Request {
-		o.Redirects++
-	}
-	if res.TLS != nil {
-		o.TLSVersion = res.TLS.Version
-		for _, c := range res.TLS.PeerCertificates {
-			if o.CertExpiry.IsZero() || c.NotAfter.Before(o.CertExpiry) {
-				o.CertExpiry = c.NotAfter
-			}
-		}
+		o.Result, o.Err = Failure, fmt.Errorf("reading response body: %w", err)
+		return o
 	}
 	switch code := res.StatusCode; {
 	case code >= http.StatusOK && code < http.StatusMultipleChoices:
@@ -180,6 +177,24 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 		o.Result, o.Output = Failure, fmt.Sprintf("HTTP probe failed with statuscode: %d", code)
 	}
 	return o
+}
+
+// describe records what a response's head says: status, length,
+// version, the redirects that led to it, and its TLS facts.
+func describe(o *Outcome, res *http.Response) {
+	o.StatusCode, o.ContentLength = res.StatusCode, res.ContentLength
+	o.HTTPVersion = float64(res.ProtoMajor) + float64(res.ProtoMinor)/10
+	for r := res.Request; r != nil && r.Response != nil; r = r.Response.Request {
+		o.Redirects++
+	}
+	if res.TLS != nil {
+		o.TLSVersion = res.TLS.Version
+		for _, c := range res.TLS.PeerCertificates {
+			if o.CertExpiry.IsZero() || c.NotAfter.Before(o.CertExpiry) {
+				o.CertExpiry = c.NotAfter
+			}
+		}
+	}
 }
 
 // readAtMost fills buf from r and stops there: reaching the cap is not an

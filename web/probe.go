@@ -97,23 +97,36 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	moduleName, rawTarget := q.Get("module"), q.Get("target")
+	// No module: blackbox_exporter's http_2xx, or probeEndpoint.defaultModule.
+	moduleName, rawTarget, hostname := cfg.ModuleFor(q.Get("module")), q.Get("target"), q.Get("hostname")
 	module, ok := cfg.Modules[moduleName]
 	switch {
 	case rawTarget == "":
 		h.fail(w, "bad_request", http.StatusBadRequest, "target parameter is missing")
 		return
 	case moduleName == "":
-		h.fail(w, "bad_request", http.StatusBadRequest, "module parameter is missing")
+		h.fail(w, "bad_request", http.StatusBadRequest, "module parameter is missing, and there is no default: name one, set probeEndpoint.defaultModule, or define a module named %s (blackbox_exporter's default)", config.BlackboxDefaultModule)
 		return
 	case !ok:
 		h.fail(w, "bad_request", http.StatusBadRequest, "unknown module %q", moduleName)
+		return
+	}
+	timeout, err := probeTimeout(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), time.Duration(module.TimeoutSeconds)*time.Second)
+	if err != nil {
+		// blackbox_exporter's status and words.
+		h.fail(w, "bad_request", http.StatusInternalServerError, "Failed to parse timeout from Prometheus header: %v", err)
 		return
 	}
 	def, target, err := moduleFor(module, rawTarget)
 	if err != nil {
 		h.fail(w, "bad_request", http.StatusBadRequest, "target %q: %v", rawTarget, err)
 		return
+	}
+	if hostname != "" && def.HTTPGet != nil {
+		if def, err = withHostname(def, hostname); err != nil {
+			h.fail(w, "bad_request", http.StatusBadRequest, "%v", err)
+			return
+		}
 	}
 	port := int(target.Port)
 	list, slots := h.endpoint(ep)
@@ -142,12 +155,6 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}
 
-	timeout := time.Duration(def.TimeoutSeconds) * time.Second
-	if s := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); s != "" {
-		if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
-			timeout = min(timeout, max(time.Duration(f*float64(time.Second))-scrapeTimeoutOffset, 100*time.Millisecond))
-		}
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	select {
@@ -174,6 +181,10 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ph := &phases{}
 	actx := prober.WithDialGuard(ctx, guard)
+	if def.HTTPGet != nil && def.HTTPGet.Host != "" {
+		// hostname: the request names it; connections go to the target.
+		actx = prober.WithPinnedHost(actx, def.HTTPGet.Host, target.Host)
+	}
 	if def.HTTPGet != nil {
 		actx = httptrace.WithClientTrace(actx, ph.trace())
 	}
@@ -199,6 +210,7 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gauge("probe_http_content_length", "Content-Length of the final response, -1 when unknown.", float64(o.ContentLength))
 		gauge("probe_http_version", "HTTP version of the final response.", o.HTTPVersion)
 		gauge("probe_http_redirects", "Redirects followed to the final response.", float64(o.Redirects))
+		gauge("probe_http_ssl", "Whether the final response came over TLS.", boolValue(o.TLSVersion != 0))
 		pv := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "probe_http_duration_seconds", Help: "Time in each phase of the HTTP request, summed over redirects: resolve, connect, tls, processing (request sent to first response byte), transfer (first byte to the end of the body read)."}, []string{"phase"})
 		for phase, d := range ph.durations(o.Lookup) {
 			pv.WithLabelValues(phase).Set(d.Seconds())
@@ -211,9 +223,8 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reg.MustRegister(v)
 		}
 	}
-	if o.LookedUp {
-		gauge("probe_dns_lookup_time_seconds", "How long resolving the target's name took.", o.Lookup.Seconds())
-	}
+	// As blackbox_exporter: always there, 0 for an address.
+	gauge("probe_dns_lookup_time_seconds", "How long resolving the target's name took.", o.Lookup.Seconds())
 	dialMu.Lock()
 	proto := 0.0
 	if lastDialed.IsValid() {
@@ -253,6 +264,62 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+// probeTimeout is blackbox_exporter's getTimeout: the scrape timeout
+// Prometheus sends, less the offset, unless the module's is shorter (or
+// the header leaves nothing after the offset); no header or 0 means
+// 120 s; an unparsable header is an error.
+func probeTimeout(header string, module time.Duration) (time.Duration, error) {
+	scrape := 120.0
+	if header != "" {
+		f, err := strconv.ParseFloat(header, 64)
+		if err != nil {
+			return 0, err
+		}
+		if f != 0 {
+			scrape = f
+		}
+	}
+	left := time.Duration((scrape - scrapeTimeoutOffset.Seconds()) * float64(time.Second))
+	// blackbox probes with a zero timeout when the header equals the
+	// offset (failing at once); that is no attempt at all: the module's.
+	if left <= 0 || (module > 0 && module < left) {
+		return module, nil
+	}
+	return left, nil
+}
+
+// withHostname is blackbox_exporter's hostname parameter for an httpGet
+// module: the Host header and the TLS server name are the name, the
+// connection goes to the target (its address is what the allowlist
+// judges). A module that sets another Host header conflicts with it.
+func withHostname(def *config.Probe, hostname string) (*config.Probe, error) {
+	if strings.ContainsAny(hostname, "/?#@ \t\r\n") || hostname != strings.TrimSpace(hostname) {
+		return nil, fmt.Errorf("hostname %q is not a host name", hostname)
+	}
+	h := *def.HTTPGet
+	h.HTTPHeaders = nil
+	for _, hd := range def.HTTPGet.HTTPHeaders {
+		if strings.EqualFold(hd.Name, "Host") {
+			if hd.Value != hostname {
+				return nil, fmt.Errorf("host header defined both in module configuration (%s) and with URL-parameter 'hostname' (%s)", hd.Value, hostname)
+			}
+			continue
+		}
+		h.HTTPHeaders = append(h.HTTPHeaders, hd)
+	}
+	h.HTTPHeaders = append(h.HTTPHeaders, config.HTTPHeader{Name: "Host", Value: hostname})
+	// The URL carries the name, for TLS's server name; a port in it is
+	// the Host header's, not the name's.
+	name := hostname
+	if hp, _, err := net.SplitHostPort(hostname); err == nil {
+		name = hp
+	}
+	h.Host = strings.Trim(name, "[]")
+	out := *def
+	out.HTTPGet = &h
+	return &out, nil
 }
 
 // phases times an HTTP attempt's phases from httptrace's hooks, summed

@@ -130,7 +130,7 @@ func TestProbeEndpoint(t *testing.T) {
 		{"module=tcp&target=[::1]:" + p, 403, []string{"in ::1/128"}},
 		// Bad requests.
 		{"module=nope&target=127.0.0.1:80", 400, []string{`unknown module "nope"`}},
-		{"target=127.0.0.1:80", 400, []string{"module parameter is missing"}},
+		{"target=127.0.0.1:" + p, 200, []string{"probe_success 1", "probe_http_status_code 200"}}, // http_2xx, as blackbox
 		{"module=tcp", 400, []string{"target parameter is missing"}},
 		{"module=tcp&target=127.0.0.1", 400, []string{"no port"}},
 		{"module=tcp&target=http://127.0.0.1/", 400, []string{"a URL needs an httpGet module"}},
@@ -269,5 +269,147 @@ func TestProbeTimeoutAndBusy(t *testing.T) {
 	wg.Wait()
 	if testutil.ToFloat64(s.requests.WithLabelValues("busy")) == 0 {
 		t.Error("no request was refused as busy")
+	}
+}
+
+// TestProbeAnswersAsBlackbox: /probe's answers for the cases
+// blackbox_exporter's own tests (prober/handler_test.go, http_test.go,
+// v0.28) and README pin down, case by case; where we differ on purpose the
+// case says so and README's migration section lists it.
+func TestProbeAnswersAsBlackbox(t *testing.T) {
+	const vhost = "foo.example.com"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/loop":
+			w.Header().Set("Location", "/loop")
+			w.WriteHeader(http.StatusFound)
+			fmt.Fprint(w, "loop\n")
+		case "/short":
+			// Content-Length 1000, 10 bytes, close.
+			conn, buf, _ := w.(http.Hijacker).Hijack()
+			buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")
+			buf.Flush()
+			conn.Close()
+		case "/vhost":
+			if r.Host != vhost {
+				http.Error(w, "Host "+r.Host, http.StatusMisdirectedRequest)
+			}
+		}
+	}))
+	defer srv.Close()
+	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host != vhost || r.TLS.ServerName != vhost {
+			http.Error(w, "Host "+r.Host+" SNI "+r.TLS.ServerName, http.StatusMisdirectedRequest)
+		}
+	}))
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	s := newProbeSetup(t, endpoint, nil)
+	for _, c := range []struct {
+		name, query string
+		header      []string
+		code        int
+		want        []string
+	}{
+		// handler.go: no module parameter means http_2xx.
+		{"no module", "target=" + srv.URL + "/vhost&hostname=" + vhost, nil, 200, []string{"probe_success 1"}},
+		// TestHostnameParam: hostname is the Host header...
+		{"hostname", "module=http_2xx&target=" + srv.URL + "/vhost&hostname=" + vhost, nil, 200, []string{"probe_success 1", "probe_http_status_code 200"}},
+		// ...and over TLS the server name too (http.go: the Host header
+		// wins over the target's host for ServerName).
+		{"hostname over TLS", "module=http_2xx&target=" + tlsSrv.URL + "/&hostname=" + vhost, nil, 200, []string{"probe_success 1", "probe_http_ssl 1"}},
+		// TestRedirectionLimit: the last 3xx's status, and its redirect
+		// count. Ours is the kubelet's limit: 9 followed, the 10th refused
+		// (blackbox follows 10 and counts the refused one: 11).
+		{"redirect loop", "module=http_2xx&target=" + srv.URL + "/loop", nil, 200, []string{"probe_success 0", "probe_http_status_code 302", "probe_http_redirects 9", "probe_http_version 1.1", "probe_http_content_length 5"}},
+		// A body cut short: the head was read, and says so.
+		{"body cut short", "module=http_2xx&target=" + srv.URL + "/short", nil, 200, []string{"probe_success 0", "probe_http_status_code 200", "probe_http_content_length 1000", "probe_http_version 1.1"}},
+		// Gauges blackbox always registers for an HTTP probe.
+		{"cleartext", "module=http_2xx&target=" + srv.URL + "/", nil, 200, []string{"probe_http_ssl 0", "probe_dns_lookup_time_seconds 0", "probe_ip_protocol 4"}},
+		// getTimeout: an unparsable header is a 500; one below the offset
+		// falls back to the module's timeout (3 s: the attempt succeeds).
+		{"unparsable timeout", "module=http_2xx&target=" + srv.URL + "/", []string{"X-Prometheus-Scrape-Timeout-Seconds", "soon"}, 500, []string{"Failed to parse timeout from Prometheus header"}},
+		{"timeout below the offset", "module=http_2xx&target=" + srv.URL + "/", []string{"X-Prometheus-Scrape-Timeout-Seconds", "0.1"}, 200, []string{"probe_success 1"}},
+	} {
+		code, body := s.get(t, c.query, c.header...)
+		if code != c.code {
+			t.Errorf("%s: %d, want %d\n%s", c.name, code, c.code, body)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(body, w+"\n") && !strings.Contains(body, w) {
+				t.Errorf("%s: the answer lacks %q:\n%s", c.name, w, body)
+			}
+		}
+	}
+
+	// TestHostnameParam: a module's own Host header and another hostname
+	// conflict: 400.
+	h := bareProbeHandler(t, "modules: {vhost: {httpGet: {path: /, httpHeaders: [{name: Host, value: other.example.com}]}}}\nprobeEndpoint: {allowedTargets: [127.0.0.1/32]}\n")
+	if code, body := probeAnswer(h, "module=vhost&target="+srv.URL+"/&hostname="+vhost); code != 400 || !strings.Contains(body, "host header defined both in module configuration") {
+		t.Errorf("conflicting Host: %d %s", code, body)
+	}
+}
+
+// bareProbeHandler is /probe on a config alone, for answers given before
+// anything is probed.
+func bareProbeHandler(t *testing.T, yaml string) http.Handler {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yaml), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &probeHandler{o: ProbeOptions{Config: func() *config.Config { return cfg }, Requests: NewProbeRequests(prometheus.NewRegistry())}}
+}
+
+func probeAnswer(h http.Handler, query string) (int, string) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/probe?"+query, nil))
+	return rec.Code, rec.Body.String()
+}
+
+// TestProbeTimeoutAsBlackbox is blackbox_exporter's TestTimeoutIsSetCorrectly
+// (offset 0.5 s), for the modules we can have (a module's timeout is never
+// 0 here: the API default makes it 1 s), and the header at the offset.
+func TestProbeTimeoutAsBlackbox(t *testing.T) {
+	for _, c := range []struct {
+		module time.Duration
+		header string
+		want   time.Duration
+	}{
+		{20 * time.Second, "15", 14500 * time.Millisecond},
+		{5 * time.Second, "15", 5 * time.Second},
+		{10 * time.Second, "", 10 * time.Second},
+		{10 * time.Second, "10", 9500 * time.Millisecond},
+		{9500 * time.Millisecond, "", 9500 * time.Millisecond},
+		{200 * time.Second, "", 119500 * time.Millisecond},
+		{200 * time.Second, "0", 119500 * time.Millisecond},
+		{3 * time.Second, "0.1", 3 * time.Second},
+		{3 * time.Second, "0.5", 3 * time.Second}, // blackbox: 0 (fails at once); see probeTimeout
+	} {
+		got, err := probeTimeout(c.header, c.module)
+		if err != nil || got != c.want {
+			t.Errorf("module %v, header %q: %v %v, want %v", c.module, c.header, got, err, c.want)
+		}
+	}
+	if _, err := probeTimeout("ten", time.Second); err == nil {
+		t.Error("an unparsable header is an error")
+	}
+}
+
+// TestProbeDefaultModule: probeEndpoint.defaultModule, and the answer when
+// there is no default at all.
+func TestProbeDefaultModule(t *testing.T) {
+	s := newProbeSetup(t, endpoint+"  defaultModule: tcp\n", nil)
+	if code, body := s.get(t, "target=127.0.0.1:"+s.port); code != 200 || strings.Contains(body, "probe_http_status_code") || !strings.Contains(body, "probe_success 1") {
+		t.Errorf("defaultModule tcp: %d %s", code, body)
+	}
+	h := bareProbeHandler(t, "modules: {tcp: {tcpSocket: {}}}\nprobeEndpoint: {allowedTargets: [127.0.0.1/32]}\n")
+	if code, body := probeAnswer(h, "target=127.0.0.1:80"); code != 400 || !strings.Contains(body, "probeEndpoint.defaultModule") {
+		t.Errorf("no default: %d %s", code, body)
+	}
+	if _, err := config.Parse([]byte("modules: {tcp: {tcpSocket: {}}}\nprobeEndpoint: {allowedTargets: [127.0.0.1/32], defaultModule: http}\n"), "test.yaml"); err == nil ||
+		!strings.Contains(err.Error(), `probeEndpoint.defaultModule: Invalid value: "http": no such module (modules: tcp)`) {
+		t.Errorf("a defaultModule that names no module: %v", err)
 	}
 }
