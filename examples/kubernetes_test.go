@@ -2,6 +2,7 @@ package examples
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -29,5 +30,20 @@ func TestManifestsDryRun(t *testing.T) {
 		for _, err := range c.DryRun(t, f) {
 			t.Error(err)
 		}
+	}
+}
+
+// TestOperatorProbeDryRun: the Probe object README shows passes a strict
+// server-side dry run with the Prometheus Operator's CRDs installed.
+func TestOperatorProbeDryRun(t *testing.T) {
+	crds := os.Getenv("PROBE_EXPORTER_OPERATOR_CRDS")
+	if crds == "" {
+		t.Skip("no Prometheus Operator CRDs: PROBE_EXPORTER_OPERATOR_CRDS is not set; run `make test`, or `eval \"$(hack/test-binaries.sh)\"` first")
+	}
+	c := kubetest.Start(t)
+	c.Create(t, filepath.Join(crds, "monitoring.coreos.com_probes.yaml"))
+	c.Apply(t, "kubernetes/rbac.yaml") // the monitoring namespace
+	for _, err := range c.DryRun(t, "prometheus-operator-probe.yaml") {
+		t.Error(err)
 	}
 }
