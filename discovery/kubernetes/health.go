@@ -102,13 +102,13 @@ func (d *Discoverer) healthy(c *cluster, inf *informer) {
 func (r *run) health(ctx context.Context) {
 	var wait <-chan time.Time
 	for {
-		ok, handlersPending := r.synced()
+		ok, pending := r.synced()
 		r.d.metrics.SetSynced(r.entry, mechanism, ok)
-		// Handlers are told the listed objects asynchronously, with no
-		// event when done: while that is all that is missing, look again
-		// shortly.
+		// An informer handing out its listed objects, and handlers being
+		// told them, end with no event: while that is all that is missing,
+		// look again shortly.
 		wait = nil
-		if handlersPending {
+		if pending {
 			wait = time.After(20 * time.Millisecond)
 		}
 		select {
@@ -120,14 +120,20 @@ func (r *run) health(ctx context.Context) {
 	}
 }
 
-func (r *run) synced() (ok, handlersPending bool) {
+// synced says whether the run is synced, and if not, whether what is
+// missing comes without an event (pending): the informer's own sync
+// included. Its watch starts as soon as the list is in its queue, and
+// that kick may come before the last listed object is handed out: on a
+// busy machine it did, and when those objects enqueue nothing (pods no
+// slice points at) no later event came to say synced, for minutes.
+func (r *run) synced() (ok, pending bool) {
 	for _, reg := range r.regs {
-		if !reg.inf.HasSynced() || reg.inf.listing.Load() || !reg.inf.healthy.Load() {
-			return false, false
+		if reg.inf.listing.Load() || !reg.inf.healthy.Load() {
+			return false, false // the watch starting, or an answer, kicks
 		}
 	}
 	for _, reg := range r.regs {
-		if !reg.h.HasSynced() {
+		if !reg.inf.HasSynced() || !reg.h.HasSynced() {
 			return false, true
 		}
 	}
