@@ -24,7 +24,9 @@ type slowSync struct {
 
 func (s *slowSync) HasSynced() bool { return s.synced.Load() }
 
-type syncedReg struct{ cache.ResourceEventHandlerRegistration }
+type syncedReg struct {
+	cache.ResourceEventHandlerRegistration
+}
 
 func (syncedReg) HasSynced() bool { return true }
 
