@@ -491,6 +491,7 @@ func (w *world) create() {
 			{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP},
 			{Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP},
 			{Name: "metrics", ContainerPort: 9153, Protocol: corev1.ProtocolTCP},
+			{Name: "metrics-again", ContainerPort: 9153, Protocol: corev1.ProtocolTCP}, // declared twice
 		}}}},
 	}, corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "192.0.2.21", HostIP: "198.51.100.1",
 		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}}}, nil, nil)
