@@ -23,23 +23,7 @@ import (
 // an allowed target answered; a target outside the allowlist fails its
 // scrape (403), so it shows as up 0, not as a probe.
 func TestPrometheusScrapesProbe(t *testing.T) {
-	bin := os.Getenv("PROBE_EXPORTER_PROMETHEUS")
-	if bin == "" {
-		t.Skip("no Prometheus: PROBE_EXPORTER_PROMETHEUS is not set; run `make test`, or `eval \"$(hack/test-binaries.sh)\"` first")
-	}
-	up := faults.Reply(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-	down := faults.Reply(t, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\ndown")
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	writeConfig(t, cfg, `
-modules:
-  http_2xx: {httpGet: {path: /healthz}, timeoutSeconds: 2}
-probeEndpoint:
-  allowedTargets: [127.0.0.1/32]
-targets: []
-`)
-	e := start(t, "--config.file="+cfg)
-	exporter := strings.TrimPrefix(e.url, "http://")
+	up, down, exporter, dir := probeSetupForPrometheus(t, "  http_2xx: {httpGet: {path: /healthz}, timeoutSeconds: 2}\n")
 
 	// The blackbox_exporter relabeling from its README, unchanged.
 	query := startPrometheus(t, dir, fmt.Sprintf(`
@@ -78,23 +62,7 @@ targets: []
 // path /probe, params.module, __param_target, the namespace label and
 // hashmod sharding with $(SHARD) as the config reloader sets it (0).
 func TestPrometheusOperatorProbe(t *testing.T) {
-	if os.Getenv("PROBE_EXPORTER_PROMETHEUS") == "" {
-		t.Skip("no Prometheus: PROBE_EXPORTER_PROMETHEUS is not set; run `make test`, or `eval \"$(hack/test-binaries.sh)\"` first")
-	}
-	up := faults.Reply(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-	down := faults.Reply(t, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\ndown")
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	writeConfig(t, cfg, `
-modules:
-  http_2xx: {httpGet: {path: /healthz}, timeoutSeconds: 2}
-  tcp_connect: {tcpSocket: {}, timeoutSeconds: 2}
-probeEndpoint:
-  allowedTargets: [127.0.0.1/32]
-targets: []
-`)
-	e := start(t, "--config.file="+cfg)
-	exporter := strings.TrimPrefix(e.url, "http://")
+	up, down, exporter, dir := probeSetupForPrometheus(t, "  http_2xx: {httpGet: {path: /healthz}, timeoutSeconds: 2}\n  tcp_connect: {tcpSocket: {}, timeoutSeconds: 2}\n")
 	job := func(name, params string) string {
 		return fmt.Sprintf(`
   - job_name: probe/default/%s
@@ -130,6 +98,24 @@ targets: []
 	if codes := query(`probe_http_status_code{job="probe/default/default", instance="` + down + `"}`); codes["probe/default/default"] != "503" {
 		t.Errorf("status codes %v", codes)
 	}
+}
+
+// probeSetupForPrometheus skips without a Prometheus binary; else it starts
+// an HTTP server that answers 200 (up) and one that answers 503 (down),
+// and the exporter with modules and /probe allowed on loopback; it returns
+// their addresses and a directory for the test's files.
+func probeSetupForPrometheus(t *testing.T, modules string) (up, down, exporter, dir string) {
+	t.Helper()
+	if os.Getenv("PROBE_EXPORTER_PROMETHEUS") == "" {
+		t.Skip("no Prometheus: PROBE_EXPORTER_PROMETHEUS is not set; run `make test`, or `eval \"$(hack/test-binaries.sh)\"` first")
+	}
+	up = faults.Reply(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	down = faults.Reply(t, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\ndown")
+	dir = t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	writeConfig(t, cfg, "modules:\n"+modules+"probeEndpoint:\n  allowedTargets: [127.0.0.1/32]\ntargets: []\n")
+	e := start(t, "--config.file="+cfg)
+	return up, down, strings.TrimPrefix(e.url, "http://"), dir
 }
 
 // startPrometheus runs a real Prometheus with scrapeConfigs (YAML list
