@@ -71,21 +71,26 @@ var declared = []deliberate{{
 // changes; Prometheus' only when the slice itself changes next.
 const followsPods = "the endpointslice role follows a change of a pod behind a slice at once"
 
-// variant is one kubernetes_sd configuration, run by both.
+// variant is one kubernetes_sd configuration, run by both: Prometheus'
+// selectors (for the role's own objects) are our labelSelector and
+// fieldSelector.
 type variant struct {
-	name   string
-	role   string
-	node   bool
-	namesp bool
+	name          string
+	role          string
+	node, namesp  bool
+	label, fields string
 }
 
 var variants = []variant{
-	{"pod", "pod", false, false},
-	{"pod attach_metadata", "pod", true, true},
-	{"service", "service", false, false},
-	{"service attach_metadata", "service", false, true},
-	{"endpointslice", "endpointslice", false, false},
-	{"endpointslice attach_metadata", "endpointslice", true, true},
+	{name: "pod", role: "pod"},
+	{name: "pod attach_metadata", role: "pod", node: true, namesp: true},
+	{name: "pod selectors", role: "pod", label: "parity-phase notin (0),version!=v0", fields: "status.phase=Running,spec.nodeName=node-a"},
+	{name: "service", role: "service"},
+	{name: "service attach_metadata", role: "service", namesp: true},
+	{name: "service selectors", role: "service", label: "!app.kubernetes.io/name", fields: "metadata.name!=lb"},
+	{name: "endpointslice", role: "endpointslice"},
+	{name: "endpointslice attach_metadata", role: "endpointslice", node: true, namesp: true},
+	{name: "endpointslice selectors", role: "endpointslice", label: "kubernetes.io/service-name", fields: "metadata.name!=coredns-x"},
 }
 
 // TestKubernetesSD runs Prometheus' kubernetes_sd and the exporter's
@@ -169,6 +174,9 @@ func startPair(t *testing.T, ctx context.Context, kubeconfig, ns string, v varia
 	pc.KubeConfig = kubeconfig
 	pc.NamespaceDiscovery = promk8s.NamespaceDiscovery{Names: []string{ns}}
 	pc.AttachMetadata = promk8s.AttachMetadataConfig{Node: v.node, Namespace: v.namesp}
+	if v.label != "" || v.fields != "" {
+		pc.Selectors = []promk8s.SelectorConfig{{Role: promk8s.Role(v.role), Label: v.label, Field: v.fields}}
+	}
 	reg := promclient.NewRegistry()
 	metrics := pc.NewDiscovererMetrics(reg, promdiscovery.NewRefreshMetrics(reg))
 	if err := metrics.Register(); err != nil {
@@ -212,7 +220,7 @@ func startPair(t *testing.T, ctx context.Context, kubeconfig, ns string, v varia
 
 	// Ours, configured as the same entry would be.
 	oc := &ourk8s.Config{Role: v.role, Namespaces: []string{ns}, Kubeconfig: kubeconfig,
-		AttachMetadata: ourk8s.AttachMetadata{Node: v.node, Namespace: v.namesp}}
+		AttachMetadata: ourk8s.AttachMetadata{Node: v.node, Namespace: v.namesp}, LabelSelector: v.label, FieldSelector: v.fields}
 	oc.SetDefaults()
 	od := ourk8s.New(ctx, ourk8s.Options{}, discovery.NewMetrics(nil), nil)
 	running, err := od.Start(ctx, v.name, oc, func(g discovery.Group) {
@@ -578,22 +586,22 @@ func (w *world) markers(phase string) {
 			corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "192.0.2.99"}, nil, nil)
 		w.service(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "marker", Labels: labels},
 			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 99}}}}, nil)
-		w.slice(&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "marker", Labels: labels},
+		w.slice(&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "marker", Labels: map[string]string{"parity-phase": phase, discoveryv1.LabelServiceName: "marker"}},
 			AddressType: discoveryv1.AddressTypeIPv4, Ports: []discoveryv1.EndpointPort{{Port: ptr(int32(99))}},
 			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"192.0.2.99"}}}})
 		return
 	}
 	pod, err := c.CoreV1().Pods(w.ns).Get(ctx, "marker", metav1.GetOptions{})
 	w.must(nil, err)
-	pod.Labels = labels
+	pod.Labels["parity-phase"] = phase
 	w.must(c.CoreV1().Pods(w.ns).Update(ctx, pod, metav1.UpdateOptions{}))
 	svc, err := c.CoreV1().Services(w.ns).Get(ctx, "marker", metav1.GetOptions{})
 	w.must(nil, err)
-	svc.Labels = labels
+	svc.Labels["parity-phase"] = phase
 	w.must(c.CoreV1().Services(w.ns).Update(ctx, svc, metav1.UpdateOptions{}))
 	eps, err := c.DiscoveryV1().EndpointSlices(w.ns).Get(ctx, "marker", metav1.GetOptions{})
 	w.must(nil, err)
-	eps.Labels = labels
+	eps.Labels["parity-phase"] = phase
 	w.must(c.DiscoveryV1().EndpointSlices(w.ns).Update(ctx, eps, metav1.UpdateOptions{}))
 }
 
