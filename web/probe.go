@@ -181,8 +181,8 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ph := &phases{}
 	actx := prober.WithDialGuard(ctx, guard)
-	if def.HTTPGet != nil && def.HTTPGet.Host != "" {
-		// hostname: the request names it; connections go to the target.
+	if hostname != "" && def.HTTPGet != nil {
+		// The request names the host; connections go to the target.
 		actx = prober.WithPinnedHost(actx, def.HTTPGet.Host, target.Host)
 	}
 	if def.HTTPGet != nil {
