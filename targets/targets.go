@@ -137,6 +137,9 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 	out := make([]scheduler.Target, 0, len(g.Targets))
 	own := make([]string, 0, len(g.Targets)) // each target's own address
 	for _, dt := range g.Targets {
+		if !discovery.ValidHost(dt.Host) {
+			continue // sources drop these and count them; never probe one
+		}
 		own = append(own, dt.HostPort())
 		labels := make(map[string]string, len(e.cfg.Labels)+len(dt.Labels))
 		if len(e.rules) == 0 {
@@ -304,7 +307,9 @@ func (e *Entry) relabel(dt discovery.Target) (discovery.Target, bool) {
 		}
 		out.Port = int32(n)
 	}
-	if out.Host == "" {
+	if !discovery.ValidHost(out.Host) {
+		// A rewritten __address__ is discovered data too (an annotation):
+		// it must be a host, never text for an address label or a shell.
 		return dt, false
 	}
 	for k, v := range ls {

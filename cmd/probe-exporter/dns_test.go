@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -99,4 +101,48 @@ targets:
 		_, now := value(mfs, "probe_results_total", map[string]string{"target": "db", "address": "127.0.0.2:" + port, "result": "failure"})
 		return !old && now
 	}, nil)
+}
+
+// TestDNSAnswerNeverRunsACommand: an SRV answer whose target is shell
+// text (`id>pwned`.evil.test) never becomes a target, so the exec
+// pattern that interpolates $(PROBE_HOST) into a shell string (which
+// README warns against) can't run it; it is counted as skipped, and the
+// valid answer beside it is probed.
+func TestDNSAnswerNeverRunsACommand(t *testing.T) {
+	srv := faults.Reply(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	_, port, _ := net.SplitHostPort(srv)
+	z := dnstest.NewZone()
+	z.Set("_p._tcp.evil.test. SRV",
+		"_p._tcp.evil.test. 30 IN SRV 0 0 "+port+" ok.evil.test.",
+		"_p._tcp.evil.test. 30 IN SRV 0 0 "+port+" `id>pwned`.evil.test.")
+	z.Set("ok.evil.test. A", "ok.evil.test. 30 IN A 127.0.0.1")
+	ns := dnstest.Serve(t, z)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(`
+targets:
+  - name: evil
+    dns: {names: [_p._tcp.evil.test.], nameservers: [%q]}
+    readinessProbe:
+      exec: {command: [/bin/sh, -c, 'cd %s && echo $(PROBE_HOST)']}
+      periodSeconds: 1
+`, ns, dir))
+	e := start(t, "--config.file="+cfg)
+	e.eventually(t, "the valid answer probed, the other skipped", func(mfs map[string]*dto.MetricFamily) bool {
+		v, _ := value(mfs, "probe_state", map[string]string{"target": "evil", "address": "ok.evil.test:" + port})
+		skipped, _ := value(mfs, "probe_exporter_discovery_skipped", map[string]string{"target": "evil", "mechanism": "dns", "reason": "invalid_host"})
+		return v == 1 && skipped == 1
+	}, nil)
+	for _, mf := range e.scrape(t) {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if strings.ContainsAny(l.GetValue(), "`>") {
+					t.Errorf("%s has a label %s=%q", mf.GetName(), l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
+		t.Fatal("a DNS answer ran a command")
+	}
 }

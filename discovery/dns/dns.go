@@ -180,13 +180,28 @@ func (r *running) refresh(ctx context.Context) time.Duration {
 		old, seen := r.last[name]
 		r.last[name] = g
 		r.mu.Unlock()
+		if n := g.Skipped[discovery.SkipInvalidHost]; n > 0 && old.Skipped[discovery.SkipInvalidHost] != n {
+			r.d.o.Logger.Warn("DNS discovery: answers that are not host names are skipped", "target", r.entry, "name", name, "skipped", n)
+		}
 		if !seen || !sameGroup(old, g) {
 			r.send(g)
 		}
 	}
 	r.d.metrics.SetSynced(r.entry, mechanism, healthy)
+	r.mu.Lock()
+	skipped := map[string]int{}
+	for _, g := range r.last {
+		for reason, n := range g.Skipped {
+			skipped[reason] += n
+		}
+	}
+	r.mu.Unlock()
+	r.d.metrics.SetSkipped(r.entry, mechanism, skipReasons, skipped)
 	return next
 }
+
+// skipReasons are the reasons this source skips an answer for.
+var skipReasons = []string{discovery.SkipInvalidHost}
 
 // lookup is one name's group and the shortest TTL it was answered with.
 func (r *running) lookup(ctx context.Context, name string) (discovery.Group, time.Duration, error) {
@@ -198,6 +213,7 @@ func (r *running) lookup(ctx context.Context, name string) (discovery.Group, tim
 			g.Targets = append(g.Targets, discovery.Target{ID: n, Host: strings.TrimSuffix(n, "."), Port: r.c.Port,
 				Meta: map[string]string{"__meta_dns_name": n}})
 		}
+		g.DropInvalidHosts()
 		return g, 0, nil
 	}
 	r.d.lookups.WithLabelValues(r.entry).Inc()
@@ -226,6 +242,10 @@ func (r *running) lookup(ctx context.Context, name string) (discovery.Group, tim
 			g.Targets = append(g.Targets, discovery.Target{ID: rec.AAAA.String(), Host: rec.AAAA.String(), Port: r.c.Port, Meta: meta})
 		}
 	}
+	// Names in answers are untrusted: a target's name reaches its address
+	// label and an exec probe's $(PROBE_HOST) (Go's resolver refuses
+	// such answers too, CVE-2021-33195).
+	g.DropInvalidHosts()
 	slices.SortFunc(g.Targets, func(a, b discovery.Target) int { return strings.Compare(a.ID, b.ID) })
 	return g, ttl, nil
 }

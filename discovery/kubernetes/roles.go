@@ -31,7 +31,7 @@ const (
 	SkipNodeNotFound  = "node_not_found"
 )
 
-var skipReasons = []string{SkipHeadless, SkipNoIngress, SkipNoNodePort, SkipNoServiceName, SkipExecProbe, SkipNotRunning, SkipNoPodIP, SkipNoPorts, SkipNodeNotFound}
+var skipReasons = []string{SkipHeadless, SkipNoIngress, SkipNoNodePort, SkipNoServiceName, SkipExecProbe, SkipNotRunning, SkipNoPodIP, SkipNoPorts, SkipNodeNotFound, discovery.SkipInvalidHost}
 
 // mechanism is this source's name in the shared discovery metrics.
 const mechanism = "kubernetes"

@@ -285,6 +285,9 @@ func (r *run) processNext() bool {
 		// Gone: an empty group for its source removes its targets.
 		g.Source = r.cfg.Role + "/" + ns + "/" + name
 	}
+	// API objects are untrusted too: an FQDN slice's address, a load
+	// balancer's hostname, a node's address become hosts.
+	g.DropInvalidHosts()
 	r.d.recordSkipped(r.entry, g.Source, g.Skipped)
 	r.send(g)
 	return true
