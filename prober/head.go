@@ -33,17 +33,15 @@ func headInBuffer(br *bufio.Reader) bool {
 	return bytes.Contains(b, []byte("\n\r\n")) || bytes.Contains(b, []byte("\n\n"))
 }
 
-// compactHead reads the next response head from br and returns a reader
-// of the same head, less the fields it may drop, followed by the rest of
-// br. It reads no further than the head, and stops dropping (passing the
-// rest through) at anything unusual, which http.ReadResponse then judges.
-// A read error ends the head: the reader returns what came before it and
-// then that same error, as br would have.
-func compactHead(br *bufio.Reader) io.Reader {
+// compactHead reads the next response head from br and returns the same
+// head, less the fields it may drop; br is left after it. It reads no
+// further than the head, and stops dropping (passing the rest through) at
+// anything unusual, which http.ReadResponse then judges. A read error
+// ends the head: it returns what came before it and that same error,
+// which is what a reader of the head must meet next, as br's would have.
+func compactHead(br *bufio.Reader) ([]byte, error) {
 	var kept, field []byte
-	failed := func(err error) io.Reader {
-		return io.MultiReader(bytes.NewReader(kept), errReader{err})
-	}
+	failed := func(err error) ([]byte, error) { return kept, err }
 
 	// The status line, as it is.
 	line, err := readRawLine(br, nil)
@@ -90,7 +88,7 @@ func compactHead(br *bufio.Reader) io.Reader {
 			// The end of the head, or a head that starts with a
 			// continuation line (an error of its own): as it is.
 			kept = append(kept, field...)
-			return io.MultiReader(bytes.NewReader(kept), br)
+			return kept, nil
 		}
 		first := len(field)
 		for {
@@ -192,10 +190,42 @@ func dropContinuation(br *bufio.Reader) bool {
 	}
 }
 
-// errReader returns err.
-type errReader struct{ err error }
+// replayReader is the one source a response's single bufio.Reader reads
+// from: bytes to replay first (a compacted head and what the reader had
+// buffered after it), then an error if the head ended in one, else the
+// connection. A head compacted replaces what it was read from instead of
+// wrapping it, so any number of 1xx heads cost one buffer, not one each.
+type replayReader struct {
+	pending []byte
+	err     error
+	r       io.Reader
+}
 
-func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+func (s *replayReader) Read(p []byte) (int, error) {
+	if len(s.pending) > 0 {
+		n := copy(p, s.pending)
+		s.pending = s.pending[n:]
+		return n, nil
+	}
+	if s.err != nil {
+		return 0, s.err
+	}
+	return s.r.Read(p)
+}
+
+// compact replaces the next head in br (which reads from s) by its
+// compacted form: br then reads the head, what it had buffered after the
+// head, and the rest of s, as before.
+func (s *replayReader) compact(br *bufio.Reader) {
+	head, err := compactHead(br)
+	if err != nil {
+		s.pending, s.err = head, err // as br would have: nothing after the error
+	} else {
+		rest, _ := br.Peek(br.Buffered())
+		s.pending = append(append(head, rest...), s.pending...)
+	}
+	br.Reset(s)
+}
 
 // droppable says whether a field (its first line and its continuation
 // lines, terminators included) is well-formed by textproto's rules and

@@ -81,7 +81,8 @@ func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return fail(err)
 	}
 	lr := &limitedConn{Conn: conn, limit: maxResponseHeaderBytes}
-	br := bufio.NewReaderSize(lr, readBufferSize)
+	src := &replayReader{r: lr}
+	br := bufio.NewReaderSize(src, readBufferSize)
 	// Errors are worded as net/http's read loop words them: they are the
 	// probe's output, and the kubelet's events show net/http's text.
 	// (Nothing read at all: the bare error, as Transport.roundTrip
@@ -96,8 +97,8 @@ func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	for {
 		if !headInBuffer(br) {
 			// A large head: parse it without holding fields nothing reads
-			// (see compactHead); the rest of the exchange reads through it.
-			br = bufio.NewReaderSize(compactHead(br), readBufferSize)
+			// (see compactHead), from the same reader and buffer.
+			src.compact(br)
 		}
 		res, err = http.ReadResponse(br, req)
 		if err != nil {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/probe-exporter/probe-exporter/internal/memtest"
 )
 
 // rawServer answers every connection with reply and records the request.
@@ -321,4 +323,63 @@ func TestOneShotTransportTraceParity(t *testing.T) {
 	if strings.Join(a, ",") != strings.Join(b, ",") {
 		t.Errorf("net/http: %v; ours: %v", a, b)
 	}
+}
+
+// TestEndlessEarlyHints: a server that answers an endless stream of
+// 103 Early Hints costs one attempt a bounded heap (it held 350–570 MB:
+// every 1xx head that crossed the read buffer wrapped the reader in a
+// new one), and ends as net/http's Transport ends it, at the header
+// limit, with its words.
+func TestEndlessEarlyHints(t *testing.T) {
+	hints := []byte(strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload\r\n\r\n", 1000))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer func() { l.Close(); wg.Wait() }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_, _ = bufio.NewReader(c).ReadString('\n') // the request line is enough
+				for {
+					if _, err := c.Write(hints); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	url := "http://" + l.Addr().String() + "/"
+	do := func(rt http.RoundTripper) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		res, err := (&http.Client{Transport: rt}).Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		return err
+	}
+	std := &http.Transport{Proxy: nil, DisableKeepAlives: true, DisableCompression: true}
+	defer std.CloseIdleConnections()
+	want := do(std)
+	var got error
+	peak := memtest.PeakHeap(func() { got = do(&oneShotTransport{dialer: &net.Dialer{}, tls: std}) })
+	if want == nil || got == nil || got.Error() != want.Error() {
+		t.Errorf("ours: %v\nnet/http: %v", got, want)
+	}
+	if peak > 32<<20 {
+		t.Errorf("one attempt held %d MiB of heap", peak>>20)
+	}
+	t.Logf("peak heap %.1f MiB", float64(peak)/(1<<20))
 }

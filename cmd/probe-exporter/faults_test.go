@@ -68,6 +68,7 @@ func TestFaultSuite(t *testing.T) {
 	add("endless_header_lines", httpGet("/"), faults.EndlessHeaders(t, false), false, false)
 	add("endless_header_line", httpGet("/"), faults.EndlessHeaders(t, true), false, false)
 	add("headers_1mb", httpGet("/"), faults.BigHeaders(t, 1<<20), true, false)
+	add("endless_early_hints", httpGet("/"), faults.EndlessEarlyHints(t), false, false)
 	add("slow_body", httpGet("/"), faults.SlowBody(t), false, true)
 	add("endless_body", httpGet("/"), faults.EndlessBody(t), true, false)
 	add("garbage", httpGet("/"), faults.Garbage(t), false, false)

@@ -180,6 +180,18 @@ func EndlessHeaders(t testing.TB, oneLine bool) string {
 	})
 }
 
+// EndlessEarlyHints answers with 103 Early Hints heads without end: each
+// a complete 1xx response, so only the header limit ends the attempt.
+func EndlessEarlyHints(t testing.TB) string {
+	chunk := []byte(strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload\r\n\r\n", 1000))
+	return Listen(t, func(c net.Conn) {
+		if _, err := readRequest(c); err != nil {
+			return
+		}
+		writeSlowly(c, chunk, 0)
+	})
+}
+
 // BigHeaders answers 200 with n bytes of header fields.
 func BigHeaders(t testing.TB, n int) string {
 	var b strings.Builder
