@@ -45,6 +45,12 @@ var special = func() []netip.Prefix {
 		"0.0.0.0/8", "::/128", // unspecified: this host again
 		"224.0.0.0/4", "ff00::/8", // multicast
 		"255.255.255.255/32", // broadcast
+		// IPv6 forms that reach an IPv4 host through a translator or a
+		// tunnel whose IPv4 end is not judged here: the local-use NAT64
+		// prefix (RFC 8215; where the IPv4 sits depends on its length),
+		// 6to4 and Teredo. The well-known NAT64 prefix and IPv4-compatible
+		// addresses are judged as the IPv4 they carry (embeddedIPv4).
+		"64:ff9b:1::/48", "2002::/16", "2001::/32",
 	} {
 		ps = append(ps, netip.MustParsePrefix(s))
 	}
@@ -76,6 +82,9 @@ func (l *List) add(e string) error {
 	e = strings.TrimSpace(e)
 	if e == "" {
 		return errors.New("empty entry")
+	}
+	if !ascii(e) {
+		return errors.New("not ASCII: write a name in its ASCII (IDNA A-label) form")
 	}
 	if strings.Contains(e, "/") {
 		p, err := netip.ParsePrefix(e)
@@ -135,45 +144,93 @@ func (r *Refusal) Error() string { return r.Reason }
 
 func refuse(format string, args ...any) error { return &Refusal{Reason: fmt.Sprintf(format, args...)} }
 
-// Host judges a request's host and port before anything is dialed. It
-// returns whether a listed name allowed the host (then its addresses,
-// judged at dial time by Addr, need only avoid the special ranges).
-func (l *List) Host(host string, port int) (byName bool, err error) {
+// Admission is what let a request's host in: a listed name (then its
+// addresses, judged at dial time by Addr, need only avoid the special
+// ranges), and the port the admitting entry names (0: any), which every
+// dial of the attempt must then use, redirect hops included.
+type Admission struct {
+	ByName bool
+	Port   int
+}
+
+// Host judges a request's host and port before anything is dialed.
+func (l *List) Host(host string, port int) (Admission, error) {
+	if !ascii(host) {
+		// strings.ToLower folds some non-ASCII letters into ASCII ones
+		// (U+212A KELVIN SIGN into k): the name compared would not be the
+		// name resolved.
+		return Admission{}, refuse("%q is not an ASCII host name", host)
+	}
 	h := strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
 	if strings.Contains(h, "%") {
-		return false, refuse("%q: IPv6 zones are not allowed", host)
+		return Admission{}, refuse("%q: IPv6 zones are not allowed", host)
 	}
 	if a, err := netip.ParseAddr(h); err == nil {
-		return false, l.addr(a)
+		return Admission{}, l.addr(a)
 	}
 	if ambiguousIPv4(h) {
-		return false, refuse("%q reads as an IPv4 address in a non-canonical form (hex, octal, or fewer than four parts): refused as ambiguous", host)
+		return Admission{}, refuse("%q reads as an IPv4 address in a non-canonical form (hex, octal, or fewer than four parts): refused as ambiguous", host)
 	}
 	for _, n := range l.names {
 		if (n.port == 0 || n.port == port) && matchName(n.pattern, h) {
-			return true, nil
+			return Admission{ByName: true, Port: n.port}, nil
 		}
 	}
-	return false, refuse("%s is not in probeEndpoint.allowedTargets", hostPort(host, port))
+	return Admission{}, refuse("%s is not in probeEndpoint.allowedTargets", hostPort(host, port))
 }
 
-// Addr judges an address an attempt is about to connect to: byName is
-// what Host said of the request's host.
-func (l *List) Addr(a netip.AddrPort, byName bool) error {
-	ip := a.Addr().Unmap()
-	if byName {
+// Addr judges an address an attempt is about to connect to, given what
+// admitted the request.
+func (l *List) Addr(a netip.AddrPort, adm Admission) error {
+	if adm.Port != 0 && int(a.Port()) != adm.Port {
+		return refuse("%s: the entry that allowed the request allows port %d only", a, adm.Port)
+	}
+	ip := judged(a.Addr())
+	if adm.ByName {
 		if explicit, sp := l.special(ip); sp != "" && !explicit {
-			return refuse("the name resolves to %s, in %s, which only an explicit allowedTargets entry allows", ip, sp)
+			return refuse("the name resolves to %s, in %s, which only an explicit allowedTargets entry allows", a.Addr(), sp)
 		}
 		return nil
 	}
 	return l.addr(ip)
 }
 
-// addr allows an IP address that a listed prefix holds, and a special
-// one only when a listed prefix lies inside its special range.
+// judged is the address a connection to ip reaches, as judged here: an
+// IPv4-mapped address, a well-known-prefix NAT64 address (64:ff9b::/96,
+// RFC 6052: what DNS64 synthesises on IPv6-only clusters) and an
+// IPv4-compatible one (::a.b.c.d, deprecated) are their IPv4 address.
+func judged(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
+	if !ip.Is6() {
+		return ip
+	}
+	b := ip.As16()
+	v4 := netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	switch {
+	case nat64.Contains(ip):
+		return v4
+	case compatible.Contains(ip) && b[12]|b[13] != 0: // not :: or ::1, nor ::/112
+		return v4
+	}
+	return ip
+}
+
+var (
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	compatible = netip.MustParsePrefix("::/96")
+)
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 func (l *List) addr(a netip.Addr) error {
-	ip := a.Unmap()
+	ip := judged(a)
 	if explicit, sp := l.special(ip); sp != "" {
 		if explicit {
 			return nil

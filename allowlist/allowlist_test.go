@@ -56,14 +56,14 @@ func TestHost(t *testing.T) {
 		{"[::]", 80, false, "in ::/128"},
 		{"224.0.0.1", 80, false, "in 224.0.0.0/4"},
 	} {
-		byName, err := list.Host(c.host, c.port)
+		adm, err := list.Host(c.host, c.port)
 		switch {
 		case c.refuse == "" && err != nil:
 			t.Errorf("%s:%d refused: %v", c.host, c.port, err)
 		case c.refuse != "" && (err == nil || !strings.Contains(err.Error(), c.refuse)):
 			t.Errorf("%s:%d: %v, want a refusal saying %q", c.host, c.port, err, c.refuse)
-		case err == nil && byName != c.byName:
-			t.Errorf("%s:%d: by name %v", c.host, c.port, byName)
+		case err == nil && adm.ByName != c.byName:
+			t.Errorf("%s:%d: by name %v", c.host, c.port, adm.ByName)
 		}
 		var r *Refusal
 		if err != nil && !errors.As(err, &r) {
@@ -91,21 +91,21 @@ func TestAddr(t *testing.T) {
 		{"[fd00:ec2::254]:80", true, false},
 		{"127.0.0.2:80", true, true}, // listed explicitly
 	} {
-		err := list.Addr(netip.MustParseAddrPort(c.addr), c.byName)
+		err := list.Addr(netip.MustParseAddrPort(c.addr), Admission{ByName: c.byName})
 		if (err == nil) != c.ok {
 			t.Errorf("%s (by name %v): %v, want allowed %v", c.addr, c.byName, err, c.ok)
 		}
 	}
 	// 0.0.0.0/0 does not unlock the special ranges; a prefix inside one does.
 	all, _ := Parse([]string{"0.0.0.0/0", "::/0"})
-	if err := all.Addr(netip.MustParseAddrPort("169.254.169.254:80"), false); err == nil {
+	if err := all.Addr(netip.MustParseAddrPort("169.254.169.254:80"), Admission{}); err == nil {
 		t.Error("0.0.0.0/0 allowed the metadata address")
 	}
-	if err := all.Addr(netip.MustParseAddrPort("10.1.2.3:80"), false); err != nil {
+	if err := all.Addr(netip.MustParseAddrPort("10.1.2.3:80"), Admission{}); err != nil {
 		t.Errorf("0.0.0.0/0: %v", err)
 	}
 	meta, _ := Parse([]string{"169.254.169.254/32"})
-	if err := meta.Addr(netip.MustParseAddrPort("169.254.169.254:80"), false); err != nil {
+	if err := meta.Addr(netip.MustParseAddrPort("169.254.169.254:80"), Admission{}); err != nil {
 		t.Errorf("an explicit entry: %v", err)
 	}
 }
@@ -127,5 +127,52 @@ func TestParseErrors(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestWhatIsDialed: the second round of holes: a port the admitting entry
+// does not name (a same-host redirect), IPv6 forms that carry a forbidden
+// IPv4 address, and names that only fold into an allowed one.
+func TestWhatIsDialed(t *testing.T) {
+	l, errs := Parse([]string{"web.test:8080", "*.example.internal", "192.0.2.0/24", "kube.test"})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	adm, err := l.Host("web.test", 8080)
+	if err != nil || adm != (Admission{ByName: true, Port: 8080}) {
+		t.Fatalf("web.test:8080: %+v %v", adm, err)
+	}
+	for _, c := range []struct {
+		addr string
+		adm  Admission
+		ok   bool
+	}{
+		{"198.51.100.1:8080", adm, true},
+		{"198.51.100.1:6379", adm, false}, // a redirect to another port of the name
+		{"198.51.100.1:6379", Admission{ByName: true}, true},
+		// NAT64 (well-known prefix) and IPv4-compatible: the IPv4 inside.
+		{"[64:ff9b::a9fe:a9fe]:80", Admission{ByName: true}, false},
+		{"[64:ff9b::7f00:1]:80", Admission{ByName: true}, false},
+		{"[64:ff9b::c000:20a]:80", Admission{}, true}, // 192.0.2.10, listed
+		{"[64:ff9b::c633:6401]:80", Admission{}, false},
+		{"[::169.254.169.254]:80", Admission{ByName: true}, false},
+		{"[::a9fe:a9fe]:80", Admission{ByName: true}, false},
+		// Local-use NAT64, 6to4 and Teredo: refused unless listed.
+		{"[64:ff9b:1::a9fe:a9fe]:80", Admission{ByName: true}, false},
+		{"[2002:a9fe:a9fe::1]:80", Admission{ByName: true}, false},
+		{"[2001:0:4136:e378:8000:63bf:3fff:fdd2]:80", Admission{ByName: true}, false},
+		{"[2001:db8::1]:80", Admission{ByName: true}, true}, // not Teredo
+	} {
+		if err := l.Addr(netip.MustParseAddrPort(c.addr), c.adm); (err == nil) != c.ok {
+			t.Errorf("%s (%+v): %v, want allowed %v", c.addr, c.adm, err, c.ok)
+		}
+	}
+	for _, h := range []string{"\u212aube.test", "KUBE.TEST\u0307", "web.test\u3002"} {
+		if _, err := l.Host(h, 80); err == nil || !strings.Contains(err.Error(), "not an ASCII host name") {
+			t.Errorf("%q: %v", h, err)
+		}
+	}
+	if _, errs := Parse([]string{"\u212aube.test"}); len(errs) != 1 {
+		t.Error("a non-ASCII entry was accepted")
 	}
 }

@@ -130,7 +130,7 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	port := int(target.Port)
 	list, slots := h.endpoint(ep)
-	byName, refusal := list.Host(target.Host, port)
+	adm, refusal := list.Host(target.Host, port)
 	if refusal != nil && !ep.AllowDiscovered {
 		h.fail(w, "refused", http.StatusForbidden, "refused: %v", refusal)
 		return
@@ -140,7 +140,7 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var lastDialed netip.AddrPort
 	var dialMu sync.Mutex
 	guard := func(ap netip.AddrPort) error {
-		err := list.Addr(ap, byName)
+		err := list.Addr(ap, adm)
 		if discovered && err != nil && h.discovered(ap.Addr().String(), int(ap.Port())) {
 			err = nil
 		}
@@ -172,7 +172,9 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, "refused", http.StatusForbidden, "refused: %v (and the exporter does not probe it now)", refusal)
 			return
 		}
-		discovered, byName = true, true
+		// As a listed name with a port: only this host:port (and, at
+		// dial time, addresses the exporter probes now).
+		discovered, adm = true, allowlist.Admission{ByName: true, Port: port}
 	}
 	p, err := h.o.Probers.New(def)
 	if err != nil {
@@ -389,7 +391,9 @@ func (h *probeHandler) discovered(host string, port int) bool {
 	want := net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port))
 	found := false
 	h.o.Targets.Each(func(st *scheduler.Status) {
-		if !found && st.Spec.Labels.Address() == want {
+		// Only what a network probe dials: an exec probe's address is a
+		// label, not a connection the exporter makes.
+		if !found && st.Spec.Prober.Type() != prober.Exec && st.Spec.Labels.Address() == want {
 			found = true
 		}
 	})

@@ -222,9 +222,16 @@ func TestProbeEndpointOff(t *testing.T) {
 // TestProbeDiscovered: allowDiscovered allows what the exporter probes
 // now, and only that.
 func TestProbeDiscovered(t *testing.T) {
-	addr := faults.ListenOn(t, "127.0.0.3:0", func(net.Conn) {}) // accepts, closes
+	addr := faults.ListenOn(t, "127.0.0.3:0", func(net.Conn) {})    // accepts, closes
+	execAddr := faults.ListenOn(t, "127.0.0.4:0", func(net.Conn) {}) // only an exec probe names it
 	names := series.NewNames([]string{"target", "kind", "address"})
-	src := probes{{Key: "x", Spec: scheduler.Spec{Entry: "db", Labels: series.New(names, []string{"db", "readiness", addr})}}}
+	env := prober.NewEnv(prober.EnvOptions{})
+	tcp, _ := env.New(&config.Probe{TCPSocket: &config.TCPSocketAction{}, TimeoutSeconds: 1})
+	execP, _ := env.New(&config.Probe{Exec: &config.ExecAction{Command: []string{"/bin/true"}}, TimeoutSeconds: 1})
+	src := probes{
+		{Key: "x", Spec: scheduler.Spec{Entry: "db", Prober: tcp, Labels: series.New(names, []string{"db", "readiness", addr})}},
+		{Key: "y", Spec: scheduler.Spec{Entry: "job", Prober: execP, Labels: series.New(names, []string{"job", "readiness", execAddr})}},
+	}
 	s := newProbeSetup(t, "probeEndpoint: {allowDiscovered: true}\n", src)
 	if code, body := s.get(t, "module=tcp&target="+addr); code != 200 || !strings.Contains(body, "probe_success 1") {
 		t.Errorf("a discovered target: %d %s", code, body)
@@ -233,6 +240,10 @@ func TestProbeDiscovered(t *testing.T) {
 	n, _ := strconv.Atoi(port)
 	if code, _ := s.get(t, fmt.Sprintf("module=tcp&target=127.0.0.3:%d", n+1)); code != 403 {
 		t.Errorf("another port of a discovered host: %d", code)
+	}
+	// An exec probe dials nothing: its address is no reason to reach it.
+	if code, body := s.get(t, "module=tcp&target="+execAddr); code != 403 {
+		t.Errorf("an address only an exec probe names: %d %s", code, body)
 	}
 }
 
@@ -411,5 +422,35 @@ func TestProbeDefaultModule(t *testing.T) {
 	if _, err := config.Parse([]byte("modules: {tcp: {tcpSocket: {}}}\nprobeEndpoint: {allowedTargets: [127.0.0.1/32], defaultModule: http}\n"), "test.yaml"); err == nil ||
 		!strings.Contains(err.Error(), `probeEndpoint.defaultModule: Invalid value: "http": no such module (modules: tcp)`) {
 		t.Errorf("a defaultModule that names no module: %v", err)
+	}
+}
+
+// TestProbeRedirectToAnotherPort: an entry that names a port allows that
+// port only, on every hop: a same-host redirect to another port of the
+// name is refused at dial time, and the server there never sees a
+// connection (it did, and debug=true showed its body).
+func TestProbeRedirectToAnotherPort(t *testing.T) {
+	var hits sync.Map
+	secret := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Store("secret", true)
+		fmt.Fprint(w, "the redis you should not see")
+	}))
+	defer secret.Close()
+	_, secretPort, _ := net.SplitHostPort(secret.Listener.Addr().String())
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://ok.allowed.test:"+secretPort+"/", http.StatusFound)
+	}))
+	defer front.Close()
+	_, frontPort, _ := net.SplitHostPort(front.Listener.Addr().String())
+	s := newProbeSetup(t, "probeEndpoint:\n  allowedTargets: [127.0.0.1/32, \"ok.allowed.test:"+frontPort+"\"]\n", nil)
+	if code, body := s.get(t, "module=http_2xx&target=ok.allowed.test:"+secretPort); code != 403 {
+		t.Errorf("the other port asked directly: %d %s", code, body)
+	}
+	code, body := s.get(t, "module=http_2xx&target=http://ok.allowed.test:"+frontPort+"/&debug=true")
+	if code != 200 || !strings.Contains(body, "dial 127.0.0.1:"+secretPort+": refused") || !strings.Contains(body, "Result: failure") || strings.Contains(body, "redis") {
+		t.Errorf("%d\n%s", code, body)
+	}
+	if _, hit := hits.Load("secret"); hit {
+		t.Error("the other port was reached through the redirect")
 	}
 }
