@@ -222,7 +222,7 @@ func TestProbeEndpointOff(t *testing.T) {
 // TestProbeDiscovered: allowDiscovered allows what the exporter probes
 // now, and only that.
 func TestProbeDiscovered(t *testing.T) {
-	addr := faults.ListenOn(t, "127.0.0.3:0", func(net.Conn) {})    // accepts, closes
+	addr := faults.ListenOn(t, "127.0.0.3:0", func(net.Conn) {})     // accepts, closes
 	execAddr := faults.ListenOn(t, "127.0.0.4:0", func(net.Conn) {}) // only an exec probe names it
 	names := series.NewNames([]string{"target", "kind", "address"})
 	env := prober.NewEnv(prober.EnvOptions{})
