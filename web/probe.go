@@ -111,7 +111,7 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, "bad_request", http.StatusBadRequest, "unknown module %q", moduleName)
 		return
 	}
-	timeout, err := probeTimeout(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), time.Duration(module.TimeoutSeconds)*time.Second)
+	timeout, budget, err := probeTimeout(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), time.Duration(module.TimeoutSeconds)*time.Second)
 	if err != nil {
 		// blackbox_exporter's status and words.
 		h.fail(w, "bad_request", http.StatusInternalServerError, "Failed to parse timeout from Prometheus header: %v", err)
@@ -155,15 +155,16 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
-	select {
-	case slots <- struct{}{}:
-		defer func() { <-slots }()
-	case <-ctx.Done():
-		h.fail(w, "busy", http.StatusServiceUnavailable, "/probe is busy: all %d slots (probeEndpoint.maxConcurrent) stayed taken for the %v the request had", cap(slots), timeout)
+	// A slot is waited for only while a whole attempt still fits in the
+	// request's budget: one that starts later would run short and blame
+	// the target for the exporter being busy.
+	if !acquire(r.Context(), slots, budget-timeout) {
+		h.fail(w, "busy", http.StatusServiceUnavailable, "/probe is busy: all %d slots (probeEndpoint.maxConcurrent) stayed taken while a whole attempt (%v) still fitted the request's %v", cap(slots), timeout, budget)
 		return
 	}
+	defer func() { <-slots }()
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
 	if refusal != nil {
 		// Only being probed now can allow it. The scan of every probe
 		// runs holding a slot: a flood of requests costs at most
@@ -268,16 +269,37 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 }
 
-// probeTimeout is blackbox_exporter's getTimeout: the scrape timeout
-// Prometheus sends, less the offset, unless the module's is shorter (or
-// the header leaves nothing after the offset); no header or 0 means
-// 120 s; an unparsable header is an error.
-func probeTimeout(header string, module time.Duration) (time.Duration, error) {
+// acquire takes a slot, waiting at most wait (a free slot is taken even
+// when wait is 0).
+func acquire(ctx context.Context, slots chan struct{}, wait time.Duration) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// probeTimeout is blackbox_exporter's getTimeout: the attempt's timeout
+// is the scrape timeout Prometheus sends, less the offset, unless the
+// module's is shorter (or the header leaves nothing after the offset); no
+// header or 0 means 120 s; an unparsable header is an error. budget is
+// the whole request's time (at least the attempt's): what is left of it
+// beyond the attempt may be spent waiting for a slot.
+func probeTimeout(header string, module time.Duration) (attempt, budget time.Duration, err error) {
 	scrape := 120.0
 	if header != "" {
 		f, err := strconv.ParseFloat(header, 64)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if f != 0 {
 			scrape = f
@@ -287,9 +309,9 @@ func probeTimeout(header string, module time.Duration) (time.Duration, error) {
 	// blackbox probes with a zero timeout when the header equals the
 	// offset (failing at once); that is no attempt at all: the module's.
 	if left <= 0 || (module > 0 && module < left) {
-		return module, nil
+		return module, max(module, left), nil
 	}
-	return left, nil
+	return left, left, nil
 }
 
 // withHostname is blackbox_exporter's hostname parameter for an httpGet

@@ -47,6 +47,9 @@ func newProbeSetup(t *testing.T, endpoint string, targets probes) *probeSetup {
 			case <-r.Context().Done():
 			case <-time.After(5 * time.Second):
 			}
+		case "/delay":
+			time.Sleep(300 * time.Millisecond)
+			fmt.Fprintln(w, "ok")
 		default:
 			fmt.Fprintln(w, "ok")
 		}
@@ -65,6 +68,7 @@ func newProbeSetup(t *testing.T, endpoint string, targets probes) *probeSetup {
 modules:
   http_2xx: {httpGet: {path: /}, timeoutSeconds: 3}
   slow: {httpGet: {path: /slow}, timeoutSeconds: 3}
+  delay: {httpGet: {path: /delay}, timeoutSeconds: 3}
   https: {httpGet: {scheme: HTTPS, path: /}, timeoutSeconds: 3}
   grpc: {grpc: {port: 1}}
   tcp: {tcpSocket: {}}
@@ -398,12 +402,12 @@ func TestProbeTimeoutAsBlackbox(t *testing.T) {
 		{3 * time.Second, "0.1", 3 * time.Second},
 		{3 * time.Second, "0.5", 3 * time.Second}, // blackbox: 0 (fails at once); see probeTimeout
 	} {
-		got, err := probeTimeout(c.header, c.module)
+		got, _, err := probeTimeout(c.header, c.module)
 		if err != nil || got != c.want {
 			t.Errorf("module %v, header %q: %v %v, want %v", c.module, c.header, got, err, c.want)
 		}
 	}
-	if _, err := probeTimeout("ten", time.Second); err == nil {
+	if _, _, err := probeTimeout("ten", time.Second); err == nil {
 		t.Error("an unparsable header is an error")
 	}
 }
@@ -452,5 +456,35 @@ func TestProbeRedirectToAnotherPort(t *testing.T) {
 	}
 	if _, hit := hits.Load("secret"); hit {
 		t.Error("the other port was reached through the redirect")
+	}
+}
+
+// TestProbeBusyNeverBlamesTheTarget: with every slot taken, a request
+// either gets a whole attempt or a 503; it never runs an attempt cut short
+// by its wait and answers probe_success 0 for a target that is fine (it
+// did: a request that won a slot at its deadline's edge).
+func TestProbeBusyNeverBlamesTheTarget(t *testing.T) {
+	s := newProbeSetup(t, endpoint+"  maxConcurrent: 2\n", nil)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	answers := map[string]int{}
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The target answers in 0.3 s; the attempt may take 1 s.
+			code, body := s.get(t, "module=delay&target=127.0.0.1:"+s.port, "X-Prometheus-Scrape-Timeout-Seconds", "1.5")
+			key := strconv.Itoa(code)
+			if code == 200 {
+				key += map[bool]string{true: " probe_success 1", false: " probe_success 0"}[strings.Contains(body, "probe_success 1")]
+			}
+			mu.Lock()
+			answers[key]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if answers["200 probe_success 0"] > 0 || answers["200 probe_success 1"] == 0 || answers["503"] == 0 {
+		t.Errorf("answers %v: want successes and 503s, never a failure", answers)
 	}
 }
