@@ -268,7 +268,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 	v := validator{decoder: d}
 	v.config(&c)
 	if len(d.errs) > 0 {
-		return nil, d.errs.sorted()
+		return nil, d.result()
 	}
 	return &c, nil
 }

@@ -66,6 +66,8 @@ type decoder struct {
 	file string
 	pos  map[string]position
 	errs Errors
+	// more counts the errors past maxErrors: found, not kept.
+	more int
 	// expanded counts the nodes the walk visited through aliases: they
 	// can make a small file expand exponentially ("billion laughs"), and
 	// the walk follows them. Nodes written out in the file cost what the
@@ -89,11 +91,36 @@ func newDecoder(file string) *decoder {
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
-	e := FieldError{File: d.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	e := FieldError{File: d.file, Path: path}
 	if n != nil {
 		e.Line, e.Column = n.Line, n.Column
 	}
+	d.report(e, format, args...)
+}
+
+// maxErrors is how many errors a file reports: a file of half a million
+// bad entries must not cost half a million messages (hundreds of MB, one
+// log line of tens of MB); the rest are counted.
+const maxErrors = 100
+
+// report keeps an error, formatting its message only while fewer than
+// maxErrors are kept.
+func (d *decoder) report(e FieldError, format string, args ...any) {
+	if len(d.errs) >= maxErrors {
+		d.more++
+		return
+	}
+	e.Msg = fmt.Sprintf(format, args...)
 	d.errs = append(d.errs, e)
+}
+
+// result is the errors found, in file order, and how many more there were.
+func (d *decoder) result() Errors {
+	es := d.errs.sorted()
+	if d.more > 0 {
+		es = append(es, FieldError{File: d.file, Msg: fmt.Sprintf("and %d more errors (the first %d are listed)", d.more, maxErrors)})
+	}
+	return es
 }
 
 // at returns the position recorded for path, or for its nearest recorded
@@ -131,7 +158,7 @@ func (d *decoder) decodeDocument(data []byte, out any) error {
 	}
 	d.value(root, "", reflect.ValueOf(out).Elem())
 	if len(d.errs) > 0 {
-		return d.errs.sorted()
+		return d.result()
 	}
 	return nil
 }

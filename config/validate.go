@@ -23,10 +23,7 @@ type validator struct {
 
 func (v validator) add(path, format string, args ...any) {
 	p := v.at(path)
-	v.errs = append(v.errs, FieldError{
-		File: v.file, Line: p.line, Column: p.column, Path: path,
-		Msg: fmt.Sprintf(format, args...),
-	})
+	v.report(FieldError{File: v.file, Line: p.line, Column: p.column, Path: path}, format, args...)
 }
 
 func (v *validator) invalid(path string, value any, msg string) {
