@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/probe-exporter/probe-exporter/relabel"
 )
@@ -225,7 +226,7 @@ func (t *Entry) Probes() []KindProbe {
 
 // Load reads, decodes, defaults and validates the file at path.
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
@@ -241,6 +242,26 @@ func Load(path string) (*Config, error) {
 			"(decoding takes about 40 bytes of memory per byte of YAML): discover large target sets (kubernetes:), or split them across shards", MaxFileSize>>20)}
 	}
 	return Parse(data, path)
+}
+
+// OpenFile opens a configuration file for reading, through symlinks, and
+// refuses anything but a regular file without blocking: opening a FIFO
+// waits for a writer, and a reload waiting so would hold every later one.
+func OpenFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
+	}
+	return f, nil
 }
 
 // MaxFileSize caps a configuration file: what loading costs grows with

@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -144,7 +143,7 @@ func (r *Reloader) contentSum() ([sha256.Size]byte, bool) {
 	if r.o.Path == "" {
 		return sum, false
 	}
-	f, err := os.Open(r.o.Path)
+	f, err := config.OpenFile(r.o.Path)
 	if err != nil {
 		return sum, false
 	}
