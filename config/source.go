@@ -38,6 +38,31 @@ type Family interface {
 	AddressFamily() string
 }
 
+// Expanding is implemented by sources whose block names targets by
+// pattern (a dns: block's brace ranges): Expands is how many targets it
+// makes, counted without making them, against the file's bound.
+type Expanding interface {
+	Expands() int
+}
+
+// MaxExpandedTargets bounds what a file's patterns expand to (a 3 KB file
+// of brace ranges made a million targets); --config.max-expanded-targets
+// sets it.
+var MaxExpandedTargets = 100_000
+
+// Expanded is how many targets the file's patterns expand to.
+func (c *Config) Expanded() int {
+	n := 0
+	for i := range c.Targets {
+		if d := c.Targets[i].Discovered; d != nil {
+			if e, ok := d.Config.(Expanding); ok {
+				n += e.Expands()
+			}
+		}
+	}
+	return n
+}
+
 // Network is what an entry's probes resolve names through: the source's
 // nameservers (none: resolv.conf's) and the address family ("" for
 // both).

@@ -52,6 +52,9 @@ var ReservedLabels = []string{"target", "kind", "address", "result"}
 
 func (v *validator) config(c *Config) {
 	v.probeEndpoint(c)
+	if n := c.Expanded(); n > MaxExpandedTargets {
+		v.add("targets", "Forbidden: the file's name patterns expand to %d targets, more than %d (raise the bound with --config.max-expanded-targets)", n, MaxExpandedTargets)
+	}
 	names := map[string]int{}
 	for i := range c.Targets {
 		t := &c.Targets[i]

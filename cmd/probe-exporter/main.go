@@ -57,6 +57,7 @@ func run() int {
 	autoReload := app.Flag("config.auto-reload", "Reload --config.file when its content changes (a ConfigMap volume's symlink swap included), checked every --config.auto-reload-interval; a bad configuration keeps the running one, as SIGHUP does.").Bool()
 	autoReloadInterval := app.Flag("config.auto-reload-interval", "How often --config.auto-reload reads the file (at least 1s).").Default("30s").Duration()
 	configCheck := app.Flag("config.check", "Validate --config.file and exit: 0 when valid, 1 with every error otherwise.").Bool()
+	maxExpanded := positiveInt(app.Flag("config.max-expanded-targets", "Most targets a configuration file's name patterns (dns: brace ranges) may expand to; a file beyond it is refused.").Default("100000"), "--config.max-expanded-targets", 1)
 	maxInFlight := positiveInt(app.Flag("probe.max-in-flight", "Most probes running at once (at least 1); due probes beyond it wait (probe_exporter_probes_waiting).").Default("2000"), "--probe.max-in-flight", 1)
 	execEnv := app.Flag("probe.exec.env", "Repeatable: a variable of the exporter's environment to pass to exec probe commands. They get PATH, their PROBE_* variables and these, nothing else.").PlaceHolder("NAME").Strings()
 	onceFlag := app.Flag("once", "Run every probe of --config.file until each (target, kind) has the answer its thresholds give, print them and exit: 0 if every state is success, 1 if not, 2 if it could not run.").Bool()
@@ -83,6 +84,7 @@ func run() int {
 		return 2
 	}
 
+	config.MaxExpandedTargets = *maxExpanded
 	if *configCheck {
 		return checkConfig(*configFile, *nodeName)
 	}
@@ -397,8 +399,8 @@ func checkConfig(file, nodeName string) int {
 	for _, t := range cfg.Targets {
 		probes += len(t.Static) * len(t.Probes())
 	}
-	fmt.Printf("SUCCESS: %s is valid: %d target entries (%d static hosts with %d probes, %d discovered entries)\n",
-		file, len(cfg.Targets), hosts, probes, discovered)
+	fmt.Printf("SUCCESS: %s is valid: %d target entries (%d static hosts with %d probes, %d discovered entries; name patterns expand to %d targets, at most %d)\n",
+		file, len(cfg.Targets), hosts, probes, discovered, cfg.Expanded(), config.MaxExpandedTargets)
 	if len(cfg.Targets) == 0 {
 		fmt.Printf("WARNING: %s has no target entries: nothing would be probed\n", file)
 	}

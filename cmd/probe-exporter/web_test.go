@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -114,6 +115,23 @@ func TestConfigCheckReports(t *testing.T) {
 	cmd = exec.Command(binary, "--config.check", "--config.file="+mesh, "--node-name=n1")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("scope mesh with a node name: %v\n%s", err, out)
+	}
+
+	// Brace ranges: counted, reported, and refused past the bound (a
+	// 3 KB file of them made a million targets, and was "valid").
+	var names []string
+	for i := 0; i < 100; i++ {
+		names = append(names, fmt.Sprintf("%q", fmt.Sprintf("h%d-{0..9999}.test", i)))
+	}
+	braces := filepath.Join(dir, "braces.yaml")
+	writeConfig(t, braces, "targets:\n  - name: b\n    dns: {type: A, port: 80, names: ["+strings.Join(names, ", ")+"]}\n    readinessProbe: {tcpSocket: {}}\n")
+	out, err = exec.Command(binary, "--config.check", "--config.file="+braces).CombinedOutput()
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "expand to 1000000 targets, more than 100000") {
+		t.Errorf("a million targets from brace ranges: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "--config.check", "--config.file="+braces, "--config.max-expanded-targets=1000000").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "name patterns expand to 1000000 targets, at most 1000000") {
+		t.Errorf("the bound raised: %v\n%s", err, out)
 	}
 }
 

@@ -123,6 +123,23 @@ func (c *Config) Validate(v config.Checker, path string) {
 	}
 }
 
+// Expands is how many targets the block's brace ranges make: a name
+// with a range is that many targets, resolved when probed; the names
+// without one make what their answers hold, not counted here.
+func (c *Config) Expands() int {
+	n := 0
+	for _, name := range c.Names {
+		if m := braceRange.FindStringSubmatch(name); m != nil {
+			lo, _ := strconv.Atoi(m[1])
+			hi, _ := strconv.Atoi(m[2])
+			if hi >= lo {
+				n += hi - lo + 1
+			}
+		}
+	}
+	return n
+}
+
 // expand is name with its brace range, if any, expanded.
 func expand(name string) ([]string, error) {
 	if strings.TrimSpace(name) == "" {
