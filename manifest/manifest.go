@@ -228,11 +228,27 @@ func Labels(c Container) map[string]string {
 	return l
 }
 
+// ownHost is the host a probe names itself, or "".
+func ownHost(p *corev1.Probe) string {
+	switch {
+	case p.HTTPGet != nil:
+		return p.HTTPGet.Host
+	case p.TCPSocket != nil:
+		return p.TCPSocket.Host
+	}
+	return ""
+}
+
 // Config is the configuration that probes every container's probes where
 // says, and the probes it can't run from here: exec probes (they run
 // inside the container), ports named nowhere in the container, and pods
 // that where can't reach (each with its reason).
-func Config(cs []Container, where Where) (*config.Config, []Unrunnable, error) {
+//
+// A probe that names its own host (httpGet.host, tcpSocket.host) is not
+// run unless ownHosts: a manifest is data from elsewhere, and it would
+// point this host's probes anywhere (a cloud metadata address included);
+// it is reported, with the host it names.
+func Config(cs []Container, where Where, ownHosts bool) (*config.Config, []Unrunnable, error) {
 	var (
 		entries []map[string]any
 		skipped []Unrunnable
@@ -268,14 +284,20 @@ func Config(cs []Container, where Where) (*config.Config, []Unrunnable, error) {
 			p := c.Probes[k]
 			reason := ""
 			m, err := probeMap(p, c.Ports)
+			own := ownHost(p)
 			switch {
 			case p.Exec != nil:
 				reason = "exec probes run inside the container: not runnable from here"
 			case err != nil:
 				reason = err.Error()
+			case own != "" && !ownHosts:
+				reason = fmt.Sprintf("the probe names its own host %q: not sent there (--allow-probe-host sends it)", own)
 			}
 			if reason != "" {
 				for _, h := range static {
+					if own != "" {
+						h.Host = own // reported with the host it names
+					}
 					skipped = append(skipped, Unrunnable{c, k, Host{StaticHost: h}, reason})
 				}
 				continue

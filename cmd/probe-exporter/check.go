@@ -29,6 +29,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	kubeContext := app.Flag("context", "The kubeconfig context to use.").String()
 	namespace := app.Flag("namespace", "Namespace of manifests that name none (default the context's).").Short('n').String()
 	output := app.Flag("output", "table or json.").Default("table").Enum("table", "json")
+	allowProbeHost := app.Flag("allow-probe-host", "Send a probe that names its own host (httpGet.host, tcpSocket.host) to that host, as the kubelet would. Off: a manifest can't point this host's probes elsewhere; such a probe is reported, not sent.").Bool()
 	timeout := app.Flag("once.timeout", "How long to wait for every answer; what has none by then is unknown.").Default("2m").Duration()
 	dns := addDNSFlags(app)
 	logConfig := &promslog.Config{}
@@ -62,7 +63,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		where = manifest.AtPods(ctx, client, ns)
 	}
-	cfg, unrunnable, err := manifest.Config(containers, where)
+	cfg, unrunnable, err := manifest.Config(containers, where, *allowProbeHost)
 	if err != nil {
 		fmt.Fprintf(stderr, "probe-exporter check: %v\n", err)
 		return exitCantRun

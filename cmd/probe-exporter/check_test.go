@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/probe-exporter/probe-exporter/internal/faults"
 	"github.com/probe-exporter/probe-exporter/internal/golden"
 	"github.com/probe-exporter/probe-exporter/internal/kubetest"
 )
@@ -118,6 +119,20 @@ items:
 		cmd.Stdin = strings.NewReader(strings.ReplaceAll("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i, readinessProbe: {tcpSocket: {port: PORT}}}]}\n", "PORT", port))
 		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "success") {
 			t.Errorf("stdin: %v\n%s", err, out)
+		}
+	})
+	t.Run("a probe that names its own host", func(t *testing.T) {
+		var conns atomic.Int32
+		elsewhere := faults.ListenOn(t, "127.0.0.2:0", func(net.Conn) { conns.Add(1) })
+		h, p, _ := net.SplitHostPort(elsewhere)
+		own := write("own.yaml", "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i, readinessProbe: {tcpSocket: {host: "+h+", port: "+p+"}, periodSeconds: 1}}]}\n")
+		stdout, stderr, code := runBinary(t, "check", "-f", own, "--host", "127.0.0.1", "--once.timeout=5s")
+		if code != 1 || !strings.Contains(stdout, "names its own host \"127.0.0.2\"") || !strings.Contains(stdout, "127.0.0.2") || conns.Load() != 0 {
+			t.Errorf("exit %d, %d connections to the host it names\n%s%s", code, conns.Load(), stdout, stderr)
+		}
+		stdout, stderr, code = runBinary(t, "check", "-f", own, "--host", "127.0.0.1", "--allow-probe-host", "--once.timeout=5s")
+		if code != 0 || conns.Load() == 0 {
+			t.Errorf("--allow-probe-host: exit %d, %d connections\n%s%s", code, conns.Load(), stdout, stderr)
 		}
 	})
 	for _, c := range []struct{ name, file, want string }{
