@@ -40,22 +40,61 @@ func roundDuration(d time.Duration) string {
 // probe and, at 100k probes, holds tens of MB while it orders them.
 const statusViews = 2
 
-// limit lets n requests through at once: the others wait for a slot
-// while their client does, so that a flood of requests queues instead of
-// piling up memory.
+// viewWriteTimeout bounds the writing of a built view to its client.
+const viewWriteTimeout = 30 * time.Second
+
+// limit lets n views be built at once: the others wait for a slot while
+// their client does, so that a flood of requests queues instead of
+// piling up memory. A view is built into memory holding a slot, which is
+// given back before the answer is written, under its own deadline: a
+// client that doesn't read (a zero HTTP/2 window, a full TCP buffer)
+// costs only its own request, never a slot others wait for.
 func limit(n int) func(http.Handler) http.Handler {
 	slots := make(chan struct{}, n)
 	return func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var built bufferedResponse
 			select {
 			case slots <- struct{}{}:
-				defer func() { <-slots }()
-				h.ServeHTTP(w, r)
+				built.header = http.Header{}
+				h.ServeHTTP(&built, r)
+				<-slots
 			case <-r.Context().Done():
 				http.Error(w, "the status views are busy", http.StatusServiceUnavailable)
+				return
 			}
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(viewWriteTimeout))
+			for k, v := range built.header {
+				w.Header()[k] = v
+			}
+			if built.code != 0 {
+				w.WriteHeader(built.code)
+			}
+			_, _ = w.Write(built.body.Bytes())
 		})
 	}
+}
+
+// bufferedResponse is a response built in memory, to be written later.
+type bufferedResponse struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(code int) {
+	if b.code == 0 {
+		b.code = code
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	if b.code == 0 {
+		b.code = http.StatusOK
+	}
+	return b.body.Write(p)
 }
 
 // apiResponse is /api/v1/targets' body, shaped as Prometheus' HTTP API.

@@ -203,3 +203,60 @@ func TestStatusViewsBounded(t *testing.T) {
 		t.Errorf("%d views at once, bound %d", src.most, statusViews)
 	}
 }
+
+// stalledClient is a response whose client doesn't read: a write blocks
+// until its deadline passes or the test lets it go.
+type stalledClient struct {
+	header   http.Header
+	deadline chan time.Time
+	release  chan struct{}
+}
+
+func (s *stalledClient) Header() http.Header { return s.header }
+func (s *stalledClient) WriteHeader(int)     {}
+func (s *stalledClient) Write(p []byte) (int, error) {
+	<-s.release
+	return len(p), nil
+}
+
+// SetWriteDeadline is what http.ResponseController calls.
+func (s *stalledClient) SetWriteDeadline(d time.Time) error {
+	s.deadline <- d
+	return nil
+}
+
+// TestStalledClientKeepsNoViewSlot: a client that doesn't read its
+// status view holds no slot: with one slot, another request's view is
+// built and answered while the stalled one is still being written, and
+// the stalled write runs under a deadline (it held the slot until the
+// server's 2-minute write timeout; two such clients blocked /targets and
+// /api/v1/targets for everyone).
+func TestStalledClientKeepsNoViewSlot(t *testing.T) {
+	h := limit(1)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, strings.Repeat("x", 1<<20))
+	}))
+	stalled := &stalledClient{header: http.Header{}, deadline: make(chan time.Time, 1), release: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(stalled, httptest.NewRequest(http.MethodGet, "/api/v1/targets", nil))
+	}()
+	select {
+	case d := <-stalled.deadline:
+		if until := time.Until(d); until <= 0 || until > viewWriteTimeout {
+			t.Errorf("write deadline in %v", until)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stalled write has no deadline")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/targets", nil).WithContext(ctx))
+	if rec.Code != http.StatusOK || rec.Body.Len() != 1<<20 || rec.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("beside a stalled client: %d, %d bytes, %q", rec.Code, rec.Body.Len(), rec.Header().Get("Content-Type"))
+	}
+	close(stalled.release)
+	<-done
+}
