@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/probe-exporter/probe-exporter/internal/faults"
 	"github.com/probe-exporter/probe-exporter/internal/memtest"
 )
 
@@ -331,35 +332,7 @@ func TestOneShotTransportTraceParity(t *testing.T) {
 // new one), and ends as net/http's Transport ends it, at the header
 // limit, with its words.
 func TestEndlessEarlyHints(t *testing.T) {
-	hints := []byte(strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload\r\n\r\n", 1000))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	defer func() { l.Close(); wg.Wait() }()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_, _ = bufio.NewReader(c).ReadString('\n') // the request line is enough
-				for {
-					if _, err := c.Write(hints); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	url := "http://" + l.Addr().String() + "/"
+	url := "http://" + faults.EndlessEarlyHints(t) + "/"
 	do := func(rt http.RoundTripper) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
