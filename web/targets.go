@@ -53,11 +53,10 @@ func limit(n int) func(http.Handler) http.Handler {
 	slots := make(chan struct{}, n)
 	return func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			var built bufferedResponse
+			built := &recorder{header: http.Header{}, body: &bytes.Buffer{}}
 			select {
 			case slots <- struct{}{}:
-				built.header = http.Header{}
-				h.ServeHTTP(&built, r)
+				h.ServeHTTP(built, r)
 				<-slots
 			case <-r.Context().Done():
 				http.Error(w, "the status views are busy", http.StatusServiceUnavailable)
@@ -67,34 +66,12 @@ func limit(n int) func(http.Handler) http.Handler {
 			for k, v := range built.header {
 				w.Header()[k] = v
 			}
-			if built.code != 0 {
-				w.WriteHeader(built.code)
+			if built.status != 0 {
+				w.WriteHeader(built.status)
 			}
 			_, _ = w.Write(built.body.Bytes())
 		})
 	}
-}
-
-// bufferedResponse is a response built in memory, to be written later.
-type bufferedResponse struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-
-func (b *bufferedResponse) WriteHeader(code int) {
-	if b.code == 0 {
-		b.code = code
-	}
-}
-
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	if b.code == 0 {
-		b.code = http.StatusOK
-	}
-	return b.body.Write(p)
 }
 
 // apiResponse is /api/v1/targets' body, shaped as Prometheus' HTTP API.
