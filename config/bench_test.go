@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -51,6 +52,35 @@ func BenchmarkLoad(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkLoadInvalid is the costliest file per byte found: entries of
+// nothing ("- {}", 5 bytes, two errors each), every one an error past the
+// 100 reported. Its work must stay a small multiple of the node tree's,
+// as for a valid file (a field table built per entry made it 3x the time
+// and 6x the garbage).
+func BenchmarkLoadInvalid(b *testing.B) {
+	data := []byte("targets:\n" + strings.Repeat("- {}\n", 200_000))
+	var floor uint64
+	b.Run("entries=200k/node-tree", func(b *testing.B) {
+		defer debug.SetGCPercent(debug.SetGCPercent(10))
+		floor = peakHeap(b, func() error {
+			var n yaml.Node
+			return yaml.Unmarshal(data, &n)
+		})
+	})
+	b.Run("entries=200k/parse", func(b *testing.B) {
+		peak := peakHeap(b, func() error {
+			var es config.Errors
+			if _, err := config.Parse(data, "flood.yaml"); !errors.As(err, &es) || len(es) != 101 {
+				return fmt.Errorf("want 100 errors and a count of the rest, got %v", err)
+			}
+			return nil
+		})
+		if floor > 0 {
+			b.ReportMetric(float64(peak)/float64(floor), "x-node-tree")
+		}
+	})
 }
 
 // peakHeap runs f b.N times and reports the highest live heap seen while

@@ -226,6 +226,16 @@ func (t *Entry) Probes() []KindProbe {
 
 // Load reads, decodes, defaults and validates the file at path.
 func Load(path string) (*Config, error) {
+	data, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data, path)
+}
+
+// ReadFile reads a configuration file as Load does: a regular file (see
+// OpenFile) of at most MaxFileSize bytes.
+func ReadFile(path string) ([]byte, error) {
 	f, err := OpenFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
@@ -241,7 +251,7 @@ func Load(path string) (*Config, error) {
 		return nil, FieldError{File: path, Msg: fmt.Sprintf("the file is larger than %d MiB, the most one exporter loads "+
 			"(decoding takes about 40 bytes of memory per byte of YAML): discover large target sets (kubernetes:), or split them across shards", MaxFileSize>>20)}
 	}
-	return Parse(data, path)
+	return data, nil
 }
 
 // OpenFile opens a configuration file for reading, through symlinks, and

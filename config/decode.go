@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -106,13 +107,16 @@ const maxErrors = 100
 // report keeps an error, formatting its message only while fewer than
 // maxErrors are kept.
 func (d *decoder) report(e FieldError, format string, args ...any) {
-	if len(d.errs) >= maxErrors {
+	if d.full() {
 		d.more++
 		return
 	}
 	e.Msg = fmt.Sprintf(format, args...)
 	d.errs = append(d.errs, e)
 }
+
+// full reports whether maxErrors are kept: later ones are only counted.
+func (d *decoder) full() bool { return len(d.errs) >= maxErrors }
 
 // result is the errors found, in file order, and how many more there were.
 func (d *decoder) result() Errors {
@@ -320,46 +324,69 @@ func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value) {
 		d.errorf(n, path, "expected a mapping, got %s", kindName(n))
 		return
 	}
-	fields := map[string]int{}
-	var names []string
-	for i := 0; i < v.NumField(); i++ {
-		if tag := v.Type().Field(i).Tag.Get("yaml"); tag != "" {
-			fields[tag] = i
-			names = append(names, tag)
-		}
-	}
-	seen := map[string]bool{}
+	fields := fieldsOf(v.Type())
+	// seen marks the fields set, by index; a source block is one per
+	// entry, which sourceBlock checks. Kept small: a file of millions of
+	// entries walks this millions of times.
+	seen := make([]bool, v.NumField())
+	var seenSource string
 	ps, _ := d.pairs(n, path)
 	for _, p := range ps {
 		k, val := p[0], p[1]
 		fp := join(path, k.Value)
-		idx, ok := fields[k.Value]
+		idx, ok := fields.index[k.Value]
 		if !ok && v.Type() == entryType {
 			if newBlock := source(k.Value); newBlock != nil {
-				if seen[k.Value] {
+				if seenSource == k.Value {
 					d.errorf(k, fp, "field is set twice")
 					continue
 				}
-				seen[k.Value] = true
+				seenSource = k.Value
 				d.sourceBlock(k, val, fp, v.Addr().Interface().(*Entry), newBlock)
 				continue
 			}
 		}
 		if !ok {
-			known := names
+			known := fields.names
 			if v.Type() == entryType {
-				known = append(append([]string(nil), names...), SourceKeys()...)
+				known = append(append([]string(nil), known...), SourceKeys()...)
 			}
 			d.errorf(k, fp, "unknown field %q (known fields: %s)", k.Value, strings.Join(known, ", "))
 			continue
 		}
-		if seen[k.Value] {
+		if seen[idx] {
 			d.errorf(k, fp, "field is set twice")
 			continue
 		}
-		seen[k.Value] = true
+		seen[idx] = true
 		d.value(val, fp, v.Field(idx))
 	}
+}
+
+// structFields is a struct type's YAML field names: the name of each
+// field's index, and the names in declaration order for messages.
+type structFields struct {
+	index map[string]int
+	names []string
+}
+
+// fieldTables holds one structFields per struct type decoded, built once:
+// building it for every mapping cost 3 GB of garbage for a 16 MiB file.
+var fieldTables sync.Map // reflect.Type -> *structFields
+
+func fieldsOf(t reflect.Type) *structFields {
+	if f, ok := fieldTables.Load(t); ok {
+		return f.(*structFields)
+	}
+	f := &structFields{index: map[string]int{}}
+	for i := 0; i < t.NumField(); i++ {
+		if tag := t.Field(i).Tag.Get("yaml"); tag != "" {
+			f.index[tag] = i
+			f.names = append(f.names, tag)
+		}
+	}
+	fieldTables.Store(t, f)
+	return f
 }
 
 var entryType = reflect.TypeOf(Entry{})

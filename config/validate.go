@@ -22,6 +22,10 @@ type validator struct {
 }
 
 func (v validator) add(path, format string, args ...any) {
+	if v.full() {
+		v.more++ // counted, not located: at() walks the path's parents
+		return
+	}
 	p := v.at(path)
 	v.report(FieldError{File: v.file, Line: p.line, Column: p.column, Path: path}, format, args...)
 }

@@ -39,7 +39,7 @@ func TestFIFOAtConfigFile(t *testing.T) {
 		return nil
 	}
 	r := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Path: path,
-		Load: func() (*config.Config, error) { return config.Load(path) }, Apply: apply}, prometheus.NewRegistry())
+		Load: func(data []byte) (*config.Config, error) { return config.Parse(data, path) }, Apply: apply}, prometheus.NewRegistry())
 	within := func(what string, f func()) {
 		t.Helper()
 		done := make(chan struct{})

@@ -7,9 +7,11 @@ package reload
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,19 +22,43 @@ import (
 // Options configure a Reloader.
 type Options struct {
 	Logger *slog.Logger
-	// Path is the configuration file whose content Watch compares; empty
-	// for the embedded default (nothing to watch).
+	// Path is the configuration file; empty for the embedded default
+	// (nothing to read or watch).
 	Path string
-	// Load reads the configuration; Apply makes it the running one.
-	Load  func() (*config.Config, error)
+	// Load makes a configuration of the file's content (nil without a
+	// Path); Apply makes it the running one.
+	Load  func(data []byte) (*config.Config, error)
 	Apply func(*config.Config) error
+	// Wait is how long a reload waits for one already loading before it
+	// gives up with ErrBusy (default DefaultWait).
+	Wait time.Duration
 }
 
-// Reloader loads and applies configurations one at a time.
+// DefaultWait bounds a reload's wait for the one before it: a 16 MiB
+// file loads in about 10 s; what takes longer is stuck (a read from a
+// hung network file system), and its callers get an answer.
+const DefaultWait = time.Minute
+
+// ErrBusy is a reload that found another still loading after Wait.
+var ErrBusy = errors.New("another reload is still loading the configuration; try again later")
+
+// Reloader loads and applies configurations one at a time, and coalesces
+// reloads asked for while one loads into the next load. Its lock is never
+// held across reading, decoding or applying: a read that blocks holds
+// only the load slot, which others wait for with a bound.
 type Reloader struct {
 	o Options
+	// slot is held by the one load running; requests counts the reloads
+	// asked for.
+	slot     chan struct{}
+	requests atomic.Uint64
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// covered is the request count when the last finished load began:
+	// every reload asked for before that was answered by it (it read the
+	// file after they asked), with lastErr.
+	covered uint64
+	lastErr error
 	sum     [sha256.Size]byte // the content last loaded (or failed to)
 	summed  bool
 	success prometheus.Gauge
@@ -41,7 +67,10 @@ type Reloader struct {
 
 // New makes a Reloader and registers its metrics.
 func New(o Options, reg prometheus.Registerer) *Reloader {
-	r := &Reloader{o: o,
+	if o.Wait <= 0 {
+		o.Wait = DefaultWait
+	}
+	r := &Reloader{o: o, slot: make(chan struct{}, 1),
 		success: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "probe_exporter_config_last_reload_successful",
 			Help: "Whether the last configuration load or reload succeeded (1) or kept the previous configuration (0).",
@@ -58,23 +87,65 @@ func New(o Options, reg prometheus.Registerer) *Reloader {
 // Start applies the configuration loaded at start (already read and
 // validated by the caller, so that a bad one stops the process).
 func (r *Reloader) Start(cfg *config.Config) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	// The file may change between the caller's load and here: the first
 	// Watch tick then sees a new sum and reloads, which is what we want.
-	r.sum, r.summed = r.contentSum()
+	sum, ok := r.contentSum()
+	r.slot <- struct{}{}
+	defer func() { <-r.slot }()
+	r.mu.Lock()
+	r.sum, r.summed = sum, ok
+	r.mu.Unlock()
 	return r.apply(cfg)
 }
 
 // Reload loads the configuration again and applies it; on any error the
-// running configuration stays, and the metric and the log say so.
+// running configuration stays, and the metric and the log say so. A
+// reload asked for while another loads waits for it, then is answered by
+// the next load to begin (one load for any number of waiting requests),
+// or gives up with ErrBusy after Wait.
 func (r *Reloader) Reload() error {
+	asked := r.requests.Add(1)
+	wait := time.NewTimer(r.o.Wait)
+	defer wait.Stop()
+	select {
+	case r.slot <- struct{}{}:
+	case <-wait.C:
+		r.o.Logger.Error("configuration reload not done: another is still loading", "waited", r.o.Wait)
+		return ErrBusy
+	}
+	defer func() { <-r.slot }()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	// The sum is taken before the load: if the file changes in between,
-	// Watch sees a sum it has not loaded and loads again.
-	r.sum, r.summed = r.contentSum()
-	cfg, err := r.o.Load()
+	if r.covered >= asked {
+		// A load that began after this request finished while it waited.
+		err := r.lastErr
+		r.mu.Unlock()
+		return err
+	}
+	r.mu.Unlock()
+	began := r.requests.Load()
+	err := r.load()
+	r.mu.Lock()
+	r.covered, r.lastErr = began, err
+	r.mu.Unlock()
+	return err
+}
+
+// load reads, decodes and applies the file, holding the slot.
+func (r *Reloader) load() error {
+	var data []byte
+	var err error
+	if r.o.Path != "" {
+		data, err = config.ReadFile(r.o.Path)
+		// The sum is of the bytes loaded: Watch compares the file with
+		// exactly what was loaded (or failed to).
+		r.mu.Lock()
+		r.sum, r.summed = sha256.Sum256(data), err == nil
+		r.mu.Unlock()
+	}
+	var cfg *config.Config
+	if err == nil {
+		cfg, err = r.o.Load(data)
+	}
 	if err == nil {
 		err = r.apply(cfg)
 	}

@@ -2,10 +2,12 @@ package reload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,7 +54,7 @@ func TestWatch(t *testing.T) {
 	a := &applied{}
 	reg := prometheus.NewRegistry()
 	r := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Path: cm.Path(),
-		Load: func() (*config.Config, error) { return config.Load(cm.Path()) }, Apply: a.apply}, reg)
+		Load: func(data []byte) (*config.Config, error) { return config.Parse(data, cm.Path()) }, Apply: a.apply}, reg)
 	cfg, err := config.Load(cm.Path())
 	if err != nil {
 		t.Fatal(err)
@@ -60,9 +62,9 @@ func TestWatch(t *testing.T) {
 	if err := r.Start(cfg); err != nil {
 		t.Fatal(err)
 	}
-	loads := 0
+	var loads atomic.Int32
 	countingLoad := r.o.Load
-	r.o.Load = func() (*config.Config, error) { loads++; return countingLoad() }
+	r.o.Load = func(data []byte) (*config.Config, error) { loads.Add(1); return countingLoad(data) }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); r.Watch(ctx, 10*time.Millisecond) }()
@@ -79,16 +81,12 @@ func TestWatch(t *testing.T) {
 	}
 	cm.Update("targets: [{name: bad, static: [{host: 127.0.0.1}], readinessProbe: {tcpSocket: {port: 0}}}]\n")
 	await.True(t, "the bad config reported", func() bool { return testutil.ToFloat64(r.success) == 0 })
-	r.mu.Lock()
-	afterBad := loads
-	r.mu.Unlock()
+	afterBad := loads.Load()
 	cm.Update(entry("c"))
 	await.True(t, "c applied", func() bool { return len(a.get()) == 3 && a.get()[2] == "c" })
-	r.mu.Lock()
-	if loads != afterBad+1 {
-		t.Errorf("%d loads after the bad config, want 1: a failed content was retried", loads-afterBad)
+	if n := loads.Load() - afterBad; n != 1 {
+		t.Errorf("%d loads after the bad config, want 1: a failed content was retried", n)
 	}
-	r.mu.Unlock()
 	if got := a.get(); len(got) != 3 {
 		t.Errorf("applied %v, want [a b c]", got)
 	}
@@ -103,4 +101,67 @@ func TestWatch(t *testing.T) {
 func TestNoPath(t *testing.T) {
 	r := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, prometheus.NewRegistry())
 	r.Watch(context.Background(), time.Millisecond) // returns at once
+}
+
+// TestStuckLoadHoldsNoOne: a load that doesn't return (a read from a hung
+// file system) holds only the load slot. The watch's check and the
+// metrics answer at once; a reload asked for meanwhile gives up with
+// ErrBusy after its wait (it waited on the lock for ever before); the
+// reloads asked for while it is stuck are answered by one load once it
+// returns; and reloads go on after it.
+func TestStuckLoadHoldsNoOne(t *testing.T) {
+	cm := kubetest.NewConfigMapVolume(t, "config.yaml", entry("a"))
+	a := &applied{}
+	reg := prometheus.NewRegistry()
+	var loads atomic.Int32
+	stuck, release := make(chan struct{}), make(chan struct{})
+	r := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Path: cm.Path(), Wait: 100 * time.Millisecond,
+		Load: func(data []byte) (*config.Config, error) {
+			if loads.Add(1) == 1 {
+				close(stuck)
+				<-release
+			}
+			return config.Parse(data, cm.Path())
+		}, Apply: a.apply}, reg)
+	first := make(chan error, 1)
+	go func() { first <- r.Reload() }()
+	<-stuck
+
+	cm.Update(entry("b"))
+	if !r.changed() {
+		t.Error("the watch's check doesn't see the change")
+	}
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reload(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a reload while one is stuck: %v, want ErrBusy", err)
+	}
+
+	r.o.Wait = time.Minute // channel receive above orders this after the first Reload read it
+	const waiting = 10
+	errs := make(chan error, waiting)
+	for range waiting {
+		go func() { errs <- r.Reload() }()
+	}
+	await.True(t, "the reloads asked for", func() bool { return r.requests.Load() == 2+waiting })
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for range waiting {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := loads.Load(); n != 2 {
+		t.Errorf("%d loads, want 2: the stuck one, and one for the %d reloads asked for meanwhile", n, waiting)
+	}
+	if got := a.get(); len(got) != 2 || got[1] != "b" {
+		t.Errorf("applied %v, want the stuck load's and then b", got)
+	}
+	cm.Update(entry("c"))
+	if err := r.Reload(); err != nil || loads.Load() != 3 {
+		t.Errorf("a reload after: %v, %d loads", err, loads.Load())
+	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	stdlog "log"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"gopkg.in/yaml.v3"
 
+	"github.com/probe-exporter/probe-exporter/reload"
 	"github.com/probe-exporter/probe-exporter/status"
 )
 
@@ -67,7 +69,11 @@ func Handler(o Options) (http.Handler, error) {
 			http.Error(w, "Use POST or PUT.", http.StatusMethodNotAllowed)
 		default:
 			if err := o.Reload(); err != nil {
-				http.Error(w, "Reload failed; the previous configuration is still running:\n"+err.Error(), http.StatusInternalServerError)
+				code := http.StatusInternalServerError
+				if errors.Is(err, reload.ErrBusy) {
+					code = http.StatusServiceUnavailable // not this file's fault: ask again
+				}
+				http.Error(w, "Reload failed; the previous configuration is still running:\n"+err.Error(), code)
 				return
 			}
 			fmt.Fprintln(w, "Reloaded")

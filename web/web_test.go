@@ -17,6 +17,8 @@ import (
 
 	"github.com/mdlayher/vsock"
 	"go.uber.org/goleak"
+
+	"github.com/probe-exporter/probe-exporter/reload"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -123,13 +125,16 @@ func TestServesTLS(t *testing.T) {
 
 func TestHandler(t *testing.T) {
 	reloads := 0
-	fail := false
+	fail, busy := false, false
 	h, err := Handler(Options{
 		Logger:  slog.New(slog.DiscardHandler),
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "m 1\n") }),
 		Ready:   func() bool { return !fail },
 		Reload: func() error {
 			reloads++
+			if busy {
+				return fmt.Errorf("reload: %w", reload.ErrBusy)
+			}
 			if fail {
 				return errors.New("bad config")
 			}
@@ -177,6 +182,11 @@ func TestHandler(t *testing.T) {
 	}
 	if code, _ := get("GET", "/-/ready"); code != 503 {
 		t.Errorf("not ready: %d", code)
+	}
+	// Another reload still loading is no fault of the file: ask again.
+	busy = true
+	if code, body := get("POST", "/-/reload"); code != 503 || !strings.Contains(body, "still loading") {
+		t.Errorf("busy reload: %d %q", code, body)
 	}
 
 	off, _ := Handler(Options{Metrics: http.NotFoundHandler(), Pprof: true})

@@ -129,13 +129,21 @@ func run() int {
 		logger.Error("cannot read --web.config.file", "err", err)
 		return 1
 	}
-	load := func() (*config.Config, error) {
+	// load makes the running configuration of the file's content (read
+	// by the reloader, so that what it watches is what was loaded), or the
+	// embedded default.
+	load := func(data []byte) (*config.Config, error) {
 		if *configFile == "" {
 			return config.Default(selfHost, selfPort, https)
 		}
-		return config.Load(*configFile)
+		return config.Parse(data, *configFile)
 	}
-	cfg, err := load()
+	var cfg *config.Config
+	if *configFile == "" {
+		cfg, err = load(nil)
+	} else {
+		cfg, err = config.Load(*configFile)
+	}
 	if err != nil {
 		logger.Error("invalid configuration", "file", *configFile, "err", err)
 		return 1
