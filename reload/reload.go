@@ -59,6 +59,10 @@ type Reloader struct {
 	// file after they asked), with lastErr.
 	covered uint64
 	lastErr error
+	// ended and failed are when the last load ended and its error (nil:
+	// what it loaded runs), for Last.
+	ended  time.Time
+	failed error
 	sum     [sha256.Size]byte // the content last loaded (or failed to)
 	summed  bool
 	success prometheus.Gauge
@@ -95,7 +99,9 @@ func (r *Reloader) Start(cfg *config.Config) error {
 	r.mu.Lock()
 	r.sum, r.summed = sum, ok
 	r.mu.Unlock()
-	return r.apply(cfg)
+	err := r.apply(cfg)
+	r.end(err)
+	return err
 }
 
 // Reload loads the configuration again and applies it; on any error the
@@ -149,6 +155,7 @@ func (r *Reloader) load() error {
 	if err == nil {
 		err = r.apply(cfg)
 	}
+	r.end(err)
 	if err != nil {
 		r.success.Set(0)
 		r.o.Logger.Error("configuration reload failed; keeping the previous configuration", "err", err)
@@ -166,6 +173,22 @@ func (r *Reloader) apply(cfg *config.Config) error {
 	r.success.Set(1)
 	r.last.SetToCurrentTime()
 	return nil
+}
+
+// end records how a load ended, for Last.
+func (r *Reloader) end(err error) {
+	r.mu.Lock()
+	r.ended, r.failed = time.Now(), err
+	r.mu.Unlock()
+}
+
+// Last is how the last load ended: when, and its error (nil: the
+// configuration it loaded is the running one). The status page shows a
+// failed reload with it.
+func (r *Reloader) Last() (time.Time, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ended, r.failed
 }
 
 // Watch reloads whenever the file's content differs from what was last

@@ -82,6 +82,9 @@ func TestWatch(t *testing.T) {
 	cm.Update("targets: [{name: bad, static: [{host: 127.0.0.1}], readinessProbe: {tcpSocket: {port: 0}}}]\n")
 	await.True(t, "the bad config reported", func() bool { return testutil.ToFloat64(r.success) == 0 })
 	afterBad := loads.Load()
+	if at, err := r.Last(); err == nil || at.IsZero() {
+		t.Errorf("Last after the bad config: %v %v", at, err)
+	}
 	cm.Update(entry("c"))
 	await.True(t, "c applied", func() bool { return len(a.get()) == 3 && a.get()[2] == "c" })
 	if n := loads.Load() - afterBad; n != 1 {
@@ -92,6 +95,9 @@ func TestWatch(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(r.success); v != 1 {
 		t.Errorf("successful %v after a good config", v)
+	}
+	if _, err := r.Last(); err != nil {
+		t.Errorf("Last after a good config: %v", err)
 	}
 	cancel()
 	<-done

@@ -29,6 +29,9 @@ type Spec struct {
 	Kind   config.Kind
 	Prober prober.Prober
 	Target *prober.Target
+	// Definition is the probe as written (the entry's, or a container's
+	// own), for the status views; read only.
+	Definition *config.Probe
 
 	InitialDelay     time.Duration
 	Period           time.Duration
@@ -117,6 +120,9 @@ type worker struct {
 
 	mu  sync.Mutex
 	rec state.Record
+	// said: the probe's state has been logged at info once (a change, or
+	// a readiness probe failing from its start, which changes nothing).
+	said bool
 
 	// due mirrors next while the worker is in the heap (UnixNano; 0 when
 	// not), for Each to read without Scheduler.mu or an allocation.
@@ -635,11 +641,20 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 	from := w.rec.Value()
 	changed := w.rec.Apply(o, took, s.now())
 	v, reason := w.rec.Value(), w.rec.LastReason
+	// A readiness probe starts at failure: one that fails from its first
+	// attempts never changes state, and would never be said at info.
+	// Said once, when it settles there.
+	failingFromStart := !changed && !w.said && v == state.Failure && w.rec.Settled()
+	w.said = w.said || changed || failingFromStart
 	addr := w.spec.Labels.Address() // labels change under w.mu
 	w.mu.Unlock()
-	if changed {
+	switch {
+	case changed:
 		s.transitions.log(s.log, s.now(), "probe state changed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
 			"address", addr, "from", from.String(), "to", v.String(), "reason", reason)
+	case failingFromStart:
+		s.transitions.log(s.log, s.now(), "probe failing since it started", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
+			"address", addr, "state", v.String(), "reason", reason)
 	}
 	if !s.log.Enabled(ctx, slog.LevelDebug) {
 		return
@@ -648,7 +663,7 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 	case o.Err != nil:
 		s.log.Debug("probe errored; result discarded", "target", w.spec.Entry, "kind", w.spec.Kind.String(),
 			"address", w.spec.Prober.Address(pt), "err", o.Err)
-	case changed:
+	case changed, failingFromStart:
 		// said at info above
 	case state.ResultValue(o.Result) == state.Failure:
 		s.log.Debug("probe failed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),

@@ -602,3 +602,44 @@ func TestEachShowsNextRun(t *testing.T) {
 		t.Errorf("a running probe shows a next run at %v", next)
 	}
 }
+
+// syncBuffer is a log sink the scheduler writes to while a test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestFailingFromStartIsSaid: a readiness probe starts at failure, so one
+// that fails from its first attempt never changes state; it is logged at
+// info once, when it reaches its failure threshold, and not again. A
+// probe that changes state is logged as a change, and only so.
+func TestFailingFromStartIsSaid(t *testing.T) {
+	var out syncBuffer
+	s, _ := harness(t, Options{Logger: slog.New(slog.NewTextHandler(&out, nil))})
+	pastStartup(s)
+	down := &fakeProber{outcome: prober.Outcome{Result: prober.Failure, Output: "HTTP probe failed with statuscode: 503"}}
+	sp := spec(config.Readiness, down, 5*time.Millisecond)
+	sp.FailureThreshold = 3
+	up := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
+	syncT(s, "src", []Target{{Key: "down", Specs: []Spec{sp}}, {Key: "up", Specs: []Spec{spec(config.Readiness, up, 5*time.Millisecond)}}})
+	await.True(t, "ten attempts of each", func() bool { return down.calls.Load() >= 10 && up.calls.Load() >= 10 })
+	logged := out.String()
+	if n := strings.Count(logged, `msg="probe failing since it started"`); n != 1 || !strings.Contains(logged, `reason="HTTP probe failed with statuscode: 503"`) {
+		t.Errorf("said %d times that it fails from the start, want once with its reason:\n%s", n, logged)
+	}
+	if n := strings.Count(logged, `msg="probe state changed"`); n != 1 || !strings.Contains(logged, "from=failure to=success") {
+		t.Errorf("%d state changes logged, want the passing one's:\n%s", n, logged)
+	}
+}

@@ -57,6 +57,98 @@ type Row struct {
 	LastTransition time.Time  `json:"lastTransition"`
 	NextProbe      *time.Time `json:"nextProbe"`
 	Transitions    uint64     `json:"transitions"`
+	// Done: the probe needs no more runs (a startup probe that
+	// succeeded, as in the kubelet).
+	Done bool `json:"done"`
+	// Probe is what is run: the probe as written, with the kubelet's
+	// defaults applied.
+	Probe Definition `json:"probe"`
+}
+
+// Definition is a probe's handler and parameters, as written in the
+// configuration or the pod spec. Header values are left out: they are
+// where credentials go (Authorization).
+type Definition struct {
+	// Handler is httpGet, tcpSocket, grpc or exec.
+	Handler string `json:"handler"`
+	Scheme  string `json:"scheme,omitempty"`
+	Host    string `json:"host,omitempty"`
+	Path    string `json:"path,omitempty"`
+	// Port as written: a number, a name, or empty (the target's port).
+	Port string `json:"port,omitempty"`
+	// Headers are the names of the request's own headers.
+	Headers []string `json:"headers,omitempty"`
+	// Service is the gRPC health service asked about ("" is the server's
+	// overall health).
+	Service *string  `json:"service,omitempty"`
+	Command []string `json:"command,omitempty"`
+
+	InitialDelaySeconds int32 `json:"initialDelaySeconds"`
+	PeriodSeconds       int32 `json:"periodSeconds"`
+	TimeoutSeconds      int32 `json:"timeoutSeconds"`
+	SuccessThreshold    int32 `json:"successThreshold"`
+	FailureThreshold    int32 `json:"failureThreshold"`
+}
+
+// definition describes p (nil: an empty Definition).
+func definition(p *config.Probe) Definition {
+	if p == nil {
+		return Definition{}
+	}
+	d := Definition{InitialDelaySeconds: p.InitialDelaySeconds, PeriodSeconds: p.PeriodSeconds,
+		TimeoutSeconds: p.TimeoutSeconds, SuccessThreshold: p.SuccessThreshold, FailureThreshold: p.FailureThreshold}
+	port := func(p config.IntOrString) string {
+		switch {
+		case p.IsString:
+			return p.StrVal
+		case p.IntVal != 0:
+			return strconv.Itoa(int(p.IntVal))
+		}
+		return ""
+	}
+	switch {
+	case p.HTTPGet != nil:
+		h := p.HTTPGet
+		d.Handler, d.Scheme, d.Host, d.Path, d.Port = "httpGet", h.Scheme, h.Host, h.Path, port(h.Port)
+		for _, hd := range h.HTTPHeaders {
+			d.Headers = append(d.Headers, hd.Name)
+		}
+	case p.TCPSocket != nil:
+		d.Handler, d.Host, d.Port = "tcpSocket", p.TCPSocket.Host, port(p.TCPSocket.Port)
+	case p.GRPC != nil:
+		d.Handler, d.Port, d.Service = "grpc", port(config.IntOrString{IntVal: p.GRPC.Port}), p.GRPC.Service
+	case p.Exec != nil:
+		d.Handler, d.Command = "exec", p.Exec.Command
+	}
+	return d
+}
+
+// Summary is the definition in one line, as people read it:
+// "httpGet HTTP :8080/healthz", "tcpSocket :db", "grpc :9090 service
+// liveness", "exec /bin/check --fast".
+func (d Definition) Summary() string {
+	var b strings.Builder
+	b.WriteString(d.Handler)
+	if d.Scheme != "" {
+		b.WriteString(" " + d.Scheme)
+	}
+	if d.Host != "" || d.Port != "" || d.Path != "" {
+		b.WriteString(" " + d.Host)
+		if d.Port != "" {
+			b.WriteString(":" + d.Port)
+		}
+		b.WriteString(d.Path)
+	}
+	if len(d.Headers) > 0 {
+		b.WriteString(" (headers " + strings.Join(d.Headers, ", ") + ")")
+	}
+	if d.Service != nil && *d.Service != "" {
+		b.WriteString(" service " + *d.Service)
+	}
+	if len(d.Command) > 0 {
+		b.WriteString(" " + strings.Join(d.Command, " "))
+	}
+	return b.String()
 }
 
 // Query selects, orders and pages rows.
@@ -289,6 +381,8 @@ func row(st *scheduler.Status) Row {
 		next := st.Next
 		r.NextProbe = &next
 	}
+	r.Done = rec.OnHold()
+	r.Probe = definition(st.Spec.Definition)
 	names, values := st.Spec.Labels.Names.Names, st.Spec.Labels.Values
 	for i := 3; i < len(names); i++ { // beyond target, kind, address
 		r.Labels[names[i]] = values[i]

@@ -171,6 +171,7 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 				Kind:             p.kind,
 				Prober:           p.prober,
 				Target:           pt,
+				Definition:       p.def,
 				InitialDelay:     seconds(p.def.InitialDelaySeconds),
 				Period:           seconds(p.def.PeriodSeconds),
 				Timeout:          seconds(p.def.TimeoutSeconds),

@@ -34,6 +34,13 @@ type Options struct {
 	// Targets, when set, serves the status page (/targets) and its JSON
 	// API (/api/v1/targets).
 	Targets status.Source
+	// Entries are the running configuration's entry names: an entry
+	// asked for by name that is not one is a 404 (an entry with no
+	// targets now is an empty list). Nil: the entries with probes.
+	Entries func() []string
+	// LastReload is when the last configuration load ended and its error
+	// (nil: what it loaded runs); the status views show a failed one.
+	LastReload func() (time.Time, error)
 	// Probe, when set, serves /probe (on only while the configuration
 	// has a probeEndpoint block).
 	Probe *ProbeOptions
@@ -89,9 +96,9 @@ func Handler(o Options) (http.Handler, error) {
 	}
 	if o.Targets != nil {
 		views := limit(statusViews)
-		mux.Handle("GET /targets", views(targetsHTML(o.Targets)))
-		mux.Handle("GET /api/v1/targets", views(targetsAPI(o.Targets)))
-		mux.Handle("GET /api/v1/targets/{target}", views(targetsAPI(o.Targets)))
+		mux.Handle("GET /targets", views(targetsHTML(o)))
+		mux.Handle("GET /api/v1/targets", views(targetsAPI(o)))
+		mux.Handle("GET /api/v1/targets/{target}", views(targetsAPI(o)))
 		mux.Handle("GET /api/v1/mesh", views(meshAPI(o.Targets)))
 		links = append(links, web.LandingLinks{Address: "/targets", Text: "Targets"})
 	}

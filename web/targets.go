@@ -82,14 +82,41 @@ type apiResponse struct {
 	Offset int          `json:"offset"`
 	Limit  int          `json:"limit"`
 	Error  string       `json:"error,omitempty"`
+	// Warnings, as Prometheus' API has them: a failed configuration
+	// reload (the previous configuration is what these rows come from).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// reloadFailure says a failed last reload and its error, or "" when it
+// succeeded.
+func reloadFailure(o Options) (string, error) {
+	if o.LastReload == nil {
+		return "", nil
+	}
+	at, err := o.LastReload()
+	if err == nil {
+		return "", nil
+	}
+	return fmt.Sprintf("the configuration reload at %s failed; the previous configuration is still running", at.UTC().Format(time.RFC3339)), err
+}
+
+// knownEntry reports whether name is an entry of the running
+// configuration (or, without one, an entry with probes).
+func knownEntry(o Options, p status.Page, name string) bool {
+	entries := p.Entries
+	if o.Entries != nil {
+		entries = o.Entries()
+	}
+	return slices.Contains(entries, name)
 }
 
 // targetsAPI serves /api/v1/targets and /api/v1/targets/{target}.
-func targetsAPI(src status.Source) http.HandlerFunc {
+func targetsAPI(o Options) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		q, err := status.ParseQuery(r.URL.Query())
-		if name := r.PathValue("target"); name != "" {
+		name := r.PathValue("target")
+		if name != "" {
 			q.Target = name
 		}
 		if err != nil {
@@ -97,8 +124,17 @@ func targetsAPI(src status.Source) http.HandlerFunc {
 			_ = json.NewEncoder(w).Encode(apiResponse{Status: "error", Error: err.Error(), Data: []status.Row{}})
 			return
 		}
-		p := status.Read(src, q)
-		_ = json.NewEncoder(w).Encode(apiResponse{Status: "success", Data: p.Rows, Total: p.Total, Offset: q.Offset, Limit: limitOf(q)})
+		p := status.Read(o.Targets, q)
+		if name != "" && !knownEntry(o, p, name) {
+			w.WriteHeader(http.StatusNotFound)
+			_ = json.NewEncoder(w).Encode(apiResponse{Status: "error", Error: fmt.Sprintf("no entry named %q in the running configuration", name), Data: []status.Row{}})
+			return
+		}
+		res := apiResponse{Status: "success", Data: p.Rows, Total: p.Total, Offset: q.Offset, Limit: limitOf(q)}
+		if msg, err := reloadFailure(o); msg != "" {
+			res.Warnings = []string{msg + ": " + err.Error()}
+		}
+		_ = json.NewEncoder(w).Encode(res)
 	}
 }
 
@@ -128,9 +164,13 @@ type pageData struct {
 	Page          status.Page
 	States, Kinds []string
 	Error         string
-	Encoded       string // the query, for the JSON link
-	Prev, Next    string // the neighbouring pages' queries
-	Limit         int
+	// JSON, Prev and Next are links: this view as JSON, the neighbouring
+	// pages. Each is "?" and a query url.Values encoded, so it is a URL
+	// as it stands (html/template would escape a bare query's = and &).
+	JSON, Prev, Next template.URL
+	// ReloadFailed says a failed last reload, ReloadError its errors.
+	ReloadFailed, ReloadError string
+	Limit                     int
 	First, Last   int
 	// Mesh, in mesh mode: rows are source nodes, columns nodes.
 	Mesh meshMatrix
@@ -172,7 +212,8 @@ func matrix(rs []status.Reach) meshMatrix {
 }
 
 // targetsHTML serves /targets: server-rendered, no JavaScript.
-func targetsHTML(src status.Source) http.HandlerFunc {
+func targetsHTML(o Options) http.HandlerFunc {
+	src := o.Targets
 	return func(w http.ResponseWriter, r *http.Request) {
 		values := r.URL.Query()
 		q, err := status.ParseQuery(values)
@@ -186,7 +227,7 @@ func targetsHTML(src status.Source) http.HandlerFunc {
 		d.Page = status.Read(src, q)
 		d.Mesh = matrix(status.Mesh(src))
 		d.Limit = limitOf(q)
-		d.Encoded = values.Encode()
+		d.JSON = query(values)
 		if n := len(d.Page.Rows); n > 0 {
 			d.First, d.Last = q.Offset+1, q.Offset+n
 		}
@@ -195,6 +236,12 @@ func targetsHTML(src status.Source) http.HandlerFunc {
 		}
 		if q.Offset+d.Limit < d.Page.Total {
 			d.Next = withOffset(values, q.Offset+d.Limit)
+		}
+		if msg, err := reloadFailure(o); msg != "" {
+			d.ReloadFailed, d.ReloadError = msg, err.Error()
+		}
+		if o.Entries != nil {
+			d.Page.Entries = mergeSorted(d.Page.Entries, o.Entries())
 		}
 		// Rendered to memory first: a template error is a 500, not half a
 		// page.
@@ -209,11 +256,28 @@ func targetsHTML(src status.Source) http.HandlerFunc {
 	}
 }
 
-func withOffset(v url.Values, offset int) string {
+// query is v as a link's URL: "?" and v encoded ("" for none: this page).
+func query(v url.Values) template.URL {
+	if len(v) == 0 {
+		return ""
+	}
+	// url.Values.Encode escapes every name and value: the result is a
+	// safe URL, trusted as one.
+	return template.URL("?" + v.Encode())
+}
+
+func withOffset(v url.Values, offset int) template.URL {
 	c := url.Values{}
 	for k, vs := range v {
 		c[k] = vs
 	}
 	c.Set("offset", strconv.Itoa(offset))
-	return c.Encode()
+	return query(c)
+}
+
+// mergeSorted is the sorted union of a and b.
+func mergeSorted(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -3,9 +3,11 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -29,11 +31,19 @@ func statusFixture() probes {
 	failing.Apply(prober.Outcome{Result: prober.Failure, StatusCode: 500, Output: `HTTP probe failed with statuscode: 500 <script>alert("x")</script>`}, 3*time.Millisecond, at)
 	passing := state.Record{Machine: state.NewMachine(config.Liveness, 1, 1, at)}
 	passing.Apply(prober.Outcome{Result: prober.Success}, time.Millisecond, at)
+	started := state.Record{Machine: state.NewMachine(config.Startup, 1, 30, at)}
+	started.Apply(prober.Outcome{Result: prober.Success}, time.Millisecond, at)
 	return probes{
 		{Key: "a", Spec: scheduler.Spec{Kind: config.Liveness, Entry: "web", SuccessThreshold: 1, FailureThreshold: 1,
+			Definition: &config.Probe{HTTPGet: &config.HTTPGetAction{Path: "/healthz", Port: config.IntOrString{IntVal: 8080}, Scheme: "HTTPS",
+				HTTPHeaders: []config.HTTPHeader{{Name: "Authorization", Value: "Bearer s3cr3t"}}}, PeriodSeconds: 5, TimeoutSeconds: 2, SuccessThreshold: 1, FailureThreshold: 1},
 			Labels: series.New(names, []string{"web", "liveness", "10.0.0.1:80", "a"})}, Record: passing, Next: time.Now().Add(5 * time.Second)},
 		{Key: "b", Spec: scheduler.Spec{Kind: config.Readiness, Entry: "api", SuccessThreshold: 1, FailureThreshold: 1,
+			Definition: &config.Probe{TCPSocket: &config.TCPSocketAction{Port: config.IntOrString{IsString: true, StrVal: "db"}}, PeriodSeconds: 10, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
 			Labels: series.New(names, []string{"api", "readiness", "10.0.0.2:80", "b"})}, Record: failing},
+		{Key: "a", Spec: scheduler.Spec{Kind: config.Startup, Entry: "web", SuccessThreshold: 1, FailureThreshold: 30,
+			Definition: &config.Probe{TCPSocket: &config.TCPSocketAction{}, PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 30},
+			Labels: series.New(names, []string{"web", "startup", "10.0.0.1:80", "a"})}, Record: started},
 	}
 }
 
@@ -46,7 +56,8 @@ func get(t *testing.T, h http.Handler, url string) (int, string, string) {
 }
 
 func TestTargetsAPI(t *testing.T) {
-	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Targets: statusFixture()})
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Targets: statusFixture(),
+		Entries: func() []string { return []string{"api", "idle", "web"} }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,12 +66,13 @@ func TestTargetsAPI(t *testing.T) {
 		code    int
 		targets []string
 	}{
-		{"/api/v1/targets", 200, []string{"api", "web"}}, // failing first
-		{"/api/v1/targets?state=success", 200, []string{"web"}},
+		{"/api/v1/targets", 200, []string{"api", "web", "web"}}, // failing first
+		{"/api/v1/targets?state=success", 200, []string{"web", "web"}},
 		{"/api/v1/targets?kind=readiness", 200, []string{"api"}},
-		{"/api/v1/targets?label=zone%3Da", 200, []string{"web"}},
-		{"/api/v1/targets/web", 200, []string{"web"}},
-		{"/api/v1/targets/nothing", 200, nil},
+		{"/api/v1/targets?label=zone%3Da", 200, []string{"web", "web"}},
+		{"/api/v1/targets/web", 200, []string{"web", "web"}},
+		{"/api/v1/targets/idle", 200, nil},    // configured, no targets now
+		{"/api/v1/targets/nothing", 404, nil}, // not configured
 		{"/api/v1/targets?state=down", 400, nil},
 	} {
 		code, ctype, body := get(t, h, c.url)
@@ -83,12 +95,67 @@ func TestTargetsAPI(t *testing.T) {
 		if strings.Join(got, ",") != strings.Join(c.targets, ",") || res.Total != len(c.targets) {
 			t.Errorf("%s: %v (total %d), want %v", c.url, got, res.Total, c.targets)
 		}
-		if c.code == 400 && (res.Status != "error" || res.Error == "") {
+		if c.code >= 400 && (res.Status != "error" || res.Error == "") {
 			t.Errorf("%s: %s", c.url, body)
 		}
 		if c.url == "/api/v1/targets" && (!strings.HasPrefix(res.Data[0].Reason, "HTTP probe failed with statuscode: 500") || res.Data[0].State != "failure") {
 			t.Errorf("the failing row: %+v", res.Data[0])
 		}
+	}
+}
+
+// TestTargetsAPIDefinition: each row says what is run — the handler and
+// its parameters as written, header names but never their values — and
+// a startup probe that succeeded says it is done.
+func TestTargetsAPIDefinition(t *testing.T) {
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Targets: statusFixture()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := get(t, h, "/api/v1/targets/web?kind=liveness")
+	if strings.Contains(body, "s3cr3t") {
+		t.Errorf("a header value is shown: %s", body)
+	}
+	var res struct {
+		Data []status.Row `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &res); err != nil || len(res.Data) != 1 {
+		t.Fatalf("%v: %s", err, body)
+	}
+	want := status.Definition{Handler: "httpGet", Scheme: "HTTPS", Path: "/healthz", Port: "8080", Headers: []string{"Authorization"},
+		PeriodSeconds: 5, TimeoutSeconds: 2, SuccessThreshold: 1, FailureThreshold: 1}
+	if got := res.Data[0].Probe; !reflect.DeepEqual(got, want) || res.Data[0].Done {
+		t.Errorf("probe %+v (done %v), want %+v", got, res.Data[0].Done, want)
+	}
+	_, _, body = get(t, h, "/api/v1/targets/web?kind=startup")
+	if err := json.Unmarshal([]byte(body), &res); err != nil || len(res.Data) != 1 || !res.Data[0].Done || res.Data[0].NextProbe != nil {
+		t.Errorf("a startup probe that succeeded is not done: %s", body)
+	}
+}
+
+// TestReloadFailureShown: a failed reload is said on the status page and
+// as a warning in the API, with its errors; none after a good one.
+func TestReloadFailureShown(t *testing.T) {
+	var failed error = errors.New(`config.yaml:3:5: targets[0].name: Invalid value: "a b"`)
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Targets: statusFixture(),
+		LastReload: func() (time.Time, error) { return time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC), failed }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, page := get(t, h, "/targets")
+	_, _, api := get(t, h, "/api/v1/targets")
+	said := "the configuration reload at 2026-12-03T12:00:00Z failed; the previous configuration is still running"
+	if !strings.Contains(page, `id="reload-failed"`) || !strings.Contains(page, said) || !strings.Contains(page, "targets[0].name: Invalid value: &#34;a b&#34;") {
+		t.Errorf("the page doesn't say the reload failed:\n%s", page)
+	}
+	if !strings.Contains(api, `"warnings":["`+said+`: config.yaml:3:5`) {
+		t.Errorf("the API doesn't warn: %s", api)
+	}
+	failed = nil
+	_, _, page = get(t, h, "/targets")
+	_, _, api = get(t, h, "/api/v1/targets")
+	if strings.Contains(page, "reload-failed") || strings.Contains(api, "warnings") {
+		t.Error("a failure said after a good reload")
 	}
 }
 
@@ -106,14 +173,16 @@ func TestTargetsPage(t *testing.T) {
 		"HTTP probe failed with statuscode: 500",
 		`&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;`, // output escaped
 		`1 failure <span class="muted">(threshold 1)</span>`, "zone=a", "in 5s", "1m0s",
-		`<a href="./api/v1/targets?">as JSON</a>`,
+		`<a href="./api/v1/targets" id="json">as JSON</a>`,
+		"httpGet HTTPS :8080/healthz (headers Authorization)", "every 5s, timeout 2s", "tcpSocket :db",
+		`<span class="state-success">done</span> <span class="muted">(succeeded; not probed again)</span>`, "none: done",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
-	if strings.Contains(body, "<script>") {
-		t.Error("output rendered unescaped")
+	if strings.Contains(body, "<script>") || strings.Contains(body, "s3cr3t") {
+		t.Error("output rendered unescaped, or a header value shown")
 	}
 	if strings.Index(body, `data-target="api"`) > strings.Index(body, `data-target="web"`) {
 		t.Error("the failing target is not first")
@@ -129,12 +198,20 @@ func TestTargetsPage(t *testing.T) {
 	}
 	// Paging.
 	_, _, body = get(t, h, "/targets?limit=1")
-	if !strings.Contains(body, `id="next"`) || strings.Contains(body, `id="prev"`) || !strings.Contains(body, "rows 1–1 of 2") {
+	if !strings.Contains(body, `id="next"`) || strings.Contains(body, `id="prev"`) || !strings.Contains(body, "rows 1–1 of 3") {
 		t.Error("first page of one")
 	}
-	_, _, body = get(t, h, "/targets?limit=1&offset=1")
+	_, _, body = get(t, h, "/targets?limit=1&offset=2")
 	if strings.Contains(body, `id="next"`) || !strings.Contains(body, `id="prev"`) {
-		t.Error("second page of one")
+		t.Error("last page of one")
+	}
+	// The links keep the filter as a query, not one escaped string (the
+	// browser test clicks them).
+	_, _, body = get(t, h, "/targets?target=web&limit=1")
+	for _, want := range []string{`href="?limit=1&amp;offset=1&amp;target=web" id="next"`, `href="./api/v1/targets?limit=1&amp;target=web" id="json"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("a filtered page lacks the link %s", want)
+		}
 	}
 	// Linked from the landing page.
 	if _, _, body = get(t, h, "/"); !strings.Contains(body, `href="/targets"`) {

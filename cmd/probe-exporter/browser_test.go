@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,10 +40,25 @@ targets:
   - name: api
     static: [{host: 127.0.0.1, port: %s, labels: {team: payments}}]
     readinessProbe: {httpGet: {path: /healthz}, periodSeconds: 1, failureThreshold: 1}
+  - name: many
+    static: [{host: 127.0.0.2}, {host: 127.0.0.3}, {host: 127.0.0.4}, {host: 127.0.0.5}, {host: 127.0.0.6}]
+    readinessProbe: {tcpSocket: {port: %[1]s}, periodSeconds: 60}
 `, upPort, downPort))
 	e := start(t, "--config.file="+cfg)
 	e.eventually(t, "web passing", stateIs(map[string]string{"target": "web"}, 1), nil)
 	e.eventually(t, "api failing", stateIs(map[string]string{"target": "api"}, 0), nil)
+
+	// An entry asked for by name: the running configuration's, or 404.
+	for path, want := range map[string]int{"/api/v1/targets/many": 200, "/api/v1/targets/nosuch": 404} {
+		res, err := http.Get(e.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("%s: %d, want %d", path, res.StatusCode, want)
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -90,20 +107,52 @@ targets:
 	if res.Status != 200 || !strings.Contains(res.URL, "state=failure") {
 		t.Errorf("the form loaded %s (%d)", res.URL, res.Status)
 	}
-	failing, err := chromedp.Run(browser, rows)
+	failing, err := chromedp.Run(browser, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#targets tr.row")].map(r => r.dataset.target)`))
 	step("reading the filtered rows", err)
+	// A filtered, paged view clicked through as a user does: "next" keeps
+	// the filter, and "as JSON" is the same view.
+	addresses := chromedp.Evaluate[[]string](`[...document.querySelectorAll("#targets tr.row")].map(r => r.dataset.target + " " + r.dataset.address)`)
+	step("loading a filtered page", chromedp.Do(browser, chromedp.Navigate(e.url+"/targets?target=many&limit=2"), chromedp.WaitVisible(chromedp.CSS("#targets"))))
+	firstPage, err := chromedp.Run(browser, addresses)
+	step("reading the first page", err)
+	res, err = chromedp.RunResponse(browser, chromedp.Click(chromedp.CSS(`#next`)))
+	step("clicking next", err)
+	nextURL := res.URL
+	secondPage, err := chromedp.Run(browser, addresses)
+	step("reading the second page", err)
+	res, err = chromedp.RunResponse(browser, chromedp.Click(chromedp.CSS(`#json`)))
+	step("clicking as JSON", err)
+	jsonURL := res.URL
+	asJSON, err := chromedp.Run(browser, chromedp.Evaluate[string](`document.body.innerText`))
+	step("reading the JSON", err)
 	stopBrowser()
 	<-collected
 	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "targets.png"), shot, 0o644); err != nil {
 		t.Error(err)
 	}
-	if strings.Join(all, ",") != "api failure,web success" {
-		t.Errorf("rows %v, want the failing api first, then web", all)
+	if strings.Join(all, ",") != "api failure,many failure,many failure,many failure,many failure,many failure,web success" {
+		t.Errorf("rows %v, want the failing api and many first, then web", all)
+	}
+	if got := strings.Join(firstPage, ","); got != "many 127.0.0.2:"+upPort+",many 127.0.0.3:"+upPort {
+		t.Errorf("the first page of many: %s", got)
+	}
+	if got := strings.Join(secondPage, ","); got != "many 127.0.0.4:"+upPort+",many 127.0.0.5:"+upPort || !strings.HasSuffix(nextURL, "/targets?limit=2&offset=2&target=many") {
+		t.Errorf("next loaded %s: %s, want the second page of many", nextURL, got)
+	}
+	var api struct {
+		Data []struct {
+			Target, Address string
+		} `json:"data"`
+		Total, Offset, Limit int
+	}
+	if err := json.Unmarshal([]byte(asJSON), &api); err != nil || !strings.HasSuffix(jsonURL, "/api/v1/targets?limit=2&offset=2&target=many") ||
+		api.Total != 5 || api.Offset != 2 || api.Limit != 2 || len(api.Data) != 2 || api.Data[0].Address != "127.0.0.4:"+upPort {
+		t.Errorf("as JSON loaded %s: %v %+v", jsonURL, err, api)
 	}
 	if !strings.Contains(reason, "HTTP probe failed with statuscode: 503") {
 		t.Errorf("the failing row's reason: %q", reason)
 	}
-	if strings.Join(failing, ",") != "api failure" {
+	if strings.Join(failing, ",") != "api,many,many,many,many,many" {
 		t.Errorf("filtered rows %v", failing)
 	}
 	if len(problems) > 0 {

@@ -228,7 +228,15 @@ func run() int {
 		Ready:   ready.Load,
 		Pprof:   *pprof,
 		Targets: sched,
-		Probe:   &exporterweb.ProbeOptions{Config: running.Load, Probers: probers, Targets: sched, Requests: exporterweb.NewProbeRequests(reg)},
+		Entries: func() []string {
+			var names []string
+			for _, e := range running.Load().Targets {
+				names = append(names, e.Name)
+			}
+			return names
+		},
+		LastReload: rl.Last,
+		Probe:      &exporterweb.ProbeOptions{Config: running.Load, Probers: probers, Targets: sched, Requests: exporterweb.NewProbeRequests(reg)},
 	}
 	if *lifecycle {
 		opts.Reload = rl.Reload
