@@ -61,8 +61,8 @@ type Reloader struct {
 	lastErr error
 	// ended and failed are when the last load ended and its error (nil:
 	// what it loaded runs), for Last.
-	ended  time.Time
-	failed error
+	ended   time.Time
+	failed  error
 	sum     [sha256.Size]byte // the content last loaded (or failed to)
 	summed  bool
 	success prometheus.Gauge

@@ -171,7 +171,7 @@ type pageData struct {
 	// ReloadFailed says a failed last reload, ReloadError its errors.
 	ReloadFailed, ReloadError string
 	Limit                     int
-	First, Last   int
+	First, Last               int
 	// Mesh, in mesh mode: rows are source nodes, columns nodes.
 	Mesh meshMatrix
 }

@@ -40,10 +40,10 @@ func statusFixture() probes {
 			Labels: series.New(names, []string{"web", "liveness", "10.0.0.1:80", "a"})}, Record: passing, Next: time.Now().Add(5 * time.Second)},
 		{Key: "b", Spec: scheduler.Spec{Kind: config.Readiness, Entry: "api", SuccessThreshold: 1, FailureThreshold: 1,
 			Definition: &config.Probe{TCPSocket: &config.TCPSocketAction{Port: config.IntOrString{IsString: true, StrVal: "db"}}, PeriodSeconds: 10, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
-			Labels: series.New(names, []string{"api", "readiness", "10.0.0.2:80", "b"})}, Record: failing},
+			Labels:     series.New(names, []string{"api", "readiness", "10.0.0.2:80", "b"})}, Record: failing},
 		{Key: "a", Spec: scheduler.Spec{Kind: config.Startup, Entry: "web", SuccessThreshold: 1, FailureThreshold: 30,
 			Definition: &config.Probe{TCPSocket: &config.TCPSocketAction{}, PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 30},
-			Labels: series.New(names, []string{"web", "startup", "10.0.0.1:80", "a"})}, Record: started},
+			Labels:     series.New(names, []string{"web", "startup", "10.0.0.1:80", "a"})}, Record: started},
 	}
 }
 
