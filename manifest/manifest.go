@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -22,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/probe-exporter/probe-exporter/config"
@@ -248,7 +250,72 @@ func ownHost(p *corev1.Probe) string {
 // run unless ownHosts: a manifest is data from elsewhere, and it would
 // point this host's probes anywhere (a cloud metadata address included);
 // it is reported, with the host it names.
-func Config(cs []Container, where Where, ownHosts bool) (*config.Config, []Unrunnable, error) {
+// Options say how Config runs the probes.
+type Options struct {
+	// OwnHosts sends a probe that names its own host there, as the
+	// kubelet would; off, it is reported and not sent.
+	OwnHosts bool
+	// Forwards send probes of container ports to local ports (a
+	// port-forward); with any, a port not forwarded is reported.
+	Forwards []Forward
+}
+
+// Forward is one --port-forward: a probe of container port Remote (a
+// number or one of the container's port names) goes to port Local.
+type Forward struct {
+	Local  int32
+	Remote string
+}
+
+// ParsePortForwards reads --port-forward values in kubectl port-forward's
+// order: LOCAL:REMOTE, or PORT for the same number on both sides.
+func ParsePortForwards(specs []string) ([]Forward, error) {
+	var out []Forward
+	seen := map[string]bool{}
+	for _, spec := range specs {
+		local, remote, found := strings.Cut(spec, ":")
+		if !found {
+			remote = local
+		}
+		n, err := strconv.Atoi(local)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("--port-forward %q: LOCAL must be a port number (1-65535); a random local port can't be probed", spec)
+		}
+		if r, err := strconv.Atoi(remote); err == nil {
+			if r < 1 || r > 65535 {
+				return nil, fmt.Errorf("--port-forward %q: REMOTE %d is not a port number (1-65535)", spec, r)
+			}
+		} else if msgs := validation.IsValidPortName(remote); len(msgs) > 0 {
+			return nil, fmt.Errorf("--port-forward %q: REMOTE %q is neither a port number nor a port name: %s", spec, remote, strings.Join(msgs, "; "))
+		}
+		if seen[remote] {
+			return nil, fmt.Errorf("--port-forward %q: container port %s is forwarded twice", spec, remote)
+		}
+		seen[remote] = true
+		out = append(out, Forward{Local: int32(n), Remote: remote})
+	}
+	return out, nil
+}
+
+// forward is the local port a probe of container port n goes to, and
+// whether one does.
+func forward(fs []Forward, n int32, ports []corev1.ContainerPort) (int32, bool) {
+	for _, f := range fs {
+		if f.Remote == strconv.Itoa(int(n)) {
+			return f.Local, true
+		}
+		for _, cp := range ports {
+			if cp.Name != "" && cp.Name == f.Remote && cp.ContainerPort == n {
+				return f.Local, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// Config makes the configuration that runs each container's probes where
+// says, and lists the probes that can't be run from here.
+func Config(cs []Container, where Where, o Options) (*config.Config, []Unrunnable, error) {
 	var (
 		entries []map[string]any
 		skipped []Unrunnable
@@ -290,8 +357,12 @@ func Config(cs []Container, where Where, ownHosts bool) (*config.Config, []Unrun
 				reason = "exec probes run inside the container: not runnable from here"
 			case err != nil:
 				reason = err.Error()
-			case own != "" && !ownHosts:
+			case own != "" && !o.OwnHosts:
 				reason = fmt.Sprintf("the probe names its own host %q: not sent there (--allow-probe-host sends it)", own)
+			case len(o.Forwards) > 0:
+				if err := forwardPorts(m, o.Forwards, c.Ports); err != nil {
+					reason = err.Error()
+				}
 			}
 			if reason != "" {
 				for _, h := range static {
@@ -350,6 +421,30 @@ func probeMap(p *corev1.Probe, ports []corev1.ContainerPort) (map[string]any, er
 		}
 	}
 	return m, nil
+}
+
+// forwardPorts points m's handler at the local port its container port
+// is forwarded to.
+func forwardPorts(m map[string]any, fs []Forward, ports []corev1.ContainerPort) error {
+	for _, handler := range []string{"httpGet", "tcpSocket", "grpc"} {
+		h, ok := m[handler].(map[string]any)
+		if !ok {
+			continue
+		}
+		var n int32
+		switch v := h["port"].(type) {
+		case int32:
+			n = v
+		case float64: // a number, as JSON decodes it
+			n = int32(v)
+		}
+		local, ok := forward(fs, n, ports)
+		if !ok {
+			return fmt.Errorf("container port %d is not forwarded (--port-forward LOCAL:%d)", n, n)
+		}
+		h["port"] = local
+	}
+	return nil
 }
 
 // podSelector is how a workload's pods are found: its spec.selector (a

@@ -27,8 +27,16 @@ type Result struct {
 	Labels  map[string]string `json:"labels,omitempty"`
 	// State is success, failure or unknown: unknown when the thresholds
 	// gave no answer before the deadline (or the probe could not run).
-	State    string  `json:"state"`
-	Reason   string  `json:"reason"`
+	State  string `json:"state"`
+	Reason string `json:"reason"`
+	// InARow of Threshold results of the kind Result decided the state:
+	// the threshold itself once it answered, the run so far when it had
+	// not by the deadline. Threshold 0: not run.
+	Result    string `json:"result,omitempty"`
+	InARow    int32  `json:"inARow"`
+	Threshold int32  `json:"threshold"`
+	// Attempts counts every attempt made (they go on until the slowest
+	// probe has its answer); Duration is the last one's.
 	Attempts uint64  `json:"attempts"`
 	Duration float64 `json:"durationSeconds"`
 }
@@ -43,25 +51,32 @@ type Waiter interface {
 // on failure), or until ctx ends, and returns the results sorted by
 // target, address and kind.
 func Run(ctx context.Context, s Waiter, synced func() bool, poll time.Duration) []Result {
+	start := time.Now()
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
 		if synced() {
-			if rs, done := collect(s); done {
+			if rs, done := collect(s, 0); done {
 				return rs
 			}
 		}
 		select {
 		case <-ctx.Done():
-			rs, _ := collect(s)
+			waited := time.Since(start)
+			if dl, ok := ctx.Deadline(); ok {
+				waited = dl.Sub(start)
+			}
+			rs, _ := collect(s, waited.Round(time.Second))
 			return rs
 		case <-t.C:
 		}
 	}
 }
 
-// collect reads every probe once and says whether all have an answer.
-func collect(s Waiter) ([]Result, bool) {
+// collect reads every probe once and says whether all have an answer;
+// waited, when not 0, is how long they had: the reason of one without an
+// answer says so.
+func collect(s Waiter, waited time.Duration) ([]Result, bool) {
 	type key struct{ entry, target string }
 	startupFailed := map[key]bool{}
 	var sts []scheduler.Status
@@ -85,16 +100,23 @@ func collect(s Waiter) ([]Result, bool) {
 			Reason:   rec.LastReason,
 			State:    "unknown",
 		}
+		last, run := rec.Run()
+		r.Result, r.InARow, r.Threshold = resultWord(last), run, threshold(st.Spec, last)
 		switch {
 		case rec.Settled():
 			r.State = rec.Value().String()
+			// Decided by the threshold's count (a startup probe that
+			// succeeded is done and counts no more).
+			r.Result, r.InARow, r.Threshold = resultWord(rec.Value()), threshold(st.Spec, rec.Value()), threshold(st.Spec, rec.Value())
 		case st.Spec.Kind != config.Startup && startupFailed[key{st.Spec.Entry, st.Key}]:
 			r.Reason = "not run: the startup probe has not succeeded"
+			r.Result, r.InARow, r.Threshold = "", 0, 0
 		default:
 			done = false
-			if r.Reason == "" {
-				r.Reason = "no answer yet from the thresholds"
+			if !rec.Attempted || run == 0 {
+				r.Result, r.InARow = "", 0
 			}
+			r.Reason = noAnswer(waited, r)
 		}
 		if r.State == "success" {
 			r.Reason = ""
@@ -102,6 +124,52 @@ func collect(s Waiter) ([]Result, bool) {
 		out = append(out, r)
 	}
 	return Sort(out), done
+}
+
+// resultWord is a result as a row says it.
+func resultWord(v state.Value) string {
+	if v == state.Success {
+		return "success"
+	}
+	return "failure"
+}
+
+// threshold is the count of results like v that decides a state.
+func threshold(sp scheduler.Spec, v state.Value) int32 {
+	if v == state.Success {
+		return sp.SuccessThreshold
+	}
+	return sp.FailureThreshold
+}
+
+// noAnswer is the reason of a probe without an answer: how far it got,
+// and its last attempt's reason.
+func noAnswer(waited time.Duration, r Result) string {
+	why := "no answer yet from the thresholds"
+	if waited > 0 {
+		why = "no answer in " + waited.String()
+	}
+	if r.InARow > 0 {
+		why += fmt.Sprintf(" (%s)", inARow(r))
+	} else {
+		why += " (no attempt finished)"
+	}
+	if r.Reason != "" {
+		why += ": " + r.Reason
+	}
+	return why
+}
+
+// inARow says r's run against its threshold: "2 of 3 failures".
+func inARow(r Result) string {
+	if r.Threshold == 0 || r.Result == "" {
+		return "-"
+	}
+	word := r.Result
+	if r.Threshold != 1 {
+		word = map[string]string{"success": "successes", "failure": "failures"}[r.Result]
+	}
+	return fmt.Sprintf("%d of %d %s", r.InARow, r.Threshold, word)
 }
 
 // Sort orders results by target, address and kind.
@@ -149,12 +217,28 @@ func ExitCode(rs []Result) int {
 // WriteTable prints rs as a table, one line each.
 func WriteTable(w io.Writer, rs []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tADDRESS\tKIND\tSTATE\tATTEMPTS\tDURATION\tREASON")
+	fmt.Fprintln(tw, "TARGET\tADDRESS\tKIND\tSTATE\tIN A ROW\tDURATION\tREASON")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Target, r.Address, r.Kind, r.State, r.Attempts,
-			(time.Duration(r.Duration * float64(time.Second))).Round(time.Millisecond), oneLine(r.Reason))
+		duration := "-"
+		if r.Attempts > 0 {
+			duration = Human(time.Duration(r.Duration * float64(time.Second)))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Address, r.Kind, r.State, inARow(r), duration, oneLine(r.Reason))
 	}
 	return tw.Flush()
+}
+
+// Human is a duration as people read one in a table: µs under a
+// millisecond, ms to a tenth under a second, seconds to a hundredth
+// above (a 336 µs attempt read "0s").
+func Human(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(100 * time.Microsecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
 }
 
 // WriteJSON prints rs as a JSON array.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/probe-exporter/probe-exporter/config"
 )
@@ -145,7 +146,7 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 	req = req.WithContext(withAttempt(ctx))
 	res, err := p.client.Do(req)
 	if err != nil {
-		o := Outcome{Result: Failure, Output: p.redact.error(err)}
+		o := Outcome{Result: Failure, Output: p.redact.error(timedOut(ctx, err, headTimeout))}
 		if res != nil {
 			// A redirect refused (the 10th): net/http returns the last
 			// response, its body closed, with the error; /probe reports
@@ -164,7 +165,7 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 	if err != nil {
 		// A body that breaks (or times out) mid-read is an error, not a
 		// failure: the kubelet retries and then discards it.
-		o.Result, o.Err = Failure, fmt.Errorf("reading response body: %w", err)
+		o.Result, o.Err = Failure, fmt.Errorf("reading response body: %w", timedOut(ctx, err, bodyTimeout))
 		return o
 	}
 	switch code := res.StatusCode; {
@@ -177,6 +178,33 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 		o.Result, o.Output = Failure, fmt.Sprintf("HTTP probe failed with statuscode: %d", code)
 	}
 	return o
+}
+
+// What net/http says when an http.Client's Timeout (the kubelet sets it to
+// the probe's timeoutSeconds) ends a request: before the response head,
+// and while its body is read.
+var (
+	headTimeout = errors.New("context deadline exceeded (Client.Timeout exceeded while awaiting headers)")
+	bodyTimeout = errors.New("context deadline exceeded (Client.Timeout or context cancellation while reading body)")
+)
+
+// timedOut words err as the kubelet's client does when the attempt's
+// deadline is what ended it. The attempt's timeout is its context's
+// deadline, not Client.Timeout (one client serves every timeout), and
+// what ended a request then depends on which fired first — the context
+// or the connection's deadline set from it: "context deadline exceeded"
+// one time, "read tcp …: i/o timeout" another, for the same slow server.
+func timedOut(ctx context.Context, err, as error) error {
+	// The connection's deadline is the context's: its error can come
+	// before the context's timer has marked it done.
+	dl, ok := ctx.Deadline()
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) && (!ok || time.Now().Before(dl)) {
+		return err
+	}
+	if ue, ok := err.(*url.Error); ok {
+		return &url.Error{Op: ue.Op, URL: ue.URL, Err: as}
+	}
+	return as
 }
 
 // describe records what a response's head says: status, length,

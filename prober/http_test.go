@@ -2,7 +2,9 @@ package prober
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/internal/faults"
 )
 
 // serverTarget splits an httptest server's URL into a probe target and port.
@@ -416,5 +419,49 @@ func TestRequestThroughNetHTTP(t *testing.T) {
 		if o.Result != want || gotLine != wantLine || (want == Failure && o.Output != wantOut) {
 			t.Errorf("path %q: ours %v %q (request %q); the kubelet's %v %q (request %q)", path, o.Result, o.Output, gotLine, want, wantOut, wantLine)
 		}
+	}
+}
+
+// TestTimeoutWordedAsKubelet: a probe ended by its timeout says what the
+// kubelet's client says (http.Client with Timeout set to the probe's
+// timeoutSeconds), every time: before the head, while the body arrives,
+// and in a TLS handshake that never ends. Ours timed out through the
+// context or the connection's deadline, whichever fired first: "context
+// deadline exceeded" one time, "read tcp …: i/o timeout" another.
+func TestTimeoutWordedAsKubelet(t *testing.T) {
+	const timeout = 150 * time.Millisecond
+	kubelet := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	defer kubelet.CloseIdleConnections()
+	for _, c := range []struct {
+		name, scheme, addr string
+	}{
+		{"no answer", "http", faults.Stall(t)},
+		{"a header byte every 100 ms", "http", faults.SlowHeaders(t)},
+		{"a body byte every 100 ms", "http", faults.SlowBody(t)},
+		{"a TLS handshake that never ends", "https", faults.Stall(t)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srvURL := c.scheme + "://" + c.addr
+			var want string
+			res, err := kubelet.Get(srvURL + "/healthz")
+			if err == nil {
+				_, err = io.ReadAll(res.Body)
+				res.Body.Close()
+			}
+			if err == nil {
+				t.Fatal("the kubelet's client did not time out")
+			}
+			want = err.Error()
+			for range 5 {
+				o := httpProbe(t, srvURL, "/healthz", nil, timeout)
+				got := o.Output
+				if o.Err != nil {
+					got = strings.TrimPrefix(o.Err.Error(), "reading response body: ")
+				}
+				if got != want {
+					t.Fatalf("ours: %q\nthe kubelet's: %q", got, want)
+				}
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@
 package state
 
 import (
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -235,8 +236,10 @@ func (r *Record) Apply(o prober.Outcome, took time.Duration, now time.Time) bool
 		r.remember(HistorySuccess)
 	} else {
 		r.Failures++
-		// The kubelet's event text is the prober's output on failure.
-		r.LastReason = r.LastOutput
+		// The kubelet's event text is the prober's output on failure;
+		// a command's trailing newline is no part of a reason (a log
+		// line, a table row, a status page).
+		r.LastReason = strings.TrimRight(r.LastOutput, " \t\r\n")
 		r.remember(HistoryFailure)
 	}
 	return r.Observe(v, now)

@@ -195,3 +195,13 @@ func TestSettled(t *testing.T) {
 		})
 	}
 }
+
+// TestReasonTrimmed: a command's trailing newline is in its output, not
+// in its reason (a log line, a table row, a status page).
+func TestReasonTrimmed(t *testing.T) {
+	r := Record{Machine: NewMachine(config.Liveness, 1, 1, time.Now())}
+	r.Apply(prober.Outcome{Result: prober.Failure, Output: "it broke\r\n"}, time.Millisecond, time.Now())
+	if r.LastReason != "it broke" || r.LastOutput != "it broke\r\n" {
+		t.Errorf("reason %q, output %q", r.LastReason, r.LastOutput)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/status"
@@ -22,6 +23,11 @@ var targetsPage = template.Must(template.New("targets.html").Funcs(template.Func
 	"seconds": func(s float64) string { return roundDuration(time.Duration(s * float64(time.Second))) },
 	"until":   func(t *time.Time) string { return roundDuration(time.Until(*t)) },
 	"since":   func(t time.Time) string { return roundDuration(time.Since(t)) },
+	// saysMore: an output worth showing beside its reason (the reason
+	// is the output without its trailing newline, when it failed).
+	"saysMore": func(output, reason string) bool {
+		return strings.TrimRight(output, " \t\r\n") != reason && output != ""
+	},
 }).ParseFS(templates, "templates/targets.html"))
 
 // roundDuration is d as people read it on a status page: ms under a

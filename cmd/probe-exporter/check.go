@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -23,34 +25,59 @@ import (
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := kingpin.New("probe-exporter check",
 		"Run the startup, liveness and readiness probes of each container in Kubernetes manifests (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, List) from here, against --host or, through a kubeconfig, against the workloads' pods, until their thresholds answer; exit 0 if every state is success, 1 if not, 2 if it could not run.")
-	file := app.Flag("filename", "A manifest file, a directory of them, or - for standard input (as kubectl get -o yaml prints them).").Short('f').Required().String()
-	host := app.Flag("host", "Where to probe the containers' ports: a node port's node, a port-forward (127.0.0.1), a load balancer. Without it, each workload's pods are found through the kubeconfig and probed on their IPs.").String()
+	files := app.Flag("filename", "Repeatable: a manifest file, a directory of them, or - for standard input (as kubectl get -o yaml prints them).").Short('f').Required().Strings()
+	host := app.Flag("host", "Where to probe the containers' ports: a node port's node, a port-forward (127.0.0.1, with --port-forward), a load balancer. A host only: ports are the containers' (or --port-forward's). Without it, each workload's pods are found through the kubeconfig and probed on their IPs.").String()
+	forwards := app.Flag("port-forward", "Repeatable, with --host: LOCAL:REMOTE, in kubectl port-forward's order: a probe of container port REMOTE (a number or a port name) goes to --host's port LOCAL. With any, a probe of a port not forwarded is reported, not sent.").PlaceHolder("LOCAL:REMOTE").Strings()
 	kubeconfig := app.Flag("kubeconfig", "Kubeconfig to find the pods with, when --host is not given (default $KUBECONFIG, ~/.kube/config).").String()
 	kubeContext := app.Flag("context", "The kubeconfig context to use.").String()
 	namespace := app.Flag("namespace", "Namespace of manifests that name none (default the context's).").Short('n').String()
-	output := app.Flag("output", "table or json.").Default("table").Enum("table", "json")
+	output := app.Flag("output", "What check prints, as --once: table or json.").Default("table").Enum("table", "json")
 	allowProbeHost := app.Flag("allow-probe-host", "Send a probe that names its own host (httpGet.host, tcpSocket.host) to that host, as the kubelet would. Off: a manifest can't point this host's probes elsewhere; such a probe is reported, not sent.").Bool()
 	timeout := app.Flag("once.timeout", "How long to wait for every answer; what has none by then is unknown.").Default("2m").Duration()
 	dns := addDNSFlags(app)
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(app, logConfig)
 	app.HelpFlag.Short('h')
+	withHelp(app, false, stdout)
 	if _, err := app.Parse(stdinArg(args)); err != nil {
 		fmt.Fprintf(stderr, "probe-exporter check: %v (try --help)\n", err)
 		return exitCantRun
 	}
-	containers, err := manifest.Read(*file, stdin)
-	if err != nil {
-		fmt.Fprintf(stderr, "probe-exporter check: %v\n", err)
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "probe-exporter check: "+format+"\n", args...)
 		return exitCantRun
+	}
+	var containers []manifest.Container
+	stdinRead := false
+	for _, file := range *files {
+		if file == "-" {
+			if stdinRead {
+				return fail("-f - is given twice: standard input is read once")
+			}
+			stdinRead = true
+		}
+		cs, err := manifest.Read(file, stdin)
+		if err != nil {
+			return fail("%v", err)
+		}
+		containers = append(containers, cs...)
 	}
 	if len(containers) == 0 {
-		fmt.Fprintf(stderr, "probe-exporter check: %s holds no container with a probe\n", *file)
-		return exitCantRun
+		return fail("%s holds no container with a probe", strings.Join(*files, ", "))
 	}
 	if *host != "" && (*kubeconfig != "" || *kubeContext != "" || *namespace != "") {
-		fmt.Fprintln(stderr, "probe-exporter check: --host probes one address; --kubeconfig, --context and --namespace find the pods instead: give one or the other")
-		return exitCantRun
+		return fail("--host probes one address; --kubeconfig, --context and --namespace find the pods instead: give one or the other")
+	}
+	if h, p, err := net.SplitHostPort(*host); err == nil {
+		return fail("--host takes a host, not host:port (%q): the ports are the containers'. To reach a port-forward, "+
+			"--host %s --port-forward %s:<container port> (LOCAL:REMOTE, as kubectl port-forward takes it)", *host, h, p)
+	}
+	pf, err := manifest.ParsePortForwards(*forwards)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if len(pf) > 0 && *host == "" {
+		return fail("--port-forward needs --host (the port-forward's address, 127.0.0.1 for kubectl's)")
 	}
 	where := manifest.AtHost(*host)
 	if *host == "" {
@@ -63,7 +90,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		where = manifest.AtPods(ctx, client, ns)
 	}
-	cfg, unrunnable, err := manifest.Config(containers, where, *allowProbeHost)
+	cfg, unrunnable, err := manifest.Config(containers, where, manifest.Options{OwnHosts: *allowProbeHost, Forwards: pf})
 	if err != nil {
 		fmt.Fprintf(stderr, "probe-exporter check: %v\n", err)
 		return exitCantRun

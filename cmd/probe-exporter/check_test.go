@@ -135,6 +135,54 @@ items:
 			t.Errorf("--allow-probe-host: exit %d, %d connections\n%s%s", code, conns.Load(), stdout, stderr)
 		}
 	})
+	t.Run("a port-forward", func(t *testing.T) {
+		// What kubectl port-forward deploy/web 18080:8080 19090:metrics
+		// makes: the containers' ports 8080 and 9090 on local ports.
+		// The manifest's ports are not the ones served here: only a
+		// forward reaches them.
+		fwd := write("forward.yaml", `
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+    - name: c
+      image: i
+      ports: [{name: http, containerPort: 8080}, {name: metrics, containerPort: 9090}, {name: admin, containerPort: 7070}]
+      readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1}
+      livenessProbe: {tcpSocket: {port: 9090}, periodSeconds: 1}
+      startupProbe: {tcpSocket: {port: admin}, periodSeconds: 1}
+`)
+		other := write("other.yaml", "kind: Pod\nmetadata: {name: q}\nspec: {containers: [{name: d, image: i, readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}}]}\n")
+		stdout, stderr, code := runBinary(t, "check", "-f", fwd, "-f", other, "--host", "127.0.0.1",
+			"--port-forward", port+":8080", "--port-forward", port+":metrics", "--once.timeout=10s")
+		for _, want := range []string{
+			"pod_p_c  127.0.0.1:" + port + "  readiness  success",
+			"pod_p_c  127.0.0.1:" + port + "  liveness   success",
+			"container port 7070 is not forwarded (--port-forward LOCAL:7070)",
+			"pod_q_d  127.0.0.1:" + port + "  readiness  success", // the second -f
+		} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("lacks %q", want)
+			}
+		}
+		if code != 1 || t.Failed() {
+			t.Fatalf("exit %d (want 1: the startup probe is not run)\n%s%s", code, stdout, stderr)
+		}
+	})
+	for _, c := range []struct{ args, want string }{
+		{"--host 127.0.0.1:18080", "--host 127.0.0.1 --port-forward 18080:<container port>"},
+		{"--port-forward 18080:8080", "--port-forward needs --host"},
+		{"--host 127.0.0.1 --port-forward :8080", "a random local port can't be probed"},
+		{"--host 127.0.0.1 --port-forward 18080:8080 --port-forward 18081:8080", "container port 8080 is forwarded twice"},
+		{"--host 127.0.0.1 --port-forward 18080:not_a_name", "neither a port number nor a port name"},
+	} {
+		t.Run(c.args, func(t *testing.T) {
+			_, stderr, code := runBinary(t, append([]string{"check", "-f", passing}, strings.Fields(c.args)...)...)
+			if code != 2 || !strings.Contains(stderr, c.want) {
+				t.Fatalf("exit %d (want 2), stderr %q (want %q)", code, stderr, c.want)
+			}
+		})
+	}
 	for _, c := range []struct{ name, file, want string }{
 		{"nothing to probe", nothing, "no container with a probe"},
 		{"a broken manifest", broken, "document 1"},

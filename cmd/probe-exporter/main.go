@@ -44,13 +44,20 @@ import (
 const defaultListen = ":9878"
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "check" {
-		os.Exit(runCheck(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	args := os.Args[1:]
+	if check, help, ok := helpArgs(args); ok {
+		if check {
+			os.Exit(runCheck(help, os.Stdin, os.Stdout, os.Stderr))
+		}
+		args = help
 	}
-	os.Exit(run())
+	if len(args) > 0 && args[0] == "check" {
+		os.Exit(runCheck(args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(run(args))
 }
 
-func run() int {
+func run(args []string) int {
 	app := kingpin.New("probe-exporter",
 		"Runs Kubernetes probes (httpGet, tcpSocket, exec, grpc) with the kubelet's semantics against targets and exports the results for Prometheus.")
 	configFile := app.Flag("config.file", "Configuration file. Without it, an embedded default probes the exporter itself.").String()
@@ -62,7 +69,7 @@ func run() int {
 	execEnv := app.Flag("probe.exec.env", "Repeatable: a variable of the exporter's environment to pass to exec probe commands. They get PATH, their PROBE_* variables and these, nothing else.").PlaceHolder("NAME").Strings()
 	onceFlag := app.Flag("once", "Run every probe of --config.file until each (target, kind) has the answer its thresholds give, print them and exit: 0 if every state is success, 1 if not, 2 if it could not run.").Bool()
 	onceTimeout := app.Flag("once.timeout", "How long --once waits for every answer; what has none by then is unknown.").Default("2m").Duration()
-	output := app.Flag("output", "What --once prints: table or json.").Default("table").Enum("table", "json")
+	output := app.Flag("output", "What --once (and check) print: table or json.").Default("table").Enum("table", "json")
 	lifecycle := app.Flag("web.enable-lifecycle", "Enable configuration reload through HTTP POST to /-/reload.").Bool()
 	pprof := app.Flag("web.enable-pprof", "Serve Go's profiles under /debug/pprof/ (and link them from the landing page).").Bool()
 	kubeconfig := app.Flag("kubeconfig", "Kubeconfig for kubernetes entries that name none, when not running in a cluster (then $KUBECONFIG, ~/.kube/config).").String()
@@ -75,7 +82,8 @@ func run() int {
 	promslogflag.AddFlags(app, logConfig)
 	app.Version(version.Print("probe-exporter"))
 	app.HelpFlag.Short('h')
-	if _, err := app.Parse(os.Args[1:]); err != nil {
+	withHelp(app, true, os.Stdout)
+	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(os.Stderr, "probe-exporter: %v (try --help)\n", err)
 		return 2
 	}
