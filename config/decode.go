@@ -81,6 +81,11 @@ type decoder struct {
 	// may still refer to must stay; everything else is dropped once
 	// decoded, so a big file's node tree is freed as it is walked.
 	inAnchor int
+	// lost are the paths whose value could not be decoded (the wrong
+	// type, out of range): validation, which runs on what did decode,
+	// says nothing at them or under them (a mistyped port is not also a
+	// missing one). An unknown or repeated field loses nothing.
+	lost map[string]bool
 }
 
 // maxExpanded bounds what aliases may expand to: far above any real use
@@ -88,15 +93,48 @@ type decoder struct {
 const maxExpanded = 1_000_000
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file, pos: map[string]position{}}
+	return &decoder{file: file, pos: map[string]position{}, lost: map[string]bool{}}
 }
 
+// errorf reports that the value at path could not be decoded: it is lost.
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
+	d.lost[path] = true
+	d.notef(n, path, format, args...)
+}
+
+// notef reports a problem at path that loses no value (an unknown field,
+// one set twice): what decoded is validated as usual.
+func (d *decoder) notef(n *yaml.Node, path, format string, args ...any) {
 	e := FieldError{File: d.file, Path: path}
 	if n != nil {
 		e.Line, e.Column = n.Line, n.Column
 	}
 	d.report(e, format, args...)
+}
+
+// parent is path's enclosing field or list ("" at the top).
+func parent(path string) string {
+	if i := strings.LastIndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+// silenced says whether validation keeps quiet about path: its value, or
+// a value around it, was lost. (A lost block is decoded as an empty one:
+// what is said of it, or in it, would be said of nothing the user wrote.)
+func (d *decoder) silenced(path string) bool {
+	if len(d.lost) == 0 {
+		return false
+	}
+	for p := path; ; p = parent(p) {
+		if d.lost[p] {
+			return true
+		}
+		if p == "" {
+			return false
+		}
+	}
 }
 
 // maxErrors is how many errors a file reports: a file of half a million
@@ -150,7 +188,7 @@ func (d *decoder) decodeDocument(data []byte, out any) error {
 			// An empty file is an empty configuration.
 			return nil
 		}
-		return Errors{syntaxError(d.file, err)}
+		return Errors{syntaxError(d.file, err, data)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -160,10 +198,9 @@ func (d *decoder) decodeDocument(data []byte, out any) error {
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
+	// Field errors are kept, not returned: what did decode is validated
+	// too, so that a file's every problem is said in one pass.
 	d.value(root, "", reflect.ValueOf(out).Elem())
-	if len(d.errs) > 0 {
-		return d.result()
-	}
 	return nil
 }
 
@@ -338,7 +375,7 @@ func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value) {
 		if !ok && v.Type() == entryType {
 			if newBlock := source(k.Value); newBlock != nil {
 				if seenSource == k.Value {
-					d.errorf(k, fp, "field is set twice")
+					d.notef(k, fp, "field is set twice")
 					continue
 				}
 				seenSource = k.Value
@@ -351,11 +388,11 @@ func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value) {
 			if v.Type() == entryType {
 				known = append(append([]string(nil), known...), SourceKeys()...)
 			}
-			d.errorf(k, fp, "unknown field %q (known fields: %s)", k.Value, strings.Join(known, ", "))
+			d.notef(k, fp, "unknown field %q (known fields: %s)", k.Value, strings.Join(known, ", "))
 			continue
 		}
 		if seen[idx] {
-			d.errorf(k, fp, "field is set twice")
+			d.notef(k, fp, "field is set twice")
 			continue
 		}
 		seen[idx] = true
@@ -380,7 +417,7 @@ func fieldsOf(t reflect.Type) *structFields {
 	}
 	f := &structFields{index: map[string]int{}}
 	for i := 0; i < t.NumField(); i++ {
-		if tag := t.Field(i).Tag.Get("yaml"); tag != "" {
+		if tag := t.Field(i).Tag.Get("yaml"); tag != "" && tag != "-" {
 			f.index[tag] = i
 			f.names = append(f.names, tag)
 		}
@@ -432,7 +469,7 @@ func (d *decoder) stringMap(n *yaml.Node, path string, v reflect.Value) {
 		fp := join(path, k.Value)
 		d.pos[fp] = position{k.Line, k.Column}
 		if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
-			d.errorf(k, fp, "key is set twice")
+			d.notef(k, fp, "key is set twice")
 			continue
 		}
 		if elem := v.Type().Elem(); elem.Kind() != reflect.String {
@@ -476,15 +513,81 @@ func (d *decoder) intOrString(n *yaml.Node, path string, v reflect.Value) {
 
 var syntaxLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxError lifts yaml.v3's "yaml: line N: msg" into a FieldError; the
-// parser gives no column, so the position names the line only.
-func syntaxError(file string, err error) FieldError {
+// syntaxError lifts yaml.v3's "yaml: line N: msg" into a FieldError at
+// the line that broke the file. yaml.v3 names the line where the
+// enclosing block starts (a mis-indented key on line 6 is "line 1" when
+// the list it breaks starts there), so the line is found again: the
+// first line at which the file, cut there, fails the same way.
+func syntaxError(file string, err error, data []byte) FieldError {
 	m := syntaxLineRE.FindStringSubmatch(err.Error())
 	if m == nil {
 		return FieldError{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	line, _ := strconv.Atoi(m[1])
-	return FieldError{File: file, Line: line, Column: 1, Msg: "YAML syntax error: " + m[2]}
+	msg := "YAML syntax error: " + m[2]
+	if at := brokenLine(data, line, m[2]); at > line {
+		msg += fmt.Sprintf(" (in the block that starts on line %d)", line)
+		line = at
+	}
+	return FieldError{File: file, Line: line, Column: indentOf(data, line) + 1, Msg: msg}
+}
+
+// maxSearched bounds the files brokenLine searches: it parses the file up
+// to log2(lines) times.
+const maxSearched = 1 << 20
+
+// brokenLine is the first line, from line on, at which data cut after it
+// fails to parse with msg; 0 if there is none, or the file is too big to
+// search. A file cut earlier parses (or fails otherwise), cut later fails
+// the same way: a binary search.
+func brokenLine(data []byte, line int, msg string) int {
+	if len(data) > maxSearched {
+		return 0
+	}
+	ends := []int{} // ends[i]: the offset just past line i+1
+	for i, b := range data {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		ends = append(ends, len(data))
+	}
+	fails := func(n int) bool { // the first n lines fail with msg
+		var doc yaml.Node
+		err := yaml.Unmarshal(data[:ends[n-1]], &doc)
+		m := syntaxLineRE.FindStringSubmatch(fmt.Sprint(err))
+		return m != nil && m[2] == msg
+	}
+	lo, hi := max(line, 1), len(ends)
+	if hi < lo || !fails(hi) {
+		return 0
+	}
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+// indentOf is how many spaces line (1-based) of data starts with.
+func indentOf(data []byte, line int) int {
+	for i := 1; i < line; i++ {
+		j := bytes.IndexByte(data, '\n')
+		if j < 0 {
+			return 0
+		}
+		data = data[j+1:]
+	}
+	n := 0
+	for n < len(data) && data[n] == ' ' {
+		n++
+	}
+	return n
 }
 
 func join(path, field string) string {

@@ -22,6 +22,9 @@ type validator struct {
 }
 
 func (v validator) add(path, format string, args ...any) {
+	if v.silenced(path) {
+		return // its value was lost in decoding, which said so
+	}
 	if v.full() {
 		v.more++ // counted, not located: at() walks the path's parents
 		return

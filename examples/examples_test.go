@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -141,5 +142,29 @@ func TestBastionExample(t *testing.T) {
 		if e.Discovered == nil {
 			t.Errorf("%s: discovers nothing", e.Name)
 		}
+	}
+}
+
+// TestQuickstartIsTheDefault: examples/quickstart.yaml, the embedded
+// default written out for a user to copy, loads as it is (the default
+// itself has placeholders filled at start) and says what the default
+// says, but for the demo endpoint served only without a file.
+func TestQuickstartIsTheDefault(t *testing.T) {
+	copied, err := config.Load("quickstart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := config.Default("127.0.0.1", 9878, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []config.Entry
+	for _, e := range def.Targets {
+		if e.Name != "demo_flapping" {
+			want = append(want, e)
+		}
+	}
+	if !reflect.DeepEqual(copied.Targets, want) {
+		t.Errorf("quickstart.yaml says\n%+v\nthe embedded default (without demo_flapping) says\n%+v", copied.Targets, want)
 	}
 }
