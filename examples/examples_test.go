@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
 	_ "github.com/probe-exporter/probe-exporter/discovery/dns"
@@ -166,5 +168,54 @@ func TestQuickstartIsTheDefault(t *testing.T) {
 	}
 	if !reflect.DeepEqual(copied.Targets, want) {
 		t.Errorf("quickstart.yaml says\n%+v\nthe embedded default (without demo_flapping) says\n%+v", copied.Targets, want)
+	}
+}
+
+// TestAlertsDocumented: every shipped alert says what it is (summary),
+// what it means (description) and where its runbook is, and the runbook
+// is a section of README.md, under the anchor GitHub gives its heading.
+func TestAlertsDocumented(t *testing.T) {
+	data, err := os.ReadFile("probe-exporter-alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(data, &rules); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^#+ (.+)$`).FindAllStringSubmatch(string(readme), -1) {
+		anchors[strings.ToLower(strings.ReplaceAll(m[1], " ", "-"))] = true
+	}
+	const base = "https://github.com/probe-exporter/probe-exporter/blob/main/README.md#"
+	n := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			n++
+			a := r.Annotations
+			if a["summary"] == "" || len(a["description"]) < 40 {
+				t.Errorf("%s: want a summary and a description that explains", r.Alert)
+			}
+			if want := base + strings.ToLower(r.Alert); a["runbook_url"] != want {
+				t.Errorf("%s: runbook_url %q, want %q", r.Alert, a["runbook_url"], want)
+			}
+			if !anchors[strings.ToLower(r.Alert)] {
+				t.Errorf("%s: README.md has no section for it", r.Alert)
+			}
+		}
+	}
+	if n < 14 {
+		t.Errorf("%d alerts, want the 14 shipped", n)
 	}
 }

@@ -1,6 +1,7 @@
 package examples
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/probe-exporter/probe-exporter/relabel"
 )
 
 // TestKubernetesScrapeConfig: prometheus-kubernetes.yml finds every
@@ -109,5 +112,54 @@ func TestKubernetesScrapeConfig(t *testing.T) {
 	}
 	if workloads != 3 {
 		t.Errorf("%d workloads in examples/kubernetes, want 3 (Deployment, DaemonSet, StatefulSet)", workloads)
+	}
+}
+
+// TestKubernetesScrapeAddress: prometheus-kubernetes.yml's relabeling
+// makes a scrape address of an IPv4 and of an IPv6 pod IP (a bare $1:$2
+// made "fd00::5:9878"), run through the relabel package, which follows
+// Prometheus' relabeling rule for rule.
+func TestKubernetesScrapeAddress(t *testing.T) {
+	data, err := os.ReadFile("prometheus-kubernetes.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prom struct {
+		ScrapeConfigs []struct {
+			Relabel []relabel.Config `yaml:"relabel_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(data, &prom); err != nil {
+		t.Fatal(err)
+	}
+	var rules []*relabel.Rule
+	for _, c := range prom.ScrapeConfigs[0].Relabel {
+		r, err := c.Compile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, r)
+	}
+	for ip, want := range map[string]string{
+		"10.0.0.5":             "10.0.0.5:9878",
+		"fd00::5":              "[fd00::5]:9878",
+		"2001:db8::a:b":        "[2001:db8::a:b]:9878",
+		"::ffff:192.168.10.20": "[::ffff:192.168.10.20]:9878",
+	} {
+		ls := map[string]string{
+			"__address__":              ip,
+			"__meta_kubernetes_pod_ip": ip,
+			"__meta_kubernetes_pod_annotation_prometheus_io_scrape": "true",
+			"__meta_kubernetes_pod_annotation_prometheus_io_port":   "9878",
+		}
+		if !relabel.Process(ls, rules) {
+			t.Fatalf("%s: dropped", ip)
+		}
+		if got := ls["__address__"]; got != want {
+			t.Errorf("pod IP %s: __address__ %q, want %q", ip, got, want)
+		}
+		if _, _, err := net.SplitHostPort(ls["__address__"]); err != nil {
+			t.Errorf("pod IP %s: %v", ip, err)
+		}
 	}
 }
