@@ -146,7 +146,7 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 	req = req.WithContext(withAttempt(ctx))
 	res, err := p.client.Do(req)
 	if err != nil {
-		o := Outcome{Result: Failure, Output: p.redact.error(timedOut(ctx, err, headTimeout))}
+		o := Outcome{Result: Failure, Output: p.redact.error(timedOut(ctx, err, errHeadTimeout))}
 		if res != nil {
 			// A redirect refused (the 10th): net/http returns the last
 			// response, its body closed, with the error; /probe reports
@@ -165,7 +165,7 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 	if err != nil {
 		// A body that breaks (or times out) mid-read is an error, not a
 		// failure: the kubelet retries and then discards it.
-		o.Result, o.Err = Failure, fmt.Errorf("reading response body: %w", timedOut(ctx, err, bodyTimeout))
+		o.Result, o.Err = Failure, fmt.Errorf("reading response body: %w", timedOut(ctx, err, errBodyTimeout))
 		return o
 	}
 	switch code := res.StatusCode; {
@@ -184,8 +184,8 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 // the probe's timeoutSeconds) ends a request: before the response head,
 // and while its body is read.
 var (
-	headTimeout = errors.New("context deadline exceeded (Client.Timeout exceeded while awaiting headers)")
-	bodyTimeout = errors.New("context deadline exceeded (Client.Timeout or context cancellation while reading body)")
+	errHeadTimeout = errors.New("context deadline exceeded (Client.Timeout exceeded while awaiting headers)")
+	errBodyTimeout = errors.New("context deadline exceeded (Client.Timeout or context cancellation while reading body)")
 )
 
 // timedOut words err as the kubelet's client does when the attempt's
