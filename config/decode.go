@@ -6,56 +6,12 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
 	"gopkg.in/yaml.v3"
 )
-
-// FieldError is one problem in a config file, located by position and path.
-type FieldError struct {
-	File   string
-	Line   int
-	Column int
-	Path   string
-	Msg    string
-}
-
-func (e FieldError) Error() string {
-	loc := e.File
-	if e.Line > 0 {
-		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)
-	}
-	if e.Path == "" {
-		return loc + ": " + e.Msg
-	}
-	return loc + ": " + e.Path + ": " + e.Msg
-}
-
-// Errors is every problem found in one file; all are reported at once so a
-// user fixes a file in one pass.
-type Errors []FieldError
-
-func (es Errors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
-
-func (es Errors) sorted() Errors {
-	sort.SliceStable(es, func(i, j int) bool {
-		if es[i].Line != es[j].Line {
-			return es[i].Line < es[j].Line
-		}
-		return es[i].Column < es[j].Column
-	})
-	return es
-}
 
 type position struct{ line, column int }
 
@@ -135,34 +91,6 @@ func (d *decoder) silenced(path string) bool {
 			return false
 		}
 	}
-}
-
-// maxErrors is how many errors a file reports: a file of half a million
-// bad entries must not cost half a million messages (hundreds of MB, one
-// log line of tens of MB); the rest are counted.
-const maxErrors = 100
-
-// report keeps an error, formatting its message only while fewer than
-// maxErrors are kept.
-func (d *decoder) report(e FieldError, format string, args ...any) {
-	if d.full() {
-		d.more++
-		return
-	}
-	e.Msg = fmt.Sprintf(format, args...)
-	d.errs = append(d.errs, e)
-}
-
-// full reports whether maxErrors are kept: later ones are only counted.
-func (d *decoder) full() bool { return len(d.errs) >= maxErrors }
-
-// result is the errors found, in file order, and how many more there were.
-func (d *decoder) result() Errors {
-	es := d.errs.sorted()
-	if d.more > 0 {
-		es = append(es, FieldError{File: d.file, Msg: fmt.Sprintf("and %d more errors (the first %d are listed)", d.more, maxErrors)})
-	}
-	return es
 }
 
 // at returns the position recorded for path, or for its nearest recorded
@@ -509,85 +437,6 @@ func (d *decoder) intOrString(n *yaml.Node, path string, v reflect.Value) {
 		return
 	}
 	v.Set(reflect.ValueOf(p))
-}
-
-var syntaxLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// syntaxError lifts yaml.v3's "yaml: line N: msg" into a FieldError at
-// the line that broke the file. yaml.v3 names the line where the
-// enclosing block starts (a mis-indented key on line 6 is "line 1" when
-// the list it breaks starts there), so the line is found again: the
-// first line at which the file, cut there, fails the same way.
-func syntaxError(file string, err error, data []byte) FieldError {
-	m := syntaxLineRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return FieldError{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	line, _ := strconv.Atoi(m[1])
-	msg := "YAML syntax error: " + m[2]
-	if at := brokenLine(data, line, m[2]); at > line {
-		msg += fmt.Sprintf(" (in the block that starts on line %d)", line)
-		line = at
-	}
-	return FieldError{File: file, Line: line, Column: indentOf(data, line) + 1, Msg: msg}
-}
-
-// maxSearched bounds the files brokenLine searches: it parses the file up
-// to log2(lines) times.
-const maxSearched = 1 << 20
-
-// brokenLine is the first line, from line on, at which data cut after it
-// fails to parse with msg; 0 if there is none, or the file is too big to
-// search. A file cut earlier parses (or fails otherwise), cut later fails
-// the same way: a binary search.
-func brokenLine(data []byte, line int, msg string) int {
-	if len(data) > maxSearched {
-		return 0
-	}
-	ends := []int{} // ends[i]: the offset just past line i+1
-	for i, b := range data {
-		if b == '\n' {
-			ends = append(ends, i+1)
-		}
-	}
-	if len(data) > 0 && data[len(data)-1] != '\n' {
-		ends = append(ends, len(data))
-	}
-	fails := func(n int) bool { // the first n lines fail with msg
-		var doc yaml.Node
-		err := yaml.Unmarshal(data[:ends[n-1]], &doc)
-		m := syntaxLineRE.FindStringSubmatch(fmt.Sprint(err))
-		return m != nil && m[2] == msg
-	}
-	lo, hi := max(line, 1), len(ends)
-	if hi < lo || !fails(hi) {
-		return 0
-	}
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if fails(mid) {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	return lo
-}
-
-// indentOf is how many spaces line (1-based) of data starts with.
-func indentOf(data []byte, line int) int {
-	for i := 1; i < line; i++ {
-		j := bytes.IndexByte(data, '\n')
-		if j < 0 {
-			return 0
-		}
-		data = data[j+1:]
-	}
-	n := 0
-	for n < len(data) && data[n] == ' ' {
-		n++
-	}
-	return n
 }
 
 func join(path, field string) string {

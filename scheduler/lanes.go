@@ -1,0 +1,123 @@
+package scheduler
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// lane is one entry's share of the in-flight bound: its probes that are
+// due and wait for a slot, and how many of its probes run.
+type lane struct {
+	entry    string
+	workers  int // the entry's probes, to know when to forget the lane
+	inFlight int
+	waiting  []*worker
+}
+
+func (s *Scheduler) laneLocked(entry string) *lane {
+	l := s.lanes[entry]
+	if l == nil {
+		l = &lane{entry: entry}
+		s.lanes[entry] = l
+	}
+	return l
+}
+
+// dropLaneLocked forgets a lane its entry no longer uses.
+func (s *Scheduler) dropLaneLocked(l *lane) {
+	if l.workers == 0 && l.inFlight == 0 && len(l.waiting) == 0 && s.lanes[l.entry] == l {
+		delete(s.lanes, l.entry)
+	}
+}
+
+// enqueueLocked queues a due probe in its entry's lane.
+func (s *Scheduler) enqueueLocked(w *worker) {
+	w.lane.waiting = append(w.lane.waiting, w)
+	s.ready[w.lane] = struct{}{}
+	w.queued = true
+	s.waiting.Add(1)
+}
+
+// dispatchLocked starts waiting probes while slots are free, fairly
+// between entries: each entry's fair share is the bound over the entries
+// that have probes. A free slot goes to the waiting entry with the
+// fewest running (the earliest due among equals), and an entry at or over
+// its share takes one only while a slot stays free for every other entry
+// under its share. So one entry's black-holed targets, each holding a
+// slot for its whole timeout, can use what the others leave idle but
+// never make them wait for a slot.
+func (s *Scheduler) dispatchLocked(ctx context.Context) {
+	for s.free > 0 && ctx.Err() == nil {
+		var pick *lane
+		for l := range s.ready {
+			if pick == nil || l.inFlight < pick.inFlight ||
+				(l.inFlight == pick.inFlight && l.waiting[0].next.Before(pick.waiting[0].next)) {
+				pick = l
+			}
+		}
+		if pick == nil {
+			return
+		}
+		// Only an entry at or over its share needs the others counted:
+		// under no pressure a dispatch looks at the waiting lanes alone.
+		if fair := max(1, s.maxInFlight/max(1, len(s.lanes))); pick.inFlight >= fair && s.free <= s.underShareLocked(fair) {
+			return // the rest is kept for entries under their share
+		}
+		w := pick.waiting[0]
+		pick.waiting[0] = nil
+		pick.waiting = pick.waiting[1:]
+		if len(pick.waiting) == 0 {
+			pick.waiting = nil // let the backing array go
+			delete(s.ready, pick)
+		}
+		w.queued = false
+		s.waiting.Add(-1)
+		if w.removed || w.standby {
+			s.dropLaneLocked(pick)
+			continue
+		}
+		s.free--
+		pick.inFlight++
+		s.startLocked(ctx, w)
+	}
+}
+
+// underShareLocked counts the entries running fewer than fair probes.
+func (s *Scheduler) underShareLocked(fair int) int {
+	n := 0
+	for _, l := range s.lanes {
+		if l.inFlight < fair {
+			n++
+		}
+	}
+	return n
+}
+
+// waitingCollector renders probe_exporter_probes_waiting per entry from
+// the lanes at scrape time, with a series for every entry that has
+// targets (0 when none of its probes waits).
+type waitingCollector struct{ s *Scheduler }
+
+func (c waitingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- waitingDesc }
+
+func (c waitingCollector) Collect(ch chan<- prometheus.Metric) {
+	waiting := c.s.Targets()
+	for e := range waiting {
+		waiting[e] = 0
+	}
+	c.s.mu.Lock()
+	for e, l := range c.s.lanes {
+		if len(l.waiting) > 0 {
+			waiting[e] = len(l.waiting)
+		}
+	}
+	c.s.mu.Unlock()
+	for e, n := range waiting {
+		ch <- prometheus.MustNewConstMetric(waitingDesc, prometheus.GaugeValue, float64(n), e)
+	}
+}
+
+var waitingDesc = prometheus.NewDesc("probe_exporter_probes_waiting",
+	"Probes that are due but wait for a free slot under --probe.max-in-flight, by target entry (slots go to the entry with the fewest running).",
+	[]string{"target"}, nil)

@@ -1,0 +1,144 @@
+package scheduler
+
+import (
+	"container/heap"
+	"context"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/state"
+)
+
+func (s *Scheduler) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run schedules probes until ctx ends, then waits for running probes to
+// return (they are cancelled with ctx).
+func (s *Scheduler) Run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	defer s.running.Wait()
+	for {
+		s.mu.Lock()
+		now := s.now()
+		for s.queue.Len() > 0 && !s.queue[0].next.After(now) {
+			w := heap.Pop(&s.queue).(*worker)
+			if s.skipLocked(w, now) {
+				continue
+			}
+			s.enqueueLocked(w)
+		}
+		s.dispatchLocked(ctx)
+		wait := time.Hour
+		if s.queue.Len() > 0 {
+			wait = s.queue[0].next.Sub(now)
+		}
+		s.mu.Unlock()
+
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// skipLocked applies the kubelet's doProbe checks that come before probing
+// (initial delay, startup gating, on hold). A skipped tick is rescheduled
+// for the next period; an on-hold probe is not rescheduled at all.
+func (s *Scheduler) skipLocked(w *worker, now time.Time) bool {
+	w.mu.Lock()
+	hold := w.rec.OnHold()
+	w.mu.Unlock()
+	if hold {
+		return true
+	}
+	skip := int64(now.Sub(w.t.appeared)/time.Second) < int64(w.spec.InitialDelay/time.Second)
+	if g := w.t.startup; !skip && g != nil && g != w {
+		g.mu.Lock()
+		skip = g.rec.Value() != state.Success
+		g.mu.Unlock()
+	}
+	if skip {
+		w.next = nextTick(w.next, w.spec.Period, now)
+		heap.Push(&s.queue, w)
+	}
+	return skip
+}
+
+// nextTick is the next tick of a ticker of period p started at planned:
+// ticks that passed while a probe ran are dropped, as time.Ticker drops
+// them, and the phase is kept.
+func nextTick(planned time.Time, p time.Duration, now time.Time) time.Time {
+	next := planned.Add(p)
+	if next.After(now) {
+		return next
+	}
+	return next.Add(now.Sub(next) / p * p)
+}
+
+func (s *Scheduler) startLocked(ctx context.Context, w *worker) {
+	l := w.lane
+	pctx, cancel := context.WithCancel(ctx)
+	w.cancel = cancel
+	planned := w.next
+
+	s.inFlight.Add(1)
+	s.running.Add(1)
+	go func() {
+		defer s.running.Done()
+		defer cancel()
+		s.runOnce(pctx, w, planned)
+		s.inFlight.Add(-1)
+
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		w.cancel = nil
+		l.inFlight--
+		s.free++
+		if !w.removed && !w.standby && ctx.Err() == nil {
+			w.next = nextTick(planned, w.spec.Period, s.now())
+			heap.Push(&s.queue, w)
+			if w.index == 0 {
+				s.signal()
+			}
+		}
+		s.dropLaneLocked(l)
+		s.dispatchLocked(ctx)
+	}()
+}
+
+// workerHeap orders workers by their next planned start.
+type workerHeap []*worker
+
+func (h workerHeap) Len() int { return len(h) }
+
+func (h workerHeap) Less(i, j int) bool { return h[i].next.Before(h[j].next) }
+
+func (h workerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+
+func (h *workerHeap) Push(x any) {
+	w := x.(*worker)
+	w.index = len(*h)
+	w.due.Store(w.next.UnixNano())
+	*h = append(*h, w)
+}
+
+func (h *workerHeap) Pop() any {
+	old := *h
+	n := len(old)
+	w := old[n-1]
+	old[n-1] = nil
+	w.index = -1
+	w.due.Store(0)
+	*h = old[:n-1]
+	return w
+}

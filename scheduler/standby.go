@@ -1,0 +1,57 @@
+package scheduler
+
+import (
+	"container/heap"
+	"slices"
+)
+
+// seriesIndex finds probes that would render the same series. The first
+// of each runs; the rest stand by (not scheduled, not rendered) and the
+// next takes over when it goes.
+type seriesIndex map[string][]*worker
+
+// seriesKey is the series' label text: it holds the entry (the target
+// label) and every other label, and indexing by it allocates nothing.
+func seriesKey(w *worker) string { return w.spec.Labels.Text() }
+
+func (x seriesIndex) add(s *Scheduler, w *worker) {
+	k := seriesKey(w)
+	x[k] = append(x[k], w)
+	if len(x[k]) == 1 {
+		w.standby = false
+		if w.index < 0 && w.cancel == nil && !w.queued {
+			heap.Push(&s.queue, w)
+		}
+		return
+	}
+	if !w.standby {
+		s.log.Debug("probe duplicates another source's series; standing by", "target", w.spec.Entry, "kind", w.spec.Kind.String(), "address", w.spec.Labels.Address())
+	}
+	w.standby = true
+	if w.index >= 0 {
+		heap.Remove(&s.queue, w.index)
+	}
+}
+
+func (x seriesIndex) remove(s *Scheduler, w *worker) {
+	k := seriesKey(w)
+	ws := x[k]
+	i := slices.Index(ws, w)
+	if i < 0 {
+		return
+	}
+	ws = slices.Delete(ws, i, i+1)
+	if len(ws) == 0 {
+		delete(x, k)
+		return
+	}
+	x[k] = ws
+	if i == 0 {
+		next := ws[0]
+		next.standby = false
+		if next.index < 0 && next.cancel == nil && !next.queued {
+			next.next = s.now()
+			heap.Push(&s.queue, next)
+		}
+	}
+}
