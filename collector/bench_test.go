@@ -12,6 +12,7 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/targets"
@@ -24,7 +25,7 @@ func BenchmarkScrape(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("targets=%d", n), func(b *testing.B) {
 			cfg := &config.Entry{Name: "web", Labels: map[string]string{"team": "payments"},
-				ReadinessProbe: &config.Probe{HTTPGet: &config.HTTPGetAction{Path: "/", Port: config.IntOrString{IntVal: 80}, Scheme: "HTTP"},
+				ReadinessProbe: &probe.Probe{HTTPGet: &probe.HTTPGetAction{Path: "/", Port: probe.IntOrString{IntVal: 80}, Scheme: "HTTP"},
 					TimeoutSeconds: 1, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: 3}}
 			g := discovery.Group{Source: "static/web"}
 			for i := 0; i < n; i++ {

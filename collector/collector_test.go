@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/internal/golden"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/series"
@@ -52,11 +52,11 @@ func (f fixed) Targets() map[string]int {
 func probers(t *testing.T) (http, tcp prober.Prober) {
 	t.Helper()
 	var err error
-	http, err = prober.NewEnv(prober.EnvOptions{}).New(&config.Probe{HTTPGet: &config.HTTPGetAction{Path: "/", Scheme: "HTTP"}, TimeoutSeconds: 1})
+	http, err = prober.NewEnv(prober.EnvOptions{}).New(&probe.Probe{HTTPGet: &probe.HTTPGetAction{Path: "/", Scheme: "HTTP"}, TimeoutSeconds: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tcp, err = prober.NewEnv(prober.EnvOptions{}).New(&config.Probe{TCPSocket: &config.TCPSocketAction{}, TimeoutSeconds: 1})
+	tcp, err = prober.NewEnv(prober.EnvOptions{}).New(&probe.Probe{TCPSocket: &probe.TCPSocketAction{}, TimeoutSeconds: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,21 +69,21 @@ func fixture(t *testing.T) fixed {
 	dbNames := series.NewNames([]string{"target", "kind", "address"})
 	appeared := time.Unix(1700000000, 0)
 
-	ready := state.Record{Machine: state.NewMachine(config.Readiness, 1, 3, appeared)}
+	ready := state.Record{Machine: state.NewMachine(probe.Readiness, 1, 3, appeared)}
 	ready.Apply(prober.Outcome{Result: prober.Success, StatusCode: 200}, 1500*time.Microsecond, appeared.Add(10*time.Second))
 	ready.Apply(prober.Outcome{Result: prober.Failure, StatusCode: 503}, 2*time.Millisecond, appeared.Add(20*time.Second))
 
-	live := state.Record{Machine: state.NewMachine(config.Liveness, 1, 1, appeared)}
+	live := state.Record{Machine: state.NewMachine(probe.Liveness, 1, 1, appeared)}
 	live.Apply(prober.Outcome{Result: prober.Failure, LookedUp: true, Lookup: 3 * time.Millisecond}, 250*time.Millisecond, appeared.Add(10*time.Second))
 	live.Apply(prober.Outcome{Err: errDiscarded{}}, time.Second, appeared.Add(20*time.Second))
 
-	startup := state.Record{Machine: state.NewMachine(config.Startup, 1, 30, appeared)} // gated: never attempted
+	startup := state.Record{Machine: state.NewMachine(probe.Startup, 1, 30, appeared)} // gated: never attempted
 
 	f := fixed{
-		{Key: "web-1", Spec: scheduler.Spec{Kind: config.Readiness, Prober: http, Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.1:8080", "payments", "a"})}, Record: ready},
-		{Key: "web-1", Spec: scheduler.Spec{Kind: config.Startup, Prober: tcp, Entry: "web", Labels: series.New(webNames, []string{"web", "startup", "127.0.0.1:8080", "payments", "a"})}, Record: startup},
-		{Key: "db-1", Spec: scheduler.Spec{Kind: config.Liveness, Prober: tcp, Entry: "db", Labels: series.New(dbNames, []string{"db", "liveness", "[::1]:5432"})}, Record: live},
-		{Key: "odd", Spec: scheduler.Spec{Kind: config.Readiness, Prober: http, Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.2:8080", `quote " back \ slash`, "new\nline"})}, Record: ready},
+		{Key: "web-1", Spec: scheduler.Spec{Kind: probe.Readiness, Prober: http, Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.1:8080", "payments", "a"})}, Record: ready},
+		{Key: "web-1", Spec: scheduler.Spec{Kind: probe.Startup, Prober: tcp, Entry: "web", Labels: series.New(webNames, []string{"web", "startup", "127.0.0.1:8080", "payments", "a"})}, Record: startup},
+		{Key: "db-1", Spec: scheduler.Spec{Kind: probe.Liveness, Prober: tcp, Entry: "db", Labels: series.New(dbNames, []string{"db", "liveness", "[::1]:5432"})}, Record: live},
+		{Key: "odd", Spec: scheduler.Spec{Kind: probe.Readiness, Prober: http, Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.2:8080", `quote " back \ slash`, "new\nline"})}, Record: ready},
 	}
 	return f
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/relabel"
 )
 
@@ -23,7 +24,7 @@ type Config struct {
 	// Modules are named probe definitions for /probe?module=, in the
 	// same Probe schema (thresholds and period unused: /probe runs one
 	// attempt). exec is not allowed.
-	Modules map[string]*Probe `yaml:"modules"`
+	Modules map[string]*probe.Probe `yaml:"modules"`
 	// ProbeEndpoint turns /probe on; without it /probe answers 404.
 	ProbeEndpoint *ProbeEndpoint `yaml:"probeEndpoint"`
 }
@@ -86,9 +87,9 @@ type Entry struct {
 	// labels (__meta_kubernetes_*, __address__) before probing.
 	RelabelConfigs []relabel.Config `yaml:"relabel_configs"`
 
-	ReadinessProbe *Probe `yaml:"readinessProbe"`
-	LivenessProbe  *Probe `yaml:"livenessProbe"`
-	StartupProbe   *Probe `yaml:"startupProbe"`
+	ReadinessProbe *probe.Probe `yaml:"readinessProbe"`
+	LivenessProbe  *probe.Probe `yaml:"livenessProbe"`
+	StartupProbe   *probe.Probe `yaml:"startupProbe"`
 }
 
 // StaticHost is one host of a static target list.
@@ -98,74 +99,6 @@ type StaticHost struct {
 	// and is exposed to exec probes as PROBE_PORT.
 	Port   int32             `yaml:"port"`
 	Labels map[string]string `yaml:"labels"`
-}
-
-// Probe is the Kubernetes core/v1 Probe schema, field for field, so that a
-// container's probe block can be pasted unchanged.
-type Probe struct {
-	Exec      *ExecAction      `yaml:"exec"`
-	HTTPGet   *HTTPGetAction   `yaml:"httpGet"`
-	TCPSocket *TCPSocketAction `yaml:"tcpSocket"`
-	GRPC      *GRPCAction      `yaml:"grpc"`
-
-	InitialDelaySeconds int32 `yaml:"initialDelaySeconds"`
-	TimeoutSeconds      int32 `yaml:"timeoutSeconds"`
-	PeriodSeconds       int32 `yaml:"periodSeconds"`
-	SuccessThreshold    int32 `yaml:"successThreshold"`
-	FailureThreshold    int32 `yaml:"failureThreshold"`
-	// TerminationGracePeriodSeconds is accepted and validated for
-	// compatibility with pasted pod specs; there is no container to kill, so
-	// it has no effect.
-	TerminationGracePeriodSeconds *int64 `yaml:"terminationGracePeriodSeconds"`
-}
-
-// ExecAction runs a command locally, without a shell.
-type ExecAction struct {
-	Command []string `yaml:"command"`
-}
-
-// HTTPGetAction is core/v1 HTTPGetAction.
-type HTTPGetAction struct {
-	Path        string       `yaml:"path"`
-	Port        IntOrString  `yaml:"port"`
-	Host        string       `yaml:"host"`
-	Scheme      string       `yaml:"scheme"`
-	HTTPHeaders []HTTPHeader `yaml:"httpHeaders"`
-}
-
-// HTTPHeader is one custom request header.
-type HTTPHeader struct {
-	Name  string `yaml:"name"`
-	Value string `yaml:"value"`
-}
-
-// TCPSocketAction is core/v1 TCPSocketAction.
-type TCPSocketAction struct {
-	Port IntOrString `yaml:"port"`
-	Host string      `yaml:"host"`
-}
-
-// GRPCAction is core/v1 GRPCAction. Port is an integer only, as in Kubernetes.
-type GRPCAction struct {
-	Port    int32   `yaml:"port"`
-	Service *string `yaml:"service"`
-}
-
-// IntOrString mirrors k8s.io/apimachinery's intstr.IntOrString for ports.
-type IntOrString struct {
-	IsString bool
-	IntVal   int32
-	StrVal   string
-}
-
-// IsZero reports whether the port was left unset (Kubernetes' zero value).
-func (p IntOrString) IsZero() bool { return !p.IsString && p.IntVal == 0 }
-
-func (p IntOrString) String() string {
-	if p.IsString {
-		return p.StrVal
-	}
-	return strconv.Itoa(int(p.IntVal))
 }
 
 // Kind is readiness, liveness or startup: the one probe kind type of the
@@ -204,8 +137,8 @@ func ParseKind(s string) (Kind, error) {
 
 // KindProbe is a probe block together with its kind.
 type KindProbe struct {
-	Kind  Kind
-	Probe *Probe
+	Kind  probe.Kind
+	Probe *probe.Probe
 }
 
 // Probes returns the target's configured probes, startup first, so that the
@@ -213,9 +146,9 @@ type KindProbe struct {
 func (t *Entry) Probes() []KindProbe {
 	var out []KindProbe
 	for _, kp := range []KindProbe{
-		{Startup, t.StartupProbe},
-		{Liveness, t.LivenessProbe},
-		{Readiness, t.ReadinessProbe},
+		{probe.Startup, t.StartupProbe},
+		{probe.Liveness, t.LivenessProbe},
+		{probe.Readiness, t.ReadinessProbe},
 	} {
 		if kp.Probe != nil {
 			out = append(out, kp)
@@ -324,34 +257,6 @@ func (c *Config) setDefaults() {
 		if d := c.Targets[i].Discovered; d != nil {
 			d.Config.SetDefaults()
 		}
-	}
-}
-
-// SetDefaults applies Kubernetes API defaulting to p.
-func (p *Probe) SetDefaults() {
-	if p.TimeoutSeconds == 0 {
-		p.TimeoutSeconds = 1
-	}
-	if p.PeriodSeconds == 0 {
-		p.PeriodSeconds = 10
-	}
-	if p.SuccessThreshold == 0 {
-		p.SuccessThreshold = 1
-	}
-	if p.FailureThreshold == 0 {
-		p.FailureThreshold = 3
-	}
-	if h := p.HTTPGet; h != nil {
-		if h.Path == "" {
-			h.Path = "/"
-		}
-		if h.Scheme == "" {
-			h.Scheme = "HTTP"
-		}
-	}
-	if g := p.GRPC; g != nil && g.Service == nil {
-		empty := ""
-		g.Service = &empty
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/probe-exporter/probe-exporter/probe"
 	"gopkg.in/yaml.v3"
 )
 
@@ -132,7 +133,7 @@ func (d *decoder) decodeDocument(data []byte, out any) error {
 	return nil
 }
 
-var intOrStringType = reflect.TypeOf(IntOrString{})
+var intOrStringType = reflect.TypeOf(probe.IntOrString{})
 
 // spend charges k nodes to the alias budget, when the walk is inside an
 // alias, and reports whether it may go on.
@@ -421,7 +422,7 @@ func (d *decoder) intOrString(n *yaml.Node, path string, v reflect.Value) {
 		d.errorf(n, path, "expected a port number or name, got %s", kindName(n))
 		return
 	}
-	var p IntOrString
+	var p probe.IntOrString
 	switch n.Tag {
 	case "!!int":
 		i, err := strconv.ParseInt(n.Value, 0, 32)

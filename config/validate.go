@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/probe-exporter/probe-exporter/allowlist"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/relabel"
 )
 
@@ -104,7 +105,7 @@ func (v *validator) probeEndpoint(c *Config) {
 		if (m.HTTPGet != nil && m.HTTPGet.Host != "") || (m.TCPSocket != nil && m.TCPSocket.Host != "") {
 			v.add(path, "Forbidden: a module's host is the target parameter of /probe; remove httpGet.host / tcpSocket.host")
 		}
-		v.probe(m, Readiness, path, n, &Entry{})
+		v.probe(m, probe.Readiness, path, n, &Entry{})
 	}
 	e := c.ProbeEndpoint
 	if e == nil {
@@ -261,7 +262,7 @@ func (v *validator) host(h, path string) {
 // probe mirrors Kubernetes validateProbe, validateLivenessProbe,
 // validateReadinessProbe and validateStartupProbe, plus the static-target
 // rules for ports.
-func (v *validator) probe(p *Probe, kind Kind, path, entry string, t *Entry) {
+func (v *validator) probe(p *probe.Probe, kind probe.Kind, path, entry string, t *Entry) {
 	for _, f := range []struct {
 		name string
 		val  int32
@@ -280,9 +281,9 @@ func (v *validator) probe(p *Probe, kind Kind, path, entry string, t *Entry) {
 		v.invalid(path+".terminationGracePeriodSeconds", *g, "must be greater than 0")
 	}
 	switch {
-	case kind == Readiness && p.TerminationGracePeriodSeconds != nil:
+	case kind == probe.Readiness && p.TerminationGracePeriodSeconds != nil:
 		v.invalid(path+".terminationGracePeriodSeconds", *p.TerminationGracePeriodSeconds, "must not be set for readinessProbes")
-	case kind != Readiness && p.SuccessThreshold != 1:
+	case kind != probe.Readiness && p.SuccessThreshold != 1:
 		v.invalid(path+".successThreshold", p.SuccessThreshold, "must be 1")
 	}
 
@@ -347,7 +348,7 @@ func (v *validator) probe(p *Probe, kind Kind, path, entry string, t *Entry) {
 // ("8080") is a string to the API server, and IsValidPortName rejects it
 // (a name needs a letter); the kubelet's Atoi fallback only ever meets
 // objects that passed this, so it is rejected here too, with a hint.
-func (v *validator) port(p IntOrString, path, entry string, t *Entry) {
+func (v *validator) port(p probe.IntOrString, path, entry string, t *Entry) {
 	if _, written := v.pos[path]; written && p.IsZero() {
 		v.invalid(path, 0, "must be between 1 and 65535, inclusive")
 		return

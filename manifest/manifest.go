@@ -27,13 +27,14 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 // Container is one container of a workload, with its probes.
 type Container struct {
 	Kind, Namespace, Workload, Name string
 	Ports                           []corev1.ContainerPort
-	Probes                          map[config.Kind]*corev1.Probe
+	Probes                          map[probe.Kind]*corev1.Probe
 	// Selector finds the workload's pods (a Pod: nil, it is its own pod),
 	// or is nil with SelectorProblem saying why it can't be told.
 	Selector        labels.Selector
@@ -43,7 +44,7 @@ type Container struct {
 // Unrunnable is a probe that can't be run from here, and why.
 type Unrunnable struct {
 	Container Container
-	Kind      config.Kind
+	Kind      probe.Kind
 	Host      Host // where it would have run
 	Reason    string
 }
@@ -165,8 +166,8 @@ func containers(obj map[string]any) ([]Container, error) {
 	}
 	var out []Container
 	add := func(c corev1.Container) {
-		probes := map[config.Kind]*corev1.Probe{}
-		for k, p := range map[config.Kind]*corev1.Probe{config.Startup: c.StartupProbe, config.Liveness: c.LivenessProbe, config.Readiness: c.ReadinessProbe} {
+		probes := map[probe.Kind]*corev1.Probe{}
+		for k, p := range map[probe.Kind]*corev1.Probe{probe.Startup: c.StartupProbe, probe.Liveness: c.LivenessProbe, probe.Readiness: c.ReadinessProbe} {
 			if p != nil {
 				probes[k] = p
 			}
@@ -327,7 +328,7 @@ func Config(cs []Container, where Where, o Options) (*config.Config, []Unrunnabl
 			return nil, nil, err
 		}
 		var static []config.StaticHost
-		kinds := make([]config.Kind, 0, len(c.Probes))
+		kinds := make([]probe.Kind, 0, len(c.Probes))
 		for k := range c.Probes {
 			kinds = append(kinds, k)
 		}

@@ -14,7 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/state"
 )
@@ -82,7 +82,7 @@ func collect(s Waiter, waited time.Duration) ([]Result, bool) {
 	var sts []scheduler.Status
 	s.Each(func(st *scheduler.Status) {
 		sts = append(sts, *st)
-		if st.Spec.Kind == config.Startup && st.Record.Settled() && st.Record.Value() != state.Success {
+		if st.Spec.Kind == probe.Startup && st.Record.Settled() && st.Record.Value() != state.Success {
 			startupFailed[key{st.Spec.Entry, st.Key}] = true
 		}
 	})
@@ -108,7 +108,7 @@ func collect(s Waiter, waited time.Duration) ([]Result, bool) {
 			// Decided by the threshold's count (a startup probe that
 			// succeeded is done and counts no more).
 			r.Result, r.InARow, r.Threshold = resultWord(rec.Value()), threshold(st.Spec, rec.Value()), threshold(st.Spec, rec.Value())
-		case st.Spec.Kind != config.Startup && startupFailed[key{st.Spec.Entry, st.Key}]:
+		case st.Spec.Kind != probe.Startup && startupFailed[key{st.Spec.Entry, st.Key}]:
 			r.Reason = "not run: the startup probe has not succeeded"
 			r.Result, r.InARow, r.Threshold = "", 0, 0
 		default:

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 const benchServerEnv = "PROBE_EXPORTER_BENCH_SERVER"
@@ -120,7 +120,7 @@ func BenchmarkHTTP(b *testing.B) {
 			}
 		}
 	}
-	p := newHTTP(&config.HTTPGetAction{Path: "/healthz", Port: config.IntOrString{IntVal: int32(port)}, Scheme: "HTTP"}, testEnv)
+	p := newHTTP(&probe.HTTPGetAction{Path: "/healthz", Port: probe.IntOrString{IntVal: int32(port)}, Scheme: "HTTP"}, testEnv)
 	t := &Target{Host: "127.0.0.1"}
 	compare(b, raw, func() error { return probeOK(p, t) })
 }
@@ -136,7 +136,7 @@ func BenchmarkTCP(b *testing.B) {
 		}
 		return c.Close()
 	}
-	p := &tcpProber{port: config.IntOrString{IntVal: int32(port)}, dialer: NewDialer()}
+	p := &tcpProber{port: probe.IntOrString{IntVal: int32(port)}, dialer: NewDialer()}
 	t := &Target{Host: "127.0.0.1"}
 	compare(b, raw, func() error { return probeOK(p, t) })
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 // stallServer accepts connections and never answers; closed receives, for
@@ -64,7 +64,7 @@ func TestStalledTLSHandshakeEndsWithTheAttempt(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			port, closed := stallServer(t)
-			a := &config.HTTPGetAction{Path: "/", Port: config.IntOrString{IntVal: int32(port)}, Scheme: "HTTPS"}
+			a := &probe.HTTPGetAction{Path: "/", Port: probe.IntOrString{IntVal: int32(port)}, Scheme: "HTTPS"}
 			ctx, cancel := context.WithTimeout(context.Background(), tc.timeout)
 			defer cancel()
 			if tc.cancelAfter > 0 {
@@ -141,7 +141,7 @@ func TestEndlessHeadersEndAtTheTimeout(t *testing.T) {
 				}
 			}()
 			const timeout = 500 * time.Millisecond
-			a := &config.HTTPGetAction{Path: "/", Port: config.IntOrString{IntVal: int32(ln.Addr().(*net.TCPAddr).Port)}, Scheme: "HTTP"}
+			a := &probe.HTTPGetAction{Path: "/", Port: probe.IntOrString{IntVal: int32(ln.Addr().(*net.TCPAddr).Port)}, Scheme: "HTTP"}
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			start := time.Now()

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/resolver"
 )
 
@@ -144,7 +144,7 @@ func (e *Env) UserAgent() string { return e.userAgent }
 // New builds the prober for a defaulted, validated probe definition. Its
 // clients are built here, once, and shared by every target and attempt
 // (blackbox_exporter spends most of its CPU re-creating them).
-func (e *Env) New(p *config.Probe) (Prober, error) {
+func (e *Env) New(p *probe.Probe) (Prober, error) {
 	timeout := time.Duration(p.TimeoutSeconds) * time.Second
 	switch {
 	case p.HTTPGet != nil:

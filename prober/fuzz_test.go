@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 // FuzzRequestURL: any path and header a config can hold builds a request
@@ -69,6 +69,6 @@ func FuzzRequestURL(f *testing.F) {
 		if ours != theirs {
 			t.Fatalf("header %q: %q: ours valid=%v, net/http valid=%v (%v)", name, value, ours, theirs, err)
 		}
-		_ = httpRedactor([]config.HTTPHeader{{Name: name, Value: value}}, path).text(value + path)
+		_ = httpRedactor([]probe.HTTPHeader{{Name: name, Value: value}}, path).text(value + path)
 	})
 }

@@ -8,14 +8,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/probe-exporter/probe-exporter/probe"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
-
-	"github.com/probe-exporter/probe-exporter/config"
 )
 
 // grpcProber is the kubelet's grpcProber: grpc.health.v1 Check, plaintext,
@@ -29,7 +28,7 @@ type grpcProber struct {
 	env     *Env
 }
 
-func newGRPC(a *config.GRPCAction, timeout time.Duration, env *Env) *grpcProber {
+func newGRPC(a *probe.GRPCAction, timeout time.Duration, env *Env) *grpcProber {
 	return &grpcProber{
 		port:    int(a.Port),
 		service: *a.Service,

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 type httpProber struct {
@@ -25,7 +25,7 @@ type httpProber struct {
 	// net/http refuses to send it, and every attempt fails so.
 	noHost error
 	host   string
-	port   config.IntOrString
+	port   probe.IntOrString
 	header http.Header
 	// hostHeader overrides the Host line only; dial target and SNI still
 	// come from the URL, as in the kubelet.
@@ -34,7 +34,7 @@ type httpProber struct {
 	redact     redactor
 }
 
-func newHTTP(a *config.HTTPGetAction, env *Env) *httpProber {
+func newHTTP(a *probe.HTTPGetAction, env *Env) *httpProber {
 	h := make(http.Header, len(a.HTTPHeaders)+2)
 	for _, hd := range a.HTTPHeaders {
 		h.Add(hd.Name, hd.Value) // canonicalises names; repeats accumulate

@@ -15,30 +15,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/internal/faults"
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 // serverTarget splits an httptest server's URL into a probe target and port.
-func serverTarget(t *testing.T, rawURL string) (*Target, config.IntOrString) {
+func serverTarget(t *testing.T, rawURL string) (*Target, probe.IntOrString) {
 	t.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	port, _ := strconv.Atoi(u.Port())
-	return &Target{Host: u.Hostname()}, config.IntOrString{IntVal: int32(port)}
+	return &Target{Host: u.Hostname()}, probe.IntOrString{IntVal: int32(port)}
 }
 
 func httpProbe(t *testing.T, srvURL, path string, headers map[string]string, timeout time.Duration) Outcome {
 	t.Helper()
 	tgt, port := serverTarget(t, srvURL)
-	a := &config.HTTPGetAction{Path: path, Port: port, Scheme: "HTTP"}
+	a := &probe.HTTPGetAction{Path: path, Port: port, Scheme: "HTTP"}
 	if strings.HasPrefix(srvURL, "https") {
 		a.Scheme = "HTTPS"
 	}
 	for k, v := range headers {
-		a.HTTPHeaders = append(a.HTTPHeaders, config.HTTPHeader{Name: k, Value: v})
+		a.HTTPHeaders = append(a.HTTPHeaders, probe.HTTPHeader{Name: k, Value: v})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -231,14 +231,14 @@ func TestHTTPBodyErrorIsDiscardable(t *testing.T) {
 	}
 	// Run retries an erroring attempt MaxRetries times in all.
 	tgt, port := serverTarget(t, srv.URL)
-	p := newHTTP(&config.HTTPGetAction{Path: "/short", Port: port, Scheme: "HTTP"}, testEnv)
+	p := newHTTP(&probe.HTTPGetAction{Path: "/short", Port: port, Scheme: "HTTP"}, testEnv)
 	attempts := 0
 	o := Run(context.Background(), p, tgt, time.Second, time.Now, func(Outcome, time.Duration) { attempts++ })
 	if attempts != MaxRetries || o.Err == nil {
 		t.Errorf("attempts %d, err %v", attempts, o.Err)
 	}
 	// A failure is never retried.
-	p = newHTTP(&config.HTTPGetAction{Path: "/missing", Port: port, Scheme: "HTTP"}, testEnv)
+	p = newHTTP(&probe.HTTPGetAction{Path: "/missing", Port: port, Scheme: "HTTP"}, testEnv)
 	attempts = 0
 	Run(context.Background(), p, tgt, time.Second, time.Now, func(Outcome, time.Duration) { attempts++ })
 	if attempts != 1 {
@@ -312,7 +312,7 @@ func TestFormatURL(t *testing.T) {
 }
 
 func TestHeaderCanonicalisation(t *testing.T) {
-	p := newHTTP(&config.HTTPGetAction{HTTPHeaders: []config.HTTPHeader{
+	p := newHTTP(&probe.HTTPGetAction{HTTPHeaders: []probe.HTTPHeader{
 		{Name: "accept", Value: "application/json"}, {Name: "Accept", Value: "*/*"},
 		{Name: "pragma", Value: "no-cache"}, {Name: "X-forwarded-for", Value: "username"},
 		{Name: "HOST", Value: "example.com"}, {Name: "FOO-bAR", Value: "value"},
@@ -336,8 +336,8 @@ func mustAtoi(s string) int {
 	return n
 }
 
-func httpAction(port config.IntOrString) *config.HTTPGetAction {
-	return &config.HTTPGetAction{Path: "/", Port: port, Scheme: "HTTP"}
+func httpAction(port probe.IntOrString) *probe.HTTPGetAction {
+	return &probe.HTTPGetAction{Path: "/", Port: port, Scheme: "HTTP"}
 }
 
 // TestHTTPRequestLine: the kubelet builds the request from url.String(), so

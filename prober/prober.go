@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 // Type is a probe's handler, as the Probe schema names it.
@@ -149,7 +149,7 @@ func Run(ctx context.Context, p Prober, t *Target, timeout time.Duration, now fu
 
 // resolvePort is the kubelet's ResolveContainerPort, plus the fallback to
 // the target's own port when the probe names none.
-func resolvePort(p config.IntOrString, t *Target) (int, error) {
+func resolvePort(p probe.IntOrString, t *Target) (int, error) {
 	if p.IsZero() {
 		if t.Port == 0 {
 			return 0, errors.New("probe has no port and the target has none")
@@ -178,7 +178,7 @@ func resolvePort(p config.IntOrString, t *Target) (int, error) {
 // hostPort joins the probe's host (or the target's) with the resolved port;
 // an unresolved port is shown by its name, so the address label still says
 // what was meant.
-func hostPort(host string, p config.IntOrString, t *Target) (string, error) {
+func hostPort(host string, p probe.IntOrString, t *Target) (string, error) {
 	if host == "" {
 		host = t.Host
 	}

@@ -18,8 +18,8 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/internal/await"
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 // testEnv is the prober environment the tests share.
@@ -35,14 +35,14 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func intPort(n int) config.IntOrString    { return config.IntOrString{IntVal: int32(n)} }
-func strPort(s string) config.IntOrString { return config.IntOrString{IsString: true, StrVal: s} }
+func intPort(n int) probe.IntOrString    { return probe.IntOrString{IntVal: int32(n)} }
+func strPort(s string) probe.IntOrString { return probe.IntOrString{IsString: true, StrVal: s} }
 
 func TestResolvePort(t *testing.T) {
 	// Semantics doc §8.2, with the container declaring "found" = 93.
 	tgt := &Target{NamedPorts: map[string]int32{"found": 93}}
 	for _, c := range []struct {
-		port config.IntOrString
+		port probe.IntOrString
 		want int
 		err  bool
 	}{
@@ -61,10 +61,10 @@ func TestResolvePort(t *testing.T) {
 		}
 	}
 	// No port on the probe: the target's own port, if it has one.
-	if got, err := resolvePort(config.IntOrString{}, &Target{Port: 8080}); got != 8080 || err != nil {
+	if got, err := resolvePort(probe.IntOrString{}, &Target{Port: 8080}); got != 8080 || err != nil {
 		t.Errorf("target port fallback: %d %v", got, err)
 	}
-	if _, err := resolvePort(config.IntOrString{}, &Target{}); err == nil {
+	if _, err := resolvePort(probe.IntOrString{}, &Target{}); err == nil {
 		t.Error("no port anywhere should be an error")
 	}
 }
@@ -74,7 +74,7 @@ func TestUnresolvablePortIsAnError(t *testing.T) {
 	// discarded), for every prober that has ports.
 	tgt := &Target{Host: "127.0.0.1"}
 	for _, p := range []Prober{
-		newHTTP(&config.HTTPGetAction{Port: strPort("http"), Scheme: "HTTP"}, testEnv),
+		newHTTP(&probe.HTTPGetAction{Port: strPort("http"), Scheme: "HTTP"}, testEnv),
 		&tcpProber{port: strPort("http"), dialer: NewDialer()},
 	} {
 		o := p.Probe(context.Background(), tgt)
@@ -290,7 +290,7 @@ func grpcServer(t *testing.T, register func(*grpc.Server)) int {
 }
 
 func grpcProbe(port int, service string, timeout time.Duration) Outcome {
-	p := newGRPC(&config.GRPCAction{Port: int32(port), Service: &service}, timeout, testEnv)
+	p := newGRPC(&probe.GRPCAction{Port: int32(port), Service: &service}, timeout, testEnv)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return p.Probe(ctx, &Target{Host: "127.0.0.1"})

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 // redactor keeps secrets out of what an attempt says: its output and
@@ -40,7 +40,7 @@ func newRedactor(values ...string) redactor {
 // httpRedactor holds the values of a probe's configured headers, but
 // Host, User-Agent and Accept (an address and content negotiation, shown
 // anyway), and the values of its path's query.
-func httpRedactor(headers []config.HTTPHeader, path string) redactor {
+func httpRedactor(headers []probe.HTTPHeader, path string) redactor {
 	var values []string
 	for _, h := range headers {
 		switch http.CanonicalHeaderKey(h.Name) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 func TestRedactQuery(t *testing.T) {
@@ -47,21 +47,21 @@ func TestNoSecretsInOutput(t *testing.T) {
 	closed.Close()
 
 	tgt, port := serverTarget(t, echo.URL)
-	run := func(a *config.HTTPGetAction) Outcome {
+	run := func(a *probe.HTTPGetAction) Outcome {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		return newHTTP(a, testEnv).Probe(ctx, tgt)
 	}
 	for _, c := range []struct {
 		name   string
-		action *config.HTTPGetAction
+		action *probe.HTTPGetAction
 		want   string
 	}{
-		{"body echoing header and query", &config.HTTPGetAction{Path: "/echo?token=" + secret, Port: port, Scheme: "HTTP",
-			HTTPHeaders: []config.HTTPHeader{{Name: "Authorization", Value: "Bearer " + secret}}}, "you sent <redacted> and token=<redacted>"},
-		{"error naming the URL", &config.HTTPGetAction{Path: "/echo?token=" + secret, Port: config.IntOrString{IntVal: int32(closedPort)}, Scheme: "HTTP"},
+		{"body echoing header and query", &probe.HTTPGetAction{Path: "/echo?token=" + secret, Port: port, Scheme: "HTTP",
+			HTTPHeaders: []probe.HTTPHeader{{Name: "Authorization", Value: "Bearer " + secret}}}, "you sent <redacted> and token=<redacted>"},
+		{"error naming the URL", &probe.HTTPGetAction{Path: "/echo?token=" + secret, Port: probe.IntOrString{IntVal: int32(closedPort)}, Scheme: "HTTP"},
 			"/echo?token=<redacted>"},
-		{"error after a redirect", &config.HTTPGetAction{Path: fmt.Sprintf("/away?port=%d", closedPort), Port: port, Scheme: "HTTP"},
+		{"error after a redirect", &probe.HTTPGetAction{Path: fmt.Sprintf("/away?port=%d", closedPort), Port: port, Scheme: "HTTP"},
 			"/landing?sig=<redacted>"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

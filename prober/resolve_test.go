@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/internal/dnstest"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/resolver"
 )
 
@@ -53,10 +53,10 @@ func TestProbesResolveNames(t *testing.T) {
 	slowEnv := resolvingEnv(t, dnstest.Serve(t, silent))
 
 	service := ""
-	probes := map[string]*config.Probe{
-		"tcpSocket": {TCPSocket: &config.TCPSocketAction{Port: intPort(webPort)}},
-		"httpGet":   {HTTPGet: &config.HTTPGetAction{Path: "/", Port: intPort(webPort), Scheme: "HTTP"}},
-		"grpc":      {GRPC: &config.GRPCAction{Port: int32(grpcPort), Service: &service}},
+	probes := map[string]*probe.Probe{
+		"tcpSocket": {TCPSocket: &probe.TCPSocketAction{Port: intPort(webPort)}},
+		"httpGet":   {HTTPGet: &probe.HTTPGetAction{Path: "/", Port: intPort(webPort), Scheme: "HTTP"}},
+		"grpc":      {GRPC: &probe.GRPCAction{Port: int32(grpcPort), Service: &service}},
 	}
 	for name, def := range probes {
 		for _, c := range []struct {
@@ -118,7 +118,7 @@ func TestIPFamily(t *testing.T) {
 	z.Set("dual.test. A", "dual.test. 30 IN A 127.0.0.1")
 	z.Set("dual.test. AAAA", "dual.test. 30 IN AAAA ::1")
 	env := resolvingEnv(t, dnstest.Serve(t, z))
-	def := &config.Probe{TCPSocket: &config.TCPSocketAction{Port: intPort(port)}, TimeoutSeconds: 1}
+	def := &probe.Probe{TCPSocket: &probe.TCPSocketAction{Port: intPort(port)}, TimeoutSeconds: 1}
 	for _, c := range []struct {
 		family resolver.Family
 		want   Result

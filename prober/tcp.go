@@ -3,7 +3,7 @@ package prober
 import (
 	"context"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 // tcpProber is the kubelet's DoTCPProbe: connect, close at once, send
@@ -11,7 +11,7 @@ import (
 // counts as success even if the application is hung, as in the kubelet.
 type tcpProber struct {
 	host   string
-	port   config.IntOrString
+	port   probe.IntOrString
 	dialer Dialer
 }
 

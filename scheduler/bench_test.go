@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/series"
 )
@@ -23,8 +23,8 @@ func heapInUse() uint64 {
 // specsFor builds what the targets package builds for n static hosts with
 // one httpGet readiness probe: real probers, label values and addresses.
 func specsFor(n int) []Target {
-	p, err := prober.NewEnv(prober.EnvOptions{}).New(&config.Probe{
-		HTTPGet:        &config.HTTPGetAction{Path: "/healthz", Port: config.IntOrString{IntVal: 8080}, Scheme: "HTTP"},
+	p, err := prober.NewEnv(prober.EnvOptions{}).New(&probe.Probe{
+		HTTPGet:        &probe.HTTPGetAction{Path: "/healthz", Port: probe.IntOrString{IntVal: 8080}, Scheme: "HTTP"},
 		TimeoutSeconds: 1,
 	})
 	if err != nil {
@@ -36,7 +36,7 @@ func specsFor(n int) []Target {
 		host := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
 		pt := &prober.Target{Host: host}
 		ts[i] = Target{Key: host + "|0", Specs: []Spec{{
-			Kind: config.Readiness, Prober: p, Target: pt,
+			Kind: probe.Readiness, Prober: p, Target: pt,
 			Period: time.Hour, Timeout: time.Second, SuccessThreshold: 1, FailureThreshold: 3,
 			Entry: "web", Labels: series.New(names, []string{"web", "readiness", p.Address(pt), "a"}),
 			Identity: "readiness{...}",
@@ -111,7 +111,7 @@ func BenchmarkDispatch(b *testing.B) {
 	const targets = 1000
 	var ts []Target
 	for i := 0; i < targets; i++ {
-		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(config.Readiness, f, time.Millisecond)}})
+		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(probe.Readiness, f, time.Millisecond)}})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})

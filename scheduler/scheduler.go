@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"
@@ -22,12 +22,12 @@ import (
 
 // Spec is one probe of one target: what to run and when.
 type Spec struct {
-	Kind   config.Kind
+	Kind   probe.Kind
 	Prober prober.Prober
 	Target *prober.Target
 	// Definition is the probe as written (the entry's, or a container's
 	// own), for the status views; read only.
-	Definition *config.Probe
+	Definition *probe.Probe
 
 	InitialDelay     time.Duration
 	Period           time.Duration

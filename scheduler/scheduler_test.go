@@ -17,8 +17,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/probe-exporter/probe-exporter/internal/await"
+	"github.com/probe-exporter/probe-exporter/probe"
 
-	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"
@@ -74,7 +74,7 @@ func (f *fakeProber) Type() prober.Type { return prober.TCPSocket }
 
 var names = series.NewNames([]string{"target", "kind", "address"})
 
-func spec(kind config.Kind, p prober.Prober, period time.Duration) Spec {
+func spec(kind probe.Kind, p prober.Prober, period time.Duration) Spec {
 	return Spec{
 		Kind: kind, Prober: p, Target: &prober.Target{Host: "h"},
 		Period: period, Timeout: time.Second, SuccessThreshold: 1, FailureThreshold: 1,
@@ -111,7 +111,7 @@ func records(s *Scheduler) map[string]state.Record {
 func TestPeriodAndThresholds(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	sp := spec(config.Readiness, p, 20*time.Millisecond)
+	sp := spec(probe.Readiness, p, 20*time.Millisecond)
 	sp.SuccessThreshold, sp.FailureThreshold = 2, 3
 	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{sp}}})
 	await.True(t, "readiness to become Success after 2 successes", func() bool {
@@ -128,7 +128,7 @@ func TestPeriodAndThresholds(t *testing.T) {
 func TestErrorsAreDiscarded(t *testing.T) {
 	s, reg := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Unknown, Err: errors.New("no port")}}
-	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(config.Readiness, p, 20*time.Millisecond)}}})
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(probe.Readiness, p, 20*time.Millisecond)}}})
 	await.True(t, "two discarded ticks", func() bool { return records(s)["a/readiness"].Errors >= 2 })
 	r := records(s)["a/readiness"]
 	if r.Value() != state.Failure || r.Successes+r.Failures != 0 {
@@ -147,9 +147,9 @@ func TestStartupGatesOthers(t *testing.T) {
 	live := &fakeProber{outcome: prober.Outcome{Result: prober.Failure}}
 	ready := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
 	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{
-		spec(config.Startup, startup, 10*time.Millisecond),
-		spec(config.Liveness, live, 10*time.Millisecond),
-		spec(config.Readiness, ready, 10*time.Millisecond),
+		spec(probe.Startup, startup, 10*time.Millisecond),
+		spec(probe.Liveness, live, 10*time.Millisecond),
+		spec(probe.Readiness, ready, 10*time.Millisecond),
 	}}})
 	await.True(t, "startup to fail a few times", func() bool { return startup.calls.Load() >= 3 })
 	if live.calls.Load() != 0 || ready.calls.Load() != 0 {
@@ -177,9 +177,9 @@ func TestInitialDelay(t *testing.T) {
 	s, _ := harness(t, Options{})
 	delayed := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
 	other := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	sp := spec(config.Liveness, delayed, 10*time.Millisecond)
+	sp := spec(probe.Liveness, delayed, 10*time.Millisecond)
 	sp.InitialDelay = time.Hour
-	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{sp}}, {Key: "b", Specs: []Spec{spec(config.Liveness, other, 10*time.Millisecond)}}})
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{sp}}, {Key: "b", Specs: []Spec{spec(probe.Liveness, other, 10*time.Millisecond)}}})
 	await.True(t, "the undelayed target to run", func() bool { return other.calls.Load() >= 5 })
 	if delayed.calls.Load() != 0 {
 		t.Fatalf("probed during initialDelaySeconds")
@@ -195,7 +195,7 @@ func TestMaxInFlight(t *testing.T) {
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}, block: make(chan struct{})}
 	var ts []Target
 	for i := 0; i < 10; i++ {
-		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(config.Readiness, p, time.Hour)}})
+		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(probe.Readiness, p, time.Hour)}})
 	}
 	syncT(s, "src", ts)
 	gauge := func(name string) float64 {
@@ -231,9 +231,9 @@ func TestMaxInFlight(t *testing.T) {
 func TestSyncKeepsUnchangedAndStopsRemoved(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	keep := Target{Key: "keep", Specs: []Spec{spec(config.Readiness, p, 10*time.Millisecond)}}
-	gone := Target{Key: "gone", Specs: []Spec{spec(config.Readiness, p, 10*time.Millisecond)}}
-	changed := Target{Key: "changed", Specs: []Spec{spec(config.Readiness, p, 10*time.Millisecond)}}
+	keep := Target{Key: "keep", Specs: []Spec{spec(probe.Readiness, p, 10*time.Millisecond)}}
+	gone := Target{Key: "gone", Specs: []Spec{spec(probe.Readiness, p, 10*time.Millisecond)}}
+	changed := Target{Key: "changed", Specs: []Spec{spec(probe.Readiness, p, 10*time.Millisecond)}}
 	syncT(s, "src", []Target{keep, gone, changed})
 	await.True(t, "all three to be ready", func() bool {
 		rs := records(s)
@@ -241,7 +241,7 @@ func TestSyncKeepsUnchangedAndStopsRemoved(t *testing.T) {
 	})
 	// A long period: the new worker runs once, at once, and not again.
 	pastStartup(s)
-	changed.Specs = []Spec{spec(config.Readiness, p, time.Hour)}
+	changed.Specs = []Spec{spec(probe.Readiness, p, time.Hour)}
 	changed.Specs[0].Identity = "new definition"
 	before := records(s)["keep/readiness"]
 	syncT(s, "src", []Target{keep, changed})
@@ -265,7 +265,7 @@ func TestRemoveCancelsRunningProbe(t *testing.T) {
 	s, reg := harness(t, Options{})
 	pastStartup(s)
 	p := &fakeProber{block: make(chan struct{})} // never released: only cancellation ends it
-	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(config.Readiness, p, time.Hour)}}})
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(probe.Readiness, p, time.Hour)}}})
 	await.True(t, "the probe to start", func() bool { return p.calls.Load() == 1 })
 	syncT(s, "src", nil)
 	await.True(t, "the probe to be cancelled", func() bool {
@@ -300,7 +300,7 @@ func TestStartupJitterSpreadsFirstProbes(t *testing.T) {
 	s := New(Options{}, nil)
 	var ts []Target
 	for i := 0; i < 1000; i++ {
-		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(config.Readiness, &fakeProber{}, 10*time.Second)}})
+		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(probe.Readiness, &fakeProber{}, 10*time.Second)}})
 	}
 	syncT(s, "src", ts)
 	min, max := s.queue[0].next, s.queue[0].next
@@ -318,7 +318,7 @@ func TestStartupJitterSpreadsFirstProbes(t *testing.T) {
 	}
 	// After the first period, new targets are probed at once.
 	s.started = s.started.Add(-time.Minute)
-	syncT(s, "later", []Target{{Key: "x", Specs: []Spec{spec(config.Readiness, &fakeProber{}, 10*time.Second)}}})
+	syncT(s, "later", []Target{{Key: "x", Specs: []Spec{spec(probe.Readiness, &fakeProber{}, 10*time.Second)}}})
 	for _, w := range s.queue {
 		if w.t.key == "x" && w.next.After(time.Now()) {
 			t.Errorf("a target added after start-up waits until %v", w.next)
@@ -332,7 +332,7 @@ func TestStartupJitterSpreadsFirstProbes(t *testing.T) {
 func TestLabelsChangeKeepsState(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	sp := spec(config.Readiness, p, 10*time.Millisecond)
+	sp := spec(probe.Readiness, p, 10*time.Millisecond)
 	syncT(s, "src", []Target{{Key: "ep", Specs: []Spec{sp}}})
 	await.True(t, "two successes", func() bool { return records(s)["ep/readiness"].Successes >= 2 })
 
@@ -371,7 +371,7 @@ func syncT(s *Scheduler, src string, ts []Target) {
 func TestAddressChangeIsANewProbe(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	sp := spec(config.Readiness, p, 10*time.Millisecond)
+	sp := spec(probe.Readiness, p, 10*time.Millisecond)
 	withAddr := func(addr string) Spec {
 		o := sp
 		o.Target = &prober.Target{Host: addr}
@@ -402,7 +402,7 @@ func TestAddressChangeIsANewProbe(t *testing.T) {
 func TestTargetDetailsChangeInPlace(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	sp := spec(config.Readiness, p, 10*time.Millisecond)
+	sp := spec(probe.Readiness, p, 10*time.Millisecond)
 	sp.Labels = series.New(names, []string{"e", "readiness", "h"})
 	sp.Target = &prober.Target{Host: "h", Vars: map[string]string{"PROBE_X": "1"}}
 	s.Sync("src", []Target{{Key: "ep", Specs: []Spec{sp}}})
@@ -421,7 +421,7 @@ func TestTargetDetailsChangeInPlace(t *testing.T) {
 func TestOneProbeChangesOthersKeepState(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	ready, live := spec(config.Readiness, p, 10*time.Millisecond), spec(config.Liveness, p, 10*time.Millisecond)
+	ready, live := spec(probe.Readiness, p, 10*time.Millisecond), spec(probe.Liveness, p, 10*time.Millisecond)
 	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{ready, live}}})
 	await.True(t, "both probed", func() bool {
 		r := records(s)
@@ -446,8 +446,8 @@ func TestSameSeriesFromTwoSources(t *testing.T) {
 	s, _ := harness(t, Options{})
 	p1 := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
 	p2 := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	syncT(s, "slice-a", []Target{{Key: "10.0.0.1", Specs: []Spec{spec(config.Readiness, p1, 10*time.Millisecond)}}})
-	syncT(s, "slice-b", []Target{{Key: "10.0.0.1", Specs: []Spec{spec(config.Readiness, p2, 10*time.Millisecond)}}})
+	syncT(s, "slice-a", []Target{{Key: "10.0.0.1", Specs: []Spec{spec(probe.Readiness, p1, 10*time.Millisecond)}}})
+	syncT(s, "slice-b", []Target{{Key: "10.0.0.1", Specs: []Spec{spec(probe.Readiness, p2, 10*time.Millisecond)}}})
 	await.True(t, "the first probed", func() bool { return p1.calls.Load() >= 3 })
 	n := 0
 	s.Each(func(*Status) { n++ })
@@ -498,7 +498,7 @@ func TestInjectedClock(t *testing.T) {
 	}
 	s, _ := harness(t, Options{Now: now})
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(config.Readiness, p, 10*time.Millisecond)}}})
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(probe.Readiness, p, 10*time.Millisecond)}}})
 	await.True(t, "a transition to success", func() bool { return records(s)["a/readiness"].Value() == state.Success })
 	if _, at := records(s)["a/readiness"].Transitions(); at.Year() != 2030 {
 		t.Errorf("transition stamped %v, not by the injected clock", at)
@@ -534,13 +534,13 @@ func TestFairShareUnderOverload(t *testing.T) {
 	fast := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
 	var slowTs, fastTs []Target
 	for i := 0; i < 20; i++ {
-		sp := spec(config.Readiness, slow, 10*time.Millisecond)
+		sp := spec(probe.Readiness, slow, 10*time.Millisecond)
 		sp.Entry, sp.Timeout = "slow", 200*time.Millisecond
 		sp.Labels = series.New(names, []string{"slow", "readiness", "h"})
 		slowTs = append(slowTs, Target{Key: fmt.Sprint("s", i), Specs: []Spec{sp}})
 	}
 	for i := 0; i < 2; i++ {
-		sp := spec(config.Readiness, fast, 20*time.Millisecond)
+		sp := spec(probe.Readiness, fast, 20*time.Millisecond)
 		sp.Entry = "fast"
 		sp.Labels = series.New(names, []string{"fast", "readiness", "h"})
 		fastTs = append(fastTs, Target{Key: fmt.Sprint("f", i), Specs: []Spec{sp}})
@@ -576,7 +576,7 @@ func TestEachShowsNextRun(t *testing.T) {
 	s, _ := harness(t, Options{})
 	pastStartup(s)
 	p := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(config.Readiness, p, time.Hour)}}})
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{spec(probe.Readiness, p, time.Hour)}}})
 	await.True(t, "the first run", func() bool { return p.calls.Load() == 1 && records(s)["a/readiness"].Attempted })
 	var next time.Time
 	await.True(t, "a next run", func() bool {
@@ -588,7 +588,7 @@ func TestEachShowsNextRun(t *testing.T) {
 	}
 	blocked := &fakeProber{block: make(chan struct{})}
 	defer close(blocked.block)
-	other := spec(config.Readiness, blocked, time.Hour)
+	other := spec(probe.Readiness, blocked, time.Hour)
 	other.Labels = series.New(names, []string{"e", "readiness", "h2"})
 	syncT(s, "other", []Target{{Key: "b", Specs: []Spec{other}}})
 	await.True(t, "the blocked probe running", func() bool { return blocked.calls.Load() == 1 })
@@ -630,10 +630,10 @@ func TestFailingFromStartIsSaid(t *testing.T) {
 	s, _ := harness(t, Options{Logger: slog.New(slog.NewTextHandler(&out, nil))})
 	pastStartup(s)
 	down := &fakeProber{outcome: prober.Outcome{Result: prober.Failure, Output: "HTTP probe failed with statuscode: 503"}}
-	sp := spec(config.Readiness, down, 5*time.Millisecond)
+	sp := spec(probe.Readiness, down, 5*time.Millisecond)
 	sp.FailureThreshold = 3
 	up := &fakeProber{outcome: prober.Outcome{Result: prober.Success}}
-	syncT(s, "src", []Target{{Key: "down", Specs: []Spec{sp}}, {Key: "up", Specs: []Spec{spec(config.Readiness, up, 5*time.Millisecond)}}})
+	syncT(s, "src", []Target{{Key: "down", Specs: []Spec{sp}}, {Key: "up", Specs: []Spec{spec(probe.Readiness, up, 5*time.Millisecond)}}})
 	await.True(t, "ten attempts of each", func() bool { return down.calls.Load() >= 10 && up.calls.Load() >= 10 })
 	logged := out.String()
 	if n := strings.Count(logged, `msg="probe failing since it started"`); n != 1 || !strings.Contains(logged, `reason="HTTP probe failed with statuscode: 503"`) {

@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/state"
 )
@@ -96,7 +96,7 @@ func (s *Scheduler) updateLocked(t *target, nt *Target, now time.Time) (added, r
 	}
 	t.workers, t.startup = keep, nil
 	for _, w := range keep {
-		if w.spec.Kind == config.Startup {
+		if w.spec.Kind == probe.Startup {
 			t.startup = w
 		}
 	}
@@ -134,7 +134,7 @@ func (s *Scheduler) addLocked(nt *Target, now time.Time) *target {
 	}
 	for _, sp := range nt.Specs {
 		w := s.newWorkerLocked(t, sp, now)
-		if sp.Kind == config.Startup {
+		if sp.Kind == probe.Startup {
 			t.startup = w
 		}
 		t.workers = append(t.workers, w)

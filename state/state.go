@@ -8,8 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/probe-exporter/probe-exporter/config"
-
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 )
 
@@ -33,11 +32,11 @@ func (v Value) String() string {
 }
 
 // Initial is the kubelet's initialValue: not ready, alive, not started.
-func Initial(k config.Kind) Value {
+func Initial(k probe.Kind) Value {
 	switch k {
-	case config.Liveness:
+	case probe.Liveness:
 		return Success
-	case config.Startup:
+	case probe.Startup:
 		return Unknown
 	}
 	return Failure
@@ -50,7 +49,7 @@ func Initial(k config.Kind) Value {
 // counting, and recovers at successThreshold. A startup probe that succeeds is done, as in the
 // kubelet: it goes on hold and gates nothing any more.
 type Machine struct {
-	kind             config.Kind
+	kind             probe.Kind
 	successThreshold int32
 	failureThreshold int32
 
@@ -65,7 +64,7 @@ type Machine struct {
 
 // NewMachine starts at the kind's initial value; since is when the target
 // appeared, reported as the last transition until a real one happens.
-func NewMachine(k config.Kind, successThreshold, failureThreshold int32, since time.Time) Machine {
+func NewMachine(k probe.Kind, successThreshold, failureThreshold int32, since time.Time) Machine {
 	return Machine{
 		kind:             k,
 		successThreshold: successThreshold,
@@ -95,7 +94,7 @@ func (m *Machine) Observe(r Value, now time.Time) bool {
 		m.transitions++
 		m.lastTransition = now
 	}
-	if m.kind == config.Startup && r == Success {
+	if m.kind == probe.Startup && r == Success {
 		m.onHold = true
 		m.resultRun = 0
 	}

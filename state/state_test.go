@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 )
 
@@ -31,55 +31,55 @@ type step struct {
 func TestMachine(t *testing.T) {
 	for _, c := range []struct {
 		name    string
-		kind    config.Kind
+		kind    probe.Kind
 		s, f    int32
 		initial Value
 		steps   []step
 	}{
-		{"TestFailureThreshold", config.Readiness, 1, 3, F, []step{
+		{"TestFailureThreshold", probe.Readiness, 1, 3, F, []step{
 			{S, S, 1, false}, {S, S, 2, false}, {S, S, 3, false},
 			{F, S, 1, false}, {F, S, 2, false},
 			{F, F, 3, false}, {F, F, 4, false},
 		}},
-		{"TestSuccessThreshold", config.Readiness, 3, 1, F, []step{
+		{"TestSuccessThreshold", probe.Readiness, 3, 1, F, []step{
 			{S, F, 1, false}, {S, F, 2, false}, {S, S, 3, false},
 			{F, F, 1, false},
 		}},
-		{"TestResultRunOnLivenessCheckFailure", config.Liveness, 1, 3, S, []step{
+		{"TestResultRunOnLivenessCheckFailure", probe.Liveness, 1, 3, S, []step{
 			{S, S, 1, false}, {F, S, 1, false}, {F, S, 2, false},
 			{F, F, 3, false}, // kubelet: Failure, run reset to 0, on hold; here the count goes on
 			{F, F, 4, false},
 		}},
-		{"TestStartupProbeFailureThreshold", config.Startup, 1, 3, U, []step{
+		{"TestStartupProbeFailureThreshold", probe.Startup, 1, 3, U, []step{
 			{F, U, 1, false}, {F, U, 2, false},
 			{F, F, 3, false}, // kubelet: Failure, run 0, on hold (container restarts); here 3
 		}},
-		{"TestStartupProbeSuccessThreshold", config.Startup, 1, 1, U, []step{
+		{"TestStartupProbeSuccessThreshold", probe.Startup, 1, 1, U, []step{
 			{S, S, 0, true},
 		}},
-		{"TestOnHoldOnLivenessCheckFailure", config.Liveness, 1, 1, S, []step{
+		{"TestOnHoldOnLivenessCheckFailure", probe.Liveness, 1, 1, S, []step{
 			{F, F, 1, false}, // kubelet: run 0, on hold
 		}},
-		{"TestOnHoldOnStartupCheckFailure", config.Startup, 1, 1, U, []step{
+		{"TestOnHoldOnStartupCheckFailure", probe.Startup, 1, 1, U, []step{
 			{F, F, 1, false}, // kubelet: run 0, on hold
 		}},
-		{"TestStartupProbeDisabledByStarted (startup part)", config.Startup, 1, 2, U, []step{
+		{"TestStartupProbeDisabledByStarted (startup part)", probe.Startup, 1, 2, U, []step{
 			{F, U, 1, false}, {S, S, 0, true},
 		}},
 		// Adapted: no container to restart, so liveness keeps probing after
 		// Failure, keeps counting (no saw-tooth), and recovers at
 		// successThreshold (always 1 for liveness).
-		{"adapted: liveness recovers", config.Liveness, 1, 2, S, []step{
+		{"adapted: liveness recovers", probe.Liveness, 1, 2, S, []step{
 			{F, S, 1, false}, {F, F, 2, false}, {F, F, 3, false}, {F, F, 4, false},
 			{S, S, 1, false}, {F, S, 1, false}, {F, F, 2, false},
 		}},
 		// Adapted: a startup probe that reached its failure threshold keeps
 		// probing (the kubelet would restart the container and start over)
 		// and is done once it succeeds.
-		{"adapted: startup fails then starts", config.Startup, 1, 2, U, []step{
+		{"adapted: startup fails then starts", probe.Startup, 1, 2, U, []step{
 			{F, U, 1, false}, {F, F, 2, false}, {F, F, 3, false}, {S, S, 0, true},
 		}},
-		{"readiness never holds or resets", config.Readiness, 2, 2, F, []step{
+		{"readiness never holds or resets", probe.Readiness, 2, 2, F, []step{
 			{S, F, 1, false}, {S, S, 2, false}, {S, S, 3, false},
 			{F, S, 1, false}, {F, F, 2, false}, {F, F, 3, false}, {S, F, 1, false},
 		}},
@@ -103,7 +103,7 @@ func TestMachine(t *testing.T) {
 
 func TestTransitions(t *testing.T) {
 	since := time.Unix(100, 0)
-	m := NewMachine(config.Readiness, 1, 1, since)
+	m := NewMachine(probe.Readiness, 1, 1, since)
 	if n, at := m.Transitions(); n != 0 || !at.Equal(since) {
 		t.Fatalf("fresh: %d %v", n, at)
 	}
@@ -119,7 +119,7 @@ func TestTransitions(t *testing.T) {
 // TestRecordDiscardsErrors: an errored outcome is counted but moves
 // neither the value nor the run, so F, error, F is two consecutive failures.
 func TestRecordDiscardsErrors(t *testing.T) {
-	r := Record{Machine: NewMachine(config.Liveness, 1, 2, time.Unix(0, 0))}
+	r := Record{Machine: NewMachine(probe.Liveness, 1, 2, time.Unix(0, 0))}
 	now := time.Unix(1, 0)
 	r.Apply(prober.Outcome{Result: prober.Failure}, time.Millisecond, now)
 	r.Apply(prober.Outcome{Result: prober.Unknown, Err: errors.New("port")}, time.Millisecond, now)
@@ -143,7 +143,7 @@ func TestRecordDiscardsErrors(t *testing.T) {
 
 func TestRecordReasonAndHistory(t *testing.T) {
 	var r Record
-	r.Machine = NewMachine(config.Readiness, 1, 1, time.Unix(0, 0))
+	r.Machine = NewMachine(probe.Readiness, 1, 1, time.Unix(0, 0))
 	r.Apply(prober.Outcome{Result: prober.Failure, Output: "HTTP probe failed with statuscode: 500"}, time.Millisecond, time.Unix(1, 0))
 	if r.LastReason != "HTTP probe failed with statuscode: 500" {
 		t.Errorf("reason %q", r.LastReason)
@@ -171,18 +171,18 @@ func TestSettled(t *testing.T) {
 	now := time.Unix(0, 0)
 	for _, c := range []struct {
 		name    string
-		kind    config.Kind
+		kind    probe.Kind
 		results []Value
 		settled bool
 		value   Value
 	}{
-		{"nothing yet", config.Readiness, nil, false, Failure},
-		{"one failure of three", config.Readiness, []Value{Failure}, false, Failure},
-		{"three failures", config.Readiness, []Value{Failure, Failure, Failure}, true, Failure},
-		{"one success of one", config.Readiness, []Value{Success}, true, Success},
-		{"failure after success, below its threshold", config.Readiness, []Value{Success, Failure}, false, Success},
-		{"liveness alive", config.Liveness, []Value{Success}, true, Success},
-		{"startup succeeded (on hold)", config.Startup, []Value{Failure, Success}, true, Success},
+		{"nothing yet", probe.Readiness, nil, false, Failure},
+		{"one failure of three", probe.Readiness, []Value{Failure}, false, Failure},
+		{"three failures", probe.Readiness, []Value{Failure, Failure, Failure}, true, Failure},
+		{"one success of one", probe.Readiness, []Value{Success}, true, Success},
+		{"failure after success, below its threshold", probe.Readiness, []Value{Success, Failure}, false, Success},
+		{"liveness alive", probe.Liveness, []Value{Success}, true, Success},
+		{"startup succeeded (on hold)", probe.Startup, []Value{Failure, Success}, true, Success},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := NewMachine(c.kind, 1, 3, now)
@@ -199,7 +199,7 @@ func TestSettled(t *testing.T) {
 // TestReasonTrimmed: a command's trailing newline is in its output, not
 // in its reason (a log line, a table row, a status page).
 func TestReasonTrimmed(t *testing.T) {
-	r := Record{Machine: NewMachine(config.Liveness, 1, 1, time.Now())}
+	r := Record{Machine: NewMachine(probe.Liveness, 1, 1, time.Now())}
 	r.Apply(prober.Outcome{Result: prober.Failure, Output: "it broke\r\n"}, time.Millisecond, time.Now())
 	if r.LastReason != "it broke" || r.LastOutput != "it broke\r\n" {
 		t.Errorf("reason %q, output %q", r.LastReason, r.LastOutput)

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/state"
 )
@@ -91,13 +91,13 @@ type Definition struct {
 }
 
 // definition describes p (nil: an empty Definition).
-func definition(p *config.Probe) Definition {
+func definition(p *probe.Probe) Definition {
 	if p == nil {
 		return Definition{}
 	}
 	d := Definition{InitialDelaySeconds: p.InitialDelaySeconds, PeriodSeconds: p.PeriodSeconds,
 		TimeoutSeconds: p.TimeoutSeconds, SuccessThreshold: p.SuccessThreshold, FailureThreshold: p.FailureThreshold}
-	port := func(p config.IntOrString) string {
+	port := func(p probe.IntOrString) string {
 		switch {
 		case p.IsString:
 			return p.StrVal
@@ -116,7 +116,7 @@ func definition(p *config.Probe) Definition {
 	case p.TCPSocket != nil:
 		d.Handler, d.Host, d.Port = "tcpSocket", p.TCPSocket.Host, port(p.TCPSocket.Port)
 	case p.GRPC != nil:
-		d.Handler, d.Port, d.Service = "grpc", port(config.IntOrString{IntVal: p.GRPC.Port}), p.GRPC.Service
+		d.Handler, d.Port, d.Service = "grpc", port(probe.IntOrString{IntVal: p.GRPC.Port}), p.GRPC.Service
 	case p.Exec != nil:
 		d.Handler, d.Command = "exec", p.Exec.Command
 	}
@@ -189,7 +189,7 @@ func ParseQuery(v url.Values) (Query, error) {
 		return q, fmt.Errorf("state: %q is not success, failure or unknown", q.State)
 	}
 	if q.Kind != "" {
-		if _, err := config.ParseKind(q.Kind); err != nil {
+		if _, err := probe.ParseKind(q.Kind); err != nil {
 			return q, fmt.Errorf("kind: %q is not readiness, liveness or startup", q.Kind)
 		}
 	}
@@ -237,7 +237,7 @@ type match struct {
 // probeID names one probe across the two passes of Read.
 type probeID struct {
 	entry, key, address string
-	kind                config.Kind
+	kind                probe.Kind
 }
 
 func idOf(st *scheduler.Status) probeID {
@@ -407,7 +407,7 @@ func Mesh(src Source) []Reach {
 	type pair struct{ from, to string }
 	at := map[pair]*Reach{}
 	src.Each(func(st *scheduler.Status) {
-		if st.Spec.Kind != config.Readiness {
+		if st.Spec.Kind != probe.Readiness {
 			return
 		}
 		var from, to string

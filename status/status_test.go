@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/series"
@@ -22,8 +22,8 @@ var appeared = time.Unix(1700000000, 0)
 
 var names = series.NewNames([]string{"target", "kind", "address", "namespace"})
 
-// probe makes a probe of entry at address that saw results (S, F, E).
-func probe(entry string, kind config.Kind, address, namespace, results string, changedAfter time.Duration) scheduler.Status {
+// probeOf makes a probe of entry at address that saw results (S, F, E).
+func probeOf(entry string, kind probe.Kind, address, namespace, results string, changedAfter time.Duration) scheduler.Status {
 	rec := state.Record{Machine: state.NewMachine(kind, 1, 2, appeared)}
 	now := appeared.Add(changedAfter)
 	for _, r := range results {
@@ -43,10 +43,10 @@ func probe(entry string, kind config.Kind, address, namespace, results string, c
 func src() fixed {
 	next := appeared.Add(time.Minute)
 	f := fixed{
-		probe("web", config.Readiness, "10.0.0.1:80", "shop", "SS", 1*time.Second),
-		probe("web", config.Readiness, "10.0.0.2:80", "shop", "SFF", 3*time.Second),
-		probe("web", config.Liveness, "10.0.0.2:80", "shop", "", 0),
-		probe("db", config.Readiness, "10.0.0.3:5432", "data", "SEF", 2*time.Second),
+		probeOf("web", probe.Readiness, "10.0.0.1:80", "shop", "SS", 1*time.Second),
+		probeOf("web", probe.Readiness, "10.0.0.2:80", "shop", "SFF", 3*time.Second),
+		probeOf("web", probe.Liveness, "10.0.0.2:80", "shop", "", 0),
+		probeOf("db", probe.Readiness, "10.0.0.3:5432", "data", "SEF", 2*time.Second),
 	}
 	f[0].Next = next
 	return f
@@ -154,7 +154,7 @@ func many(n int) fixed {
 		if i%10 == 0 {
 			results = "FF"
 		}
-		f[i] = probe(fmt.Sprintf("entry-%d", i%50), config.Readiness, fmt.Sprintf("10.%d.%d.%d:80", i>>16&255, i>>8&255, i&255), "ns", results, time.Duration(i)*time.Millisecond)
+		f[i] = probeOf(fmt.Sprintf("entry-%d", i%50), probe.Readiness, fmt.Sprintf("10.%d.%d.%d:80", i>>16&255, i>>8&255, i&255), "ns", results, time.Duration(i)*time.Millisecond)
 	}
 	return f
 }
@@ -198,17 +198,17 @@ func BenchmarkFirstPage(b *testing.B) {
 
 func TestMesh(t *testing.T) {
 	mesh := series.NewNames([]string{"target", "kind", "address", "node", "source_node"})
-	at := func(address, node, results string, kind config.Kind) scheduler.Status {
-		st := probe("mesh", kind, address, "", results, 0)
+	at := func(address, node, results string, kind probe.Kind) scheduler.Status {
+		st := probeOf("mesh", kind, address, "", results, 0)
 		st.Spec.Labels = series.New(mesh, []string{"mesh", kind.String(), address, node, "a"})
 		return st
 	}
 	src := fixed{
-		at("10.0.1.1:80", "a", "S", config.Readiness),
-		at("10.0.2.1:80", "b", "S", config.Readiness),
-		at("10.0.2.2:80", "b", "FF", config.Readiness),
-		at("10.0.2.2:80", "b", "S", config.Liveness),                  // readiness only
-		probe("web", config.Readiness, "10.0.0.1:80", "shop", "S", 0), // not mesh
+		at("10.0.1.1:80", "a", "S", probe.Readiness),
+		at("10.0.2.1:80", "b", "S", probe.Readiness),
+		at("10.0.2.2:80", "b", "FF", probe.Readiness),
+		at("10.0.2.2:80", "b", "S", probe.Liveness),                    // readiness only
+		probeOf("web", probe.Readiness, "10.0.0.1:80", "shop", "S", 0), // not mesh
 	}
 	got := Mesh(src)
 	want := []Reach{{"a", "a", 1, 1}, {"a", "b", 1, 2}}

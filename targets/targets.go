@@ -18,6 +18,7 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/relabel"
 	"github.com/probe-exporter/probe-exporter/resolver"
@@ -33,17 +34,17 @@ type Entry struct {
 	// network is how the entry's names resolve: part of every probe's
 	// identity, so that a reload changing it replaces the probes.
 	network string
-	probes  []probe
+	probes  []builtProbe
 	rules   []*relabel.Rule
 
 	mu     sync.Mutex
 	names  map[string]*series.Names // by joined names, reused across groups
-	shared map[string]probe         // targets' own probes (inheritProbes), by identity
+	shared map[string]builtProbe    // targets' own probes (inheritProbes), by identity
 }
 
-type probe struct {
-	kind     config.Kind
-	def      *config.Probe
+type builtProbe struct {
+	kind     probe.Kind
+	def      *probe.Probe
 	prober   prober.Prober
 	identity string
 }
@@ -58,7 +59,7 @@ func NewEntry(cfg *config.Entry, env *prober.Env) (*Entry, error) {
 	}
 	network := prober.Network{Servers: servers, Family: family}
 	env = env.For(network)
-	e := &Entry{cfg: cfg, env: env, network: network.String(), names: map[string]*series.Names{}, shared: map[string]probe{}}
+	e := &Entry{cfg: cfg, env: env, network: network.String(), names: map[string]*series.Names{}, shared: map[string]builtProbe{}}
 	for i := range cfg.RelabelConfigs {
 		r, err := cfg.RelabelConfigs[i].Compile()
 		if err != nil {
@@ -87,23 +88,23 @@ func (e *Entry) identity(kp config.KindProbe) (string, error) {
 	return kp.Kind.String() + string(def) + e.network, err
 }
 
-func (e *Entry) newProbe(kp config.KindProbe, id string) (probe, error) {
+func (e *Entry) newProbe(kp config.KindProbe, id string) (builtProbe, error) {
 	p, err := e.env.New(kp.Probe)
 	if err != nil {
-		return probe{}, err
+		return builtProbe{}, err
 	}
-	return probe{kind: kp.Kind, def: kp.Probe, prober: p, identity: id}, nil
+	return builtProbe{kind: kp.Kind, def: kp.Probe, prober: p, identity: id}, nil
 }
 
 // probesFor is the entry's probes, or the target's own (a container's
 // probes with inheritProbes), built once per distinct definition.
-func (e *Entry) probesFor(dt discovery.Target) []probe {
+func (e *Entry) probesFor(dt discovery.Target) []builtProbe {
 	if dt.Probes == nil {
 		return e.probes
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]probe, 0, len(dt.Probes))
+	out := make([]builtProbe, 0, len(dt.Probes))
 	for _, kp := range dt.Probes {
 		id, err := e.identity(kp)
 		if err != nil {
@@ -195,7 +196,7 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 func dedupe(ts []scheduler.Target, own []string) []scheduler.Target {
 	type request struct {
 		host              string
-		kind              config.Kind
+		kind              probe.Kind
 		identity, address string
 	}
 	home := map[request][2]int{} // target, spec
@@ -338,7 +339,7 @@ func reserved(name string) bool {
 
 // vars are what an exec probe sees of its target, for $(VAR) expansion
 // and in its environment.
-func (e *Entry) vars(t discovery.Target, kind config.Kind, labels map[string]string) map[string]string {
+func (e *Entry) vars(t discovery.Target, kind probe.Kind, labels map[string]string) map[string]string {
 	v := map[string]string{
 		"PROBE_TARGET":  e.cfg.Name,
 		"PROBE_KIND":    kind.String(),

@@ -13,6 +13,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
 	_ "github.com/probe-exporter/probe-exporter/discovery/kubernetes" // registers the kubernetes: block
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 )
@@ -409,11 +410,11 @@ targets:
 		t.Fatal(err)
 	}
 	since := time.Unix(1700000000, 0)
-	probe := &config.Probe{TCPSocket: &config.TCPSocketAction{Port: config.IntOrString{IntVal: 5432}}}
-	probe.SetDefaults()
+	def := &probe.Probe{TCPSocket: &probe.TCPSocketAction{Port: probe.IntOrString{IntVal: 5432}}}
+	def.SetDefaults()
 	g := discovery.Group{Source: "pod/ns/db-0", Targets: []discovery.Target{{
 		ID: "db|cid|0", Host: "192.0.2.4", Since: since, Meta: map[string]string{"__meta_kubernetes_pod_label_app": "db"},
-		Probes: []config.KindProbe{{Kind: config.Readiness, Probe: probe}},
+		Probes: []config.KindProbe{{Kind: probe.Readiness, Probe: def}},
 	}}}
 	ts := e.Targets(g)
 	if len(ts) != 1 || len(ts[0].Specs) != 1 || !ts[0].Since.Equal(since) || ts[0].Specs[0].Labels.Values[2] != "192.0.2.4:5432" {

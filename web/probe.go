@@ -21,6 +21,7 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/allowlist"
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/status"
@@ -318,7 +319,7 @@ func probeTimeout(header string, module time.Duration) (attempt, budget time.Dur
 // module: the Host header and the TLS server name are the name, the
 // connection goes to the target (its address is what the allowlist
 // judges). A module that sets another Host header conflicts with it.
-func withHostname(def *config.Probe, hostname string) (*config.Probe, error) {
+func withHostname(def *probe.Probe, hostname string) (*probe.Probe, error) {
 	if strings.ContainsAny(hostname, "/?#@ \t\r\n") || hostname != strings.TrimSpace(hostname) {
 		return nil, fmt.Errorf("hostname %q is not a host name", hostname)
 	}
@@ -333,7 +334,7 @@ func withHostname(def *config.Probe, hostname string) (*config.Probe, error) {
 		}
 		h.HTTPHeaders = append(h.HTTPHeaders, hd)
 	}
-	h.HTTPHeaders = append(h.HTTPHeaders, config.HTTPHeader{Name: "Host", Value: hostname})
+	h.HTTPHeaders = append(h.HTTPHeaders, probe.HTTPHeader{Name: "Host", Value: hostname})
 	// The URL carries the name, for TLS's server name; a port in it is
 	// the Host header's, not the name's.
 	name := hostname
@@ -367,7 +368,7 @@ func (h *probeHandler) discovered(host string, port int) bool {
 // [v6]:port, or for httpGet modules http(s)://host[:port]/path?query
 // (scheme, port and path then come from the URL). A port in the target
 // replaces the module's.
-func moduleFor(m *config.Probe, raw string) (*config.Probe, *prober.Target, error) {
+func moduleFor(m *probe.Probe, raw string) (*probe.Probe, *prober.Target, error) {
 	def := *m
 	t := &prober.Target{}
 	if strings.Contains(raw, "://") {
@@ -400,7 +401,7 @@ func moduleFor(m *config.Probe, raw string) (*config.Probe, *prober.Target, erro
 			return nil, nil, fmt.Errorf("port %q is not 1-65535", port)
 		}
 		t.Port = int32(n)
-		h.Port = config.IntOrString{IntVal: int32(n)}
+		h.Port = probe.IntOrString{IntVal: int32(n)}
 		h.Path = u.EscapedPath()
 		if u.RawQuery != "" {
 			h.Path += "?" + u.RawQuery
@@ -426,11 +427,11 @@ func moduleFor(m *config.Probe, raw string) (*config.Probe, *prober.Target, erro
 		switch {
 		case def.HTTPGet != nil:
 			h := *def.HTTPGet
-			h.Port = config.IntOrString{}
+			h.Port = probe.IntOrString{}
 			def.HTTPGet = &h
 		case def.TCPSocket != nil:
 			s := *def.TCPSocket
-			s.Port = config.IntOrString{}
+			s.Port = probe.IntOrString{}
 			def.TCPSocket = &s
 		case def.GRPC != nil:
 			g := *def.GRPC
@@ -447,7 +448,7 @@ func moduleFor(m *config.Probe, raw string) (*config.Probe, *prober.Target, erro
 	return &def, t, nil
 }
 
-func modulePort(p *config.Probe) int32 {
+func modulePort(p *probe.Probe) int32 {
 	switch {
 	case p.HTTPGet != nil && !p.HTTPGet.Port.IsString:
 		return p.HTTPGet.Port.IntVal

@@ -20,6 +20,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/internal/dnstest"
 	"github.com/probe-exporter/probe-exporter/internal/faults"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/resolver"
 	"github.com/probe-exporter/probe-exporter/scheduler"
@@ -230,8 +231,8 @@ func TestProbeDiscovered(t *testing.T) {
 	execAddr := faults.ListenOn(t, "127.0.0.4:0", func(net.Conn) {}) // only an exec probe names it
 	names := series.NewNames([]string{"target", "kind", "address"})
 	env := prober.NewEnv(prober.EnvOptions{})
-	tcp, _ := env.New(&config.Probe{TCPSocket: &config.TCPSocketAction{}, TimeoutSeconds: 1})
-	execP, _ := env.New(&config.Probe{Exec: &config.ExecAction{Command: []string{"/bin/true"}}, TimeoutSeconds: 1})
+	tcp, _ := env.New(&probe.Probe{TCPSocket: &probe.TCPSocketAction{}, TimeoutSeconds: 1})
+	execP, _ := env.New(&probe.Probe{Exec: &probe.ExecAction{Command: []string{"/bin/true"}}, TimeoutSeconds: 1})
 	src := probes{
 		{Key: "x", Spec: scheduler.Spec{Entry: "db", Prober: tcp, Labels: series.New(names, []string{"db", "readiness", addr})}},
 		{Key: "y", Spec: scheduler.Spec{Entry: "job", Prober: execP, Labels: series.New(names, []string{"job", "readiness", execAddr})}},

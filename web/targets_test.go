@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/internal/await"
+	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/series"
@@ -27,22 +27,22 @@ type probes = status.Fixed
 func statusFixture() probes {
 	names := series.NewNames([]string{"target", "kind", "address", "zone"})
 	at := time.Now().Add(-time.Minute)
-	failing := state.Record{Machine: state.NewMachine(config.Readiness, 1, 1, at)}
+	failing := state.Record{Machine: state.NewMachine(probe.Readiness, 1, 1, at)}
 	failing.Apply(prober.Outcome{Result: prober.Failure, StatusCode: 500, Output: `HTTP probe failed with statuscode: 500 <script>alert("x")</script>`}, 3*time.Millisecond, at)
-	passing := state.Record{Machine: state.NewMachine(config.Liveness, 1, 1, at)}
+	passing := state.Record{Machine: state.NewMachine(probe.Liveness, 1, 1, at)}
 	passing.Apply(prober.Outcome{Result: prober.Success}, time.Millisecond, at)
-	started := state.Record{Machine: state.NewMachine(config.Startup, 1, 30, at)}
+	started := state.Record{Machine: state.NewMachine(probe.Startup, 1, 30, at)}
 	started.Apply(prober.Outcome{Result: prober.Success}, time.Millisecond, at)
 	return probes{
-		{Key: "a", Spec: scheduler.Spec{Kind: config.Liveness, Entry: "web", SuccessThreshold: 1, FailureThreshold: 1,
-			Definition: &config.Probe{HTTPGet: &config.HTTPGetAction{Path: "/healthz", Port: config.IntOrString{IntVal: 8080}, Scheme: "HTTPS",
-				HTTPHeaders: []config.HTTPHeader{{Name: "Authorization", Value: "Bearer s3cr3t"}}}, PeriodSeconds: 5, TimeoutSeconds: 2, SuccessThreshold: 1, FailureThreshold: 1},
+		{Key: "a", Spec: scheduler.Spec{Kind: probe.Liveness, Entry: "web", SuccessThreshold: 1, FailureThreshold: 1,
+			Definition: &probe.Probe{HTTPGet: &probe.HTTPGetAction{Path: "/healthz", Port: probe.IntOrString{IntVal: 8080}, Scheme: "HTTPS",
+				HTTPHeaders: []probe.HTTPHeader{{Name: "Authorization", Value: "Bearer s3cr3t"}}}, PeriodSeconds: 5, TimeoutSeconds: 2, SuccessThreshold: 1, FailureThreshold: 1},
 			Labels: series.New(names, []string{"web", "liveness", "10.0.0.1:80", "a"})}, Record: passing, Next: time.Now().Add(5 * time.Second)},
-		{Key: "b", Spec: scheduler.Spec{Kind: config.Readiness, Entry: "api", SuccessThreshold: 1, FailureThreshold: 1,
-			Definition: &config.Probe{TCPSocket: &config.TCPSocketAction{Port: config.IntOrString{IsString: true, StrVal: "db"}}, PeriodSeconds: 10, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
+		{Key: "b", Spec: scheduler.Spec{Kind: probe.Readiness, Entry: "api", SuccessThreshold: 1, FailureThreshold: 1,
+			Definition: &probe.Probe{TCPSocket: &probe.TCPSocketAction{Port: probe.IntOrString{IsString: true, StrVal: "db"}}, PeriodSeconds: 10, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
 			Labels:     series.New(names, []string{"api", "readiness", "10.0.0.2:80", "b"})}, Record: failing},
-		{Key: "a", Spec: scheduler.Spec{Kind: config.Startup, Entry: "web", SuccessThreshold: 1, FailureThreshold: 30,
-			Definition: &config.Probe{TCPSocket: &config.TCPSocketAction{}, PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 30},
+		{Key: "a", Spec: scheduler.Spec{Kind: probe.Startup, Entry: "web", SuccessThreshold: 1, FailureThreshold: 30,
+			Definition: &probe.Probe{TCPSocket: &probe.TCPSocketAction{}, PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 30},
 			Labels:     series.New(names, []string{"web", "startup", "10.0.0.1:80", "a"})}, Record: started},
 	}
 }

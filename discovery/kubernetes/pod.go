@@ -6,6 +6,7 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/probe"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -151,9 +152,9 @@ func (b *builder) inherited(g discovery.Group, pod *corev1.Pod, host string, met
 		c := cand.c
 		var probes []config.KindProbe
 		for _, kp := range []struct {
-			kind config.Kind
+			kind probe.Kind
 			p    *corev1.Probe
-		}{{config.Startup, c.StartupProbe}, {config.Liveness, c.LivenessProbe}, {config.Readiness, c.ReadinessProbe}} {
+		}{{probe.Startup, c.StartupProbe}, {probe.Liveness, c.LivenessProbe}, {probe.Readiness, c.ReadinessProbe}} {
 			if kp.p == nil {
 				continue
 			}
@@ -163,7 +164,7 @@ func (b *builder) inherited(g discovery.Group, pod *corev1.Pod, host string, met
 				g.Skipped = addSkip(g.Skipped, SkipExecProbe)
 				continue
 			}
-			if pod.DeletionTimestamp != nil && kp.kind != config.Readiness {
+			if pod.DeletionTimestamp != nil && kp.kind != probe.Readiness {
 				continue // the kubelet stops liveness and startup of a deleted pod
 			}
 			probes = append(probes, config.KindProbe{Kind: kp.kind, Probe: convertProbe(kp.p)})
@@ -195,8 +196,8 @@ func (b *builder) inherited(g discovery.Group, pod *corev1.Pod, host string, met
 // convertProbe copies a core/v1 Probe into our schema and applies the
 // API defaults (already applied by the API server, but a zero must never
 // reach a prober).
-func convertProbe(p *corev1.Probe) *config.Probe {
-	out := &config.Probe{
+func convertProbe(p *corev1.Probe) *probe.Probe {
+	out := &probe.Probe{
 		InitialDelaySeconds:           p.InitialDelaySeconds,
 		TimeoutSeconds:                p.TimeoutSeconds,
 		PeriodSeconds:                 p.PeriodSeconds,
@@ -204,23 +205,23 @@ func convertProbe(p *corev1.Probe) *config.Probe {
 		FailureThreshold:              p.FailureThreshold,
 		TerminationGracePeriodSeconds: p.TerminationGracePeriodSeconds,
 	}
-	port := func(v intstr.IntOrString) config.IntOrString {
+	port := func(v intstr.IntOrString) probe.IntOrString {
 		if v.Type == intstr.String {
-			return config.IntOrString{IsString: true, StrVal: v.StrVal}
+			return probe.IntOrString{IsString: true, StrVal: v.StrVal}
 		}
-		return config.IntOrString{IntVal: v.IntVal}
+		return probe.IntOrString{IntVal: v.IntVal}
 	}
 	switch {
 	case p.HTTPGet != nil:
-		h := &config.HTTPGetAction{Path: p.HTTPGet.Path, Port: port(p.HTTPGet.Port), Host: p.HTTPGet.Host, Scheme: string(p.HTTPGet.Scheme)}
+		h := &probe.HTTPGetAction{Path: p.HTTPGet.Path, Port: port(p.HTTPGet.Port), Host: p.HTTPGet.Host, Scheme: string(p.HTTPGet.Scheme)}
 		for _, hd := range p.HTTPGet.HTTPHeaders {
-			h.HTTPHeaders = append(h.HTTPHeaders, config.HTTPHeader{Name: hd.Name, Value: hd.Value})
+			h.HTTPHeaders = append(h.HTTPHeaders, probe.HTTPHeader{Name: hd.Name, Value: hd.Value})
 		}
 		out.HTTPGet = h
 	case p.TCPSocket != nil:
-		out.TCPSocket = &config.TCPSocketAction{Port: port(p.TCPSocket.Port), Host: p.TCPSocket.Host}
+		out.TCPSocket = &probe.TCPSocketAction{Port: port(p.TCPSocket.Port), Host: p.TCPSocket.Host}
 	case p.GRPC != nil:
-		out.GRPC = &config.GRPCAction{Port: p.GRPC.Port, Service: p.GRPC.Service}
+		out.GRPC = &probe.GRPCAction{Port: p.GRPC.Port, Service: p.GRPC.Service}
 	}
 	out.SetDefaults()
 	return out

@@ -19,8 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 func TestMain(m *testing.M) {
@@ -307,10 +307,10 @@ func TestPodInherited(t *testing.T) {
 	if app.ID != "app|c://1|2" || !app.Since.Equal(started) || app.NamedPorts["web"] != 8080 || app.Port != 0 {
 		t.Errorf("app target %+v", app)
 	}
-	if len(app.Probes) != 1 || app.Probes[0].Kind != config.Readiness || app.Probes[0].Probe.PeriodSeconds != 10 || app.Probes[0].Probe.HTTPGet.Path != "/" {
+	if len(app.Probes) != 1 || app.Probes[0].Kind != probe.Readiness || app.Probes[0].Probe.PeriodSeconds != 10 || app.Probes[0].Probe.HTTPGet.Path != "/" {
 		t.Errorf("app probes (defaults applied): %+v", app.Probes)
 	}
-	if sc := g.Targets[1]; sc.Labels["container"] != "sidecar" || sc.Probes[0].Kind != config.Startup || sc.Probes[0].Probe.FailureThreshold != 30 {
+	if sc := g.Targets[1]; sc.Labels["container"] != "sidecar" || sc.Probes[0].Kind != probe.Startup || sc.Probes[0].Probe.FailureThreshold != 30 {
 		t.Errorf("sidecar %+v", sc)
 	}
 	if g.Skipped[SkipExecProbe] != 1 || g.Skipped[SkipNotRunning] != 1 {
