@@ -10,23 +10,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/probe-exporter/probe-exporter/prober"
-	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"
 )
-
-// Source is what the collector reads: every probe's current state.
-type Source interface {
-	Each(func(*scheduler.Status))
-	// Targets counts targets by entry.
-	Targets() map[string]int
-}
 
 // Collector renders per-(target, kind) series and the target counts: as
 // text and OpenMetrics directly (WriteText), and as a prometheus.Collector
 // for protobuf, both from the families table.
 type Collector struct {
-	src Source
+	src state.Reader
 
 	mu    sync.Mutex
 	descs map[*series.Names]*descs
@@ -37,7 +29,7 @@ type Collector struct {
 }
 
 // New returns a Collector over src.
-func New(src Source) *Collector {
+func New(src state.Reader) *Collector {
 	return &Collector{src: src, descs: map[*series.Names]*descs{}}
 }
 
@@ -73,9 +65,9 @@ type snap struct {
 	rec      state.Record
 }
 
-func snapOf(st *scheduler.Status) snap {
-	l := st.Spec.Labels
-	return snap{labels: l, text: l.Text(), resultAt: l.ResultAt(), http: st.Spec.Prober.Type() == prober.HTTPGet, rec: st.Record}
+func snapOf(st *state.View) snap {
+	l := st.Labels
+	return snap{labels: l, text: l.Text(), resultAt: l.ResultAt(), http: st.Handler == prober.HTTPGet, rec: st.Record}
 }
 
 // Describe sends nothing: series of different entries carry different
@@ -89,7 +81,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, d := range c.descs {
 		d.seen = false
 	}
-	c.src.Each(func(st *scheduler.Status) {
+	c.src.Each(func(st *state.View) {
 		s := snapOf(st)
 		d := c.descs[s.labels.Names]
 		if d == nil {

@@ -28,26 +28,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-// fixed is a Source with a fixed state, so a scrape is byte-for-byte stable.
-type fixed []scheduler.Status
-
-func (f fixed) Each(fn func(*scheduler.Status)) {
-	for i := range f {
-		fn(&f[i])
-	}
-}
-
-func (f fixed) Targets() map[string]int {
-	seen := map[string]bool{}
-	out := map[string]int{}
-	for _, st := range f {
-		if k := st.Spec.Entry + "/" + st.Key; !seen[k] {
-			seen[k] = true
-			out[st.Spec.Entry]++
-		}
-	}
-	return out
-}
+// fixed is a Reader with a fixed state, so a scrape is byte-for-byte stable.
+type fixed = state.Fixed
 
 func probers(t *testing.T) (http, tcp prober.Prober) {
 	t.Helper()
@@ -80,10 +62,10 @@ func fixture(t *testing.T) fixed {
 	startup := state.Record{Machine: state.NewMachine(probe.Startup, 1, 30, appeared)} // gated: never attempted
 
 	f := fixed{
-		{Key: "web-1", Spec: scheduler.Spec{Kind: probe.Readiness, Prober: http, Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.1:8080", "payments", "a"})}, Record: ready},
-		{Key: "web-1", Spec: scheduler.Spec{Kind: probe.Startup, Prober: tcp, Entry: "web", Labels: series.New(webNames, []string{"web", "startup", "127.0.0.1:8080", "payments", "a"})}, Record: startup},
-		{Key: "db-1", Spec: scheduler.Spec{Kind: probe.Liveness, Prober: tcp, Entry: "db", Labels: series.New(dbNames, []string{"db", "liveness", "[::1]:5432"})}, Record: live},
-		{Key: "odd", Spec: scheduler.Spec{Kind: probe.Readiness, Prober: http, Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.2:8080", `quote " back \ slash`, "new\nline"})}, Record: ready},
+		{Key: "web-1", Kind: probe.Readiness, Handler: http.Type(), Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.1:8080", "payments", "a"}), Record: ready},
+		{Key: "web-1", Kind: probe.Startup, Handler: tcp.Type(), Entry: "web", Labels: series.New(webNames, []string{"web", "startup", "127.0.0.1:8080", "payments", "a"}), Record: startup},
+		{Key: "db-1", Kind: probe.Liveness, Handler: tcp.Type(), Entry: "db", Labels: series.New(dbNames, []string{"db", "liveness", "[::1]:5432"}), Record: live},
+		{Key: "odd", Kind: probe.Readiness, Handler: http.Type(), Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.2:8080", `quote " back \ slash`, "new\nline"}), Record: ready},
 	}
 	return f
 }

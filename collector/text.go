@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/series"
+	"github.com/probe-exporter/probe-exporter/state"
 )
 
 // The per-probe series are most of a scrape: 8-9 per probe, so 800k lines
@@ -97,7 +97,7 @@ var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 func (c *Collector) WriteText(out io.Writer, om bool) error {
 	snaps := make([]snap, 0, c.lastProbes.Load()+c.lastProbes.Load()/16)
 	defer func() { c.lastProbes.Store(int64(len(snaps))) }()
-	c.src.Each(func(st *scheduler.Status) { snaps = append(snaps, snapOf(st)) })
+	c.src.Each(func(st *state.View) { snaps = append(snaps, snapOf(st)) })
 	w := &textWriter{Writer: bufio.NewWriterSize(out, 64<<10), om: om}
 	header := func(name, typ, help string) {
 		if om && typ == "counter" {

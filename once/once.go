@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/probe"
-	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/state"
 )
 
@@ -41,16 +40,11 @@ type Result struct {
 	Duration float64 `json:"durationSeconds"`
 }
 
-// Waiter is what Run reads: the scheduler's probes and their state.
-type Waiter interface {
-	Each(func(*scheduler.Status))
-}
-
 // Run polls s until discovery is synced and every probe has settled or
 // cannot run (a liveness or readiness probe whose startup probe settled
 // on failure), or until ctx ends, and returns the results sorted by
 // target, address and kind.
-func Run(ctx context.Context, s Waiter, synced func() bool, poll time.Duration) []Result {
+func Run(ctx context.Context, s state.Reader, synced func() bool, poll time.Duration) []Result {
 	start := time.Now()
 	t := time.NewTicker(poll)
 	defer t.Stop()
@@ -76,14 +70,14 @@ func Run(ctx context.Context, s Waiter, synced func() bool, poll time.Duration) 
 // collect reads every probe once and says whether all have an answer;
 // waited, when not 0, is how long they had: the reason of one without an
 // answer says so.
-func collect(s Waiter, waited time.Duration) ([]Result, bool) {
+func collect(s state.Reader, waited time.Duration) ([]Result, bool) {
 	type key struct{ entry, target string }
 	startupFailed := map[key]bool{}
-	var sts []scheduler.Status
-	s.Each(func(st *scheduler.Status) {
+	var sts []state.View
+	s.Each(func(st *state.View) {
 		sts = append(sts, *st)
-		if st.Spec.Kind == probe.Startup && st.Record.Settled() && st.Record.Value() != state.Success {
-			startupFailed[key{st.Spec.Entry, st.Key}] = true
+		if st.Kind == probe.Startup && st.Record.Settled() && st.Record.Value() != state.Success {
+			startupFailed[key{st.Entry, st.Key}] = true
 		}
 	})
 	done := true
@@ -91,9 +85,9 @@ func collect(s Waiter, waited time.Duration) ([]Result, bool) {
 	for _, st := range sts {
 		rec := st.Record
 		r := Result{
-			Target:   st.Spec.Entry,
-			Kind:     st.Spec.Kind.String(),
-			Address:  st.Spec.Labels.Address(),
+			Target:   st.Entry,
+			Kind:     st.Kind.String(),
+			Address:  st.Labels.Address(),
 			Labels:   extraLabels(st),
 			Attempts: rec.Successes + rec.Failures + rec.Errors,
 			Duration: rec.LastDuration.Seconds(),
@@ -101,14 +95,14 @@ func collect(s Waiter, waited time.Duration) ([]Result, bool) {
 			State:    "unknown",
 		}
 		last, run := rec.Run()
-		r.Result, r.InARow, r.Threshold = resultWord(last), run, threshold(st.Spec, last)
+		r.Result, r.InARow, r.Threshold = resultWord(last), run, threshold(&st, last)
 		switch {
 		case rec.Settled():
 			r.State = rec.Value().String()
 			// Decided by the threshold's count (a startup probe that
 			// succeeded is done and counts no more).
-			r.Result, r.InARow, r.Threshold = resultWord(rec.Value()), threshold(st.Spec, rec.Value()), threshold(st.Spec, rec.Value())
-		case st.Spec.Kind != probe.Startup && startupFailed[key{st.Spec.Entry, st.Key}]:
+			r.Result, r.InARow, r.Threshold = resultWord(rec.Value()), threshold(&st, rec.Value()), threshold(&st, rec.Value())
+		case st.Kind != probe.Startup && startupFailed[key{st.Entry, st.Key}]:
 			r.Reason = "not run: the startup probe has not succeeded"
 			r.Result, r.InARow, r.Threshold = "", 0, 0
 		default:
@@ -135,7 +129,7 @@ func resultWord(v state.Value) string {
 }
 
 // threshold is the count of results like v that decides a state.
-func threshold(sp scheduler.Spec, v state.Value) int32 {
+func threshold(sp *state.View, v state.Value) int32 {
 	if v == state.Success {
 		return sp.SuccessThreshold
 	}
@@ -188,8 +182,8 @@ func Sort(rs []Result) []Result {
 }
 
 // extraLabels are a probe's labels beyond target, kind and address.
-func extraLabels(st scheduler.Status) map[string]string {
-	names, values := st.Spec.Labels.Names.Names, st.Spec.Labels.Values
+func extraLabels(st state.View) map[string]string {
+	names, values := st.Labels.Names.Names, st.Labels.Values
 	if len(names) <= 3 {
 		return nil
 	}

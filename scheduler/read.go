@@ -6,20 +6,9 @@ import (
 	"github.com/probe-exporter/probe-exporter/state"
 )
 
-// Status is a copy of one probe's definition and state for the collector.
-type Status struct {
-	Spec   Spec
-	Key    string
-	Record state.Record
-	// Next is when the probe runs next; zero while it runs or waits for
-	// a slot, and once it needs no more runs (a startup probe that
-	// succeeded).
-	Next time.Time
-}
-
 // Each calls fn for every probe of every target, with a consistent copy of
-// its state. fn must not call back into the Scheduler.
-func (s *Scheduler) Each(fn func(*Status)) {
+// its view (state.Reader). fn must not call back into the Scheduler.
+func (s *Scheduler) Each(fn func(*state.View)) {
 	s.mu.Lock()
 	ws := make([]*worker, 0, s.queue.Len()+int(s.inFlight.Load())+16)
 	for _, src := range s.sources {
@@ -32,18 +21,20 @@ func (s *Scheduler) Each(fn func(*Status)) {
 		}
 	}
 	s.mu.Unlock()
-	var st Status
+	var v state.View
 	for _, w := range ws {
-		st.Key = w.t.key
-		st.Next = time.Time{} // running, waiting for a slot, or done
+		v.Key = w.t.key
+		v.Next = time.Time{} // running, waiting for a slot, or done
 		if due := w.due.Load(); due != 0 {
-			st.Next = time.Unix(0, due)
+			v.Next = time.Unix(0, due)
 		}
 		w.mu.Lock()
-		st.Spec = w.spec
-		st.Record = w.rec
+		sp := &w.spec
+		v.Entry, v.Kind, v.Handler, v.Labels, v.Definition = sp.Entry, sp.Kind, sp.Prober.Type(), sp.Labels, sp.Definition
+		v.SuccessThreshold, v.FailureThreshold = sp.SuccessThreshold, sp.FailureThreshold
+		v.Record = w.rec
 		w.mu.Unlock()
-		fn(&st)
+		fn(&v)
 	}
 }
 

@@ -72,6 +72,8 @@ type Scheduler struct {
 	// and wait for one (see dispatchLocked).
 	free  int
 	lanes map[string]*lane
+	// dialed: the addresses network probes dial (Probing).
+	dialed dialedIndex
 	// ready are the lanes with probes waiting: what a dispatch looks at.
 	ready   map[*lane]struct{}
 	started time.Time
@@ -154,6 +156,7 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 		noJitter:        o.NoStartupJitter,
 		free:            o.MaxInFlight,
 		lanes:           map[string]*lane{},
+		dialed:          dialedIndex{},
 		ready:           map[*lane]struct{}{},
 		log:             o.Logger,
 		now:             o.Now,

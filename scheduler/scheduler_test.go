@@ -104,7 +104,7 @@ func pastStartup(s *Scheduler) {
 
 func records(s *Scheduler) map[string]state.Record {
 	out := map[string]state.Record{}
-	s.Each(func(st *Status) { out[st.Key+"/"+st.Spec.Kind.String()] = st.Record })
+	s.Each(func(st *state.View) { out[st.Key+"/"+st.Kind.String()] = st.Record })
 	return out
 }
 
@@ -339,10 +339,10 @@ func TestLabelsChangeKeepsState(t *testing.T) {
 	relabeled := sp
 	relabeled.Labels = series.New(series.NewNames([]string{"target", "kind", "address", "ready"}), []string{"e", "readiness", "h", "false"})
 	syncT(s, "src", []Target{{Key: "ep", Specs: []Spec{relabeled}}})
-	var got Status
-	s.Each(func(st *Status) { got = *st })
-	if got.Spec.Labels.Text() != `address="ep",kind="readiness",ready="false",target="e"` {
-		t.Errorf("series labels %q", got.Spec.Labels.Text())
+	var got state.View
+	s.Each(func(st *state.View) { got = *st })
+	if got.Labels.Text() != `address="ep",kind="readiness",ready="false",target="e"` {
+		t.Errorf("series labels %q", got.Labels.Text())
 	}
 	if got.Record.Successes < 2 || got.Record.Value() != state.Success {
 		t.Errorf("state lost on a label change: %+v", got.Record)
@@ -382,9 +382,9 @@ func TestAddressChangeIsANewProbe(t *testing.T) {
 	await.True(t, "two successes at the old address", func() bool { return records(s)["ep/readiness"].Successes >= 2 })
 	s.Sync("src", []Target{{Key: "ep", Specs: []Spec{withAddr("new:2")}}})
 	await.True(t, "a probe of the new address", func() bool { return p.last() == "new:2" })
-	var got []Status
-	s.Each(func(st *Status) { got = append(got, *st) })
-	if len(got) != 1 || got[0].Spec.Labels.Address() != "new:2" || got[0].Spec.Target.Host != "new:2" {
+	var got []state.View
+	s.Each(func(st *state.View) { got = append(got, *st) })
+	if len(got) != 1 || got[0].Labels.Address() != "new:2" || targetHosts(s)[0] != "new:2" {
 		t.Fatalf("after the change: %+v", got)
 	}
 	p.mu.Lock()
@@ -450,14 +450,14 @@ func TestSameSeriesFromTwoSources(t *testing.T) {
 	syncT(s, "slice-b", []Target{{Key: "10.0.0.1", Specs: []Spec{spec(probe.Readiness, p2, 10*time.Millisecond)}}})
 	await.True(t, "the first probed", func() bool { return p1.calls.Load() >= 3 })
 	n := 0
-	s.Each(func(*Status) { n++ })
+	s.Each(func(*state.View) { n++ })
 	if n != 1 || p2.calls.Load() != 0 {
 		t.Fatalf("%d series rendered, standby probed %d times", n, p2.calls.Load())
 	}
 	s.Sync("slice-a", nil)
 	await.True(t, "the second took over", func() bool { return p2.calls.Load() >= 1 })
 	n = 0
-	s.Each(func(*Status) { n++ })
+	s.Each(func(*state.View) { n++ })
 	if n != 1 {
 		t.Fatalf("%d series rendered", n)
 	}
@@ -580,7 +580,7 @@ func TestEachShowsNextRun(t *testing.T) {
 	await.True(t, "the first run", func() bool { return p.calls.Load() == 1 && records(s)["a/readiness"].Attempted })
 	var next time.Time
 	await.True(t, "a next run", func() bool {
-		s.Each(func(st *Status) { next = st.Next })
+		s.Each(func(st *state.View) { next = st.Next })
 		return !next.IsZero()
 	})
 	if d := time.Until(next); d <= 0 || d > time.Hour {
@@ -593,7 +593,7 @@ func TestEachShowsNextRun(t *testing.T) {
 	syncT(s, "other", []Target{{Key: "b", Specs: []Spec{other}}})
 	await.True(t, "the blocked probe running", func() bool { return blocked.calls.Load() == 1 })
 	seen := false
-	s.Each(func(st *Status) {
+	s.Each(func(st *state.View) {
 		if st.Key == "b" {
 			next, seen = st.Next, true
 		}
@@ -641,5 +641,50 @@ func TestFailingFromStartIsSaid(t *testing.T) {
 	}
 	if n := strings.Count(logged, `msg="probe state changed"`); n != 1 || !strings.Contains(logged, "from=failure to=success") {
 		t.Errorf("%d state changes logged, want the passing one's:\n%s", n, logged)
+	}
+}
+
+// targetHosts are the hosts the scheduler's probes are sent to.
+func targetHosts(s *Scheduler) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, src := range s.sources {
+		for _, t := range src {
+			for _, w := range t.workers {
+				w.mu.Lock()
+				out = append(out, w.spec.Target.Host)
+				w.mu.Unlock()
+			}
+		}
+	}
+	return out
+}
+
+// execProber is a fakeProber of type exec.
+type execProber struct{ fakeProber }
+
+func (*execProber) Type() prober.Type { return prober.Exec }
+
+// TestProbing: the addresses network probes dial are indexed as targets
+// come, change labels and go; an exec probe's address is not one.
+func TestProbing(t *testing.T) {
+	s, _ := harness(t, Options{})
+	tcp := spec(probe.Readiness, &fakeProber{outcome: prober.Outcome{Result: prober.Success}}, time.Hour)
+	exe := spec(probe.Liveness, &execProber{fakeProber{outcome: prober.Outcome{Result: prober.Success}}}, time.Hour)
+	syncT(s, "src", []Target{{Key: "10.0.0.1:80", Specs: []Spec{tcp}}, {Key: "10.0.0.2:80", Specs: []Spec{exe}}})
+	if !s.Probing("10.0.0.1:80") || s.Probing("10.0.0.2:80") || s.Probing("10.0.0.3:80") {
+		t.Errorf("probing: %v %v %v", s.Probing("10.0.0.1:80"), s.Probing("10.0.0.2:80"), s.Probing("10.0.0.3:80"))
+	}
+	// Another source with the same series stands by; the first going
+	// leaves it dialing.
+	syncT(s, "other", []Target{{Key: "10.0.0.1:80", Specs: []Spec{tcp}}})
+	syncT(s, "src", nil)
+	if !s.Probing("10.0.0.1:80") {
+		t.Error("the stand-by probe took over, but its address is not indexed")
+	}
+	syncT(s, "other", nil)
+	if s.Probing("10.0.0.1:80") {
+		t.Error("an address still indexed after its probes went")
 	}
 }

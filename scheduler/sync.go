@@ -154,6 +154,7 @@ func (s *Scheduler) newWorkerLocked(t *target, sp Spec, now time.Time) *worker {
 		w.next = now.Add(time.Duration(rand.Int64N(int64(sp.Period))))
 	}
 	s.series.add(s, w)
+	s.dialed.add(w)
 	return w
 }
 
@@ -169,6 +170,7 @@ func (s *Scheduler) removeWorkerLocked(w *worker) {
 	w.lane.workers--
 	s.dropLaneLocked(w.lane)
 	s.series.remove(s, w)
+	s.dialed.remove(w)
 	if w.index >= 0 {
 		heap.Remove(&s.queue, w.index)
 	}

@@ -17,14 +17,8 @@ import (
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/probe"
-	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/state"
 )
-
-// Source is what rows are read from: the scheduler.
-type Source interface {
-	Each(func(*scheduler.Status))
-}
 
 // Row is one probe. Its JSON is the documented schema of
 // /api/v1/targets (README).
@@ -240,14 +234,14 @@ type probeID struct {
 	kind                probe.Kind
 }
 
-func idOf(st *scheduler.Status) probeID {
-	return probeID{st.Spec.Entry, st.Key, st.Spec.Labels.Address(), st.Spec.Kind}
+func idOf(st *state.View) probeID {
+	return probeID{st.Entry, st.Key, st.Labels.Address(), st.Kind}
 }
 
 // Read runs q against src in two passes: the first selects and orders on
 // what is cheap to read, the second builds full rows for the page alone,
 // so that a page costs what it shows, not what the exporter probes.
-func Read(src Source, q Query) Page {
+func Read(src state.Reader, q Query) Page {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -255,20 +249,20 @@ func Read(src Source, q Query) Page {
 	limit = min(limit, MaxLimit)
 	entries := map[string]bool{}
 	var ms []match
-	src.Each(func(st *scheduler.Status) {
-		entries[st.Spec.Entry] = true
+	src.Each(func(st *state.View) {
+		entries[st.Entry] = true
 		v := st.Record.Value()
-		address := st.Spec.Labels.Address()
+		address := st.Labels.Address()
 		switch {
-		case q.Target != "" && st.Spec.Entry != q.Target,
-			q.Kind != "" && st.Spec.Kind.String() != q.Kind,
+		case q.Target != "" && st.Entry != q.Target,
+			q.Kind != "" && st.Kind.String() != q.Kind,
 			q.State != "" && v.String() != q.State,
 			q.Address != "" && address != q.Address,
 			!hasLabels(st, q.Labels):
 			return
 		}
 		_, since := st.Record.Transitions()
-		ms = append(ms, match{id: probeID{st.Spec.Entry, st.Key, address, st.Spec.Kind}, value: v, since: since})
+		ms = append(ms, match{id: probeID{st.Entry, st.Key, address, st.Kind}, value: v, since: since})
 	})
 	slices.SortFunc(ms, func(a, b match) int {
 		if q.Sort == "changed" {
@@ -301,7 +295,7 @@ func Read(src Source, q Query) Page {
 		at[m.id] = i
 	}
 	rows := make([]*Row, len(page))
-	src.Each(func(st *scheduler.Status) {
+	src.Each(func(st *state.View) {
 		if i, ok := at[idOf(st)]; ok {
 			r := row(st)
 			rows[i] = &r
@@ -326,11 +320,11 @@ func stateRank(v state.Value) int {
 	return 1
 }
 
-func hasLabels(st *scheduler.Status, want map[string]string) bool {
+func hasLabels(st *state.View, want map[string]string) bool {
 	if len(want) == 0 {
 		return true
 	}
-	names, values := st.Spec.Labels.Names.Names, st.Spec.Labels.Values
+	names, values := st.Labels.Names.Names, st.Labels.Values
 	found := 0
 	for i, n := range names {
 		if v, ok := want[n]; ok {
@@ -345,18 +339,18 @@ func hasLabels(st *scheduler.Status, want map[string]string) bool {
 
 var historyWords = [...]string{state.HistorySuccess: "success", state.HistoryFailure: "failure", state.HistoryError: "error"}
 
-func row(st *scheduler.Status) Row {
+func row(st *state.View) Row {
 	rec := &st.Record
 	last, run := rec.Run()
 	_, since := rec.Transitions()
 	r := Row{
-		Target:              st.Spec.Entry,
-		Kind:                st.Spec.Kind.String(),
-		Address:             st.Spec.Labels.Address(),
+		Target:              st.Entry,
+		Kind:                st.Kind.String(),
+		Address:             st.Labels.Address(),
 		Labels:              map[string]string{},
 		State:               rec.Value().String(),
-		SuccessThreshold:    st.Spec.SuccessThreshold,
-		FailureThreshold:    st.Spec.FailureThreshold,
+		SuccessThreshold:    st.SuccessThreshold,
+		FailureThreshold:    st.FailureThreshold,
 		Reason:              rec.LastReason,
 		Output:              rec.LastOutput,
 		LastDurationSeconds: rec.LastDuration.Seconds(),
@@ -382,8 +376,8 @@ func row(st *scheduler.Status) Row {
 		r.NextProbe = &next
 	}
 	r.Done = rec.OnHold()
-	r.Probe = definition(st.Spec.Definition)
-	names, values := st.Spec.Labels.Names.Names, st.Spec.Labels.Values
+	r.Probe = definition(st.Definition)
+	names, values := st.Labels.Names.Names, st.Labels.Values
 	for i := 3; i < len(names); i++ { // beyond target, kind, address
 		r.Labels[names[i]] = values[i]
 	}
@@ -403,15 +397,15 @@ type Reach struct {
 // Mesh is who reaches whom: one Reach per (source node, node), sorted.
 // Each replica knows its own source node's row; the full matrix is
 // Prometheus' (ProbeMeshPartition, the dashboard's matrix).
-func Mesh(src Source) []Reach {
+func Mesh(src state.Reader) []Reach {
 	type pair struct{ from, to string }
 	at := map[pair]*Reach{}
-	src.Each(func(st *scheduler.Status) {
-		if st.Spec.Kind != probe.Readiness {
+	src.Each(func(st *state.View) {
+		if st.Kind != probe.Readiness {
 			return
 		}
 		var from, to string
-		names, values := st.Spec.Labels.Names.Names, st.Spec.Labels.Values
+		names, values := st.Labels.Names.Names, st.Labels.Values
 		for i, n := range names {
 			switch n {
 			case "source_node":

@@ -11,19 +11,18 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
-	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"
 )
 
-type fixed = Fixed
+type fixed = state.Fixed
 
 var appeared = time.Unix(1700000000, 0)
 
 var names = series.NewNames([]string{"target", "kind", "address", "namespace"})
 
 // probeOf makes a probe of entry at address that saw results (S, F, E).
-func probeOf(entry string, kind probe.Kind, address, namespace, results string, changedAfter time.Duration) scheduler.Status {
+func probeOf(entry string, kind probe.Kind, address, namespace, results string, changedAfter time.Duration) state.View {
 	rec := state.Record{Machine: state.NewMachine(kind, 1, 2, appeared)}
 	now := appeared.Add(changedAfter)
 	for _, r := range results {
@@ -36,8 +35,8 @@ func probeOf(entry string, kind probe.Kind, address, namespace, results string, 
 		}
 		rec.Apply(o, 2*time.Millisecond, now)
 	}
-	return scheduler.Status{Key: address, Spec: scheduler.Spec{Kind: kind, Entry: entry, SuccessThreshold: 1, FailureThreshold: 2,
-		Labels: series.New(names, []string{entry, kind.String(), address, namespace})}, Record: rec}
+	return state.View{Key: address, Kind: kind, Entry: entry, SuccessThreshold: 1, FailureThreshold: 2,
+		Labels: series.New(names, []string{entry, kind.String(), address, namespace}), Record: rec}
 }
 
 func src() fixed {
@@ -146,7 +145,7 @@ func TestParseQueryErrors(t *testing.T) {
 	}
 }
 
-// many is a Source of n probes, one in ten failing.
+// many is a state.Reader of n probes, one in ten failing.
 func many(n int) fixed {
 	f := make(fixed, n)
 	for i := range f {
@@ -179,7 +178,7 @@ func BenchmarkFirstPage(b *testing.B) {
 	b.Run("walk", func(b *testing.B) {
 		for range b.N {
 			n := 0
-			f.Each(func(st *scheduler.Status) {
+			f.Each(func(st *state.View) {
 				if st.Record.Value() == state.Failure {
 					n++
 				}
@@ -198,9 +197,9 @@ func BenchmarkFirstPage(b *testing.B) {
 
 func TestMesh(t *testing.T) {
 	mesh := series.NewNames([]string{"target", "kind", "address", "node", "source_node"})
-	at := func(address, node, results string, kind probe.Kind) scheduler.Status {
+	at := func(address, node, results string, kind probe.Kind) state.View {
 		st := probeOf("mesh", kind, address, "", results, 0)
-		st.Spec.Labels = series.New(mesh, []string{"mesh", kind.String(), address, node, "a"})
+		st.Labels = series.New(mesh, []string{"mesh", kind.String(), address, node, "a"})
 		return st
 	}
 	src := fixed{

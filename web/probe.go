@@ -23,8 +23,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
-	"github.com/probe-exporter/probe-exporter/scheduler"
-	"github.com/probe-exporter/probe-exporter/status"
+	"github.com/probe-exporter/probe-exporter/state"
 )
 
 // ProbeOptions are what /probe needs.
@@ -35,7 +34,7 @@ type ProbeOptions struct {
 	// Probers builds a module's prober.
 	Probers *prober.Env
 	// Targets are the probes running now, for allowDiscovered.
-	Targets status.Source
+	Targets state.Reader
 	// Requests counts requests by result.
 	Requests *prometheus.CounterVec
 }
@@ -352,16 +351,9 @@ func (h *probeHandler) discovered(host string, port int) bool {
 	if h.o.Targets == nil {
 		return false
 	}
-	want := net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port))
-	found := false
-	h.o.Targets.Each(func(st *scheduler.Status) {
-		// Only what a network probe dials: an exec probe's address is a
-		// label, not a connection the exporter makes.
-		if !found && st.Spec.Prober.Type() != prober.Exec && st.Spec.Labels.Address() == want {
-			found = true
-		}
-	})
-	return found
+	// Only what a network probe dials counts: an exec probe's address
+	// is a label, not a connection the exporter makes.
+	return h.o.Targets.Probing(net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port)))
 }
 
 // moduleFor is the module's probe applied to a target: host, host:port,

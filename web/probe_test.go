@@ -23,7 +23,6 @@ import (
 	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/resolver"
-	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/series"
 )
 
@@ -234,8 +233,8 @@ func TestProbeDiscovered(t *testing.T) {
 	tcp, _ := env.New(&probe.Probe{TCPSocket: &probe.TCPSocketAction{}, TimeoutSeconds: 1})
 	execP, _ := env.New(&probe.Probe{Exec: &probe.ExecAction{Command: []string{"/bin/true"}}, TimeoutSeconds: 1})
 	src := probes{
-		{Key: "x", Spec: scheduler.Spec{Entry: "db", Prober: tcp, Labels: series.New(names, []string{"db", "readiness", addr})}},
-		{Key: "y", Spec: scheduler.Spec{Entry: "job", Prober: execP, Labels: series.New(names, []string{"job", "readiness", execAddr})}},
+		{Key: "x", Entry: "db", Handler: tcp.Type(), Labels: series.New(names, []string{"db", "readiness", addr})},
+		{Key: "y", Entry: "job", Handler: execP.Type(), Labels: series.New(names, []string{"job", "readiness", execAddr})},
 	}
 	s := newProbeSetup(t, "probeEndpoint: {allowDiscovered: true}\n", src)
 	if code, body := s.get(t, "module=tcp&target="+addr); code != 200 || !strings.Contains(body, "probe_success 1") {

@@ -16,7 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/probe-exporter/probe-exporter/reload"
-	"github.com/probe-exporter/probe-exporter/status"
+	"github.com/probe-exporter/probe-exporter/state"
 )
 
 // Options are what the endpoints serve.
@@ -33,7 +33,7 @@ type Options struct {
 	Pprof bool
 	// Targets, when set, serves the status page (/targets) and its JSON
 	// API (/api/v1/targets).
-	Targets status.Source
+	Targets state.Reader
 	// Entries are the running configuration's entry names: an entry
 	// asked for by name that is not one is a 404 (an entry with no
 	// targets now is an empty list). Nil: the entries with probes.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/probe-exporter/probe-exporter/state"
 	"github.com/probe-exporter/probe-exporter/status"
 )
 
@@ -145,7 +146,7 @@ func targetsAPI(o Options) http.HandlerFunc {
 }
 
 // meshAPI serves /api/v1/mesh: who reaches whom, in mesh mode.
-func meshAPI(src status.Source) http.HandlerFunc {
+func meshAPI(src state.Reader) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(struct {

@@ -16,13 +16,12 @@ import (
 	"github.com/probe-exporter/probe-exporter/internal/await"
 	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
-	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"
 	"github.com/probe-exporter/probe-exporter/status"
 )
 
-type probes = status.Fixed
+type probes = state.Fixed
 
 func statusFixture() probes {
 	names := series.NewNames([]string{"target", "kind", "address", "zone"})
@@ -34,16 +33,16 @@ func statusFixture() probes {
 	started := state.Record{Machine: state.NewMachine(probe.Startup, 1, 30, at)}
 	started.Apply(prober.Outcome{Result: prober.Success}, time.Millisecond, at)
 	return probes{
-		{Key: "a", Spec: scheduler.Spec{Kind: probe.Liveness, Entry: "web", SuccessThreshold: 1, FailureThreshold: 1,
+		{Key: "a", Kind: probe.Liveness, Entry: "web", SuccessThreshold: 1, FailureThreshold: 1,
 			Definition: &probe.Probe{HTTPGet: &probe.HTTPGetAction{Path: "/healthz", Port: probe.IntOrString{IntVal: 8080}, Scheme: "HTTPS",
 				HTTPHeaders: []probe.HTTPHeader{{Name: "Authorization", Value: "Bearer s3cr3t"}}}, PeriodSeconds: 5, TimeoutSeconds: 2, SuccessThreshold: 1, FailureThreshold: 1},
-			Labels: series.New(names, []string{"web", "liveness", "10.0.0.1:80", "a"})}, Record: passing, Next: time.Now().Add(5 * time.Second)},
-		{Key: "b", Spec: scheduler.Spec{Kind: probe.Readiness, Entry: "api", SuccessThreshold: 1, FailureThreshold: 1,
+			Labels: series.New(names, []string{"web", "liveness", "10.0.0.1:80", "a"}), Record: passing, Next: time.Now().Add(5 * time.Second)},
+		{Key: "b", Kind: probe.Readiness, Entry: "api", SuccessThreshold: 1, FailureThreshold: 1,
 			Definition: &probe.Probe{TCPSocket: &probe.TCPSocketAction{Port: probe.IntOrString{IsString: true, StrVal: "db"}}, PeriodSeconds: 10, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
-			Labels:     series.New(names, []string{"api", "readiness", "10.0.0.2:80", "b"})}, Record: failing},
-		{Key: "a", Spec: scheduler.Spec{Kind: probe.Startup, Entry: "web", SuccessThreshold: 1, FailureThreshold: 30,
+			Labels:     series.New(names, []string{"api", "readiness", "10.0.0.2:80", "b"}), Record: failing},
+		{Key: "a", Kind: probe.Startup, Entry: "web", SuccessThreshold: 1, FailureThreshold: 30,
 			Definition: &probe.Probe{TCPSocket: &probe.TCPSocketAction{}, PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 30},
-			Labels:     series.New(names, []string{"web", "startup", "10.0.0.1:80", "a"})}, Record: started},
+			Labels:     series.New(names, []string{"web", "startup", "10.0.0.1:80", "a"}), Record: started},
 	}
 }
 
@@ -228,7 +227,7 @@ type blocking struct {
 	most    int
 }
 
-func (b *blocking) Each(func(*scheduler.Status)) {
+func (b *blocking) Each(func(*state.View)) {
 	b.mu.Lock()
 	b.now++
 	b.most = max(b.most, b.now)
@@ -238,6 +237,9 @@ func (b *blocking) Each(func(*scheduler.Status)) {
 	b.now--
 	b.mu.Unlock()
 }
+
+func (b *blocking) Targets() map[string]int { return nil }
+func (b *blocking) Probing(string) bool     { return false }
 
 // TestStatusViewsBounded: a flood of status requests builds at most
 // statusViews views at once; the rest wait, and one whose client gives up
