@@ -85,6 +85,11 @@ type Discoverer interface {
 
 // Running is a started dynamic source.
 type Running interface {
+	// Synced reports whether the source has everything it found
+	// delivered (listed, not relisting, its source answering, every group
+	// sent and taken). --once waits for it; the exporter renders it as
+	// probe_exporter_discovery_synced at scrape time.
+	Synced() bool
 	// Wait blocks until the source has stopped (its context ended).
 	Wait()
 	// Resync sends every group the source knows again, so that a changed

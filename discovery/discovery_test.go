@@ -29,8 +29,9 @@ func TestStatic(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m := NewMetrics(reg)
-	m.SetSynced("web", "kubernetes", true)
-	m.SetSynced("files", "static", true)
+	m.ReportSynced(func() []EntrySynced {
+		return []EntrySynced{{Entry: "web", Mechanism: "kubernetes", Synced: true}, {Entry: "files", Mechanism: "static", Synced: true}}
+	})
 	m.SetSkipped("web", "kubernetes", []string{"a", "b"}, map[string]int{"a": 2})
 	if got := testutil.ToFloat64(m.skipped.WithLabelValues("web", "kubernetes", "a")); got != 2 {
 		t.Errorf("skipped %v", got)
@@ -42,9 +43,12 @@ func TestMetrics(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
+	if n := testutil.CollectAndCount(syncedCollector{m}); n != 2 {
+		t.Errorf("%d synced series, want one per entry reported", n)
+	}
 	m.Forget("web", "kubernetes")
-	if n := testutil.CollectAndCount(m.synced) + testutil.CollectAndCount(m.skipped); n != 1 {
-		t.Errorf("%d series after Forget, want the static one", n)
+	if n := testutil.CollectAndCount(m.skipped); n != 0 {
+		t.Errorf("%d skipped series after Forget", n)
 	}
 	// A second source (or a second registry) never registers them again.
 	NewMetrics(prometheus.NewRegistry())

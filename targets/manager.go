@@ -28,8 +28,8 @@ type Options struct {
 	Sources map[string]discovery.Discoverer
 	// Probers is the environment every entry builds its probers in.
 	Probers *prober.Env
-	// Metrics, if set, get the static entries' discovery state (always
-	// synced).
+	// Metrics, if set, render every entry's synced state (static entries
+	// always synced) from the manager at scrape time.
 	Metrics *discovery.Metrics
 	// Shard and TotalShards split targets across replicas by a stable hash
 	// of their identity; TotalShards 0 or 1 keeps everything.
@@ -48,6 +48,9 @@ type Manager struct {
 	static  map[string]string // scheduler sources of static entries, to their entry
 	dynamic map[string]*dynamic
 	gen     int
+	// entries is every entry of the running configuration, for
+	// syncedStates.
+	entries atomic.Pointer[[]runningEntry]
 }
 
 // dynamic is one running discovered entry.
@@ -57,6 +60,7 @@ type dynamic struct {
 	// relabel_configs, labels), targets are re-derived from what the
 	// running discovery knows, and unchanged probes keep their state.
 	disc, def string
+	mechanism string
 	entry     atomic.Pointer[Entry]
 	prefix    string // of its scheduler sources: a replaced run never shares them
 	cancel    context.CancelFunc
@@ -71,7 +75,47 @@ func NewManager(sched Syncer, opts Options) *Manager {
 	if opts.Probers == nil {
 		opts.Probers = prober.NewEnv(prober.EnvOptions{})
 	}
-	return &Manager{sched: sched, opts: opts, static: map[string]string{}, dynamic: map[string]*dynamic{}}
+	m := &Manager{sched: sched, opts: opts, static: map[string]string{}, dynamic: map[string]*dynamic{}}
+	if opts.Metrics != nil {
+		opts.Metrics.ReportSynced(m.syncedStates)
+	}
+	return m
+}
+
+// Synced reports whether every entry's discovery has delivered everything
+// it found: static entries always have; a discovered one when its running
+// source says so (discovery.Running.Synced). --once waits for it.
+func (m *Manager) Synced() bool {
+	for _, e := range m.syncedStates() {
+		if !e.Synced {
+			return false
+		}
+	}
+	return true
+}
+
+// syncedStates is every entry's synced state, from the entries the last
+// Apply left (a snapshot: a scrape never waits for an Apply).
+func (m *Manager) syncedStates() []discovery.EntrySynced {
+	es := m.entries.Load()
+	if es == nil {
+		return nil
+	}
+	out := make([]discovery.EntrySynced, len(*es))
+	for i, e := range *es {
+		out[i] = discovery.EntrySynced{Entry: e.name, Mechanism: "static", Synced: true}
+		if e.run != nil {
+			out[i].Mechanism, out[i].Synced = e.mechanism, e.run.Synced()
+		}
+	}
+	return out
+}
+
+// runningEntry is one entry as syncedStates sees it: static (run nil),
+// or its running discovery.
+type runningEntry struct {
+	name, mechanism string
+	run             discovery.Running
 }
 
 // Apply makes the scheduler run exactly what cfg describes. Unchanged
@@ -133,20 +177,12 @@ func (m *Manager) Apply(cfg *config.Config) error {
 		m.sched.Sync(g.Source, m.shard(g.Source, e.Targets(g)))
 		nextStatic[g.Source] = cfg.Targets[i].Name
 	}
-	for src, name := range m.static {
+	for src := range m.static {
 		if _, ok := nextStatic[src]; !ok {
 			m.sched.Sync(src, nil)
-			if m.opts.Metrics != nil {
-				m.opts.Metrics.Forget(name, "static")
-			}
 		}
 	}
 	m.static = nextStatic
-	if m.opts.Metrics != nil {
-		for _, name := range nextStatic {
-			m.opts.Metrics.SetSynced(name, "static", true)
-		}
-	}
 
 	keep := map[string]bool{}
 	for _, t := range cfg.Targets {
@@ -168,12 +204,20 @@ func (m *Manager) Apply(cfg *config.Config) error {
 		r.d.def = r.def
 		r.d.run.Resync()
 	}
+	es := make([]runningEntry, 0, len(m.static)+len(m.dynamic))
+	for _, name := range m.static {
+		es = append(es, runningEntry{name: name})
+	}
+	for name, d := range m.dynamic {
+		es = append(es, runningEntry{name: name, mechanism: d.mechanism, run: d.run})
+	}
+	m.entries.Store(&es)
 	return nil
 }
 
 func (m *Manager) start(e *Entry, t *config.Entry, disc, def string, gen int) (*dynamic, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &dynamic{disc: disc, def: def, prefix: t.Name + "#" + strconv.Itoa(gen) + "|", cancel: cancel, sources: map[string]bool{}}
+	d := &dynamic{disc: disc, def: def, mechanism: t.Discovered.Mechanism, prefix: t.Name + "#" + strconv.Itoa(gen) + "|", cancel: cancel, sources: map[string]bool{}}
 	d.entry.Store(e)
 	name := t.Name
 	run, err := m.opts.Sources[t.Discovered.Mechanism].Start(ctx, t.Name, t.Discovered.Config, func(g discovery.Group) {
@@ -219,6 +263,7 @@ func (m *Manager) Close() {
 		m.stop(d)
 		delete(m.dynamic, name)
 	}
+	m.entries.Store(nil)
 }
 
 // shard keeps the targets of this shard: a stable hash of the source and

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestMain(m *testing.M) {
@@ -217,6 +220,7 @@ type fakeDiscoverer struct {
 	send    map[string]func(discovery.Group)
 	last    map[string]discovery.Group // what Resync sends again
 	resyncs map[string]int
+	runs    map[string]*fakeRun
 }
 
 func (f *fakeDiscoverer) Start(ctx context.Context, entry string, _ config.Source, send func(discovery.Group)) (discovery.Running, error) {
@@ -227,21 +231,27 @@ func (f *fakeDiscoverer) Start(ctx context.Context, entry string, _ config.Sourc
 	f.send[entry] = send
 	done := make(chan struct{})
 	go func() { <-ctx.Done(); f.stopped[entry]++; close(done) }()
-	return &fakeRun{done: done, resync: func() {
+	run := &fakeRun{done: done, resync: func() {
 		if g, ok := f.last[entry]; ok {
 			send(g)
 		}
 		f.resyncs[entry]++
-	}}, nil
+	}}
+	if f.runs != nil {
+		f.runs[entry] = run
+	}
+	return run, nil
 }
 
 type fakeRun struct {
 	done   chan struct{}
 	resync func()
+	synced atomic.Bool
 }
 
-func (r *fakeRun) Wait()   { <-r.done }
-func (r *fakeRun) Resync() { r.resync() }
+func (r *fakeRun) Wait()        { <-r.done }
+func (r *fakeRun) Resync()      { r.resync() }
+func (r *fakeRun) Synced() bool { return r.synced.Load() }
 
 func TestManagerDiscovered(t *testing.T) {
 	r := recorder{}
@@ -510,5 +520,59 @@ targets:
 	}
 	if ts := e.Targets(discovery.Static(&c.Targets[0])); len(ts) != 0 {
 		t.Fatalf("a target with the label name %q was kept: %+v", "the-zone", ts[0].Specs[0].Labels)
+	}
+}
+
+// TestManagerSynced: the manager is synced when every entry is: static
+// ones at once, discovered ones when their running source says so (the
+// contract, not a metric); probe_exporter_discovery_synced renders the
+// same at scrape time, and forgets an entry that is gone.
+func TestManagerSynced(t *testing.T) {
+	f := &fakeDiscoverer{fail: map[string]bool{}, started: map[string]int{}, stopped: map[string]int{}, send: map[string]func(discovery.Group){},
+		last: map[string]discovery.Group{}, resyncs: map[string]int{}, runs: map[string]*fakeRun{}}
+	reg := prometheus.NewPedanticRegistry()
+	m := NewManager(recorder{}, Options{Sources: map[string]discovery.Discoverer{"kubernetes": f}, Metrics: discovery.NewMetrics(reg)})
+	defer m.Close()
+	cfg := load(t, `
+targets:
+  - name: files
+    static: [{host: 127.0.0.1, port: 80}]
+    readinessProbe: {tcpSocket: {}}
+  - name: pods
+    kubernetes: {role: pod, inheritProbes: true}
+`)
+	if err := m.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	rendered := func() string {
+		var b []string
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			for _, mm := range mf.GetMetric() {
+				for _, l := range mm.GetLabel() {
+					if l.GetName() == "target" {
+						b = append(b, fmt.Sprintf("%s=%v;", l.GetValue(), mm.GetGauge().GetValue()))
+					}
+				}
+			}
+		}
+		sort.Strings(b)
+		return strings.Join(b, "")
+	}
+	if m.Synced() || rendered() != "files=1;pods=0;" {
+		t.Errorf("before the source syncs: synced %v, rendered %s", m.Synced(), rendered())
+	}
+	f.runs["pods"].synced.Store(true)
+	if !m.Synced() || rendered() != "files=1;pods=1;" {
+		t.Errorf("after: synced %v, rendered %s", m.Synced(), rendered())
+	}
+	if err := m.Apply(load(t, "targets: [{name: files, static: [{host: 127.0.0.1, port: 80}], readinessProbe: {tcpSocket: {}}}]\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := rendered(); got != "files=1;" {
+		t.Errorf("after the entry went: %s", got)
 	}
 }

@@ -91,7 +91,7 @@ func probeOnce(cfg *config.Config, extra []once.Result, o onceOptions, stdout, s
 	defer stop()
 	// Answers count only once every entry's discovery has delivered all
 	// it found: a target discovered late would otherwise be left out.
-	synced := func() bool { return allSynced(reg, len(cfg.Targets)) }
+	synced := mgr.Synced
 	var results []once.Result
 	if len(cfg.Targets) > 0 {
 		results = once.Run(runCtx, sched, synced, 50*time.Millisecond)
@@ -110,25 +110,4 @@ func probeOnce(cfg *config.Config, extra []once.Result, o onceOptions, stdout, s
 		return exitCantRun
 	}
 	return once.ExitCode(results)
-}
-
-// allSynced says whether every one of n entries reports
-// probe_exporter_discovery_synced 1 in reg.
-func allSynced(reg prometheus.Gatherer, n int) bool {
-	mfs, err := reg.Gather()
-	if err != nil {
-		return false
-	}
-	synced := 0
-	for _, mf := range mfs {
-		if mf.GetName() != "probe_exporter_discovery_synced" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if m.GetGauge().GetValue() == 1 {
-				synced++
-			}
-		}
-	}
-	return synced >= n
 }

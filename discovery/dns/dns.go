@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mdns "github.com/miekg/dns"
@@ -117,10 +118,13 @@ type running struct {
 
 	mu   sync.Mutex
 	last map[string]discovery.Group // by name: the last good answer
+	// synced: the last refresh answered for every name (Synced).
+	synced atomic.Bool
 }
 
-func (r *running) Wait()   { <-r.done }
-func (r *running) Resync() { sendOne(r.resync) }
+func (r *running) Wait()        { <-r.done }
+func (r *running) Synced() bool { return r.synced.Load() }
+func (r *running) Resync()      { sendOne(r.resync) }
 
 func sendOne(ch chan struct{}) {
 	select {
@@ -187,7 +191,7 @@ func (r *running) refresh(ctx context.Context) time.Duration {
 			r.send(g)
 		}
 	}
-	r.d.metrics.SetSynced(r.entry, mechanism, healthy)
+	r.synced.Store(healthy)
 	r.mu.Lock()
 	skipped := map[string]int{}
 	for _, g := range r.last {

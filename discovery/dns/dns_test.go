@@ -59,6 +59,10 @@ func start(t *testing.T, c *Config, reg *prometheus.Registry) (*groups, *discove
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); run.Wait() })
+	// As the targets manager does: the synced metric is the run's word.
+	m.ReportSynced(func() []discovery.EntrySynced {
+		return []discovery.EntrySynced{{Entry: "web", Mechanism: mechanism, Synced: run.Synced()}}
+	})
 	return g, m
 }
 

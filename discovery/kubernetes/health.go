@@ -94,7 +94,7 @@ func (d *Discoverer) healthy(c *cluster, inf *informer) {
 	}
 }
 
-// health keeps probe_exporter_discovery_synced current, recomputed when
+// health keeps the run's synced state (Running.Synced) current, recomputed when
 // an informer's state changes or the work queue drains: 1 only when every
 // informer has listed (and is not relisting), its API server answers,
 // every handler has been given the listed objects, and every group built
@@ -103,7 +103,7 @@ func (r *run) health(ctx context.Context) {
 	var wait <-chan time.Time
 	for {
 		ok, pending := r.synced()
-		r.d.metrics.SetSynced(r.entry, mechanism, ok)
+		r.isSynced.Store(ok)
 		// An informer handing out its listed objects, and handlers being
 		// told them, end with no event: while that is all that is missing,
 		// look again shortly.

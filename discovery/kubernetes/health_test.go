@@ -49,14 +49,11 @@ func TestSyncedWithoutAnEvent(t *testing.T) {
 	wg.Add(1)
 	go func() { defer wg.Done(); r.health(ctx) }()
 	defer func() { cancel(); wg.Wait() }()
-	gauge := func() float64 {
-		mfs, _ := reg.Gather()
-		for _, mf := range mfs {
-			if mf.GetName() == "probe_exporter_discovery_synced" && len(mf.GetMetric()) == 1 {
-				return mf.GetMetric()[0].GetGauge().GetValue()
-			}
+	gauge := func() float64 { // the run's synced state, as Running.Synced reports it
+		if (&running{r: r}).Synced() {
+			return 1
 		}
-		return -1
+		return 0
 	}
 
 	r.kick() // the watch started: the last event there will be

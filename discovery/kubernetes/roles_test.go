@@ -413,7 +413,9 @@ func TestMetricsLint(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	d := New(ctx, Options{}, discovery.NewMetrics(reg), reg)
-	d.metrics.SetSynced("web", mechanism, true)
+	d.metrics.ReportSynced(func() []discovery.EntrySynced {
+		return []discovery.EntrySynced{{Entry: "web", Mechanism: mechanism, Synced: true}}
+	})
 	d.errs.WithLabelValues("pods", "forbidden").Inc()
 	d.events.WithLabelValues("pods", "add").Inc()
 	d.recordSkipped("web", "pod/ns/p", map[string]int{SkipExecProbe: 1})

@@ -80,7 +80,6 @@ func (d *Discoverer) Start(ctx context.Context, entry string, block config.Sourc
 	if cfg.AttachMetadata.Namespace {
 		r.watch("", "namespaces", "", false)
 	}
-	d.metrics.SetSynced(entry, mechanism, false)
 	d.runsMu.Lock()
 	d.runs[r] = true
 	d.runsMu.Unlock()
@@ -125,6 +124,9 @@ type running struct {
 
 func (h *running) Wait() { <-h.stopped }
 
+// Synced reports the run's synced state, as health last computed it.
+func (h *running) Synced() bool { return h.r.isSynced.Load() }
+
 // Resync queues every object of the role again: each group is rebuilt
 // from the caches and sent, with no API call.
 func (h *running) Resync() { h.r.enqueueAll() }
@@ -133,11 +135,13 @@ func (h *running) Resync() { h.r.enqueueAll() }
 type run struct {
 	d     *Discoverer
 	entry string
-	cfg   *Config
-	c     *cluster
-	b     *builder
-	send  func(discovery.Group)
-	queue workqueue.TypedInterface[string]
+	// isSynced is health's last verdict (Running.Synced).
+	isSynced atomic.Bool
+	cfg      *Config
+	c        *cluster
+	b        *builder
+	send     func(discovery.Group)
+	queue    workqueue.TypedInterface[string]
 
 	primary []*informer // the role's own objects
 	related map[string][]*informer
