@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -23,7 +22,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/probe-exporter/probe-exporter/config"
@@ -261,59 +259,6 @@ type Options struct {
 	Forwards []Forward
 }
 
-// Forward is one --port-forward: a probe of container port Remote (a
-// number or one of the container's port names) goes to port Local.
-type Forward struct {
-	Local  int32
-	Remote string
-}
-
-// ParsePortForwards reads --port-forward values in kubectl port-forward's
-// order: LOCAL:REMOTE, or PORT for the same number on both sides.
-func ParsePortForwards(specs []string) ([]Forward, error) {
-	var out []Forward
-	seen := map[string]bool{}
-	for _, spec := range specs {
-		local, remote, found := strings.Cut(spec, ":")
-		if !found {
-			remote = local
-		}
-		n, err := strconv.Atoi(local)
-		if err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("--port-forward %q: LOCAL must be a port number (1-65535); a random local port can't be probed", spec)
-		}
-		if r, err := strconv.Atoi(remote); err == nil {
-			if r < 1 || r > 65535 {
-				return nil, fmt.Errorf("--port-forward %q: REMOTE %d is not a port number (1-65535)", spec, r)
-			}
-		} else if msgs := validation.IsValidPortName(remote); len(msgs) > 0 {
-			return nil, fmt.Errorf("--port-forward %q: REMOTE %q is neither a port number nor a port name: %s", spec, remote, strings.Join(msgs, "; "))
-		}
-		if seen[remote] {
-			return nil, fmt.Errorf("--port-forward %q: container port %s is forwarded twice", spec, remote)
-		}
-		seen[remote] = true
-		out = append(out, Forward{Local: int32(n), Remote: remote})
-	}
-	return out, nil
-}
-
-// forward is the local port a probe of container port n goes to, and
-// whether one does.
-func forward(fs []Forward, n int32, ports []corev1.ContainerPort) (int32, bool) {
-	for _, f := range fs {
-		if f.Remote == strconv.Itoa(int(n)) {
-			return f.Local, true
-		}
-		for _, cp := range ports {
-			if cp.Name != "" && cp.Name == f.Remote && cp.ContainerPort == n {
-				return f.Local, true
-			}
-		}
-	}
-	return 0, false
-}
-
 // Config makes the configuration that runs each container's probes where
 // says, and lists the probes that can't be run from here.
 func Config(cs []Container, where Where, o Options) (*config.Config, []Unrunnable, error) {
@@ -422,30 +367,6 @@ func probeMap(p *corev1.Probe, ports []corev1.ContainerPort) (map[string]any, er
 		}
 	}
 	return m, nil
-}
-
-// forwardPorts points m's handler at the local port its container port
-// is forwarded to.
-func forwardPorts(m map[string]any, fs []Forward, ports []corev1.ContainerPort) error {
-	for _, handler := range []string{"httpGet", "tcpSocket", "grpc"} {
-		h, ok := m[handler].(map[string]any)
-		if !ok {
-			continue
-		}
-		var n int32
-		switch v := h["port"].(type) {
-		case int32:
-			n = v
-		case float64: // a number, as JSON decodes it
-			n = int32(v)
-		}
-		local, ok := forward(fs, n, ports)
-		if !ok {
-			return fmt.Errorf("container port %d is not forwarded (--port-forward LOCAL:%d)", n, n)
-		}
-		h["port"] = local
-	}
-	return nil
 }
 
 // podSelector is how a workload's pods are found: its spec.selector (a

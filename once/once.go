@@ -60,7 +60,12 @@ func Run(ctx context.Context, s state.Reader, synced func() bool, poll time.Dura
 			if dl, ok := ctx.Deadline(); ok {
 				waited = dl.Sub(start)
 			}
-			rs, _ := collect(s, waited.Round(time.Second))
+			if waited >= time.Second {
+				waited = waited.Round(time.Second)
+			} else {
+				waited = waited.Round(time.Millisecond)
+			}
+			rs, _ := collect(s, waited)
 			return rs
 		case <-t.C:
 		}
