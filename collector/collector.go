@@ -44,7 +44,7 @@ func newDescs(names []string) *descs {
 	for i, f := range families {
 		labels := append([]string(nil), names...)
 		if f.results != nil {
-			labels = append(labels, "result")
+			labels = append(labels, series.Result)
 		}
 		d.byFamily[i] = prometheus.NewDesc(f.name, f.help, labels, nil)
 	}

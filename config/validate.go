@@ -13,6 +13,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/allowlist"
 	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/relabel"
+	"github.com/probe-exporter/probe-exporter/series"
 )
 
 // validator checks a defaulted Config. Messages follow Kubernetes'
@@ -54,9 +55,6 @@ var (
 	// IANA_SVC_NAME characters, as Kubernetes IsValidPortName checks them.
 	portNameCharsRE = regexp.MustCompile(`^[-a-z0-9]+$`)
 )
-
-// ReservedLabels are label names the exporter sets itself on per-target series.
-var ReservedLabels = []string{"target", "kind", "address", "result"}
 
 func (v *validator) config(c *Config) {
 	v.probeEndpoint(c)
@@ -214,8 +212,8 @@ func (v *validator) labels(ls map[string]string, path string) {
 			v.invalid(p, k, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
 		case strings.HasPrefix(k, "__"):
 			v.invalid(p, k, "label names starting with __ are reserved")
-		case contains(ReservedLabels, k):
-			v.invalid(p, k, "the exporter sets this label itself (reserved: "+strings.Join(ReservedLabels, ", ")+")")
+		case contains(series.Reserved, k):
+			v.invalid(p, k, "the exporter sets this label itself (reserved: "+strings.Join(series.Reserved, ", ")+")")
 		}
 	}
 }
@@ -459,7 +457,7 @@ func (v *validator) relabel(c *relabel.Config, path string) {
 		}
 		return
 	}
-	if contains(ReservedLabels, c.TargetLabel) {
-		v.invalid(path+".target_label", c.TargetLabel, "the exporter sets this label itself (reserved: "+strings.Join(ReservedLabels, ", ")+")")
+	if contains(series.Reserved, c.TargetLabel) {
+		v.invalid(path+".target_label", c.TargetLabel, "the exporter sets this label itself (reserved: "+strings.Join(series.Reserved, ", ")+")")
 	}
 }

@@ -10,12 +10,34 @@ import (
 	"strings"
 )
 
-// Fixed positions in every Names: the exporter's own labels come first.
+// The label schema: the names the exporter sets itself, and where the
+// fixed ones sit in every Names.
 const (
-	TargetLabel  = 0 // the entry's name
-	KindLabel    = 1 // readiness, liveness, startup
-	AddressLabel = 2 // what the probe reaches
+	// Target, Kind and Address come first in every Names, at TargetLabel,
+	// KindLabel and AddressLabel: the entry's name; readiness, liveness or
+	// startup; what the probe reaches.
+	Target  = "target"
+	Kind    = "kind"
+	Address = "address"
+	// Result is the results counter's own label, written into a probe's
+	// text at ResultAt.
+	Result = "result"
+	// SourceNode and Node are what mesh mode's series carry: the node that
+	// probed, and the node of the pod probed.
+	SourceNode = "source_node"
+	Node       = "node"
+
+	TargetLabel  = 0
+	KindLabel    = 1
+	AddressLabel = 2
 )
+
+// Reserved are the label names no entry or relabeling may set: the
+// exporter sets them itself.
+var Reserved = []string{Target, Kind, Address, Result}
+
+// Fixed is the start of every Names: target, kind, address.
+func Fixed() []string { return []string{Target, Kind, Address} }
 
 // Names are the label names shared by the series of one entry (target,
 // kind, address, then the entry's and its targets' label names): one
@@ -55,7 +77,7 @@ func New(names *Names, values []string) *Labels {
 		if k > 0 {
 			b.WriteByte(',')
 		}
-		if l.resultAt < 0 && names.Names[i] > "result" {
+		if l.resultAt < 0 && names.Names[i] > Result {
 			l.resultAt = b.Len()
 		}
 		b.WriteString(names.Names[i])

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/probe"
+	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"
 )
 
@@ -408,9 +409,9 @@ func Mesh(src state.Reader) []Reach {
 		names, values := st.Labels.Names.Names, st.Labels.Values
 		for i, n := range names {
 			switch n {
-			case "source_node":
+			case series.SourceNode:
 				from = values[i]
-			case "node":
+			case series.Node:
 				to = values[i]
 			}
 		}

@@ -164,7 +164,7 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 			}
 			addr := p.prober.Address(pt)
 			values := make([]string, len(names.Names))
-			values[0], values[1], values[2] = e.cfg.Name, p.kind.String(), addr
+			values[series.TargetLabel], values[series.KindLabel], values[series.AddressLabel] = e.cfg.Name, p.kind.String(), addr
 			for i, n := range names.Names[3:] {
 				values[i+3] = labels[n]
 			}
@@ -257,7 +257,7 @@ func (e *Entry) labelNames(g discovery.Group) *series.Names {
 		extra = append(extra, k)
 	}
 	sort.Strings(extra)
-	names := append([]string{"target", "kind", "address"}, extra...)
+	names := append(series.Fixed(), extra...)
 	joined := strings.Join(names, ",")
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -329,7 +329,7 @@ func (e *Entry) relabel(dt discovery.Target) (discovery.Target, bool) {
 }
 
 func reserved(name string) bool {
-	for _, r := range config.ReservedLabels {
+	for _, r := range series.Reserved {
 		if r == name {
 			return true
 		}

@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/series"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 )
@@ -121,7 +122,7 @@ func (b *builder) endpoint(eps *discoveryv1.EndpointSlice, svcName string, group
 	}
 	if node != "" {
 		m[metaPrefix+"endpointslice_endpoint_node_name"] = node
-		t.Labels["node"] = node
+		t.Labels[series.Node] = node
 	}
 	if r := ep.TargetRef; r != nil && r.Kind == "Node" {
 		b.attachNode(m, r.Name)

@@ -7,6 +7,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/probe-exporter/probe-exporter/probe"
+	"github.com/probe-exporter/probe-exporter/series"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -57,7 +58,7 @@ func (b *builder) pod(pod *corev1.Pod) discovery.Group {
 	b.attachNode(meta, pod.Spec.NodeName)
 	base := map[string]string{"namespace": pod.Namespace, "pod": pod.Name}
 	if pod.Spec.NodeName != "" {
-		base["node"] = pod.Spec.NodeName
+		base[series.Node] = pod.Spec.NodeName
 	}
 	if b.cfg.InheritProbes {
 		return b.inherited(g, pod, host, meta, base)

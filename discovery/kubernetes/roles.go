@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/series"
 )
 
 // Reasons a discovered object yields no target, for
@@ -84,7 +85,7 @@ func (b *builder) onNode(node string) bool {
 
 func (b *builder) defaults(ls map[string]string) map[string]string {
 	if b.sourceNode != "" {
-		ls["source_node"] = b.sourceNode
+		ls[series.SourceNode] = b.sourceNode
 	}
 	return ls
 }
