@@ -264,7 +264,7 @@ func (c *Config) setDefaults() {
 var defaultYAML string
 
 // Default is the embedded default configuration, probing an exporter that
-// listens on port listenPort.
+// listens at host:port, over HTTPS when https is set.
 func Default(host string, port int, https bool) (*Config, error) {
 	scheme := "HTTP"
 	if https {

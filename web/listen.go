@@ -1,6 +1,7 @@
 // Package web owns the exporter's HTTP side: the listeners, the mux and
-// its endpoints (/metrics, /-/healthy, /-/ready, /-/reload, the landing
-// page), ready for more pages (/probe, a status page) as one file each.
+// its endpoints — /metrics (scrapes.go), /-/healthy, /-/ready, /-/reload
+// and the landing page (server.go), /probe (probe.go), the status page
+// and its API (targets.go), the demo target (demo.go), pprof (pprof.go).
 package web
 
 import (

@@ -1,6 +1,8 @@
 // Command probe-exporter runs Kubernetes-style probes against targets and
-// exposes the thresholded results for Prometheus. This file is flags and
-// wiring only.
+// exposes the thresholded results for Prometheus. This file is the
+// exporter's command line: its flags, and the pipeline assembled from them
+// (discovery → targets → scheduler → prober → state → collector → web);
+// once.go, check.go and help.go are the other commands.
 package main
 
 import (
