@@ -519,7 +519,7 @@ targets:
 	}
 	e.eventually(t, "probing and synced", func(mfs map[string]*dto.MetricFamily) bool { return stateIs(target, 1)(mfs) && synced(1)(mfs) }, nil)
 	lists := func(mfs map[string]*dto.MetricFamily) float64 {
-		v, _ := value(mfs, "probe_exporter_discovery_lists_total", map[string]string{"resource": "endpointslices"})
+		v, _ := value(mfs, "probe_exporter_kubernetes_discovery_lists_total", map[string]string{"resource": "endpointslices"})
 		return v
 	}
 	listsBefore := lists(e.scrape(t))
@@ -608,7 +608,7 @@ targets:
 	e := start(t, "--config.file="+path, "--kubeconfig="+k.kubeconfig, "--web.enable-lifecycle")
 	informers := func(want float64) func(map[string]*dto.MetricFamily) bool {
 		return func(mfs map[string]*dto.MetricFamily) bool {
-			v, _ := value(mfs, "probe_exporter_discovery_informers", nil)
+			v, _ := value(mfs, "probe_exporter_kubernetes_discovery_informers", nil)
 			return v == want
 		}
 	}
@@ -651,7 +651,7 @@ targets:
     readinessProbe: {tcpSocket: {port: 80}}
 `)
 	e.eventually(t, "forbidden errors counted", func(mfs map[string]*dto.MetricFamily) bool {
-		v, _ := value(mfs, "probe_exporter_discovery_errors_total", map[string]string{"resource": "pods", "reason": "forbidden"})
+		v, _ := value(mfs, "probe_exporter_kubernetes_discovery_errors_total", map[string]string{"resource": "pods", "reason": "forbidden"})
 		return v > 0
 	}, nil)
 	log := e.log()

@@ -286,8 +286,8 @@ targets:
 	}, nil)
 	before := e.scrape(t)
 	a0, b0 := results(before)
-	informers, _ := value(before, "probe_exporter_discovery_informers", nil)
-	events, _ := value(before, "probe_exporter_discovery_events_total", map[string]string{"resource": "endpointslices", "event": "add"})
+	informers, _ := value(before, "probe_exporter_kubernetes_discovery_informers", nil)
+	events, _ := value(before, "probe_exporter_kubernetes_discovery_events_total", map[string]string{"resource": "endpointslices", "event": "add"})
 
 	writeConfig(t, path, cfg(20))
 	if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -309,10 +309,10 @@ targets:
 		}
 	})
 	after := e.scrape(t)
-	if v, _ := value(after, "probe_exporter_discovery_informers", nil); v != informers {
+	if v, _ := value(after, "probe_exporter_kubernetes_discovery_informers", nil); v != informers {
 		t.Errorf("informers %v -> %v", informers, v)
 	}
-	if v, _ := value(after, "probe_exporter_discovery_events_total", map[string]string{"resource": "endpointslices", "event": "add"}); v != events {
+	if v, _ := value(after, "probe_exporter_kubernetes_discovery_events_total", map[string]string{"resource": "endpointslices", "event": "add"}); v != events {
 		t.Errorf("the watches restarted: add events %v -> %v", events, v)
 	}
 	_ = os.Remove

@@ -669,8 +669,8 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 	checkQueriesParse(t, dash.Panels)
 	known := map[string]bool{
-		"probe_exporter_discovery_synced": true, "probe_exporter_discovery_errors_total": true,
-		"probe_exporter_discovery_events_total": true, "probe_exporter_discovery_skipped": true,
+		"probe_exporter_discovery_synced": true, "probe_exporter_kubernetes_discovery_errors_total": true,
+		"probe_exporter_kubernetes_discovery_events_total": true, "probe_exporter_discovery_skipped": true,
 	}
 	families, err := os.ReadFile("testdata/families.golden")
 	if err != nil {

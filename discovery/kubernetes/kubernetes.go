@@ -60,19 +60,19 @@ func New(ctx context.Context, o Options, metrics *discovery.Metrics, reg prometh
 		opts: o, log: o.Logger, ctx: ctx, metrics: metrics,
 		clusters: map[string]*cluster{},
 		informers: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "probe_exporter_discovery_informers",
+			Name: "probe_exporter_kubernetes_discovery_informers",
 			Help: "Kubernetes watches running: one per resource, namespace and field selector, shared by entries.",
 		}),
 		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "probe_exporter_discovery_errors_total",
+			Name: "probe_exporter_kubernetes_discovery_errors_total",
 			Help: "Failed list or watch calls to the Kubernetes API, by resource and reason (forbidden, unreachable, other).",
 		}, []string{"resource", "reason"}),
 		lists: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "probe_exporter_discovery_lists_total",
+			Name: "probe_exporter_kubernetes_discovery_lists_total",
 			Help: "Complete Kubernetes lists made, by resource: one per informer at start, and one each time a watch expired (410 Gone) or could not resume.",
 		}, []string{"resource"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "probe_exporter_discovery_events_total",
+			Name: "probe_exporter_kubernetes_discovery_events_total",
 			Help: "Kubernetes object changes seen, by resource and event (add, update, delete).",
 		}, []string{"resource", "event"}),
 		skipped: map[string]*skips{},
