@@ -94,6 +94,11 @@ func (d *Discoverer) cluster(cfg *Config) (*cluster, error) {
 	if c, ok := d.clusters[key]; ok {
 		return c, nil
 	}
+	if d.opts.Client != nil {
+		c := &cluster{name: "client", client: d.opts.Client, informers: map[informerKey]*informer{}}
+		d.clusters[key] = c
+		return c, nil
+	}
 	rc, err := d.restConfig(cfg)
 	if err != nil {
 		return nil, err

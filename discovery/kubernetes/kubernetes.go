@@ -12,8 +12,10 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/probe-exporter/probe-exporter/discovery"
 )
 
 // Options configure the Kubernetes discoverer.
@@ -27,6 +29,10 @@ type Options struct {
 	// UserAgent identifies the exporter to the API server.
 	UserAgent string
 	Logger    *slog.Logger
+	// Client, when set, is the API every entry uses, whatever its
+	// kubeconfig: for tests of the wiring on client-go's fake clientset,
+	// which need neither an API server nor root.
+	Client kubernetes.Interface
 }
 
 // Discoverer runs Kubernetes discovery for any number of entries.
