@@ -76,4 +76,3 @@ func TestWiring(t *testing.T) {
 	}
 	await.True(t, "the deletion", func() bool { return addresses() == "" })
 }
-
