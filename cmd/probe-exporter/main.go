@@ -38,7 +38,6 @@ import (
 	"github.com/probe-exporter/probe-exporter/discovery/kubernetes"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/reload"
-	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/targets"
 	exporterweb "github.com/probe-exporter/probe-exporter/web"
 )
@@ -165,31 +164,15 @@ func run(args []string) int {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("probe_exporter"),
 	)
-	// Exec probes' leftovers (a daemonized grandchild, an orphan when we
-	// are PID 1) are re-parented to us, reaped and killed.
-	reaper, err := prober.StartReaper()
-	if err != nil {
-		logger.Warn("exec probes' escaped descendants will not be reaped", "err", err)
-	} else {
-		registerReaper(reg, reaper)
-	}
-	nw := dns.network(reg, logger)
-	probers := prober.NewEnv(prober.EnvOptions{Version: version.Version, ExecEnv: *execEnv, Reaper: reaper, Resolvers: nw.pool, Resolv: nw.conf})
-	sched := scheduler.New(scheduler.Options{MaxInFlight: *maxInFlight, Logger: logger}, reg)
+	p := newPipeline(pipelineOptions{logger: logger, schedLogger: logger, dns: dns, execEnv: *execEnv, maxInFlight: *maxInFlight,
+		kubeconfig: *kubeconfig, nodeName: *nodeName, shard: *shard, totalShards: *totalShards}, reg)
+	defer p.close()
+	probers, sched, mgr := p.probers, p.sched, p.mgr
 	// Per-probe series have their own registry: /metrics writes them
 	// directly for the text formats and uses it only for protobuf.
 	probes := collector.New(sched)
 	probeReg := prometheus.NewRegistry()
 	probeReg.MustRegister(probes)
-	kubeCtx, stopKube := context.WithCancel(context.Background())
-	defer stopKube()
-	discoveryMetrics := discovery.NewMetrics(reg)
-	mgr := targets.NewManager(sched, targets.Options{
-		Probers: probers,
-		Sources: discoverers(kubeCtx, *kubeconfig, *nodeName, nw, logger, discoveryMetrics, reg),
-		Metrics: discoveryMetrics, Shard: *shard, TotalShards: *totalShards,
-	})
-	defer mgr.Close()
 	// The running configuration, for /probe's modules and allowlist.
 	var running atomic.Pointer[config.Config]
 	apply := func(c *config.Config) error {
@@ -293,9 +276,7 @@ func run(args []string) int {
 	case <-shutdownCtx.Done():
 		logger.Warn("probes still running at shutdown")
 	}
-	if reaper != nil {
-		reaper.Stop()
-	}
+	p.stopReaper()
 	logger.Info("probing stopped", "took", time.Since(stopping).Round(time.Millisecond))
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		_ = srv.Close()

@@ -8,14 +8,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/version"
 
 	"github.com/probe-exporter/probe-exporter/config"
-	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/probe-exporter/probe-exporter/once"
-	"github.com/probe-exporter/probe-exporter/prober"
-	"github.com/probe-exporter/probe-exporter/scheduler"
-	"github.com/probe-exporter/probe-exporter/targets"
 )
 
 // onceOptions are the flags --once reads.
@@ -63,22 +58,14 @@ func runOnceMode(o onceOptions, stdout, stderr io.Writer, logger *slog.Logger) i
 // probeOnce runs cfg's probes until their thresholds answer, prints them
 // with extra (answers known without probing) and returns the exit code.
 func probeOnce(cfg *config.Config, extra []once.Result, o onceOptions, stdout, stderr io.Writer, logger *slog.Logger) int {
-	reaper, err := prober.StartReaper()
-	if err == nil {
-		defer reaper.Stop()
-	}
-	reg := prometheus.NewRegistry()
-	nw := o.dns.network(reg, logger)
-	probers := prober.NewEnv(prober.EnvOptions{Version: version.Version, ExecEnv: o.execEnv, Reaper: reaper, Resolvers: nw.pool, Resolv: nw.conf})
 	// State changes would be noise on a terminal: the table says it all.
-	sched := scheduler.New(scheduler.Options{MaxInFlight: o.maxInFlight, NoStartupJitter: true}, reg)
+	p := newPipeline(pipelineOptions{logger: logger, dns: o.dns, execEnv: o.execEnv, maxInFlight: o.maxInFlight,
+		noStartupJitter: true, kubeconfig: o.kubeconfig, nodeName: o.nodeName}, prometheus.NewRegistry())
+	defer p.stopReaper()
+	defer p.close()
+	sched, mgr := p.sched, p.mgr
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	dm := discovery.NewMetrics(reg)
-	mgr := targets.NewManager(sched, targets.Options{
-		Probers: probers, Sources: discoverers(ctx, o.kubeconfig, o.nodeName, nw, logger, dm, reg), Metrics: dm,
-	})
-	defer mgr.Close()
 	if err := mgr.Apply(cfg); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitCantRun
