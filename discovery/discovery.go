@@ -83,6 +83,20 @@ type Discoverer interface {
 	Start(ctx context.Context, entry string, block config.Source, send func(Group)) (Running, error)
 }
 
+// Host is what a source's start-up checks know of where the exporter
+// runs.
+type Host struct {
+	// NodeName is --node-name ($NODE_NAME): the exporter's node.
+	NodeName string
+}
+
+// Preflight is a discovery block with checks of where it runs, beyond
+// its own validation: made by its Discoverer's Start and by
+// --config.check alike, so that the check says what start would refuse.
+type Preflight interface {
+	Preflight(Host) error
+}
+
 // Running is a started dynamic source.
 type Running interface {
 	// Synced reports whether the source has everything it found

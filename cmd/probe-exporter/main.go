@@ -341,7 +341,7 @@ func (b *boundedInt) Set(s string) error {
 func (b *boundedInt) String() string { return strconv.Itoa(b.n) }
 
 // discoveredBy is the entry's source block if it is a B.
-func discoveredBy[B config.Source](t *config.Entry) (B, bool) {
+func discoveredBy[B any](t *config.Entry) (B, bool) {
 	var zero B
 	if t.Discovered == nil {
 		return zero, false
@@ -391,8 +391,10 @@ func checkConfig(file, nodeName string) int {
 			if _, err := targets.NewEntry(t, prober.NewEnv(prober.EnvOptions{})); err != nil {
 				problems = append(problems, err.Error())
 			}
-			if k, ok := discoveredBy[*kubernetes.Config](t); ok && k.NeedsNodeName() && nodeName == "" {
-				problems = append(problems, fmt.Sprintf("target %q: scope %s needs the node name: --node-name or $NODE_NAME (the downward API's spec.nodeName); the exporter would not start", t.Name, k.Scope))
+			if p, ok := discoveredBy[discovery.Preflight](t); ok {
+				if err := p.Preflight(discovery.Host{NodeName: nodeName}); err != nil {
+					problems = append(problems, fmt.Sprintf("target %q: %v; the exporter would not start", t.Name, err))
+				}
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/discovery"
 )
 
 // The kubernetes: block of an entry is this package's: registered here,
@@ -157,6 +158,15 @@ func (k *Config) Validate(v config.Checker, path string) {
 
 // NeedsNodeName: scope node and mesh need to know this exporter's node.
 func (k *Config) NeedsNodeName() bool { return k.Scope != ScopeCluster }
+
+// Preflight is what Start would refuse (discovery.Preflight): scope node
+// and mesh without the exporter's node name.
+func (k *Config) Preflight(h discovery.Host) error {
+	if k.NeedsNodeName() && h.NodeName == "" {
+		return fmt.Errorf("scope %s needs the node name: --node-name or $NODE_NAME (the downward API's spec.nodeName)", k.Scope)
+	}
+	return nil
+}
 
 func quoteAll(ss []string) string {
 	q := make([]string, len(ss))

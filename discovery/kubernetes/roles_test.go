@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/probe-exporter/probe-exporter/probe"
@@ -676,4 +677,36 @@ func TestPrometheusRules(t *testing.T) {
 			t.Errorf("unknown node: %d targets, skipped %v", len(g.Targets), g.Skipped)
 		}
 	})
+}
+
+// TestPreflight: what Start refuses, --config.check says, through the one
+// check the block carries (discovery.Preflight).
+func TestPreflight(t *testing.T) {
+	t.Parallel()
+	var _ discovery.Preflight = (*Config)(nil)
+	for _, c := range []struct {
+		scope, node string
+		fails       bool
+	}{
+		{ScopeCluster, "", false},
+		{ScopeNode, "", true},
+		{ScopeMesh, "", true},
+		{ScopeMesh, "node-a", false},
+	} {
+		cfg := &Config{Role: RolePod, Scope: c.scope}
+		err := cfg.Preflight(discovery.Host{NodeName: c.node})
+		if (err != nil) != c.fails {
+			t.Errorf("scope %s, node %q: %v", c.scope, c.node, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		d := New(ctx, Options{NodeName: c.node, Client: fake.NewSimpleClientset()}, discovery.NewMetrics(nil), nil)
+		run, startErr := d.Start(ctx, "pods", cfg, func(discovery.Group) {})
+		if (startErr != nil) != c.fails || (startErr != nil && !strings.Contains(startErr.Error(), err.Error())) {
+			t.Errorf("scope %s, node %q: Start says %v, the check %v", c.scope, c.node, startErr, err)
+		}
+		cancel()
+		if run != nil {
+			run.Wait()
+		}
+	}
 }

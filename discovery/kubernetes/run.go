@@ -34,8 +34,8 @@ func (d *Discoverer) Start(ctx context.Context, entry string, block config.Sourc
 	if !ok {
 		return nil, fmt.Errorf("target %q: not a kubernetes block: %T", entry, block)
 	}
-	if cfg.NeedsNodeName() && d.opts.NodeName == "" {
-		return nil, fmt.Errorf("target %q: scope %s needs the node name: --node-name or $NODE_NAME (the downward API's spec.nodeName)", entry, cfg.Scope)
+	if err := cfg.Preflight(discovery.Host{NodeName: d.opts.NodeName}); err != nil {
+		return nil, fmt.Errorf("target %q: %w", entry, err)
 	}
 	c, err := d.cluster(cfg)
 	if err != nil {
