@@ -49,26 +49,27 @@ func (s *Scheduler) Run(ctx context.Context) {
 }
 
 // skipLocked applies the kubelet's doProbe checks that come before probing
-// (initial delay, startup gating, on hold). A skipped tick is rescheduled
-// for the next period; an on-hold probe is not rescheduled at all.
+// (state.Gate: on hold, initial delay, startup gating). A skipped tick is
+// rescheduled for the next period; an on-hold probe is not rescheduled.
 func (s *Scheduler) skipLocked(w *worker, now time.Time) bool {
+	g := state.Gate{Kind: w.spec.Kind, Age: now.Sub(w.t.appeared), InitialDelaySeconds: int32(w.spec.InitialDelay / time.Second), Started: true}
 	w.mu.Lock()
-	hold := w.rec.OnHold()
+	g.OnHold = w.rec.OnHold()
 	w.mu.Unlock()
-	if hold {
+	if su := w.t.startup; su != nil && su != w {
+		su.mu.Lock()
+		g.Started = su.rec.Value() == state.Success
+		su.mu.Unlock()
+	}
+	switch g.Decide() {
+	case state.Hold:
 		return true
-	}
-	skip := int64(now.Sub(w.t.appeared)/time.Second) < int64(w.spec.InitialDelay/time.Second)
-	if g := w.t.startup; !skip && g != nil && g != w {
-		g.mu.Lock()
-		skip = g.rec.Value() != state.Success
-		g.mu.Unlock()
-	}
-	if skip {
+	case state.Skip:
 		w.next = nextTick(w.next, w.spec.Period, now)
 		heap.Push(&s.queue, w)
+		return true
 	}
-	return skip
+	return false
 }
 
 // nextTick is the next tick of a ticker of period p started at planned:
