@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/probe-exporter/probe-exporter/probe"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -62,26 +63,24 @@ func forward(fs []Forward, n int32, ports []corev1.ContainerPort) (int32, bool) 
 	return 0, false
 }
 
-// forwardPorts points m's handler at the local port its container port
+// forwardPorts points p's handler at the local port its container port
 // is forwarded to.
-func forwardPorts(m map[string]any, fs []Forward, ports []corev1.ContainerPort) error {
-	for _, handler := range []string{"httpGet", "tcpSocket", "grpc"} {
-		h, ok := m[handler].(map[string]any)
-		if !ok {
-			continue
-		}
-		var n int32
-		switch v := h["port"].(type) {
-		case int32:
-			n = v
-		case float64: // a number, as JSON decodes it
-			n = int32(v)
-		}
-		local, ok := forward(fs, n, ports)
-		if !ok {
-			return fmt.Errorf("container port %d is not forwarded (--port-forward LOCAL:%d)", n, n)
-		}
-		h["port"] = local
+func forwardPorts(p *probe.Probe, fs []Forward, ports []corev1.ContainerPort) error {
+	var n *int32
+	switch {
+	case p.HTTPGet != nil:
+		n = &p.HTTPGet.Port.IntVal
+	case p.TCPSocket != nil:
+		n = &p.TCPSocket.Port.IntVal
+	case p.GRPC != nil:
+		n = &p.GRPC.Port
+	default:
+		return nil
 	}
+	local, ok := forward(fs, *n, ports)
+	if !ok {
+		return fmt.Errorf("container port %d is not forwarded (--port-forward LOCAL:%d)", *n, *n)
+	}
+	*n = local
 	return nil
 }

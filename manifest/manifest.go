@@ -5,7 +5,6 @@
 package manifest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -296,7 +295,8 @@ func Config(cs []Container, where Where, o Options) (*config.Config, []Unrunnabl
 		for _, k := range kinds {
 			p := c.Probes[k]
 			reason := ""
-			m, err := probeMap(p, c.Ports)
+			m := probe.FromCore(p)
+			err := resolveNamedPorts(m, c.Ports)
 			own := ownHost(p)
 			switch {
 			case p.Exec != nil:
@@ -337,36 +337,38 @@ func Config(cs []Container, where Where, o Options) (*config.Config, []Unrunnabl
 	return cfg, skipped, nil
 }
 
-// probeMap is p as our configuration spells it (the same schema), with
-// named ports resolved from the container's ports, as the kubelet does.
-func probeMap(p *corev1.Probe, ports []corev1.ContainerPort) (map[string]any, error) {
-	data, err := json.Marshal(p)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, err
-	}
-	for _, handler := range []string{"httpGet", "tcpSocket", "grpc"} {
-		h, ok := m[handler].(map[string]any)
-		if !ok {
+// resolveNamedPorts replaces a probe's named port with the number the
+// container's ports give it, as the kubelet does.
+func resolveNamedPorts(p *probe.Probe, ports []corev1.ContainerPort) error {
+	for _, port := range []*probe.IntOrString{httpPort(p), tcpPort(p)} {
+		if port == nil || !port.IsString {
 			continue
 		}
-		if name, ok := h["port"].(string); ok {
-			n, found := int32(0), false
-			for _, cp := range ports {
-				if cp.Name == name {
-					n, found = cp.ContainerPort, true
-				}
+		found := false
+		for _, cp := range ports {
+			if cp.Name == port.StrVal {
+				*port, found = probe.IntOrString{IntVal: cp.ContainerPort}, true
 			}
-			if !found {
-				return nil, fmt.Errorf("unable to find port %q in the container's ports", name)
-			}
-			h["port"] = n
+		}
+		if !found {
+			return fmt.Errorf("unable to find port %q in the container's ports", port.StrVal)
 		}
 	}
-	return m, nil
+	return nil
+}
+
+func httpPort(p *probe.Probe) *probe.IntOrString {
+	if p.HTTPGet == nil {
+		return nil
+	}
+	return &p.HTTPGet.Port
+}
+
+func tcpPort(p *probe.Probe) *probe.IntOrString {
+	if p.TCPSocket == nil {
+		return nil
+	}
+	return &p.TCPSocket.Port
 }
 
 // podSelector is how a workload's pods are found: its spec.selector (a

@@ -9,7 +9,6 @@ import (
 	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/series"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 func containerID(statuses []corev1.ContainerStatus, name string) string {
@@ -168,7 +167,7 @@ func (b *builder) inherited(g discovery.Group, pod *corev1.Pod, host string, met
 			if pod.DeletionTimestamp != nil && kp.kind != probe.Readiness {
 				continue // the kubelet stops liveness and startup of a deleted pod
 			}
-			probes = append(probes, config.KindProbe{Kind: kp.kind, Probe: convertProbe(kp.p)})
+			probes = append(probes, config.KindProbe{Kind: kp.kind, Probe: probe.FromCore(kp.p)})
 		}
 		if len(probes) == 0 {
 			continue
@@ -192,38 +191,4 @@ func (b *builder) inherited(g discovery.Group, pod *corev1.Pod, host string, met
 		})
 	}
 	return g
-}
-
-// convertProbe copies a core/v1 Probe into our schema and applies the
-// API defaults (already applied by the API server, but a zero must never
-// reach a prober).
-func convertProbe(p *corev1.Probe) *probe.Probe {
-	out := &probe.Probe{
-		InitialDelaySeconds:           p.InitialDelaySeconds,
-		TimeoutSeconds:                p.TimeoutSeconds,
-		PeriodSeconds:                 p.PeriodSeconds,
-		SuccessThreshold:              p.SuccessThreshold,
-		FailureThreshold:              p.FailureThreshold,
-		TerminationGracePeriodSeconds: p.TerminationGracePeriodSeconds,
-	}
-	port := func(v intstr.IntOrString) probe.IntOrString {
-		if v.Type == intstr.String {
-			return probe.IntOrString{IsString: true, StrVal: v.StrVal}
-		}
-		return probe.IntOrString{IntVal: v.IntVal}
-	}
-	switch {
-	case p.HTTPGet != nil:
-		h := &probe.HTTPGetAction{Path: p.HTTPGet.Path, Port: port(p.HTTPGet.Port), Host: p.HTTPGet.Host, Scheme: string(p.HTTPGet.Scheme)}
-		for _, hd := range p.HTTPGet.HTTPHeaders {
-			h.HTTPHeaders = append(h.HTTPHeaders, probe.HTTPHeader{Name: hd.Name, Value: hd.Value})
-		}
-		out.HTTPGet = h
-	case p.TCPSocket != nil:
-		out.TCPSocket = &probe.TCPSocketAction{Port: port(p.TCPSocket.Port), Host: p.TCPSocket.Host}
-	case p.GRPC != nil:
-		out.GRPC = &probe.GRPCAction{Port: p.GRPC.Port, Service: p.GRPC.Service}
-	}
-	out.SetDefaults()
-	return out
 }
