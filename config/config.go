@@ -101,40 +101,6 @@ type StaticHost struct {
 	Labels map[string]string `yaml:"labels"`
 }
 
-// Kind is readiness, liveness or startup: the one probe kind type of the
-// exporter, from the config file to the series' kind label.
-type Kind uint8
-
-// Probe kinds.
-const (
-	Readiness Kind = iota
-	Liveness
-	Startup
-)
-
-func (k Kind) String() string {
-	switch k {
-	case Liveness:
-		return "liveness"
-	case Startup:
-		return "startup"
-	}
-	return "readiness"
-}
-
-// ParseKind is the inverse of Kind.String.
-func ParseKind(s string) (Kind, error) {
-	switch s {
-	case "readiness":
-		return Readiness, nil
-	case "liveness":
-		return Liveness, nil
-	case "startup":
-		return Startup, nil
-	}
-	return 0, fmt.Errorf("unknown probe kind %q", s)
-}
-
 // KindProbe is a probe block together with its kind.
 type KindProbe struct {
 	Kind  probe.Kind

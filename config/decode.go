@@ -10,8 +10,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/probe-exporter/probe-exporter/probe"
 	"gopkg.in/yaml.v3"
+
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 type position struct{ line, column int }

@@ -3,9 +3,10 @@ package discovery
 import (
 	"testing"
 
-	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/probe-exporter/probe-exporter/config"
 )
 
 func TestStatic(t *testing.T) {

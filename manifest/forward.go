@@ -5,9 +5,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/probe-exporter/probe-exporter/probe"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 // Forward is one --port-forward: a probe of container port Remote (a

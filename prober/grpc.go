@@ -8,13 +8,14 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/probe"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 // grpcProber is the kubelet's grpcProber: grpc.health.v1 Check, plaintext,

@@ -5,9 +5,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/state"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/internal/await"
 	"github.com/probe-exporter/probe-exporter/probe"
-
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/probe-exporter/probe-exporter/config"
@@ -18,7 +19,6 @@ import (
 	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestMain(m *testing.M) {

@@ -1,10 +1,11 @@
 package kubernetes
 
 import (
-	"github.com/probe-exporter/probe-exporter/discovery"
-	"github.com/probe-exporter/probe-exporter/series"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/series"
 )
 
 // endpointSlice: one target per endpoint address and port. Not-ready and

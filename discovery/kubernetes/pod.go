@@ -4,11 +4,12 @@ import (
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/series"
-	corev1 "k8s.io/api/core/v1"
 )
 
 func containerID(statuses []corev1.ContainerStatus, name string) string {

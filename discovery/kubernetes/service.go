@@ -4,8 +4,9 @@ import (
 	"net"
 	"strings"
 
-	"github.com/probe-exporter/probe-exporter/discovery"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/probe-exporter/probe-exporter/discovery"
 )
 
 // service: one target per Service port, at the address the config chose.

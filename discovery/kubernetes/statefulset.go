@@ -3,8 +3,9 @@ package kubernetes
 import (
 	"fmt"
 
-	"github.com/probe-exporter/probe-exporter/discovery"
 	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/probe-exporter/probe-exporter/discovery"
 )
 
 // statefulSet: every ordinal's stable DNS name, whether its pod exists or

@@ -1,4 +1,4 @@
-package config
+package probe
 
 import "testing"
 
