@@ -34,8 +34,6 @@ import (
 	"github.com/probe-exporter/probe-exporter/collector"
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
-	dnsdiscovery "github.com/probe-exporter/probe-exporter/discovery/dns"
-	"github.com/probe-exporter/probe-exporter/discovery/kubernetes"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/reload"
 	"github.com/probe-exporter/probe-exporter/targets"
@@ -283,16 +281,6 @@ func run(args []string) int {
 	}
 	logger.Info("stopped", "took", time.Since(stopping).Round(time.Millisecond))
 	return code
-}
-
-// discoverers are every discovery mechanism, by its config block's key:
-// a new mechanism is one line here.
-func discoverers(ctx context.Context, kubeconfig, nodeName string, nw network, logger *slog.Logger, m *discovery.Metrics, reg prometheus.Registerer) map[string]discovery.Discoverer {
-	return map[string]discovery.Discoverer{
-		"kubernetes": kubernetes.New(ctx, kubernetes.Options{Kubeconfig: kubeconfig, NodeName: nodeName,
-			UserAgent: "probe-exporter/" + version.Version, Logger: logger}, m, reg),
-		"dns": dnsdiscovery.New(dnsdiscovery.Options{Resolvers: nw.pool, Resolv: &nw.conf, Logger: logger}, m, reg),
-	}
 }
 
 // shutdownBudget is how long SIGTERM may take.

@@ -8,6 +8,10 @@ import (
 	"github.com/prometheus/common/version"
 
 	"github.com/probe-exporter/probe-exporter/discovery"
+	// The discovery mechanisms: each registers its block and runtime (a
+	// new mechanism is its folder and one line here).
+	_ "github.com/probe-exporter/probe-exporter/discovery/dns"
+	_ "github.com/probe-exporter/probe-exporter/discovery/kubernetes"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/targets"
@@ -61,7 +65,9 @@ func newPipeline(o pipelineOptions, reg prometheus.Registerer) *pipeline {
 	dm := discovery.NewMetrics(reg)
 	p.mgr = targets.NewManager(p.sched, targets.Options{
 		Probers: p.probers,
-		Sources: discoverers(ctx, o.kubeconfig, o.nodeName, nw, o.logger, dm, reg),
+		Sources: discovery.Discoverers(discovery.Deps{Ctx: ctx, Kubeconfig: o.kubeconfig, NodeName: o.nodeName,
+			UserAgent: "probe-exporter/" + version.Version, Resolvers: nw.pool, Resolv: &nw.conf,
+			Logger: o.logger, Metrics: dm, Registerer: reg}),
 		Metrics: dm, Shard: o.shard, TotalShards: o.totalShards,
 	})
 	return p

@@ -11,12 +11,16 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/probe-exporter/probe-exporter/config"
+	"github.com/probe-exporter/probe-exporter/discovery"
 )
 
 const mechanism = "dns"
 
+// The dns: mechanism, registered once: an entry's block and its runtime.
 func init() {
-	config.RegisterSource(mechanism, func() config.Source { return &Config{} })
+	discovery.Register(mechanism, func() config.Source { return &Config{} }, func(d discovery.Deps) discovery.Discoverer {
+		return New(Options{Resolvers: d.Resolvers, Resolv: d.Resolv, Logger: d.Logger}, d.Metrics, d.Registerer)
+	})
 }
 
 // Config is an entry's dns: block, named as Prometheus' dns_sd_configs.

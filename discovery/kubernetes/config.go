@@ -12,10 +12,12 @@ import (
 	"github.com/probe-exporter/probe-exporter/discovery"
 )
 
-// The kubernetes: block of an entry is this package's: registered here,
-// decoded, defaulted and validated by its own methods.
+// The kubernetes: mechanism, registered once: an entry's block (decoded,
+// defaulted and validated by its own methods) and its runtime.
 func init() {
-	config.RegisterSource(mechanism, func() config.Source { return &Config{} })
+	discovery.Register(mechanism, func() config.Source { return &Config{} }, func(d discovery.Deps) discovery.Discoverer {
+		return New(d.Ctx, Options{Kubeconfig: d.Kubeconfig, NodeName: d.NodeName, UserAgent: d.UserAgent, Logger: d.Logger}, d.Metrics, d.Registerer)
+	})
 }
 
 // Config is an entry's kubernetes: block: which cluster, which objects,
