@@ -74,8 +74,8 @@ type Entry struct {
 
 	// Exactly one source of targets: static hosts, or a registered
 	// discovery source's block (kubernetes: ...), decoded into Discovered.
-	Static     []StaticHost `yaml:"static"`
-	Discovered *Discovered  `yaml:"-"`
+	Static     StaticList  `yaml:"static"`
+	Discovered *Discovered `yaml:"-"`
 
 	// IPFamily is the address family a probed name resolves to: IPv4 or
 	// IPv6 asks for A or AAAA records only; unset asks for both and dials
@@ -90,6 +90,30 @@ type Entry struct {
 	ReadinessProbe *probe.Probe `yaml:"readinessProbe"`
 	LivenessProbe  *probe.Probe `yaml:"livenessProbe"`
 	StartupProbe   *probe.Probe `yaml:"startupProbe"`
+}
+
+// StaticList is an entry's static: hosts. It is the block of the static
+// source, which every entry without a discovery block runs (Source).
+type StaticList []StaticHost
+
+// StaticMechanism names the static source, as a registered block's key
+// names its mechanism.
+const StaticMechanism = "static"
+
+// SetDefaults: static hosts have none.
+func (StaticList) SetDefaults() {}
+
+// Validate: static hosts are validated with their entry (validator.target),
+// since whether a probe may omit its port depends on every host.
+func (StaticList) Validate(Checker, string) {}
+
+// Source is what the entry's targets come from: its discovery block, or
+// its static list.
+func (t *Entry) Source() *Discovered {
+	if t.Discovered != nil {
+		return t.Discovered
+	}
+	return &Discovered{Mechanism: StaticMechanism, Config: t.Static}
 }
 
 // StaticHost is one host of a static target list.

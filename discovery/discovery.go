@@ -1,14 +1,16 @@
 // Package discovery turns configuration into sets of things to probe. Each
 // source yields a Group keyed by a stable Source name, as Prometheus'
 // discovery does: a consumer replaces what it had for that Source and never
-// diffs whole worlds. Static lists are the first source; Kubernetes and DNS
-// plug in with the same shape.
+// diffs whole worlds. Static lists are a source like the others
+// (static.go); Kubernetes and DNS register theirs (Register), and Manager
+// runs them all.
 package discovery
 
 import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/config"
@@ -19,7 +21,7 @@ type Target struct {
 	// ID identifies the target within its group across changes of its
 	// labels, so that its probe state survives them. Empty: derived from
 	// host, port and labels.
-	ID string
+	ID ID
 	// Host is an IP address or DNS name.
 	Host string
 	// Port is the target's own port, 0 if it has none.
@@ -112,17 +114,29 @@ type Running interface {
 	Resync()
 }
 
-// Static returns the group of a static target entry.
-func Static(entry *config.Entry) Group {
-	g := Group{Source: "static/" + entry.Name, Targets: make([]Target, 0, len(entry.Static))}
-	// A host's identity is its host and port (and which of the hosts with
-	// that host and port it is): editing its labels keeps its state.
-	seen := map[string]int{}
-	for _, h := range entry.Static {
-		hp := h.Host + "|" + strconv.Itoa(int(h.Port))
-		id := hp + "|" + strconv.Itoa(seen[hp])
-		seen[hp]++
-		g.Targets = append(g.Targets, Target{ID: id, Host: h.Host, Port: h.Port, Labels: h.Labels})
+// ID is a target's identity within its group: what stays the same while
+// the thing it names does (a container and its port, a record's target
+// and port).
+type ID string
+
+// idSeparator joins an ID's parts.
+const idSeparator = "|"
+
+// IDOf joins parts into an ID. A part that holds the separator (or a
+// quote) is quoted, so that different parts never make the same ID.
+func IDOf(parts ...string) ID {
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString(idSeparator)
+		}
+		if strings.ContainsAny(p, idSeparator+`"`) {
+			p = strconv.Quote(p)
+		}
+		b.WriteString(p)
 	}
-	return g
+	return ID(b.String())
 }
+
+// String is the ID as logs show it.
+func (id ID) String() string { return string(id) }

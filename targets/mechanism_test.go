@@ -63,7 +63,7 @@ func TestNewMechanism(t *testing.T) {
 	}
 	cfg := load(t, "targets: [{name: l, list: {hosts: [10.0.0.1, 10.0.0.2]}, readinessProbe: {tcpSocket: {}}}]\n")
 	r := recorder{}
-	m := NewManager(r, Options{Sources: discovery.Discoverers(discovery.Deps{Ctx: context.Background()})})
+	m := NewManager(r, Options{Discovery: discovery.NewManager(discovery.Discoverers(discovery.Deps{Ctx: context.Background()}), nil)})
 	defer m.Close()
 	if err := m.Apply(cfg); err != nil {
 		t.Fatal(err)

@@ -153,9 +153,9 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 			labels[k] = v
 		}
 		probes := e.probesFor(dt)
-		t := scheduler.Target{Key: dt.ID, Since: dt.Since, Specs: make([]scheduler.Spec, 0, len(probes))}
+		t := scheduler.Target{Key: string(dt.ID), Since: dt.Since, Specs: make([]scheduler.Spec, 0, len(probes))}
 		if t.Key == "" {
-			t.Key = key(dt)
+			t.Key = string(key(dt))
 		}
 		for _, p := range probes {
 			pt := &prober.Target{Host: dt.Host, Port: dt.Port, NamedPorts: dt.NamedPorts}
@@ -357,21 +357,20 @@ func (e *Entry) vars(t discovery.Target, kind probe.Kind, labels map[string]stri
 	return v
 }
 
-// key is a discovered target's identity within its group.
-func key(t discovery.Target) string {
-	var b strings.Builder
-	b.WriteString(t.Host)
-	b.WriteByte('|')
-	b.WriteString(strconv.Itoa(int(t.Port)))
+// key is a discovered target's identity within its group when its
+// source gives none: its host, port and labels.
+func key(t discovery.Target) discovery.ID {
+	parts := make([]string, 0, 2+2*len(t.Labels))
+	parts = append(parts, t.Host, strconv.Itoa(int(t.Port)))
 	ks := make([]string, 0, len(t.Labels))
 	for k := range t.Labels {
 		ks = append(ks, k)
 	}
 	sort.Strings(ks)
 	for _, k := range ks {
-		fmt.Fprintf(&b, "|%s=%q", k, t.Labels[k])
+		parts = append(parts, k, t.Labels[k])
 	}
-	return b.String()
+	return discovery.IDOf(parts...)
 }
 
 func seconds(s int32) time.Duration { return time.Duration(s) * time.Second }

@@ -3,6 +3,7 @@ package targets
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sort"
 	"strings"
@@ -122,21 +123,49 @@ func (r recorder) Sync(source string, ts []scheduler.Target) {
 	r[source] = ts
 }
 
+// group is what the recorder holds for an entry's group (whatever run
+// of the entry's source sent it), and under which scheduler source.
+func (r recorder) group(t *testing.T, name string) (string, []scheduler.Target) {
+	t.Helper()
+	var src string
+	for s := range r {
+		if strings.HasSuffix(s, "|"+name) {
+			if src != "" {
+				t.Fatalf("group %s under two sources: %s, %s", name, src, s)
+			}
+			src = s
+		}
+	}
+	return src, r[src]
+}
+
 func TestManagerApply(t *testing.T) {
 	r := recorder{}
 	m := NewManager(r, Options{})
 	if err := m.Apply(load(t, twoHosts)); err != nil {
 		t.Fatal(err)
 	}
-	if len(r["static/web"]) != 2 {
+	src, first := r.group(t, "static/web")
+	if len(first) != 2 {
 		t.Fatalf("after first apply: %v", r)
 	}
-	firstIdentity := r["static/web"][0].Specs[1].Identity
+	firstIdentity := first[0].Specs[1].Identity
+	// Every reload below keeps the static list's scheduler source (an
+	// edited list is taken in place), so the scheduler keeps what did not
+	// change.
+	web := func() []scheduler.Target {
+		t.Helper()
+		s, ts := r.group(t, "static/web")
+		if s != src {
+			t.Fatalf("the static list's source moved: %s, was %s", s, src)
+		}
+		return ts
+	}
 	// Same definitions: same identities, so the scheduler keeps state.
 	if err := m.Apply(load(t, twoHosts)); err != nil {
 		t.Fatal(err)
 	}
-	if r["static/web"][0].Specs[1].Identity != firstIdentity {
+	if web()[0].Specs[1].Identity != firstIdentity {
 		t.Error("identity changed for an unchanged definition")
 	}
 	// A changed threshold is a new identity.
@@ -144,7 +173,7 @@ func TestManagerApply(t *testing.T) {
 	if err := m.Apply(load(t, changed)); err != nil {
 		t.Fatal(err)
 	}
-	if r["static/web"][0].Specs[1].Identity == firstIdentity {
+	if web()[0].Specs[1].Identity == firstIdentity {
 		t.Error("identity unchanged for a changed definition")
 	}
 	// How names resolve is part of the probe: a new address family is a
@@ -153,15 +182,28 @@ func TestManagerApply(t *testing.T) {
 	if err := m.Apply(load(t, family)); err != nil {
 		t.Fatal(err)
 	}
-	if r["static/web"][0].Specs[1].Identity == firstIdentity {
+	if web()[0].Specs[1].Identity == firstIdentity {
 		t.Error("identity unchanged for a changed ipFamily")
+	}
+	// An edited host list: the host that stayed keeps its key, under the
+	// same source.
+	keyOf := web()[1].Key
+	edited := strings.Replace(family, "      - host: 127.0.0.1\n        port: 8080\n", "      - host: 127.0.0.2\n        port: 8080\n", 1)
+	if err := m.Apply(load(t, edited)); err != nil {
+		t.Fatal(err)
+	}
+	if ts := web(); len(ts) != 2 || ts[1].Key != keyOf || ts[0].Key == first[0].Key {
+		t.Errorf("after editing one host: %+v", ts)
 	}
 	// An entry that disappears is removed from the scheduler.
 	other := load(t, "targets:\n  - name: other\n    static: [{host: 127.0.0.1}]\n    readinessProbe: {tcpSocket: {port: 1}}\n")
 	if err := m.Apply(other); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := r["static/web"]; ok || len(r["static/other"]) != 1 {
+	if s, _ := r.group(t, "static/web"); s != "" || len(r) != 1 {
+		t.Errorf("after replacing the entry: %v", r)
+	}
+	if _, ts := r.group(t, "static/other"); len(ts) != 1 {
 		t.Errorf("after replacing the entry: %v", r)
 	}
 }
@@ -257,7 +299,7 @@ func TestManagerDiscovered(t *testing.T) {
 	r := recorder{}
 	f := &fakeDiscoverer{fail: map[string]bool{}, started: map[string]int{}, stopped: map[string]int{}, send: map[string]func(discovery.Group){},
 		last: map[string]discovery.Group{}, resyncs: map[string]int{}}
-	m := NewManager(r, Options{Sources: map[string]discovery.Discoverer{"kubernetes": f}})
+	m := NewManager(r, Options{Discovery: discovery.NewManager(map[string]discovery.Discoverer{"kubernetes": f}, nil)})
 	defer m.Close()
 	kube := func(name, role string) string {
 		return fmt.Sprintf("  - name: %s\n    kubernetes: {role: %s}\n    readinessProbe: {tcpSocket: {port: 80}}\n", name, role)
@@ -297,21 +339,51 @@ func TestManagerDiscovered(t *testing.T) {
 }
 
 func TestShards(t *testing.T) {
+	t.Parallel()
 	const total = 3
 	seen := map[int]int{}
 	for i := 0; i < 3000; i++ {
-		s := Shard("pods|pod/ns/p", fmt.Sprint(i), total)
+		id := Identity{Entry: "pods", Group: "pod/ns/p", ID: discovery.ID(fmt.Sprint(i))}
+		s := id.Shard(total)
 		if s < 0 || s >= total {
 			t.Fatalf("shard %d", s)
 		}
-		if s != Shard("pods|pod/ns/p", fmt.Sprint(i), total) {
-			t.Fatal("not stable")
+		// The documented hash, so that replicas of different versions
+		// agree as long as it holds.
+		h := fnv.New64a()
+		h.Write([]byte("pods|pod/ns/p\x00" + fmt.Sprint(i)))
+		if s != int(h.Sum64()%total) {
+			t.Fatalf("%s: shard %d, the documented hash says %d", id, s, h.Sum64()%total)
 		}
 		seen[s]++
 	}
 	for s, n := range seen {
 		if n < 800 || n > 1200 {
 			t.Errorf("shard %d got %d of 3000", s, n)
+		}
+	}
+	// Replicas split an entry's targets between them: every target on
+	// exactly one.
+	cfg := load(t, "targets: [{name: web, static: [{host: 10.0.0.1}, {host: 10.0.0.2}, {host: 10.0.0.3}, {host: 10.0.0.4}, {host: 10.0.0.5}, {host: 10.0.0.6}], readinessProbe: {tcpSocket: {port: 80}}}]\n")
+	count := map[string]int{}
+	for shard := 0; shard < total; shard++ {
+		r := recorder{}
+		m := NewManager(r, Options{Shard: shard, TotalShards: total})
+		if err := m.Apply(cfg); err != nil {
+			t.Fatal(err)
+		}
+		_, ts := r.group(t, "static/web")
+		for _, tg := range ts {
+			count[tg.Specs[0].Labels.Address()]++
+		}
+		m.Close()
+	}
+	if len(count) != 6 {
+		t.Errorf("targets probed by some replica: %v", count)
+	}
+	for a, n := range count {
+		if n != 1 {
+			t.Errorf("%s probed by %d replicas", a, n)
 		}
 	}
 }
@@ -440,7 +512,7 @@ func TestManagerReloadKeepsDiscovery(t *testing.T) {
 	r := recorder{}
 	f := &fakeDiscoverer{fail: map[string]bool{}, started: map[string]int{}, stopped: map[string]int{}, send: map[string]func(discovery.Group){},
 		last: map[string]discovery.Group{}, resyncs: map[string]int{}}
-	m := NewManager(r, Options{Sources: map[string]discovery.Discoverer{"kubernetes": f}})
+	m := NewManager(r, Options{Discovery: discovery.NewManager(map[string]discovery.Discoverer{"kubernetes": f}, nil)})
 	defer m.Close()
 	entry := func(period int, team string) *config.Config {
 		return load(t, fmt.Sprintf(`
@@ -531,7 +603,7 @@ func TestManagerSynced(t *testing.T) {
 	f := &fakeDiscoverer{fail: map[string]bool{}, started: map[string]int{}, stopped: map[string]int{}, send: map[string]func(discovery.Group){},
 		last: map[string]discovery.Group{}, resyncs: map[string]int{}, runs: map[string]*fakeRun{}}
 	reg := prometheus.NewPedanticRegistry()
-	m := NewManager(recorder{}, Options{Sources: map[string]discovery.Discoverer{"kubernetes": f}, Metrics: discovery.NewMetrics(reg)})
+	m := NewManager(recorder{}, Options{Discovery: discovery.NewManager(map[string]discovery.Discoverer{"kubernetes": f}, discovery.NewMetrics(reg))})
 	defer m.Close()
 	cfg := load(t, `
 targets:

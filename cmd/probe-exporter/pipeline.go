@@ -25,7 +25,8 @@ type pipeline struct {
 	reaper  *prober.Reaper // nil where the platform has none
 	probers *prober.Env
 	sched   *scheduler.Scheduler
-	mgr     *targets.Manager
+	disc    *discovery.Manager // runs every entry's source
+	mgr     *targets.Manager   // turns their groups into the scheduler's targets
 	stop    context.CancelFunc // discovery's informers and refreshes
 }
 
@@ -63,13 +64,10 @@ func newPipeline(o pipelineOptions, reg prometheus.Registerer) *pipeline {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stop = cancel
 	dm := discovery.NewMetrics(reg)
-	p.mgr = targets.NewManager(p.sched, targets.Options{
-		Probers: p.probers,
-		Sources: discovery.Discoverers(discovery.Deps{Ctx: ctx, Kubeconfig: o.kubeconfig, NodeName: o.nodeName,
-			UserAgent: "probe-exporter/" + version.Version, Resolvers: nw.pool, Resolv: &nw.conf,
-			Logger: o.logger, Metrics: dm, Registerer: reg}),
-		Metrics: dm, Shard: o.shard, TotalShards: o.totalShards,
-	})
+	p.disc = discovery.NewManager(discovery.Discoverers(discovery.Deps{Ctx: ctx, Kubeconfig: o.kubeconfig, NodeName: o.nodeName,
+		UserAgent: "probe-exporter/" + version.Version, Resolvers: nw.pool, Resolv: &nw.conf,
+		Logger: o.logger, Metrics: dm, Registerer: reg}), dm)
+	p.mgr = targets.NewManager(p.sched, targets.Options{Discovery: p.disc, Probers: p.probers, Shard: o.shard, TotalShards: o.totalShards})
 	return p
 }
 

@@ -214,7 +214,7 @@ func (r *running) lookup(ctx context.Context, name string) (discovery.Group, tim
 	if len(names) > 1 || strings.Contains(name, "{") {
 		// Resolved when probed: every pod is a target, in DNS or not.
 		for _, n := range names {
-			g.Targets = append(g.Targets, discovery.Target{ID: n, Host: strings.TrimSuffix(n, "."), Port: r.c.Port,
+			g.Targets = append(g.Targets, discovery.Target{ID: discovery.IDOf(n), Host: strings.TrimSuffix(n, "."), Port: r.c.Port,
 				Meta: map[string]string{"__meta_dns_name": n}})
 		}
 		g.DropInvalidHosts()
@@ -233,7 +233,7 @@ func (r *running) lookup(ctx context.Context, name string) (discovery.Group, tim
 			target := strings.TrimSuffix(rec.Target, ".")
 			meta["__meta_dns_srv_record_target"] = rec.Target
 			meta["__meta_dns_srv_record_port"] = strconv.Itoa(int(rec.Port))
-			g.Targets = append(g.Targets, discovery.Target{ID: target + "|" + strconv.Itoa(int(rec.Port)), Host: target, Port: int32(rec.Port), Meta: meta})
+			g.Targets = append(g.Targets, discovery.Target{ID: discovery.IDOf(target, strconv.Itoa(int(rec.Port))), Host: target, Port: int32(rec.Port), Meta: meta})
 		case *mdns.MX:
 			meta["__meta_dns_mx_record_target"] = rec.Mx
 			g.Targets = append(g.Targets, named(rec.Mx, r.c.Port, meta))
@@ -241,16 +241,16 @@ func (r *running) lookup(ctx context.Context, name string) (discovery.Group, tim
 			meta["__meta_dns_ns_record_target"] = rec.Ns
 			g.Targets = append(g.Targets, named(rec.Ns, r.c.Port, meta))
 		case *mdns.A:
-			g.Targets = append(g.Targets, discovery.Target{ID: rec.A.String(), Host: rec.A.String(), Port: r.c.Port, Meta: meta})
+			g.Targets = append(g.Targets, discovery.Target{ID: discovery.IDOf(rec.A.String()), Host: rec.A.String(), Port: r.c.Port, Meta: meta})
 		case *mdns.AAAA:
-			g.Targets = append(g.Targets, discovery.Target{ID: rec.AAAA.String(), Host: rec.AAAA.String(), Port: r.c.Port, Meta: meta})
+			g.Targets = append(g.Targets, discovery.Target{ID: discovery.IDOf(rec.AAAA.String()), Host: rec.AAAA.String(), Port: r.c.Port, Meta: meta})
 		}
 	}
 	// Names in answers are untrusted: a target's name reaches its address
 	// label and an exec probe's $(PROBE_HOST) (Go's resolver refuses
 	// such answers too, CVE-2021-33195).
 	g.DropInvalidHosts()
-	slices.SortFunc(g.Targets, func(a, b discovery.Target) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(g.Targets, func(a, b discovery.Target) int { return strings.Compare(string(a.ID), string(b.ID)) })
 	return g, ttl, nil
 }
 
@@ -258,7 +258,7 @@ func (r *running) lookup(ctx context.Context, name string) (discovery.Group, tim
 // resolved when probed.
 func named(name string, port int32, meta map[string]string) discovery.Target {
 	host := strings.TrimSuffix(name, ".")
-	return discovery.Target{ID: host, Host: host, Port: port, Meta: meta}
+	return discovery.Target{ID: discovery.IDOf(host), Host: host, Port: port, Meta: meta}
 }
 
 func sameGroup(a, b discovery.Group) bool {

@@ -184,7 +184,7 @@ func (b *builder) endpoint(eps *discoveryv1.EndpointSlice, svcName string, group
 	}
 	// Identity: address and port. Conditions and other labels may change
 	// without resetting the probe's state.
-	t.ID = addr + "|" + m[metaPrefix+"endpointslice_port"] + "|" + m[metaPrefix+"endpointslice_port_name"]
+	t.ID = discovery.IDOf(addr, m[metaPrefix+"endpointslice_port"], m[metaPrefix+"endpointslice_port_name"])
 	return t
 }
 

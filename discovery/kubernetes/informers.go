@@ -87,8 +87,12 @@ func (d *Discoverer) restConfig(cfg *Config) (*rest.Config, error) {
 	return c, nil
 }
 
+// clusterKey is what makes two blocks' API servers one: the same
+// kubeconfig and context share a client and its informers.
+type clusterKey struct{ kubeconfig, context string }
+
 func (d *Discoverer) cluster(cfg *Config) (*cluster, error) {
-	key := cfg.Kubeconfig + "|" + cfg.Context
+	key := clusterKey{cfg.Kubeconfig, cfg.Context}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if c, ok := d.clusters[key]; ok {

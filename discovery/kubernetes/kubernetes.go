@@ -42,7 +42,7 @@ type Discoverer struct {
 	ctx  context.Context // informers live as long as this
 
 	mu       sync.Mutex
-	clusters map[string]*cluster
+	clusters map[clusterKey]*cluster
 
 	metrics   *discovery.Metrics
 	informers prometheus.Gauge
@@ -64,7 +64,7 @@ func New(ctx context.Context, o Options, metrics *discovery.Metrics, reg prometh
 	}
 	d := &Discoverer{
 		opts: o, log: o.Logger, ctx: ctx, metrics: metrics,
-		clusters: map[string]*cluster{},
+		clusters: map[clusterKey]*cluster{},
 		informers: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "probe_exporter_kubernetes_discovery_informers",
 			Help: "Kubernetes watches running: one per resource, namespace and field selector, shared by entries.",

@@ -63,7 +63,7 @@ func (b *builder) pod(pod *corev1.Pod) discovery.Group {
 	if b.cfg.InheritProbes {
 		return b.inherited(g, pod, host, meta, base)
 	}
-	seen := map[string]int{}
+	seen := map[discovery.ID]int{}
 	all := append(append([]corev1.Container(nil), pod.Spec.Containers...), pod.Spec.InitContainers...)
 	for i := range all {
 		c := &all[i]
@@ -78,7 +78,7 @@ func (b *builder) pod(pod *corev1.Pod) discovery.Group {
 		labels := b.defaults(merge(map[string]string{"container": c.Name}, base))
 		named := containerPorts(c)
 		if len(c.Ports) == 0 {
-			g.Targets = append(g.Targets, discovery.Target{ID: c.Name, Host: host, NamedPorts: named, Meta: cm, Labels: labels})
+			g.Targets = append(g.Targets, discovery.Target{ID: discovery.IDOf(c.Name), Host: host, NamedPorts: named, Meta: cm, Labels: labels})
 			continue
 		}
 		for j := range c.Ports {
@@ -88,10 +88,10 @@ func (b *builder) pod(pod *corev1.Pod) discovery.Group {
 			// Identity: container, number and protocol (53/UDP and 53/TCP
 			// are two targets, as in Prometheus), and which of the
 			// declarations with those it is (a port declared twice).
-			id := c.Name + "|" + itoa(cp.ContainerPort) + "|" + string(cp.Protocol)
+			id := discovery.IDOf(c.Name, itoa(cp.ContainerPort), string(cp.Protocol))
 			seen[id]++
 			if n := seen[id]; n > 1 {
-				id += "|" + strconv.Itoa(n-1)
+				id = discovery.IDOf(string(id), strconv.Itoa(n-1))
 			}
 			g.Targets = append(g.Targets, discovery.Target{
 				ID: id, Host: host, Port: cp.ContainerPort,
@@ -182,7 +182,7 @@ func (b *builder) inherited(g discovery.Group, pod *corev1.Pod, host string, met
 		containerMeta(cm, c, cand.init)
 		cm[metaPrefix+"pod_container_id"] = st.ContainerID
 		g.Targets = append(g.Targets, discovery.Target{
-			ID:         c.Name + "|" + st.ContainerID + "|" + strconv.Itoa(int(st.RestartCount)),
+			ID:         discovery.IDOf(c.Name, st.ContainerID, strconv.Itoa(int(st.RestartCount))),
 			Host:       host,
 			NamedPorts: containerPorts(c),
 			Meta:       cm,

@@ -611,7 +611,7 @@ func TestPrometheusRules(t *testing.T) {
 			}}}},
 			Status: corev1.PodStatus{PodIP: "192.0.2.1"}}
 		g := newBuilder(Config{Role: RolePod}, &objects{}).pod(pod)
-		ids := map[string]string{}
+		ids := map[discovery.ID]string{}
 		for _, tg := range g.Targets {
 			if prev, dup := ids[tg.ID]; dup {
 				t.Errorf("ID %q twice (%s, %s)", tg.ID, prev, tg.Meta["__meta_kubernetes_pod_container_port_protocol"])

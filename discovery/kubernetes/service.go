@@ -55,7 +55,7 @@ func (b *builder) service(svc *corev1.Service) discovery.Group {
 		}
 		for _, h := range hosts {
 			g.Targets = append(g.Targets, discovery.Target{
-				ID:         p.Name + "|" + itoa(p.Port) + "|" + h,
+				ID:         discovery.IDOf(p.Name, itoa(p.Port), h),
 				Host:       h,
 				Port:       port,
 				Address:    promAddr,

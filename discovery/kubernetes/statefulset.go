@@ -36,7 +36,7 @@ func (b *builder) statefulSet(sts *appsv1.StatefulSet) discovery.Group {
 		m[metaPrefix+"statefulset_pod_name"] = pod
 		m[metaPrefix+"statefulset_pod_ordinal"] = itoa(ord)
 		g.Targets = append(g.Targets, discovery.Target{
-			ID:     itoa(ord),
+			ID:     discovery.IDOf(itoa(ord)),
 			Host:   pod + "." + sts.Spec.ServiceName + "." + sts.Namespace + ".svc." + b.cfg.ClusterDomain,
 			Meta:   m,
 			Labels: b.defaults(map[string]string{"namespace": sts.Namespace, "statefulset": sts.Name, "pod": pod}),
