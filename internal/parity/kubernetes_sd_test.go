@@ -225,7 +225,7 @@ func startPair(t *testing.T, ctx context.Context, kubeconfig, ns string, v varia
 	od := ourk8s.New(ctx, ourk8s.Options{}, discovery.NewMetrics(nil), nil)
 	running, err := od.Start(ctx, v.name, oc, func(g discovery.Group) {
 		var sets []labelSet
-		ids := map[string]bool{}
+		ids := map[discovery.ID]bool{}
 		for _, tg := range g.Targets {
 			// The scheduler keeps one target per identity in a source: two
 			// targets with one ID would lose a series Prometheus keeps.
