@@ -49,11 +49,7 @@ func quote(v any) string {
 var (
 	targetNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]*$`)
 	labelNameRE  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-	// Kubernetes IsHTTPHeaderName.
-	headerNameRE = regexp.MustCompile(`^[-A-Za-z0-9]+$`)
 	dnsLabelRE   = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$`)
-	// IANA_SVC_NAME characters, as Kubernetes IsValidPortName checks them.
-	portNameCharsRE = regexp.MustCompile(`^[-a-z0-9]+$`)
 )
 
 func (v *validator) config(c *Config) {
@@ -257,151 +253,54 @@ func (v *validator) host(h, path string) {
 	}
 }
 
-// probe mirrors Kubernetes validateProbe, validateLivenessProbe,
-// validateReadinessProbe and validateStartupProbe, plus the static-target
-// rules for ports.
+// probe validates a probe block: the API server's rules
+// (probe.Validate), then what running it here needs — an executable that
+// exists, and ports that static hosts can offer.
 func (v *validator) probe(p *probe.Probe, kind probe.Kind, path, entry string, t *Entry) {
-	for _, f := range []struct {
-		name string
-		val  int32
-	}{
-		{"initialDelaySeconds", p.InitialDelaySeconds},
-		{"timeoutSeconds", p.TimeoutSeconds},
-		{"periodSeconds", p.PeriodSeconds},
-		{"successThreshold", p.SuccessThreshold},
-		{"failureThreshold", p.FailureThreshold},
-	} {
-		if f.val < 0 {
-			v.invalid(path+"."+f.name, f.val, "must be greater than or equal to 0")
-		}
-	}
-	if g := p.TerminationGracePeriodSeconds; g != nil && *g <= 0 {
-		v.invalid(path+".terminationGracePeriodSeconds", *g, "must be greater than 0")
-	}
-	switch {
-	case kind == probe.Readiness && p.TerminationGracePeriodSeconds != nil:
-		v.invalid(path+".terminationGracePeriodSeconds", *p.TerminationGracePeriodSeconds, "must not be set for readinessProbes")
-	case kind != probe.Readiness && p.SuccessThreshold != 1:
-		v.invalid(path+".successThreshold", p.SuccessThreshold, "must be 1")
-	}
-
-	// validateHandler: the first handler (in the API's order) is
-	// validated; each further one is forbidden, at its own path.
-	first := ""
-	for _, h := range []struct {
-		name string
-		set  bool
-	}{{"exec", p.Exec != nil}, {"httpGet", p.HTTPGet != nil}, {"tcpSocket", p.TCPSocket != nil}, {"grpc", p.GRPC != nil}} {
-		switch {
-		case !h.set:
-		case first == "":
-			first = h.name
-		default:
-			v.add(path+"."+h.name, "Forbidden: may not specify more than 1 handler type")
-		}
-	}
-	if first == "" {
-		v.add(path, "Required value: must specify a handler type (one of exec, httpGet, tcpSocket, grpc)")
-	}
-
-	if e := p.Exec; e != nil && first == "exec" {
-		switch {
-		case len(e.Command) == 0:
-			v.add(path+".exec.command", "Required value")
-		case !strings.Contains(e.Command[0], "$("):
+	p.Validate(kind, path, v)
+	switch h := p.Handler().(type) {
+	case *probe.ExecAction:
+		if len(h.Command) > 0 && !strings.Contains(h.Command[0], "$(") {
 			// The kubelet would find out in the container; we run it here,
 			// so a missing executable is known now rather than as errors
 			// that are discarded forever.
-			if _, err := exec.LookPath(e.Command[0]); err != nil {
+			if _, err := exec.LookPath(h.Command[0]); err != nil {
 				if inner := errors.Unwrap(err); inner != nil {
 					err = inner
 				}
-				v.invalid(path+".exec.command[0]", e.Command[0], "executable not found on this host ("+err.Error()+")")
+				v.invalid(path+".exec.command[0]", h.Command[0], "executable not found on this host ("+err.Error()+")")
 			}
 		}
-	}
-	if h := p.HTTPGet; h != nil && first == "httpGet" {
-		if h.Scheme != "HTTP" && h.Scheme != "HTTPS" {
-			v.add(path+".httpGet.scheme", "Unsupported value: %q: supported values: \"HTTP\", \"HTTPS\"", h.Scheme)
-		}
-		for i, hd := range h.HTTPHeaders {
-			if !headerNameRE.MatchString(hd.Name) {
-				v.invalid(fmt.Sprintf("%s.httpGet.httpHeaders[%d].name", path, i), hd.Name,
-					"a valid HTTP header must consist of alphanumeric characters or '-' (e.g. 'X-Header-Name', regex used for validation is '[-A-Za-z0-9]+')")
-			}
-		}
+	case *probe.HTTPGetAction:
 		v.port(h.Port, path+".httpGet.port", entry, t)
-	}
-	if s := p.TCPSocket; s != nil && first == "tcpSocket" {
-		v.port(s.Port, path+".tcpSocket.port", entry, t)
-	}
-	if g := p.GRPC; g != nil && first == "grpc" && (g.Port < 1 || g.Port > 65535) {
-		v.invalid(path+".grpc.port", g.Port, "must be between 1 and 65535, inclusive")
+	case *probe.TCPSocketAction:
+		v.port(h.Port, path+".tcpSocket.port", entry, t)
 	}
 }
 
-// port applies the API server's ValidatePortNumOrName and then what
-// static hosts can offer: they have no container ports, so a name can't
-// resolve, and no port falls back to the host's own port. A quoted number
-// ("8080") is a string to the API server, and IsValidPortName rejects it
-// (a name needs a letter); the kubelet's Atoi fallback only ever meets
-// objects that passed this, so it is rejected here too, with a hint.
+// port adds to the API server's port rules (probe.Validate) what static
+// hosts can offer: they have no container ports, so a name can't
+// resolve, and no port falls back to the host's own port. A port written
+// as 0 is invalid, as the API server says; an unwritten one is the
+// target's.
 func (v *validator) port(p probe.IntOrString, path, entry string, t *Entry) {
-	if _, written := v.pos[path]; written && p.IsZero() {
+	switch _, written := v.pos[path]; {
+	case written && p.IsZero():
 		v.invalid(path, 0, "must be between 1 and 65535, inclusive")
-		return
-	}
-	if p.IsString {
-		if msgs := portNameErrors(p.StrVal); len(msgs) > 0 {
-			// One error per message, as the API server gives them.
-			for i, msg := range msgs {
-				if _, err := strconv.Atoi(p.StrVal); err == nil && i == len(msgs)-1 {
-					msg += " (a port number is an integer: drop the quotes, port: " + p.StrVal + ")"
-				}
-				v.invalid(path, p.StrVal, msg)
-			}
-			return
-		}
-		if t.Discovered == nil {
+	case p.IsString:
+		if len(probe.PortNameErrors(p.StrVal)) == 0 && t.Discovered == nil {
 			v.invalid(path, p.StrVal, "named ports cannot be resolved for static hosts (they have no container ports); use a port number")
 		}
-		return
-	}
-	if !p.IsZero() {
-		if p.IntVal < 1 || p.IntVal > 65535 {
-			v.invalid(path, p.IntVal, "must be between 1 and 65535, inclusive")
-		}
-		return
-	}
-	// No port: discovered targets bring their own; every static host
-	// must have one.
-	for j, h := range t.Static {
-		if h.Port == 0 {
-			v.add(path, "Required value: set a port here, or on every static host (%s.static[%d] has none)", entry, j)
-			return
+	case p.IsZero():
+		// No port: discovered targets bring their own; every static host
+		// must have one.
+		for j, h := range t.Static {
+			if h.Port == 0 {
+				v.add(path, "Required value: set a port here, or on every static host (%s.static[%d] has none)", entry, j)
+				return
+			}
 		}
 	}
-}
-
-// portNameErrors is Kubernetes' IsValidPortName (IANA_SVC_NAME).
-func portNameErrors(port string) []string {
-	var errs []string
-	if len(port) > 15 {
-		errs = append(errs, "must be no more than 15 characters")
-	}
-	if !portNameCharsRE.MatchString(port) {
-		errs = append(errs, "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
-	}
-	if !strings.ContainsAny(port, "abcdefghijklmnopqrstuvwxyz") {
-		errs = append(errs, "must contain at least one letter (a-z)")
-	}
-	if strings.Contains(port, "--") {
-		errs = append(errs, "must not contain consecutive hyphens")
-	}
-	if strings.HasPrefix(port, "-") || strings.HasSuffix(port, "-") {
-		errs = append(errs, "must not begin or end with a hyphen")
-	}
-	return errs
 }
 
 // canonicalLabels renders a label map in a stable order, for identity checks.

@@ -68,13 +68,13 @@ func forward(fs []Forward, n int32, ports []corev1.ContainerPort) (int32, bool) 
 // is forwarded to.
 func forwardPorts(p *probe.Probe, fs []Forward, ports []corev1.ContainerPort) error {
 	var n *int32
-	switch {
-	case p.HTTPGet != nil:
-		n = &p.HTTPGet.Port.IntVal
-	case p.TCPSocket != nil:
-		n = &p.TCPSocket.Port.IntVal
-	case p.GRPC != nil:
-		n = &p.GRPC.Port
+	switch h := p.Handler().(type) {
+	case *probe.HTTPGetAction:
+		n = &h.Port.IntVal
+	case *probe.TCPSocketAction:
+		n = &h.Port.IntVal
+	case *probe.GRPCAction:
+		n = &h.Port
 	default:
 		return nil
 	}

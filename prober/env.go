@@ -146,15 +146,15 @@ func (e *Env) UserAgent() string { return e.userAgent }
 // (blackbox_exporter spends most of its CPU re-creating them).
 func (e *Env) New(p *probe.Probe) (Prober, error) {
 	timeout := time.Duration(p.TimeoutSeconds) * time.Second
-	switch {
-	case p.HTTPGet != nil:
-		return newHTTP(p.HTTPGet, e), nil
-	case p.TCPSocket != nil:
-		return &tcpProber{host: p.TCPSocket.Host, port: p.TCPSocket.Port, dialer: e.dialer}, nil
-	case p.Exec != nil:
-		return &execProber{command: p.Exec.Command, timeout: timeout, base: e.execBase, redact: e.execRedact, reaper: e.reaper}, nil
-	case p.GRPC != nil:
-		return newGRPC(p.GRPC, timeout, e), nil
+	switch h := p.Handler().(type) {
+	case *probe.HTTPGetAction:
+		return newHTTP(h, e), nil
+	case *probe.TCPSocketAction:
+		return &tcpProber{host: h.Host, port: h.Port, dialer: e.dialer}, nil
+	case *probe.ExecAction:
+		return &execProber{command: h.Command, timeout: timeout, base: e.execBase, redact: e.execRedact, reaper: e.reaper}, nil
+	case *probe.GRPCAction:
+		return newGRPC(h, timeout, e), nil
 	}
 	return nil, errors.New("probe has no handler")
 }

@@ -120,6 +120,16 @@ func requestURL(scheme, path string) (url.URL, error) {
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, maxReadLength); return &b }}
 
 func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
+	if f := factsFrom(ctx); f != nil {
+		return p.probeWithFacts(ctx, t, f)
+	}
+	var hf httpFacts
+	return p.attempt(ctx, t, &hf)
+}
+
+// attempt is one request, the kubelet's way; what the response's head
+// says beyond the status goes to hf.
+func (p *httpProber) attempt(ctx context.Context, t *Target, hf *httpFacts) Outcome {
 	if p.urlErr != nil {
 		return Outcome{Result: Unknown, Err: errors.New(p.redact.text(p.urlErr.Error()))}
 	}
@@ -151,13 +161,13 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 			// A redirect refused (the 10th): net/http returns the last
 			// response, its body closed, with the error; /probe reports
 			// what it said, as blackbox_exporter does.
-			describe(&o, res)
+			describe(&o, hf, res)
 		}
 		return o
 	}
 	defer res.Body.Close()
 	var o Outcome
-	describe(&o, res) // the head was read, whatever the body does
+	describe(&o, hf, res) // the head was read, whatever the body does
 
 	bp := bodyPool.Get().(*[]byte)
 	defer bodyPool.Put(bp)
@@ -205,24 +215,6 @@ func timedOut(ctx context.Context, err, as error) error {
 		return &url.Error{Op: ue.Op, URL: ue.URL, Err: as}
 	}
 	return as
-}
-
-// describe records what a response's head says: status, length,
-// version, the redirects that led to it, and its TLS facts.
-func describe(o *Outcome, res *http.Response) {
-	o.StatusCode, o.ContentLength = res.StatusCode, res.ContentLength
-	o.HTTPVersion = float64(res.ProtoMajor) + float64(res.ProtoMinor)/10
-	for r := res.Request; r != nil && r.Response != nil; r = r.Response.Request {
-		o.Redirects++
-	}
-	if res.TLS != nil {
-		o.TLSVersion = res.TLS.Version
-		for _, c := range res.TLS.PeerCertificates {
-			if o.CertExpiry.IsZero() || c.NotAfter.Before(o.CertExpiry) {
-				o.CertExpiry = c.NotAfter
-			}
-		}
-	}
 }
 
 // readAtMost fills buf from r and stops there: reaching the cap is not an

@@ -82,15 +82,6 @@ type Outcome struct {
 	// address); Lookup is how long its lookups took in all.
 	LookedUp bool
 	Lookup   time.Duration
-	// HTTP facts of the final response, for /probe's blackbox gauges
-	// (zero without one): its Content-Length (-1 unknown), protocol
-	// version, the redirects followed to it, and for HTTPS the TLS
-	// version and the earliest expiry in the peer's chain.
-	ContentLength int64
-	HTTPVersion   float64
-	Redirects     int
-	TLSVersion    uint16
-	CertExpiry    time.Time
 }
 
 // Target is what a probe runs against.

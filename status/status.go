@@ -101,19 +101,23 @@ func definition(p *probe.Probe) Definition {
 		}
 		return ""
 	}
-	switch {
-	case p.HTTPGet != nil:
-		h := p.HTTPGet
-		d.Handler, d.Scheme, d.Host, d.Path, d.Port = "httpGet", h.Scheme, h.Host, h.Path, port(h.Port)
+	h := p.Handler()
+	if h == nil {
+		return d
+	}
+	d.Handler, d.Port = h.Field(), port(probe.Port(h))
+	switch h := h.(type) {
+	case *probe.HTTPGetAction:
+		d.Scheme, d.Host, d.Path = h.Scheme, h.Host, h.Path
 		for _, hd := range h.HTTPHeaders {
 			d.Headers = append(d.Headers, hd.Name)
 		}
-	case p.TCPSocket != nil:
-		d.Handler, d.Host, d.Port = "tcpSocket", p.TCPSocket.Host, port(p.TCPSocket.Port)
-	case p.GRPC != nil:
-		d.Handler, d.Port, d.Service = "grpc", port(probe.IntOrString{IntVal: p.GRPC.Port}), p.GRPC.Service
-	case p.Exec != nil:
-		d.Handler, d.Command = "exec", p.Exec.Command
+	case *probe.TCPSocketAction:
+		d.Host = h.Host
+	case *probe.GRPCAction:
+		d.Service = h.Service
+	case *probe.ExecAction:
+		d.Command = h.Command
 	}
 	return d
 }

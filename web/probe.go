@@ -3,12 +3,10 @@ package web
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -182,17 +180,12 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, "bad_request", http.StatusBadRequest, "module %q: %v", moduleName, err)
 		return
 	}
-	ph := &phases{}
-	actx := prober.WithDialGuard(ctx, guard)
+	actx, facts := prober.WithFacts(prober.WithDialGuard(ctx, guard))
 	if hostname != "" && def.HTTPGet != nil {
 		// The request names the host; connections go to the target.
 		actx = prober.WithPinnedHost(actx, def.HTTPGet.Host, target.Host)
 	}
-	if def.HTTPGet != nil {
-		actx = httptrace.WithClientTrace(actx, ph.trace())
-	}
 	o, took := prober.Attempt(actx, p, target, timeout)
-	ph.end()
 	success := o.Err == nil && (o.Result == prober.Success || o.Result == prober.Warning)
 	result := "failure"
 	if success {
@@ -208,24 +201,21 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	gauge("probe_success", "Whether the probe succeeded.", boolValue(success))
 	gauge("probe_duration_seconds", "How long the probe took.", took.Seconds())
-	if def.HTTPGet != nil {
-		gauge("probe_http_status_code", "HTTP status code of the final response, 0 if none.", float64(o.StatusCode))
-		gauge("probe_http_content_length", "Content-Length of the final response, -1 when unknown.", float64(o.ContentLength))
-		gauge("probe_http_version", "HTTP version of the final response.", o.HTTPVersion)
-		gauge("probe_http_redirects", "Redirects followed to the final response.", float64(o.Redirects))
-		gauge("probe_http_ssl", "Whether the final response came over TLS.", boolValue(o.TLSVersion != 0))
-		pv := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "probe_http_duration_seconds", Help: "Time in each phase of the HTTP request, summed over redirects: resolve, connect, tls, processing (request sent to first response byte), transfer (first byte to the end of the body read)."}, []string{"phase"})
-		for phase, d := range ph.durations(o.Lookup) {
-			pv.WithLabelValues(phase).Set(d.Seconds())
+	// The handler's own gauges, from its prober.
+	vecs := map[string]*prometheus.GaugeVec{}
+	facts.Each(func(f prober.Fact) {
+		if f.Label == "" {
+			gauge(f.Name, f.Help, f.Value)
+			return
 		}
-		reg.MustRegister(pv)
-		if o.TLSVersion != 0 {
-			gauge("probe_ssl_earliest_cert_expiry", "Earliest expiry of the certificates the server sent, in Unix seconds.", float64(o.CertExpiry.Unix()))
-			v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "probe_tls_version_info", Help: "The TLS version the connection used."}, []string{"version"})
-			v.WithLabelValues(tls.VersionName(o.TLSVersion)).Set(1)
+		v, ok := vecs[f.Name]
+		if !ok {
+			v = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: f.Name, Help: f.Help}, []string{f.Label})
 			reg.MustRegister(v)
+			vecs[f.Name] = v
 		}
-	}
+		v.WithLabelValues(f.LabelValue).Set(f.Value)
+	})
 	// As blackbox_exporter: always there, 0 for an address.
 	gauge("probe_dns_lookup_time_seconds", "How long resolving the target's name took.", o.Lookup.Seconds())
 	dialMu.Lock()
@@ -416,19 +406,19 @@ func moduleFor(m *probe.Probe, raw string) (*probe.Probe, *prober.Target, error)
 		}
 		t.Port = int32(n)
 		// The target's port replaces the module's.
-		switch {
-		case def.HTTPGet != nil:
-			h := *def.HTTPGet
-			h.Port = probe.IntOrString{}
-			def.HTTPGet = &h
-		case def.TCPSocket != nil:
-			s := *def.TCPSocket
-			s.Port = probe.IntOrString{}
-			def.TCPSocket = &s
-		case def.GRPC != nil:
-			g := *def.GRPC
-			g.Port = t.Port
-			def.GRPC = &g
+		switch h := def.Handler().(type) {
+		case *probe.HTTPGetAction:
+			c := *h
+			c.Port = probe.IntOrString{}
+			def.HTTPGet = &c
+		case *probe.TCPSocketAction:
+			c := *h
+			c.Port = probe.IntOrString{}
+			def.TCPSocket = &c
+		case *probe.GRPCAction:
+			c := *h
+			c.Port = t.Port
+			def.GRPC = &c
 		}
 	}
 	if t.Port == 0 {
@@ -441,13 +431,15 @@ func moduleFor(m *probe.Probe, raw string) (*probe.Probe, *prober.Target, error)
 }
 
 func modulePort(p *probe.Probe) int32 {
-	switch {
-	case p.HTTPGet != nil && !p.HTTPGet.Port.IsString:
-		return p.HTTPGet.Port.IntVal
-	case p.TCPSocket != nil && !p.TCPSocket.Port.IsString:
-		return p.TCPSocket.Port.IntVal
-	case p.GRPC != nil:
-		return p.GRPC.Port
+	if h := p.Handler(); h != nil && !probe.Port(h).IsString {
+		return probe.Port(h).IntVal
+	}
+	return 0
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
 	}
 	return 0
 }

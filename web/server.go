@@ -16,7 +16,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/probe-exporter/probe-exporter/reload"
-	"github.com/probe-exporter/probe-exporter/state"
 )
 
 // Options are what the endpoints serve.
@@ -31,29 +30,14 @@ type Options struct {
 	Reload func() error
 	// Pprof serves /debug/pprof/ and links it from the landing page.
 	Pprof bool
-	// Targets, when set, serves the status page (/targets) and its JSON
-	// API (/api/v1/targets).
-	Targets state.Reader
-	// Entries are the running configuration's entry names: an entry
-	// asked for by name that is not one is a 404 (an entry with no
-	// targets now is an empty list). Nil: the entries with probes.
-	Entries func() []string
-	// LastReload is when the last configuration load ended and its error
-	// (nil: what it loaded runs); the status views show a failed one.
-	LastReload func() (time.Time, error)
+	// Site, when set, serves the site's pages (the status page and its
+	// APIs) over its read model.
+	Site *Site
 	// Probe, when set, serves /probe (on only while the configuration
 	// has a probeEndpoint block).
 	Probe *ProbeOptions
-	// Pages are more endpoints (path → handler) and, when Text is set,
-	// their links on the landing page.
-	Pages []Page
-}
-
-// Page is one more endpoint.
-type Page struct {
-	Path    string
-	Text    string // landing page link text; empty: not linked
-	Handler http.Handler
+	// Endpoints are served beside the site's pages (the demo target).
+	Endpoints []Endpoint
 }
 
 // Handler is the exporter's mux.
@@ -94,18 +78,18 @@ func Handler(o Options) (http.Handler, error) {
 	if o.Probe != nil {
 		mux.Handle("/probe", &probeHandler{o: *o.Probe})
 	}
-	if o.Targets != nil {
-		views := limit(statusViews)
-		mux.Handle("GET /targets", views(targetsHTML(o)))
-		mux.Handle("GET /api/v1/targets", views(targetsAPI(o)))
-		mux.Handle("GET /api/v1/targets/{target}", views(targetsAPI(o)))
-		mux.Handle("GET /api/v1/mesh", views(meshAPI(o.Targets)))
-		links = append(links, web.LandingLinks{Address: "/targets", Text: "Targets"})
+	var all []Page
+	if o.Site != nil {
+		o.Site.views = limit(statusViews)
+		all = append(all, pages...)
 	}
-	for _, p := range o.Pages {
-		mux.Handle(p.Path, p.Handler)
-		if p.Text != "" {
-			links = append(links, web.LandingLinks{Address: p.Path, Text: p.Text})
+	for _, e := range o.Endpoints {
+		all = append(all, e)
+	}
+	for _, p := range all {
+		p.Routes(mux, o.Site)
+		if l := p.Link(); l.Text != "" {
+			links = append(links, l)
 		}
 	}
 	profiling := "false"

@@ -13,14 +13,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/probe-exporter/probe-exporter/state"
 	"github.com/probe-exporter/probe-exporter/status"
+	"github.com/prometheus/exporter-toolkit/web"
 )
 
 //go:embed templates/targets.html
 var templates embed.FS
 
-var targetsPage = template.Must(template.New("targets.html").Funcs(template.FuncMap{
+var targetsTemplate = template.Must(template.New("targets.html").Funcs(template.FuncMap{
 	"seconds": func(s float64) string { return roundDuration(time.Duration(s * float64(time.Second))) },
 	"until":   func(t *time.Time) string { return roundDuration(time.Until(*t)) },
 	"since":   func(t time.Time) string { return roundDuration(time.Since(t)) },
@@ -94,31 +94,32 @@ type apiResponse struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// reloadFailure says a failed last reload and its error, or "" when it
-// succeeded.
-func reloadFailure(o Options) (string, error) {
-	if o.LastReload == nil {
-		return "", nil
-	}
-	at, err := o.LastReload()
-	if err == nil {
-		return "", nil
-	}
-	return fmt.Sprintf("the configuration reload at %s failed; the previous configuration is still running", at.UTC().Format(time.RFC3339)), err
-}
-
 // knownEntry reports whether name is an entry of the running
 // configuration (or, without one, an entry with probes).
-func knownEntry(o Options, p status.Page, name string) bool {
+func (s *Site) knownEntry(p status.Page, name string) bool {
 	entries := p.Entries
-	if o.Entries != nil {
-		entries = o.Entries()
+	if s.Entries != nil {
+		entries = s.Entries()
 	}
 	return slices.Contains(entries, name)
 }
 
+// targetsPage is the status page, /targets, and its JSON API,
+// /api/v1/targets and /api/v1/targets/{target}.
+type targetsPage struct{}
+
+func (targetsPage) Link() web.LandingLinks {
+	return web.LandingLinks{Address: "/targets", Text: "Targets"}
+}
+
+func (targetsPage) Routes(mux *http.ServeMux, s *Site) {
+	mux.Handle("GET /targets", s.View(targetsHTML(s)))
+	mux.Handle("GET /api/v1/targets", s.View(targetsAPI(s)))
+	mux.Handle("GET /api/v1/targets/{target}", s.View(targetsAPI(s)))
+}
+
 // targetsAPI serves /api/v1/targets and /api/v1/targets/{target}.
-func targetsAPI(o Options) http.HandlerFunc {
+func targetsAPI(s *Site) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		q, err := status.ParseQuery(r.URL.Query())
@@ -131,28 +132,17 @@ func targetsAPI(o Options) http.HandlerFunc {
 			_ = json.NewEncoder(w).Encode(apiResponse{Status: "error", Error: err.Error(), Data: []status.Row{}})
 			return
 		}
-		p := status.Read(o.Targets, q)
-		if name != "" && !knownEntry(o, p, name) {
+		p := status.Read(s.Probes, q)
+		if name != "" && !s.knownEntry(p, name) {
 			w.WriteHeader(http.StatusNotFound)
 			_ = json.NewEncoder(w).Encode(apiResponse{Status: "error", Error: fmt.Sprintf("no entry named %q in the running configuration", name), Data: []status.Row{}})
 			return
 		}
 		res := apiResponse{Status: "success", Data: p.Rows, Total: p.Total, Offset: q.Offset, Limit: limitOf(q)}
-		if msg, err := reloadFailure(o); msg != "" {
+		if msg, err := s.reloadFailure(); msg != "" {
 			res.Warnings = []string{msg + ": " + err.Error()}
 		}
 		_ = json.NewEncoder(w).Encode(res)
-	}
-}
-
-// meshAPI serves /api/v1/mesh: who reaches whom, in mesh mode.
-func meshAPI(src state.Reader) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(struct {
-			Status string         `json:"status"`
-			Data   []status.Reach `json:"data"`
-		}{"success", status.Mesh(src)})
 	}
 }
 
@@ -183,44 +173,9 @@ type pageData struct {
 	Mesh meshMatrix
 }
 
-// meshMatrix lays status.Mesh out for the page.
-type meshMatrix struct {
-	Nodes []string
-	Rows  []meshRow
-}
-
-type meshRow struct {
-	Source string
-	Cells  []*status.Reach // lined up with Nodes; nil: not probed
-}
-
-func matrix(rs []status.Reach) meshMatrix {
-	var m meshMatrix
-	seen := map[string]bool{}
-	for _, r := range rs {
-		if !seen[r.Node] {
-			seen[r.Node] = true
-			m.Nodes = append(m.Nodes, r.Node)
-		}
-	}
-	slices.Sort(m.Nodes)
-	col := map[string]int{}
-	for i, n := range m.Nodes {
-		col[n] = i
-	}
-	for i := range rs {
-		r := &rs[i]
-		if len(m.Rows) == 0 || m.Rows[len(m.Rows)-1].Source != r.SourceNode {
-			m.Rows = append(m.Rows, meshRow{Source: r.SourceNode, Cells: make([]*status.Reach, len(m.Nodes))})
-		}
-		m.Rows[len(m.Rows)-1].Cells[col[r.Node]] = r
-	}
-	return m
-}
-
 // targetsHTML serves /targets: server-rendered, no JavaScript.
-func targetsHTML(o Options) http.HandlerFunc {
-	src := o.Targets
+func targetsHTML(s *Site) http.HandlerFunc {
+	src := s.Probes
 	return func(w http.ResponseWriter, r *http.Request) {
 		values := r.URL.Query()
 		q, err := status.ParseQuery(values)
@@ -244,16 +199,16 @@ func targetsHTML(o Options) http.HandlerFunc {
 		if q.Offset+d.Limit < d.Page.Total {
 			d.Next = withOffset(values, q.Offset+d.Limit)
 		}
-		if msg, err := reloadFailure(o); msg != "" {
+		if msg, err := s.reloadFailure(); msg != "" {
 			d.ReloadFailed, d.ReloadError = msg, err.Error()
 		}
-		if o.Entries != nil {
-			d.Page.Entries = mergeSorted(d.Page.Entries, o.Entries())
+		if s.Entries != nil {
+			d.Page.Entries = mergeSorted(d.Page.Entries, s.Entries())
 		}
 		// Rendered to memory first: a template error is a 500, not half a
 		// page.
 		var buf bytes.Buffer
-		if err := targetsPage.Execute(&buf, d); err != nil {
+		if err := targetsTemplate.Execute(&buf, d); err != nil {
 			http.Error(w, fmt.Sprintf("rendering the page: %v", err), http.StatusInternalServerError)
 			return
 		}

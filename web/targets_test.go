@@ -55,8 +55,8 @@ func get(t *testing.T, h http.Handler, url string) (int, string, string) {
 }
 
 func TestTargetsAPI(t *testing.T) {
-	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Targets: statusFixture(),
-		Entries: func() []string { return []string{"api", "idle", "web"} }})
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Site: &Site{Probes: statusFixture(),
+		Entries: func() []string { return []string{"api", "idle", "web"} }}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestTargetsAPI(t *testing.T) {
 // its parameters as written, header names but never their values — and
 // a startup probe that succeeded says it is done.
 func TestTargetsAPIDefinition(t *testing.T) {
-	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Targets: statusFixture()})
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Site: &Site{Probes: statusFixture()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +136,8 @@ func TestTargetsAPIDefinition(t *testing.T) {
 // as a warning in the API, with its errors; none after a good one.
 func TestReloadFailureShown(t *testing.T) {
 	var failed error = errors.New(`config.yaml:3:5: targets[0].name: Invalid value: "a b"`)
-	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Targets: statusFixture(),
-		LastReload: func() (time.Time, error) { return time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC), failed }})
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Site: &Site{Probes: statusFixture(),
+		LastReload: func() (time.Time, error) { return time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC), failed }}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestReloadFailureShown(t *testing.T) {
 }
 
 func TestTargetsPage(t *testing.T) {
-	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Targets: statusFixture()})
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Site: &Site{Probes: statusFixture()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func (b *blocking) Probing(string) bool     { return false }
 // leaves.
 func TestStatusViewsBounded(t *testing.T) {
 	src := &blocking{release: make(chan struct{})}
-	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Targets: src})
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Site: &Site{Probes: src}})
 	if err != nil {
 		t.Fatal(err)
 	}

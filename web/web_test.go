@@ -140,7 +140,7 @@ func TestHandler(t *testing.T) {
 			}
 			return nil
 		},
-		Pages: []Page{{Path: "/demo", Text: "Demo", Handler: http.NotFoundHandler()}},
+		Endpoints: []Endpoint{{Path: "/demo", Text: "Demo", Handler: http.NotFoundHandler()}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -218,22 +218,20 @@ func run(args []string) int {
 		Metrics: promhttp.InstrumentMetricHandler(reg, exporterweb.Scrapes(collector.Handler(probes, reg, slow, logger), exporterweb.ScrapeOptions{Key: collector.Negotiate})),
 		Ready:   ready.Load,
 		Pprof:   *pprof,
-		Targets: sched,
-		Entries: func() []string {
+		Site: &exporterweb.Site{Probes: sched, LastReload: rl.Last, Entries: func() []string {
 			var names []string
 			for _, e := range running.Load().Targets {
 				names = append(names, e.Name)
 			}
 			return names
-		},
-		LastReload: rl.Last,
-		Probe:      &exporterweb.ProbeOptions{Config: running.Load, Probers: probers, Targets: sched, Requests: exporterweb.NewProbeRequests(reg)},
+		}},
+		Probe: &exporterweb.ProbeOptions{Config: running.Load, Probers: probers, Targets: sched, Requests: exporterweb.NewProbeRequests(reg)},
 	}
 	if *lifecycle {
 		opts.Reload = rl.Reload
 	}
 	if *configFile == "" {
-		opts.Pages = append(opts.Pages, exporterweb.Page{Path: "/demo/flapping", Text: "Demo target (30 s up, 30 s down)", Handler: exporterweb.Flapping(time.Now())})
+		opts.Endpoints = append(opts.Endpoints, exporterweb.Endpoint{Path: "/demo/flapping", Text: "Demo target (30 s up, 30 s down)", Handler: exporterweb.Flapping(time.Now())})
 	}
 	handler, err := exporterweb.Handler(opts)
 	if err != nil {

@@ -1,4 +1,4 @@
-package config
+package probe
 
 import "testing"
 
@@ -18,8 +18,8 @@ func TestPortNameErrors(t *testing.T) {
 		{"abcdefghijklmnop", false}, // 16 characters
 		{"", false},
 	} {
-		if got := len(portNameErrors(tc.name)) == 0; got != tc.ok {
-			t.Errorf("%q: valid=%v, want %v (%v)", tc.name, got, tc.ok, portNameErrors(tc.name))
+		if got := len(PortNameErrors(tc.name)) == 0; got != tc.ok {
+			t.Errorf("%q: valid=%v, want %v (%v)", tc.name, got, tc.ok, PortNameErrors(tc.name))
 		}
 	}
 }
