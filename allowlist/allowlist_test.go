@@ -17,6 +17,7 @@ var list = func() *List {
 
 // TestHost: request hosts, and every spelling of a forbidden address.
 func TestHost(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		host   string
 		port   int
@@ -75,6 +76,7 @@ func TestHost(t *testing.T) {
 // TestAddr: what a dial may reach, after resolution (DNS rebinding) and
 // on each redirect hop.
 func TestAddr(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		addr   string
 		byName bool
@@ -111,6 +113,7 @@ func TestAddr(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	_, errs := Parse([]string{"", "192.0.2.0/33", "web.example:http", "192.0.2.1:80", "0x7f000001", "bad name!", "ok.example:70000"})
 	var got []string
 	for _, e := range errs {
@@ -134,6 +137,7 @@ func TestParseErrors(t *testing.T) {
 // does not name (a same-host redirect), IPv6 forms that carry a forbidden
 // IPv4 address, and names that only fold into an allowed one.
 func TestWhatIsDialed(t *testing.T) {
+	t.Parallel()
 	l, errs := Parse([]string{"web.test:8080", "*.example.internal", "192.0.2.0/24", "kube.test"})
 	if len(errs) > 0 {
 		t.Fatal(errs)

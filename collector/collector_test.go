@@ -75,6 +75,7 @@ type errDiscarded struct{}
 func (errDiscarded) Error() string { return "discarded" }
 
 func TestLint(t *testing.T) {
+	t.Parallel()
 	problems, err := testutil.CollectAndLint(New(fixture(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +98,7 @@ func TestLint(t *testing.T) {
 // TestGolden pins every per-target series, name, help text and value: the
 // user-facing contract. Run with -update after an intended change.
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(New(fixture(t)))
 	mfs, err := reg.Gather()
@@ -114,6 +116,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestRemovedTargetHasNoSeries(t *testing.T) {
+	t.Parallel()
 	f := fixture(t)
 	c := New(f)
 	if n := testutil.CollectAndCount(c, "probe_state"); n != 4 {
@@ -142,6 +145,7 @@ probe_exporter_targets{target="db"} 1
 // for text and OpenMetrics; it must say exactly what client_golang says
 // for the same state, line for line.
 func TestFastPathMatchesCollector(t *testing.T) {
+	t.Parallel()
 	c := New(fixture(t))
 	full := prometheus.NewRegistry()
 	full.MustRegister(c)
@@ -200,6 +204,7 @@ func TestFastPathMatchesCollector(t *testing.T) {
 }
 
 func TestAcceptsGzip(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		header string
 		want   bool

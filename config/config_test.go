@@ -23,6 +23,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/bad/*.err from the current output")
 
 func TestLoadGood(t *testing.T) {
+	t.Parallel()
 	c, err := config.Load("testdata/good.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +64,7 @@ func TestLoadGood(t *testing.T) {
 }
 
 func TestLoadEmpty(t *testing.T) {
+	t.Parallel()
 	c, err := config.Parse(nil, "empty.yaml")
 	if err != nil || len(c.Targets) != 0 {
 		t.Fatalf("empty file: %v, %+v", err, c)
@@ -70,6 +72,7 @@ func TestLoadEmpty(t *testing.T) {
 }
 
 func TestLoadMissingFile(t *testing.T) {
+	t.Parallel()
 	_, err := config.Load("testdata/does-not-exist.yaml")
 	if err == nil || !strings.Contains(err.Error(), "does-not-exist.yaml") {
 		t.Fatalf("want an error naming the file, got %v", err)
@@ -80,6 +83,7 @@ func TestLoadMissingFile(t *testing.T) {
 // error text in the .err file beside it (go test -run TestLoadBad -update
 // rewrites them; review the diff).
 func TestLoadBad(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("testdata/bad/*.yaml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no bad configs: %v", err)
@@ -96,6 +100,7 @@ func TestLoadBad(t *testing.T) {
 }
 
 func TestLoadKubernetes(t *testing.T) {
+	t.Parallel()
 	c, err := config.Load("testdata/kubernetes.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +126,7 @@ func TestLoadKubernetes(t *testing.T) {
 // TestExamples keeps examples/ honest: every config file there, and every
 // config.yaml inside a ConfigMap of the Kubernetes manifests, loads.
 func TestExamples(t *testing.T) {
+	t.Parallel()
 	if _, err := config.Load("../examples/static.yaml"); err != nil {
 		t.Error(err)
 	}
@@ -178,6 +184,7 @@ func FuzzParse(f *testing.F) {
 // schema (1000 targets x 1000 hosts x 1000 labels from 3000 lines) is
 // refused quickly instead of hanging the loader ("billion laughs").
 func TestAliasBomb(t *testing.T) {
+	// Not parallel: a large file turns the GC down for its decoding, process-wide.
 	var b strings.Builder
 	b.WriteString("targets:\n  - &t\n    name: x\n    readinessProbe: {tcpSocket: {port: 1}}\n    static: [&h {host: x, labels: {")
 	for i := 0; i < 1000; i++ {
@@ -205,6 +212,7 @@ func TestAliasBomb(t *testing.T) {
 // TestMergeKeys: YAML merge keys share probe defaults and labels; the
 // mapping's own keys win, then earlier merged mappings.
 func TestMergeKeys(t *testing.T) {
+	t.Parallel()
 	c, err := config.Load("testdata/merge.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -226,6 +234,7 @@ func TestMergeKeys(t *testing.T) {
 // TestBigPlainFile: a large file without aliases is not mistaken for an
 // alias bomb.
 func TestBigPlainFile(t *testing.T) {
+	// Not parallel: a large file turns the GC down for its decoding, process-wide.
 	var b strings.Builder
 	b.WriteString("targets:\n  - name: big\n    readinessProbe: {tcpSocket: {port: 80}}\n    static:\n")
 	for i := 0; i < 160_000; i++ { // over a million nodes: more than aliases may expand to
@@ -250,6 +259,7 @@ func truncateErr(err error) string {
 
 // TestTooLarge: a file over MaxFileSize is refused at once, saying why.
 func TestTooLarge(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "huge.yaml")
 	if err := os.WriteFile(path, bytes.Repeat([]byte("# padding\n"), config.MaxFileSize/10+1), 0o600); err != nil {
 		t.Fatal(err)
@@ -263,6 +273,7 @@ func TestTooLarge(t *testing.T) {
 // TestSharedSequence: an anchored list used twice decodes both times
 // (the decoder drops what it has decoded only where no alias can reach).
 func TestSharedSequence(t *testing.T) {
+	// Not parallel: a large file turns the GC down for its decoding, process-wide.
 	c, err := config.Parse([]byte(`
 targets:
   - name: a
@@ -297,6 +308,7 @@ targets:
 // errors and counts the rest, in memory and text that stay small (half a
 // million messages cost 550 MB and a 60 MB reload answer before).
 func TestErrorFlood(t *testing.T) {
+	// Not parallel: a large file turns the GC down for its decoding, process-wide.
 	const entries = 100_000
 	data := []byte("targets:\n" + strings.Repeat("  - {}\n", entries))
 	_, err := config.Parse(data, "flood.yaml")

@@ -24,6 +24,7 @@ import (
 // ours, at the same path under the probe, with the API's exact words (ours
 // may add a hint after them, in parentheses); and we give no other.
 func TestProbeWordingMatchesTheAPIServer(t *testing.T) {
+	t.Parallel()
 	c := kubetest.Start(t)
 	ctx := context.Background()
 	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "wording"}}, metav1.CreateOptions{}); err != nil {

@@ -3,6 +3,7 @@ package probe
 import "testing"
 
 func TestParseKind(t *testing.T) {
+	t.Parallel()
 	for _, k := range []Kind{Readiness, Liveness, Startup} {
 		if got, err := ParseKind(k.String()); err != nil || got != k {
 			t.Errorf("%v: %v %v", k, got, err)

@@ -3,6 +3,7 @@ package probe
 import "testing"
 
 func TestPortNameErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		ok   bool

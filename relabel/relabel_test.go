@@ -8,6 +8,7 @@ import (
 func str(s string) *string { return &s }
 
 func TestProcess(t *testing.T) {
+	t.Parallel()
 	base := func() map[string]string {
 		return map[string]string{
 			"__address__":                      "192.0.2.1:8080",
@@ -75,6 +76,7 @@ func TestProcess(t *testing.T) {
 // TestHashMod pins hashmod to Prometheus' values, so shards computed here
 // and in a Prometheus config agree.
 func TestHashMod(t *testing.T) {
+	t.Parallel()
 	r, err := (&Config{SourceLabels: []string{"a"}, Modulus: 1000, TargetLabel: "h", Action: "hashmod"}).Compile()
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +91,7 @@ func TestHashMod(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		cfg   Config
 		field string

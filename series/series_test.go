@@ -3,6 +3,7 @@ package series
 import "testing"
 
 func TestText(t *testing.T) {
+	t.Parallel()
 	names := NewNames([]string{"target", "kind", "address", "zone", "app"})
 	l := New(names, []string{"web", "readiness", "10.0.0.1:80", "a\"b", "x\ny\\"})
 	if want := `address="10.0.0.1:80",app="x\ny\\",kind="readiness",target="web",zone="a\"b"`; l.Text() != want {

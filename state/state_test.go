@@ -29,6 +29,7 @@ type step struct {
 // doc §8.5) and then our adapted cases, where the kubelet would hold the
 // worker waiting for a container restart.
 func TestMachine(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name    string
 		kind    probe.Kind
@@ -102,6 +103,7 @@ func TestMachine(t *testing.T) {
 }
 
 func TestTransitions(t *testing.T) {
+	t.Parallel()
 	since := time.Unix(100, 0)
 	m := NewMachine(probe.Readiness, 1, 1, since)
 	if n, at := m.Transitions(); n != 0 || !at.Equal(since) {
@@ -119,6 +121,7 @@ func TestTransitions(t *testing.T) {
 // TestRecordDiscardsErrors: an errored outcome is counted but moves
 // neither the value nor the run, so F, error, F is two consecutive failures.
 func TestRecordDiscardsErrors(t *testing.T) {
+	t.Parallel()
 	r := Record{Machine: NewMachine(probe.Liveness, 1, 2, time.Unix(0, 0))}
 	now := time.Unix(1, 0)
 	r.Apply(prober.Outcome{Result: prober.Failure}, time.Millisecond, now)
@@ -142,6 +145,7 @@ func TestRecordDiscardsErrors(t *testing.T) {
 }
 
 func TestRecordReasonAndHistory(t *testing.T) {
+	t.Parallel()
 	var r Record
 	r.Machine = NewMachine(probe.Readiness, 1, 1, time.Unix(0, 0))
 	r.Apply(prober.Outcome{Result: prober.Failure, Output: "HTTP probe failed with statuscode: 500"}, time.Millisecond, time.Unix(1, 0))
@@ -168,6 +172,7 @@ func TestRecordReasonAndHistory(t *testing.T) {
 }
 
 func TestSettled(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(0, 0)
 	for _, c := range []struct {
 		name    string
@@ -199,6 +204,7 @@ func TestSettled(t *testing.T) {
 // TestReasonTrimmed: a command's trailing newline is in its output, not
 // in its reason (a log line, a table row, a status page).
 func TestReasonTrimmed(t *testing.T) {
+	t.Parallel()
 	r := Record{Machine: NewMachine(probe.Liveness, 1, 1, time.Now())}
 	r.Apply(prober.Outcome{Result: prober.Failure, Output: "it broke\r\n"}, time.Millisecond, time.Now())
 	if r.LastReason != "it broke" || r.LastOutput != "it broke\r\n" {

@@ -52,6 +52,7 @@ func src() fixed {
 }
 
 func TestRows(t *testing.T) {
+	t.Parallel()
 	p := Read(src(), Query{})
 	if p.Total != 4 || len(p.Rows) != 4 {
 		t.Fatalf("total %d, rows %d", p.Total, len(p.Rows))
@@ -98,6 +99,7 @@ func TestRows(t *testing.T) {
 }
 
 func TestQuery(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		query string
 		want  []string // addresses/kinds in order
@@ -130,6 +132,7 @@ func TestQuery(t *testing.T) {
 }
 
 func TestParseQueryErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ query, want string }{
 		{"state=down", `state: "down" is not success, failure or unknown`},
 		{"kind=ready", `kind: "ready" is not readiness, liveness or startup`},
@@ -160,6 +163,7 @@ func many(n int) fixed {
 
 // TestPageBound: a first page at 100k probes stays small.
 func TestPageBound(t *testing.T) {
+	t.Parallel()
 	p := Read(many(100000), Query{})
 	data, _ := json.Marshal(p.Rows)
 	if len(p.Rows) != DefaultLimit || p.Total != 100000 || len(data) > 1<<20 {
@@ -196,6 +200,7 @@ func BenchmarkFirstPage(b *testing.B) {
 }
 
 func TestMesh(t *testing.T) {
+	t.Parallel()
 	mesh := series.NewNames([]string{"target", "kind", "address", "node", "source_node"})
 	at := func(address, node, results string, kind probe.Kind) state.View {
 		st := probeOf("mesh", kind, address, "", results, 0)

@@ -3,6 +3,7 @@ package targets
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,9 @@ type Options struct {
 	Discovery *discovery.Manager
 	// Probers is the environment every entry builds its probers in.
 	Probers *prober.Env
+	// Host is where the exporter runs, for the sources' start-up checks
+	// (Check).
+	Host discovery.Host
 	// Shard and TotalShards split targets across replicas by their
 	// Identity.Shard; TotalShards 0 or 1 keeps everything.
 	Shard, TotalShards int
@@ -64,13 +68,9 @@ func (m *Manager) Synced() bool { return m.opts.Discovery.Synced() }
 func (m *Manager) Apply(cfg *config.Config) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	entries := make([]*Entry, len(cfg.Targets))
-	for i := range cfg.Targets {
-		e, err := NewEntry(&cfg.Targets[i], m.opts.Probers)
-		if err != nil {
-			return err
-		}
-		entries[i] = e
+	entries, err := Check(cfg, m.opts.Probers, m.opts.Host)
+	if err != nil {
+		return err
 	}
 	// A new run derives with its own entry from its first group on
 	// (possibly during Apply); a kept run's entry is replaced at commit.
@@ -105,6 +105,34 @@ func (m *Manager) Apply(cfg *config.Config) error {
 		}
 		m.current = next
 	})
+}
+
+// Check is the one check a decoded, validated configuration
+// (config.Parse) passes before it runs: every entry's probers, relabeling
+// and network build (NewEntry), and every source's start-up checks pass
+// where the exporter runs (discovery.Preflight). It reports every problem
+// at once, and returns the built entries. Apply runs it first (at start,
+// on reload, for --once and check); --config.check runs it alone.
+func Check(cfg *config.Config, env *prober.Env, host discovery.Host) ([]*Entry, error) {
+	entries := make([]*Entry, len(cfg.Targets))
+	var errs []error
+	for i := range cfg.Targets {
+		t := &cfg.Targets[i]
+		e, err := NewEntry(t, env)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		entries[i] = e
+		if p, ok := t.Source().Config.(discovery.Preflight); ok {
+			if err := p.Preflight(host); err != nil {
+				errs = append(errs, fmt.Errorf("target %q: %w", t.Name, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return entries, nil
 }
 
 // Close stops every source and removes its targets.

@@ -648,3 +648,36 @@ targets:
 		t.Errorf("after the entry went: %s", got)
 	}
 }
+
+// TestCheck: the one check before a configuration runs says every
+// problem at once, and Apply refuses what it refuses, changing nothing.
+func TestCheck(t *testing.T) {
+	cfg := load(t, `
+targets:
+  - name: a
+    kubernetes: {role: pod, scope: node}
+    readinessProbe: {tcpSocket: {port: 80}}
+  - name: b
+    kubernetes: {role: pod, scope: mesh}
+    readinessProbe: {tcpSocket: {port: 80}}
+`)
+	_, err := Check(cfg, testEnv, discovery.Host{})
+	if err == nil || !strings.Contains(err.Error(), `target "a": `) || !strings.Contains(err.Error(), `target "b": `) {
+		t.Fatalf("want both entries' problems: %v", err)
+	}
+	if _, err := Check(cfg, testEnv, discovery.Host{NodeName: "n1"}); err != nil {
+		t.Errorf("with a node name: %v", err)
+	}
+	r := recorder{}
+	m := NewManager(r, Options{})
+	defer m.Close()
+	if err := m.Apply(load(t, twoHosts)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Apply(cfg); err == nil || err.Error() != func() string { _, e := Check(cfg, testEnv, discovery.Host{}); return e.Error() }() {
+		t.Errorf("Apply says %v", err)
+	}
+	if _, ts := r.group(t, "static/web"); len(ts) != 2 {
+		t.Errorf("a refused configuration changed what runs: %v", r)
+	}
+}

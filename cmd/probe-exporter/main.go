@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -326,16 +325,6 @@ func (b *boundedInt) Set(s string) error {
 
 func (b *boundedInt) String() string { return strconv.Itoa(b.n) }
 
-// discoveredBy is the entry's source block if it is a B.
-func discoveredBy[B any](t *config.Entry) (B, bool) {
-	var zero B
-	if t.Discovered == nil {
-		return zero, false
-	}
-	b, ok := t.Discovered.Config.(B)
-	return b, ok
-}
-
 // logLoaded says what a configuration holds, and warns when it probes
 // nothing: valid, but rarely what was meant.
 func logLoaded(log *slog.Logger, msg, file string, cfg *config.Config) {
@@ -359,34 +348,22 @@ func counts(cfg *config.Config) (hosts, discovered int) {
 	return hosts, discovered
 }
 
-// checkConfig validates a file as the exporter would at start: the file
-// itself, every entry's probers and relabeling, and what only fails when
-// running (scope node or mesh without a node name).
+// checkConfig validates a file as the exporter does at start: the file
+// itself (config.Load), then the one check every configuration passes
+// before it runs (targets.Check).
 func checkConfig(file, nodeName string) int {
 	if file == "" {
 		fmt.Fprintln(os.Stderr, "--config.check needs --config.file")
 		return 2
 	}
 	cfg, err := config.Load(file)
-	var problems []string
-	if err != nil {
-		problems = append(problems, err.Error())
-	} else {
-		for i := range cfg.Targets {
-			t := &cfg.Targets[i]
-			if _, err := targets.NewEntry(t, prober.NewEnv(prober.EnvOptions{})); err != nil {
-				problems = append(problems, err.Error())
-			}
-			if p, ok := discoveredBy[discovery.Preflight](t); ok {
-				if err := p.Preflight(discovery.Host{NodeName: nodeName}); err != nil {
-					problems = append(problems, fmt.Sprintf("target %q: %v; the exporter would not start", t.Name, err))
-				}
-			}
-		}
+	if err == nil {
+		// What the exporter checks before it runs a configuration.
+		_, err = targets.Check(cfg, prober.NewEnv(prober.EnvOptions{}), discovery.Host{NodeName: nodeName})
 	}
-	if len(problems) > 0 {
-		fmt.Fprintln(os.Stderr, strings.Join(problems, "\n"))
-		fmt.Fprintf(os.Stderr, "FAILED: %s is not valid\n", file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintf(os.Stderr, "FAILED: %s is not valid (the exporter would not start with it)\n", file)
 		return 1
 	}
 	hosts, discovered := counts(cfg)

@@ -67,7 +67,8 @@ func newPipeline(o pipelineOptions, reg prometheus.Registerer) *pipeline {
 	p.disc = discovery.NewManager(discovery.Discoverers(discovery.Deps{Ctx: ctx, Kubeconfig: o.kubeconfig, NodeName: o.nodeName,
 		UserAgent: "probe-exporter/" + version.Version, Resolvers: nw.pool, Resolv: &nw.conf,
 		Logger: o.logger, Metrics: dm, Registerer: reg}), dm)
-	p.mgr = targets.NewManager(p.sched, targets.Options{Discovery: p.disc, Probers: p.probers, Shard: o.shard, TotalShards: o.totalShards})
+	p.mgr = targets.NewManager(p.sched, targets.Options{Discovery: p.disc, Probers: p.probers, Host: discovery.Host{NodeName: o.nodeName},
+		Shard: o.shard, TotalShards: o.totalShards})
 	return p
 }
 
