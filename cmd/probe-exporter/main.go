@@ -1,8 +1,10 @@
 // Command probe-exporter runs Kubernetes-style probes against targets and
 // exposes the thresholded results for Prometheus. This file is the
-// exporter's command line: its flags, and the pipeline assembled from them
-// (discovery → targets → scheduler → prober → state → collector → web);
-// once.go, check.go and help.go are the other commands.
+// exporter's command line: its flags (addFlags), its listeners (listen),
+// and serving (serve) the pipeline built from them (pipeline.go:
+// discovery → targets → scheduler → prober → state) with the collector and
+// web, until SIGTERM (shutdown); once.go, check.go and help.go are the
+// other commands.
 package main
 
 import (
@@ -55,29 +57,49 @@ func main() {
 	os.Exit(run(args))
 }
 
+// flags are the exporter's command line.
+type flags struct {
+	configFile, output, kubeconfig, nodeName     *string
+	autoReload, configCheck, once                *bool
+	lifecycle, pprof                             *bool
+	autoReloadInterval, onceTimeout              *time.Duration
+	maxExpanded, maxInFlight, shard, totalShards *int
+	execEnv                                      *[]string
+	dns                                          *dnsSettings
+	web                                          *web.FlagConfig
+	log                                          *promslog.Config
+}
+
+func addFlags(app *kingpin.Application) *flags {
+	f := &flags{log: &promslog.Config{}}
+	f.configFile = app.Flag("config.file", "Configuration file. Without it, an embedded default probes the exporter itself.").String()
+	f.autoReload = app.Flag("config.auto-reload", "Reload --config.file when its content changes (a ConfigMap volume's symlink swap included), checked every --config.auto-reload-interval; a bad configuration keeps the running one, as SIGHUP does.").Bool()
+	f.autoReloadInterval = app.Flag("config.auto-reload-interval", "How often --config.auto-reload reads the file (at least 1s).").Default("30s").Duration()
+	f.configCheck = app.Flag("config.check", "Validate --config.file and exit: 0 when valid, 1 with every error otherwise.").Bool()
+	f.maxExpanded = positiveInt(app.Flag("config.max-expanded-targets", "Most targets a configuration file's name patterns (dns: brace ranges) may expand to; a file beyond it is refused.").Default("100000"), "--config.max-expanded-targets", 1)
+	f.maxInFlight = positiveInt(app.Flag("probe.max-in-flight", "Most probes running at once (at least 1); due probes beyond it wait (probe_exporter_probes_waiting).").Default("2000"), "--probe.max-in-flight", 1)
+	f.execEnv = app.Flag("probe.exec.env", "Repeatable: a variable of the exporter's environment to pass to exec probe commands. They get PATH, their PROBE_* variables and these, nothing else.").PlaceHolder("NAME").Strings()
+	f.once = app.Flag("once", "Run every probe of --config.file until each (target, kind) has the answer its thresholds give, print them and exit: 0 if every state is success, 1 if not, 2 if it could not run.").Bool()
+	f.onceTimeout = app.Flag("once.timeout", "How long --once waits for every answer; what has none by then is unknown.").Default("2m").Duration()
+	f.output = app.Flag("output", "What --once (and check) print: table or json.").Default("table").Enum("table", "json")
+	f.lifecycle = app.Flag("web.enable-lifecycle", "Enable configuration reload through HTTP POST to /-/reload.").Bool()
+	f.pprof = app.Flag("web.enable-pprof", "Serve Go's profiles under /debug/pprof/ (and link them from the landing page).").Bool()
+	f.kubeconfig = app.Flag("kubeconfig", "Kubeconfig for kubernetes entries that name none, when not running in a cluster (then $KUBECONFIG, ~/.kube/config).").String()
+	f.nodeName = app.Flag("node-name", "This exporter's node, for kubernetes entries with scope node or mesh (DaemonSet: the downward API's spec.nodeName).").Envar("NODE_NAME").String()
+	f.shard = positiveInt(app.Flag("shard", "This replica's shard, from 0 to --total-shards minus 1.").Default("0"), "--shard", 0)
+	f.totalShards = positiveInt(app.Flag("total-shards", "Replicas that split the targets between them by a stable hash; every replica runs with the same configuration.").Default("1"), "--total-shards", 1)
+	f.dns = addDNSFlags(app)
+	f.web = kingpinflag.AddFlags(app, defaultListen)
+	promslogflag.AddFlags(app, f.log)
+	return f
+}
+
+// run parses the command line and runs what it asks: --config.check,
+// --once, or the exporter.
 func run(args []string) int {
 	app := kingpin.New("probe-exporter",
 		"Runs Kubernetes probes (httpGet, tcpSocket, exec, grpc) with the kubelet's semantics against targets and exports the results for Prometheus.")
-	configFile := app.Flag("config.file", "Configuration file. Without it, an embedded default probes the exporter itself.").String()
-	autoReload := app.Flag("config.auto-reload", "Reload --config.file when its content changes (a ConfigMap volume's symlink swap included), checked every --config.auto-reload-interval; a bad configuration keeps the running one, as SIGHUP does.").Bool()
-	autoReloadInterval := app.Flag("config.auto-reload-interval", "How often --config.auto-reload reads the file (at least 1s).").Default("30s").Duration()
-	configCheck := app.Flag("config.check", "Validate --config.file and exit: 0 when valid, 1 with every error otherwise.").Bool()
-	maxExpanded := positiveInt(app.Flag("config.max-expanded-targets", "Most targets a configuration file's name patterns (dns: brace ranges) may expand to; a file beyond it is refused.").Default("100000"), "--config.max-expanded-targets", 1)
-	maxInFlight := positiveInt(app.Flag("probe.max-in-flight", "Most probes running at once (at least 1); due probes beyond it wait (probe_exporter_probes_waiting).").Default("2000"), "--probe.max-in-flight", 1)
-	execEnv := app.Flag("probe.exec.env", "Repeatable: a variable of the exporter's environment to pass to exec probe commands. They get PATH, their PROBE_* variables and these, nothing else.").PlaceHolder("NAME").Strings()
-	onceFlag := app.Flag("once", "Run every probe of --config.file until each (target, kind) has the answer its thresholds give, print them and exit: 0 if every state is success, 1 if not, 2 if it could not run.").Bool()
-	onceTimeout := app.Flag("once.timeout", "How long --once waits for every answer; what has none by then is unknown.").Default("2m").Duration()
-	output := app.Flag("output", "What --once (and check) print: table or json.").Default("table").Enum("table", "json")
-	lifecycle := app.Flag("web.enable-lifecycle", "Enable configuration reload through HTTP POST to /-/reload.").Bool()
-	pprof := app.Flag("web.enable-pprof", "Serve Go's profiles under /debug/pprof/ (and link them from the landing page).").Bool()
-	kubeconfig := app.Flag("kubeconfig", "Kubeconfig for kubernetes entries that name none, when not running in a cluster (then $KUBECONFIG, ~/.kube/config).").String()
-	nodeName := app.Flag("node-name", "This exporter's node, for kubernetes entries with scope node or mesh (DaemonSet: the downward API's spec.nodeName).").Envar("NODE_NAME").String()
-	shard := positiveInt(app.Flag("shard", "This replica's shard, from 0 to --total-shards minus 1.").Default("0"), "--shard", 0)
-	totalShards := positiveInt(app.Flag("total-shards", "Replicas that split the targets between them by a stable hash; every replica runs with the same configuration.").Default("1"), "--total-shards", 1)
-	dns := addDNSFlags(app)
-	webFlags := kingpinflag.AddFlags(app, defaultListen)
-	logConfig := &promslog.Config{}
-	promslogflag.AddFlags(app, logConfig)
+	f := addFlags(app)
 	app.Version(version.Print("probe-exporter"))
 	app.HelpFlag.Short('h')
 	withHelp(app, true, os.Stdout)
@@ -85,73 +107,81 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "probe-exporter: %v (try --help)\n", err)
 		return 2
 	}
-	if *shard >= *totalShards {
-		fmt.Fprintf(os.Stderr, "probe-exporter: %v (got --shard=%d --total-shards=%d)\n", targets.ErrShard, *shard, *totalShards)
+	if *f.shard >= *f.totalShards {
+		fmt.Fprintf(os.Stderr, "probe-exporter: %v (got --shard=%d --total-shards=%d)\n", targets.ErrShard, *f.shard, *f.totalShards)
 		return 2
 	}
 
-	config.MaxExpandedTargets = *maxExpanded
-	if *configCheck {
-		return checkConfig(*configFile, *nodeName)
+	config.MaxExpandedTargets = *f.maxExpanded
+	if *f.configCheck {
+		return checkConfig(*f.configFile, *f.nodeName)
 	}
-	logger := promslog.New(logConfig)
-	if *onceFlag {
-		return runOnceMode(onceOptions{configFile: *configFile, kubeconfig: *kubeconfig, nodeName: *nodeName, output: *output,
-			timeout: *onceTimeout, maxInFlight: *maxInFlight, execEnv: *execEnv, dns: dns}, os.Stdout, os.Stderr, logger)
+	logger := promslog.New(f.log)
+	if *f.once {
+		return runOnceMode(onceOptions{configFile: *f.configFile, kubeconfig: *f.kubeconfig, nodeName: *f.nodeName, output: *f.output,
+			timeout: *f.onceTimeout, maxInFlight: *f.maxInFlight, execEnv: *f.execEnv, dns: f.dns}, os.Stdout, os.Stderr, logger)
 	}
-	logger.Info("starting probe-exporter", "version", version.Info(), "build_context", version.BuildContext())
+	return serve(f, logger)
+}
 
-	if *autoReload && *configFile == "" {
-		logger.Error("--config.auto-reload needs --config.file")
-		return 1
-	}
-	if *autoReloadInterval < time.Second {
-		logger.Error("--config.auto-reload-interval must be at least 1s", "value", *autoReloadInterval)
-		return 1
-	}
-	var listeners []net.Listener
-	selfHost, selfPort := "", 0
-	if *webFlags.WebSystemdSocket {
+// listening is where the exporter serves, and what the embedded default
+// probes of itself.
+type listening struct {
+	listeners []net.Listener // nil: systemd's sockets
+	selfHost  string
+	selfPort  int
+	https     bool
+}
+
+// listen opens the listeners the flags name.
+func listen(f *flags, logger *slog.Logger) (*listening, bool) {
+	l := &listening{}
+	if *f.web.WebSystemdSocket {
 		// systemd hands over the sockets; the embedded default can't know
 		// which port to probe.
-		if *configFile == "" {
+		if *f.configFile == "" {
 			logger.Error("--web.systemd-socket needs --config.file")
-			return 1
+			return nil, false
 		}
 	} else {
 		var err error
-		if listeners, err = exporterweb.Listen(*webFlags.WebListenAddresses); err != nil {
+		if l.listeners, err = exporterweb.Listen(*f.web.WebListenAddresses); err != nil {
 			logger.Error("cannot listen", "err", err)
-			return 1
+			return nil, false
 		}
 		var ok bool
-		if selfHost, selfPort, ok = exporterweb.SelfAddress(listeners); !ok && *configFile == "" {
+		if l.selfHost, l.selfPort, ok = exporterweb.SelfAddress(l.listeners); !ok && *f.configFile == "" {
 			logger.Error("the embedded default probes the exporter over TCP: give a TCP --web.listen-address too, or --config.file")
-			return 1
+			return nil, false
 		}
 	}
-	https, err := exporterweb.ServesTLS(*webFlags.WebConfigFile)
-	if err != nil {
+	var err error
+	if l.https, err = exporterweb.ServesTLS(*f.web.WebConfigFile); err != nil {
 		logger.Error("cannot read --web.config.file", "err", err)
+		return nil, false
+	}
+	return l, true
+}
+
+// serve runs the exporter until SIGTERM or the listener fails.
+func serve(f *flags, logger *slog.Logger) int {
+	logger.Info("starting probe-exporter", "version", version.Info(), "build_context", version.BuildContext())
+	if *f.autoReload && *f.configFile == "" {
+		logger.Error("--config.auto-reload needs --config.file")
 		return 1
 	}
-	// load makes the running configuration of the file's content (read
-	// by the reloader, so that what it watches is what was loaded), or the
-	// embedded default.
-	load := func(data []byte) (*config.Config, error) {
-		if *configFile == "" {
-			return config.Default(selfHost, selfPort, https)
-		}
-		return config.Parse(data, *configFile)
+	if *f.autoReloadInterval < time.Second {
+		logger.Error("--config.auto-reload-interval must be at least 1s", "value", *f.autoReloadInterval)
+		return 1
 	}
-	var cfg *config.Config
-	if *configFile == "" {
-		cfg, err = load(nil)
-	} else {
-		cfg, err = config.Load(*configFile)
+	l, ok := listen(f, logger)
+	if !ok {
+		return 1
 	}
+	load := configLoader(*f.configFile, l)
+	cfg, err := firstConfig(*f.configFile, load)
 	if err != nil {
-		logger.Error("invalid configuration", "file", *configFile, "err", err)
+		logger.Error("invalid configuration", "file", *f.configFile, "err", err)
 		return 1
 	}
 
@@ -161,8 +191,8 @@ func run(args []string) int {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("probe_exporter"),
 	)
-	p := newPipeline(pipelineOptions{logger: logger, schedLogger: logger, dns: dns, execEnv: *execEnv, maxInFlight: *maxInFlight,
-		kubeconfig: *kubeconfig, nodeName: *nodeName, shard: *shard, totalShards: *totalShards}, reg)
+	p := newPipeline(pipelineOptions{logger: logger, schedLogger: logger, dns: f.dns, execEnv: *f.execEnv, maxInFlight: *f.maxInFlight,
+		kubeconfig: *f.kubeconfig, nodeName: *f.nodeName, shard: *f.shard, totalShards: *f.totalShards}, reg)
 	defer p.close()
 	probers, sched, mgr := p.probers, p.sched, p.mgr
 	// Per-probe series have their own registry: /metrics writes them
@@ -179,12 +209,12 @@ func run(args []string) int {
 		running.Store(c)
 		return nil
 	}
-	rl := reload.New(reload.Options{Logger: logger, Path: *configFile, Load: load, Apply: apply}, reg)
+	rl := reload.New(reload.Options{Logger: logger, Path: *f.configFile, Load: load, Apply: apply}, reg)
 	if err := rl.Start(cfg); err != nil {
 		logger.Error("cannot apply configuration", "err", err)
 		return 1
 	}
-	logLoaded(logger, "configuration loaded", *configFile, cfg)
+	logLoaded(logger, "configuration loaded", *f.configFile, cfg)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -203,20 +233,15 @@ func run(args []string) int {
 			_ = rl.Reload()
 		}
 	}()
-	if *autoReload {
-		go rl.Watch(schedCtx, *autoReloadInterval)
+	if *f.autoReload {
+		go rl.Watch(schedCtx, *f.autoReloadInterval)
 	}
 
-	slow := promhttp.HandlerFor(prometheus.Gatherers{reg, probeReg}, promhttp.HandlerOpts{
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		ErrorHandling:     promhttp.ContinueOnError,
-		EnableOpenMetrics: true,
-	})
 	opts := exporterweb.Options{
 		Logger:  logger,
-		Metrics: promhttp.InstrumentMetricHandler(reg, exporterweb.Scrapes(collector.Handler(probes, reg, slow, logger), exporterweb.ScrapeOptions{Key: collector.Negotiate})),
+		Metrics: metricsHandler(reg, probeReg, probes, logger),
 		Ready:   ready.Load,
-		Pprof:   *pprof,
+		Pprof:   *f.pprof,
 		Site: &exporterweb.Site{Probes: sched, LastReload: rl.Last, Entries: func() []string {
 			var names []string
 			for _, e := range running.Load().Targets {
@@ -226,10 +251,10 @@ func run(args []string) int {
 		}},
 		Probe: &exporterweb.ProbeOptions{Config: running.Load, Probers: probers, Targets: sched, Requests: exporterweb.NewProbeRequests(reg)},
 	}
-	if *lifecycle {
+	if *f.lifecycle {
 		opts.Reload = rl.Reload
 	}
-	if *configFile == "" {
+	if *f.configFile == "" {
 		opts.Endpoints = append(opts.Endpoints, exporterweb.Endpoint{Path: "/demo/flapping", Text: "Demo target (30 s up, 30 s down)", Handler: exporterweb.Flapping(time.Now())})
 	}
 	handler, err := exporterweb.Handler(opts)
@@ -240,11 +265,11 @@ func run(args []string) int {
 	srv := exporterweb.NewServer(handler, logger)
 	serveErr := make(chan error, 1)
 	go func() {
-		if listeners == nil {
-			serveErr <- web.ListenAndServe(srv, webFlags, logger)
+		if l.listeners == nil {
+			serveErr <- web.ListenAndServe(srv, f.web, logger)
 			return
 		}
-		serveErr <- web.ServeMultiple(listeners, srv, webFlags, logger)
+		serveErr <- web.ServeMultiple(l.listeners, srv, f.web, logger)
 	}()
 
 	code := 0
@@ -257,27 +282,64 @@ func run(args []string) int {
 			code = 1
 		}
 	}
-	// Probing stops first (every attempt cancelled, exec process groups
-	// killed and waited for, leftovers killed), then the listener drains
-	// with what is left of the budget: a slow HTTP client must not leave
-	// processes running when we exit.
 	ready.Store(false)
+	shutdown(logger, func() { stopSched(); <-schedDone }, p.stopReaper, srv)
+	return code
+}
+
+// shutdown stops probing first (every attempt cancelled, exec process
+// groups killed and waited for, leftovers killed: stopProbing, then
+// stopReaper), then drains the listener with what is left of the budget:
+// a slow HTTP client must not leave processes running when we exit.
+func shutdown(logger *slog.Logger, stopProbing, stopReaper func(), srv *http.Server) {
 	stopping := time.Now()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
 	defer cancel()
-	stopSched()
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); stopProbing() }()
 	select {
-	case <-schedDone:
-	case <-shutdownCtx.Done():
+	case <-stopped:
+	case <-ctx.Done():
 		logger.Warn("probes still running at shutdown")
 	}
-	p.stopReaper()
+	stopReaper()
 	logger.Info("probing stopped", "took", time.Since(stopping).Round(time.Millisecond))
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := srv.Shutdown(ctx); err != nil {
 		_ = srv.Close()
 	}
 	logger.Info("stopped", "took", time.Since(stopping).Round(time.Millisecond))
-	return code
+}
+
+// configLoader makes the running configuration of the file's content
+// (read by the reloader, so that what it watches is what was loaded), or
+// the embedded default, which probes the exporter where it listens.
+func configLoader(file string, l *listening) func([]byte) (*config.Config, error) {
+	return func(data []byte) (*config.Config, error) {
+		if file == "" {
+			return config.Default(l.selfHost, l.selfPort, l.https)
+		}
+		return config.Parse(data, file)
+	}
+}
+
+// firstConfig is the configuration the exporter starts with.
+func firstConfig(file string, load func([]byte) (*config.Config, error)) (*config.Config, error) {
+	if file == "" {
+		return load(nil)
+	}
+	return config.Load(file)
+}
+
+// metricsHandler serves /metrics: the probes' series written directly
+// for the text formats, everything through client_golang for protobuf;
+// rendered detached from any client, so that none can hold it (Scrapes).
+func metricsHandler(reg, probeReg *prometheus.Registry, probes *collector.Collector, logger *slog.Logger) http.Handler {
+	slow := promhttp.HandlerFor(prometheus.Gatherers{reg, probeReg}, promhttp.HandlerOpts{
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling:     promhttp.ContinueOnError,
+		EnableOpenMetrics: true,
+	})
+	return promhttp.InstrumentMetricHandler(reg, exporterweb.Scrapes(collector.Handler(probes, reg, slow, logger), exporterweb.ScrapeOptions{Key: collector.Negotiate}))
 }
 
 // shutdownBudget is how long SIGTERM may take.
