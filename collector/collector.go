@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"
 )
@@ -53,23 +52,6 @@ func newDescs(names []string) *descs {
 
 var targetsDesc = prometheus.NewDesc(targetsFamily.name, targetsFamily.help, []string{"target"}, nil)
 
-// snap is one probe's state, copied once per scrape so every family of a
-// scrape shows the same moment.
-type snap struct {
-	labels *series.Labels
-	// text and resultAt are labels' own, copied here: a scrape reads them
-	// for every sample, and from the snapshot they are in cache.
-	text     string
-	resultAt int
-	http     bool
-	rec      state.Record
-}
-
-func snapOf(st *state.View) snap {
-	l := st.Labels
-	return snap{labels: l, text: l.Text(), resultAt: l.ResultAt(), http: st.Handler == prober.HTTPGet, rec: st.Record}
-}
-
 // Describe sends nothing: series of different entries carry different
 // label names, so the collector is unchecked.
 func (c *Collector) Describe(chan<- *prometheus.Desc) {}
@@ -82,7 +64,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		d.seen = false
 	}
 	c.src.Each(func(st *state.View) {
-		s := snapOf(st)
+		s := sampleOf(st)
 		d := c.descs[s.labels.Names]
 		if d == nil {
 			d = newDescs(s.labels.Names.Names)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/probe-exporter/probe-exporter/series"
-	"github.com/probe-exporter/probe-exporter/state"
 )
 
 // The per-probe series are most of a scrape: 8-9 per probe, so 800k lines
@@ -46,8 +44,8 @@ func (w *textWriter) sample(name, labels, extra string, v float64) {
 
 // result writes a sample with the pair res (result="...") in its sorted
 // place.
-func (w *textWriter) result(name string, s *snap, res string, v float64) {
-	text, at := s.text, s.resultAt
+func (w *textWriter) result(name string, s *sample, res string, v float64) {
+	text, at := s.text, int(s.resultAt)
 	w.WriteString(name)
 	w.WriteByte('{')
 	w.WriteString(text[:at])
@@ -79,6 +77,15 @@ func appendFloat(b []byte, v float64, om bool) []byte {
 	case math.IsInf(v, -1):
 		return append(b, "-Inf"...)
 	}
+	if v > -1e6 && v < 1e6 && v == math.Trunc(v) && (v != 0 || !math.Signbit(v)) {
+		// Integral and under 1e6: what 'g' writes is the integer (it
+		// switches to an exponent at 1e6), at a fraction of the cost.
+		b = strconv.AppendInt(b, int64(v), 10)
+		if om {
+			b = append(b, ".0"...)
+		}
+		return b
+	}
 	n := len(b)
 	b = strconv.AppendFloat(b, v, 'g', -1, 64)
 	if om && !bytes.ContainsAny(b[n:], "e.") {
@@ -95,10 +102,13 @@ var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 // the text format, or OpenMetrics when om is set (without the final
 // "# EOF", which belongs after the registry's families).
 func (c *Collector) WriteText(out io.Writer, om bool) error {
-	snaps := make([]snap, 0, c.lastProbes.Load()+c.lastProbes.Load()/16)
-	defer func() { c.lastProbes.Store(int64(len(snaps))) }()
-	c.src.Each(func(st *state.View) { snaps = append(snaps, snapOf(st)) })
-	w := &textWriter{Writer: bufio.NewWriterSize(out, 64<<10), om: om}
+	w := bufio.NewWriterSize(out, 64<<10)
+	c.snapshot().writeText(w, om)
+	return w.Flush()
+}
+
+func (s *snapshot) writeText(out *bufio.Writer, om bool) {
+	w := &textWriter{Writer: out, om: om}
 	header := func(name, typ, help string) {
 		if om && typ == "counter" {
 			name = strings.TrimSuffix(name, "_total")
@@ -118,8 +128,9 @@ func (c *Collector) WriteText(out io.Writer, om bool) error {
 		w.WriteString(typ)
 		w.WriteByte('\n')
 	}
+	samples := s.samples
 	for _, f := range families {
-		if len(snaps) == 0 {
+		if len(samples) == 0 {
 			break
 		}
 		typ := "gauge"
@@ -130,8 +141,8 @@ func (c *Collector) WriteText(out io.Writer, om bool) error {
 		// a sample of (no probe has resolved a name yet) is left out, as
 		// client_golang leaves it out.
 		headed := false
-		for i := range snaps {
-			sn := &snaps[i]
+		for i := range samples {
+			sn := &samples[i]
 			if f.results != nil {
 				if !headed {
 					header(f.name, typ, f.help)
@@ -152,19 +163,12 @@ func (c *Collector) WriteText(out io.Writer, om bool) error {
 	}
 	// probe_exporter_targets: distinct targets per entry, counted by the
 	// scheduler, not inferred from the order probes come in.
-	counts := c.src.Targets()
-	if len(counts) > 0 {
-		entries := make([]string, 0, len(counts))
-		for e := range counts {
-			entries = append(entries, e)
-		}
-		sort.Strings(entries)
+	if len(s.targets) > 0 {
 		header(targetsFamily.name, "gauge", targetsFamily.help)
-		for _, e := range entries {
-			w.sample(targetsFamily.name, series.New(targetNames, []string{e}).Text(), "", float64(counts[e]))
+		for _, e := range s.targets {
+			w.sample(targetsFamily.name, series.New(targetNames, []string{e.entry}).Text(), "", float64(e.n))
 		}
 	}
-	return w.Flush()
 }
 
 // Handler serves /metrics: per-probe families written directly, then the

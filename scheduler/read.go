@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/state"
@@ -10,16 +12,7 @@ import (
 // its view (state.Reader). fn must not call back into the Scheduler.
 func (s *Scheduler) Each(fn func(*state.View)) {
 	s.mu.Lock()
-	ws := make([]*worker, 0, s.queue.Len()+int(s.inFlight.Load())+16)
-	for _, src := range s.sources {
-		for _, t := range src {
-			for _, w := range t.workers {
-				if !w.standby {
-					ws = append(ws, w)
-				}
-			}
-		}
-	}
+	ws := slices.Clone(s.active.ws)
 	s.mu.Unlock()
 	var v state.View
 	for _, w := range ws {
@@ -43,16 +36,5 @@ func (s *Scheduler) Each(fn func(*state.View)) {
 func (s *Scheduler) Targets() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[string]int{}
-	for _, src := range s.sources {
-		for _, t := range src {
-			for _, w := range t.workers {
-				if !w.standby {
-					out[w.spec.Entry]++
-					break
-				}
-			}
-		}
-	}
-	return out
+	return maps.Clone(s.active.targets)
 }

@@ -67,7 +67,9 @@ type Scheduler struct {
 	mu      sync.Mutex
 	sources map[string]map[string]*target
 	series  seriesIndex
-	queue   workerHeap
+	// active: the probes that run and render, flat, for readers.
+	active activeSet
+	queue  workerHeap
 	// free slots under maxInFlight, and per entry the probes that are due
 	// and wait for one (see dispatchLocked).
 	free  int
@@ -98,6 +100,7 @@ type target struct {
 	appeared time.Time
 	workers  []*worker
 	startup  *worker // gates the others until it succeeds
+	active   int     // its probes in Scheduler.active
 }
 
 type worker struct {
@@ -114,7 +117,9 @@ type worker struct {
 	standby bool
 	// queued: due, waiting in its entry's lane for a slot.
 	queued bool
-	lane   *lane
+	// activeAt is its place in Scheduler.active, -1 when not there.
+	activeAt int
+	lane     *lane
 
 	mu  sync.Mutex
 	rec state.Record
@@ -162,6 +167,7 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 		now:             o.Now,
 		sources:         map[string]map[string]*target{},
 		series:          seriesIndex{},
+		active:          activeSet{targets: map[string]int{}},
 		attemptCounters: map[prober.Type]*[3]prometheus.Counter{},
 		wake:            make(chan struct{}, 1),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{

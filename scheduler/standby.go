@@ -19,6 +19,7 @@ func (x seriesIndex) add(s *Scheduler, w *worker) {
 	x[k] = append(x[k], w)
 	if len(x[k]) == 1 {
 		w.standby = false
+		s.active.add(w)
 		if w.index < 0 && w.cancel == nil && !w.queued {
 			heap.Push(&s.queue, w)
 		}
@@ -28,6 +29,7 @@ func (x seriesIndex) add(s *Scheduler, w *worker) {
 		s.log.Debug("probe duplicates another source's series; standing by", "target", w.spec.Entry, "kind", w.spec.Kind.String(), "address", w.spec.Labels.Address())
 	}
 	w.standby = true
+	s.active.remove(w)
 	if w.index >= 0 {
 		heap.Remove(&s.queue, w.index)
 	}
@@ -40,6 +42,7 @@ func (x seriesIndex) remove(s *Scheduler, w *worker) {
 	if i < 0 {
 		return
 	}
+	s.active.remove(w)
 	ws = slices.Delete(ws, i, i+1)
 	if len(ws) == 0 {
 		delete(x, k)
@@ -49,6 +52,7 @@ func (x seriesIndex) remove(s *Scheduler, w *worker) {
 	if i == 0 {
 		next := ws[0]
 		next.standby = false
+		s.active.add(next)
 		if next.index < 0 && next.cancel == nil && !next.queued {
 			next.next = s.now()
 			heap.Push(&s.queue, next)

@@ -143,7 +143,7 @@ func (s *Scheduler) addLocked(nt *Target, now time.Time) *target {
 }
 
 func (s *Scheduler) newWorkerLocked(t *target, sp Spec, now time.Time) *worker {
-	w := &worker{t: t, spec: sp, index: -1, lane: s.laneLocked(sp.Entry)}
+	w := &worker{t: t, spec: sp, index: -1, activeAt: -1, lane: s.laneLocked(sp.Entry)}
 	w.lane.workers++
 	w.rec.Machine = state.NewMachine(sp.Kind, sp.SuccessThreshold, sp.FailureThreshold, now)
 	// The kubelet probes a new worker at once, except in its first
