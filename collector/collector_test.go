@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/probe-exporter/probe-exporter/internal/golden"
@@ -183,10 +186,20 @@ func TestFastPathMatchesCollector(t *testing.T) {
 			t.Errorf("OpenMetrics output does not end with # EOF")
 		}
 	}
-	// Protobuf is left to client_golang.
-	_, typ := get(fast, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
-	if !strings.Contains(typ, "protobuf") {
-		t.Errorf("protobuf request served as %q", typ)
+	// Delimited protobuf: the same families, metrics and label pairs as
+	// client_golang's, decoded from both.
+	const protoAccept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
+	want, wantType := get(slow, protoAccept)
+	got, gotType := get(fast, protoAccept)
+	if gotType != wantType {
+		t.Errorf("protobuf content type %q, want %q", gotType, wantType)
+	}
+	if g, w := decodeProto(t, got, gotType), decodeProto(t, want, wantType); g != w {
+		t.Errorf("protobuf differs from client_golang\n got:\n%s\nwant:\n%s", g, w)
+	}
+	// The protobuf text format (debugging) is left to client_golang.
+	if _, typ := get(fast, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text"); !strings.Contains(typ, "encoding=text") {
+		t.Errorf("protobuf text served as %q", typ)
 	}
 	// gzip when asked.
 	req := httptest.NewRequest("GET", "/metrics", nil)
@@ -229,4 +242,32 @@ func TestAcceptsGzip(t *testing.T) {
 			t.Errorf("Accept-Encoding %q: gzip=%v, want %v", tc.header, got, tc.want)
 		}
 	}
+}
+
+// decodeProto decodes a delimited protobuf body into one line per metric
+// (family, type, sorted label pairs, value), sorted.
+func decodeProto(t *testing.T, body, contentType string) string {
+	t.Helper()
+	h := http.Header{}
+	h.Set("Content-Type", contentType)
+	dec := expfmt.NewDecoder(strings.NewReader(body), expfmt.ResponseFormat(h))
+	var lines []string
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mf.GetMetric() {
+			var pairs []string
+			for _, l := range m.GetLabel() {
+				pairs = append(pairs, l.GetName()+"="+strconv.Quote(l.GetValue()))
+			}
+			lines = append(lines, fmt.Sprintf("%s %s %q {%s} gauge=%v counter=%v", mf.GetName(), mf.GetType(), mf.GetHelp(),
+				strings.Join(pairs, ","), m.GetGauge().GetValue(), m.GetCounter().GetValue()))
+		}
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
 }

@@ -3,16 +3,11 @@ package collector
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/probe-exporter/probe-exporter/series"
 )
@@ -21,9 +16,9 @@ import (
 // at 100k targets. Through client_golang's const metrics that took 5 s and
 // 800 MB per scrape (BenchmarkScrape). Here they are written straight to
 // the response in the text or OpenMetrics format, from label text built
-// once per probe, as kube-state-metrics does; everything else (self
-// metrics, Go and process metrics) still goes through the registry.
-// Protobuf requests are served entirely by client_golang.
+// once per probe, as kube-state-metrics does (protobuf: proto.go);
+// everything else (self metrics, Go and process metrics) still goes
+// through the registry.
 
 type textWriter struct {
 	*bufio.Writer
@@ -169,63 +164,6 @@ func (s *snapshot) writeText(out *bufio.Writer, om bool) {
 			w.sample(targetsFamily.name, series.New(targetNames, []string{e.entry}).Text(), "", float64(e.n))
 		}
 	}
-}
-
-// Handler serves /metrics: per-probe families written directly, then the
-// families of self (which must not contain c), for the text and
-// OpenMetrics formats; other formats go to slow, which must serve
-// everything.
-func Handler(c *Collector, self prometheus.Gatherer, slow http.Handler, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
-		om := format.FormatType() == expfmt.TypeOpenMetrics
-		if !om && format.FormatType() != expfmt.TypeTextPlain {
-			slow.ServeHTTP(rw, r)
-			return
-		}
-		mfs, err := self.Gather()
-		if err != nil {
-			// As promhttp's ContinueOnError: serve what was gathered.
-			log.Error("gathering self-metrics", "err", err)
-		}
-		rw.Header().Set("Content-Type", string(format))
-		var out io.Writer = rw
-		if acceptsGzip(r) {
-			rw.Header().Set("Content-Encoding", "gzip")
-			gz, _ := gzip.NewWriterLevel(rw, gzip.BestSpeed)
-			defer gz.Close()
-			out = gz
-		}
-		if err := c.WriteText(out, om); err != nil {
-			log.Debug("writing metrics", "err", err)
-			return
-		}
-		enc := expfmt.NewEncoder(out, format)
-		for _, mf := range mfs {
-			if err := enc.Encode(mf); err != nil {
-				log.Debug("writing metrics", "err", err)
-				return
-			}
-		}
-		if closer, ok := enc.(expfmt.Closer); ok {
-			_ = closer.Close() // "# EOF" for OpenMetrics
-		}
-	})
-}
-
-// Negotiate names what Handler will serve r (its format, gzip or not) and
-// rewrites r's Accept-Encoding to just that choice, so that the response
-// depends on the returned key alone and requests with one key can share
-// one rendering (web.Scrapes). It has a handful of values.
-func Negotiate(r *http.Request) string {
-	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
-	key := string(format)
-	if acceptsGzip(r) {
-		r.Header.Set("Accept-Encoding", "gzip")
-		return key + "; gzip"
-	}
-	r.Header.Del("Accept-Encoding")
-	return key
 }
 
 // acceptsGzip reads Accept-Encoding with its q-values (RFC 9110 12.5.3):

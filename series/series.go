@@ -59,6 +59,10 @@ func NewNames(names []string) *Names {
 	return n
 }
 
+// Order is Names' indexes sorted by name: the order label pairs are
+// written in, every format alike. Read only.
+func (n *Names) Order() []int { return n.order }
+
 // Labels are one probe's label values under a schema, with their text.
 type Labels struct {
 	Names  *Names

@@ -1,9 +1,10 @@
 package web
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -11,68 +12,72 @@ import (
 
 // ScrapeOptions configure Scrapes.
 type ScrapeOptions struct {
-	// Key names what r asks for (its format and encoding), and may
-	// rewrite r so that the response depends on the key alone: requests
-	// with one key share renderings. It must have few distinct values.
-	Key func(r *http.Request) string
-	// MaxAge is how old a finished rendering may be and still be served
-	// to a new request. Zero (the default): none is; requests share only
-	// a rendering that is in progress when they arrive, so what a scrape
+	// MaxAge is how old a prepared scrape may be and still be served to a
+	// new request. Zero (the default): none is; requests share only a
+	// preparation that is in progress when they arrive, so what a scrape
 	// shows is never older than that (a scrape right after a reload sees
 	// it).
 	MaxAge time.Duration
 	// WriteTimeout bounds a request from its start to its last byte when
 	// it carries no X-Prometheus-Scrape-Timeout-Seconds; default 30 s.
 	WriteTimeout time.Duration
-	// Now is the clock renderings are aged by; default time.Now.
+	// Writers bounds the requests producing bytes at once (default
+	// GOMAXPROCS). A request gives its slot up whenever it hands bytes to
+	// the network, so a client that stops reading holds none.
+	Writers int
+	// Now is the clock preparations are aged by; default time.Now.
 	Now func() time.Time
 }
 
-// maxHeld is how many renderings of one key may still be being written
-// to slow clients; a newer one cuts the writers of the oldest off, so
-// slow clients can't pile renderings up in memory.
+// maxHeld is how many older preparations may still be being written to
+// slow clients; a newer one cuts the writers of the oldest off, so slow
+// clients can't pile preparations up in memory.
 const maxHeld = 2
 
 // maxWriteTimeout caps what a scrape timeout header can ask for.
 const maxWriteTimeout = 2 * time.Minute
 
-// Scrapes serves h (a /metrics handler) so that no client can hold it:
-// h runs once per key at a time, detached from any client, into memory;
-// requests that arrive while it runs (or within MaxAge after) get that
-// same rendering; each request writes it out under its own deadline (its
-// scrape timeout). A client that stops reading costs its own connection
-// and a share of one rendering, never a slot that others wait for.
-func Scrapes(h http.Handler, o ScrapeOptions) http.Handler {
+// Scrapes serves /metrics so that no client can hold it and no scrape is
+// rendered whole into memory. prepare takes a scrape's moment (a
+// snapshot of the probes) and returns what writes it out; it runs once
+// at a time, detached from any client, and requests that arrive while it
+// runs (or within MaxAge after) share its result. Each request then
+// writes that moment itself, streamed, under its own deadline (its scrape
+// timeout), holding one of Writers slots only while it produces bytes. A
+// client that stops reading costs its own connection and a share of one
+// preparation, never a slot that others wait for.
+func Scrapes(prepare func() http.Handler, o ScrapeOptions) http.Handler {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 30 * time.Second
+	}
+	if o.Writers <= 0 {
+		o.Writers = runtime.GOMAXPROCS(0)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &scrapes{h: h, o: o, latest: map[string]*rendering{}, held: map[string][]*rendering{}}
-	return s
+	return &scrapes{prepare: prepare, o: o, slots: make(chan struct{}, o.Writers)}
 }
 
 type scrapes struct {
-	h http.Handler
-	o ScrapeOptions
-	// render serialises renderings: they are CPU-bound, one at a time is
-	// as fast overall and bounds their memory.
+	prepare func() http.Handler
+	o       ScrapeOptions
+	// render serialises preparations: one at a time bounds their memory.
 	render sync.Mutex
+	// slots are the Writers: held while producing bytes.
+	slots chan struct{}
 
 	mu     sync.Mutex
-	latest map[string]*rendering
-	// held lists, per key, older renderings still being written.
-	held map[string][]*rendering
+	latest *preparation
+	// held lists older preparations still being written.
+	held []*preparation
 }
 
-// rendering is one run of the handler, recorded.
-type rendering struct {
-	done   chan struct{}
-	start  time.Time
-	status int
-	header http.Header
-	body   bytes.Buffer
+// preparation is one run of prepare.
+type preparation struct {
+	done  chan struct{}
+	start time.Time
+	h     http.Handler
 
 	// writers are the requests writing it out (under scrapes.mu).
 	writers map[*http.ResponseController]struct{}
@@ -80,116 +85,102 @@ type rendering struct {
 
 func (s *scrapes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Deadlines are the connection's, on the real clock; Now only ages
-	// renderings.
+	// preparations.
 	deadline := time.Now().Add(writeTimeout(r, s.o.WriteTimeout))
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(deadline) // unsupported only in tests' recorders
 
-	key := s.o.Key(r)
-	g := s.acquire(key, r, rc)
-	defer s.release(key, g, rc)
+	g := s.acquire(rc)
+	defer s.release(g, rc)
 
-	wait := time.NewTimer(time.Until(deadline))
-	defer wait.Stop()
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
+	defer cancel()
 	select {
 	case <-g.done:
-	case <-r.Context().Done():
+	case <-ctx.Done():
+		return // gone, or past its deadline: nothing can be written any more
+	}
+	pw := &pacedWriter{ResponseWriter: w, slots: s.slots, ctx: ctx}
+	if !pw.acquire() {
 		return
-	case <-wait.C:
-		return // past its deadline: nothing can be written any more
 	}
-	for k, v := range g.header {
-		w.Header()[k] = v
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(g.body.Len()))
-	w.WriteHeader(g.status)
-	_, _ = w.Write(g.body.Bytes())
+	defer pw.release()
+	g.h.ServeHTTP(pw, r)
 }
 
-// acquire returns the rendering r gets, starting one if none is fresh,
-// and registers rc as one of its writers.
-func (s *scrapes) acquire(key string, r *http.Request, rc *http.ResponseController) *rendering {
+// acquire returns the preparation a request gets, starting one if none
+// is fresh, and registers rc as one of its writers.
+func (s *scrapes) acquire(rc *http.ResponseController) *preparation {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := s.latest[key]
+	g := s.latest
 	if g == nil || (isDone(g) && (s.o.MaxAge <= 0 || s.o.Now().Sub(g.start) > s.o.MaxAge)) {
 		if g != nil && len(g.writers) > 0 {
-			s.hold(key, g)
+			s.hold(g)
 		}
-		g = &rendering{done: make(chan struct{}), writers: map[*http.ResponseController]struct{}{}}
-		s.latest[key] = g
-		// Detached from r: the requests that share it must not lose it
-		// when r's client goes away.
-		go s.run(g, r.Clone(context.WithoutCancel(r.Context())))
+		g = &preparation{done: make(chan struct{}), writers: map[*http.ResponseController]struct{}{}}
+		s.latest = g
+		// Detached from the request: those that share it must not lose
+		// it when the first one's client goes away.
+		go s.run(g)
 	}
 	g.writers[rc] = struct{}{}
 	return g
 }
 
-// hold keeps g as one of key's renderings still being written, cutting
+// hold keeps g as one of the preparations still being written, cutting
 // the oldest one's writers off beyond maxHeld.
-func (s *scrapes) hold(key string, g *rendering) {
-	held := append(s.held[key], g)
-	for len(held) > maxHeld {
-		for w := range held[0].writers {
+func (s *scrapes) hold(g *preparation) {
+	s.held = append(s.held, g)
+	for len(s.held) > maxHeld {
+		for w := range s.held[0].writers {
 			_ = w.SetWriteDeadline(time.Unix(1, 0))
 		}
-		held = held[1:]
+		s.held = s.held[1:]
 	}
-	s.held[key] = held
 }
 
-func (s *scrapes) release(key string, g *rendering, rc *http.ResponseController) {
+func (s *scrapes) release(g *preparation, rc *http.ResponseController) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(g.writers, rc)
 	if len(g.writers) > 0 {
 		return
 	}
-	if s.latest[key] == g {
-		// Kept for requests of the next MaxAge, then let go: a rendering
-		// may be large, and the next scrape is seconds away.
+	if s.latest == g {
+		// Kept for requests of the next MaxAge, then let go.
 		if s.o.MaxAge <= 0 {
 			if isDone(g) {
-				delete(s.latest, key)
+				s.latest = nil
 			}
 			return
 		}
 		time.AfterFunc(s.o.MaxAge, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			if s.latest[key] == g && len(g.writers) == 0 {
-				delete(s.latest, key)
+			if s.latest == g && len(g.writers) == 0 {
+				s.latest = nil
 			}
 		})
 		return
 	}
-	held := s.held[key]
-	for i, h := range held {
+	for i, h := range s.held {
 		if h == g {
-			s.held[key] = append(held[:i:i], held[i+1:]...)
+			s.held = append(s.held[:i:i], s.held[i+1:]...)
 			break
 		}
 	}
-	if len(s.held[key]) == 0 {
-		delete(s.held, key)
-	}
 }
 
-func (s *scrapes) run(g *rendering, r *http.Request) {
+func (s *scrapes) run(g *preparation) {
 	s.render.Lock()
 	defer s.render.Unlock()
 	g.start = s.o.Now()
-	rec := &recorder{header: http.Header{}, body: &g.body}
-	s.h.ServeHTTP(rec, r)
-	g.status, g.header = rec.status, rec.header
-	if g.status == 0 {
-		g.status = http.StatusOK
-	}
+	g.h = s.prepare()
 	close(g.done)
 }
 
-func isDone(g *rendering) bool {
+func isDone(g *preparation) bool {
 	select {
 	case <-g.done:
 		return true
@@ -208,24 +199,48 @@ func writeTimeout(r *http.Request, def time.Duration) time.Duration {
 	return def
 }
 
-// recorder is the http.ResponseWriter a rendering is made into.
-type recorder struct {
-	header http.Header
-	status int
-	body   *bytes.Buffer
+// errNoSlot ends a write that got no slot back before its deadline.
+var errNoSlot = errors.New("no writer slot before the scrape's deadline")
+
+// pacedWriter holds a writer slot while its request produces bytes and
+// gives it up for each write to the network (a bufio or gzip writer's
+// whole buffer), so that a stalled client blocks in its own write
+// holding nothing others need.
+type pacedWriter struct {
+	http.ResponseWriter
+	slots chan struct{}
+	ctx   context.Context
+	held  bool
 }
 
-func (r *recorder) Header() http.Header { return r.header }
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
+func (p *pacedWriter) acquire() bool {
+	select {
+	case p.slots <- struct{}{}:
+		p.held = true
+		return true
+	case <-p.ctx.Done():
+		return false
 	}
 }
 
-func (r *recorder) Write(p []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
+func (p *pacedWriter) release() {
+	if p.held {
+		<-p.slots
+		p.held = false
 	}
-	return r.body.Write(p)
 }
+
+func (p *pacedWriter) Write(b []byte) (int, error) {
+	p.release()
+	n, err := p.ResponseWriter.Write(b)
+	if err != nil {
+		return n, err
+	}
+	if !p.acquire() {
+		return n, errNoSlot
+	}
+	return n, nil
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (p *pacedWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter }

@@ -56,22 +56,31 @@ func stall(t *testing.T, addr string, header string) net.Conn {
 // a writer blocks.
 var bigBody = bytes.Repeat([]byte("probe_state{target=\"x\"} 1\n"), 16<<20/26)
 
+// chunked writes body as a streamed scrape does: in 64 KiB writes.
+func chunked(w http.ResponseWriter, body []byte) {
+	for len(body) > 0 {
+		n := min(len(body), 64<<10)
+		if _, err := w.Write(body[:n]); err != nil {
+			return
+		}
+		body = body[n:]
+	}
+}
+
 // TestStalledReadersDontLockOthersOut: many clients that ask for /metrics
 // and never read must not keep anyone else from scraping (a limit of 4
 // in-flight requests, held by 4 such clients for minutes, used to answer
 // everybody else 503), and each is cut off at its own deadline.
 func TestStalledReadersDontLockOthersOut(t *testing.T) {
-	var renders atomic.Int64
-	h := Scrapes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		renders.Add(1)
-		_, _ = w.Write(bigBody)
-	}), ScrapeOptions{Key: func(*http.Request) string { return "text" }})
+	h := Scrapes(func() http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { chunked(w, bigBody) })
+	}, ScrapeOptions{Writers: 1})
 	addr := serve(t, h)
 
 	var stalled []net.Conn
-	cutOff := time.Now().Add(time.Second) // the stalled readers' deadline
+	cutOff := time.Now().Add(3 * time.Second) // the stalled readers' deadline
 	for i := 0; i < 20; i++ {
-		stalled = append(stalled, stall(t, addr, "X-Prometheus-Scrape-Timeout-Seconds: 1\r\n"))
+		stalled = append(stalled, stall(t, addr, "X-Prometheus-Scrape-Timeout-Seconds: 3\r\n"))
 	}
 	for i := 0; i < 3; i++ {
 		res, err := http.Get("http://" + addr + "/metrics")
@@ -84,7 +93,13 @@ func TestStalledReadersDontLockOthersOut(t *testing.T) {
 			t.Fatalf("scrape %d beside 20 stalled readers: status %d, %d bytes, err %v", i, res.StatusCode, len(body), err)
 		}
 	}
-	// Each stalled reader was cut off at its 1 s deadline: reading once
+	// With one writer slot, only a slot given up while the stalled
+	// readers block in their writes lets these through before the
+	// stalled readers' deadline.
+	if time.Now().After(cutOff) {
+		t.Errorf("the scrapes waited for the stalled readers' deadline")
+	}
+	// Each stalled reader was cut off at its 3 s deadline: reading once
 	// it has passed gets what was sent before that, then the end, short
 	// of the body. (Reading before it would let the write go on.)
 	time.Sleep(time.Until(cutOff.Add(200 * time.Millisecond)))
@@ -97,25 +112,28 @@ func TestStalledReadersDontLockOthersOut(t *testing.T) {
 	}
 }
 
-// TestScrapesShareOneRendering: requests that arrive while a rendering
-// runs get that rendering; one within MaxAge of it too; a later one
-// renders again. Keys don't share.
-func TestScrapesShareOneRendering(t *testing.T) {
+// TestScrapesShareOnePreparation: requests that arrive while a
+// preparation runs get that preparation; one within MaxAge of it too; a
+// later one prepares again. Each writes it in its own way (here: its
+// Accept header).
+func TestScrapesShareOnePreparation(t *testing.T) {
 	var (
-		mu      sync.Mutex
-		now     = time.Unix(1000, 0)
-		renders atomic.Int64
-		release = make(chan struct{})
+		mu       sync.Mutex
+		now      = time.Unix(1000, 0)
+		prepares atomic.Int64
+		release  = make(chan struct{})
 	)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	h := Scrapes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := renders.Add(1)
+	h := Scrapes(func() http.Handler {
+		n := prepares.Add(1)
 		if n == 1 {
 			<-release
 		}
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = io.WriteString(w, r.Header.Get("Accept")+" rendering "+strings.Repeat("#", int(n)))
-	}), ScrapeOptions{Key: func(r *http.Request) string { return r.Header.Get("Accept") }, Now: clock, MaxAge: time.Second})
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = io.WriteString(w, r.Header.Get("Accept")+" preparation "+strings.Repeat("#", int(n)))
+		})
+	}, ScrapeOptions{Now: clock, MaxAge: time.Second})
 	addr := serve(t, h)
 	get := func(accept string) string {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
@@ -136,30 +154,27 @@ func TestScrapesShareOneRendering(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); bodies[i] = get("a") }()
 	}
-	// Let them all arrive while the first rendering is held.
+	// Let them all arrive while the first preparation is held.
 	deadline := time.Now().Add(10 * time.Second)
-	for renders.Load() == 0 && time.Now().Before(deadline) {
+	for prepares.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond) // the others queue behind it (nothing to await on)
 	close(release)
 	wg.Wait()
 	for i, b := range bodies {
-		if b != "a rendering #" {
-			t.Errorf("request %d got %q, want the one shared rendering", i, b)
+		if b != "a preparation #" {
+			t.Errorf("request %d got %q, want the one shared preparation", i, b)
 		}
 	}
-	if got := get("a"); got != "a rendering #" {
-		t.Errorf("within MaxAge: got %q, want the same rendering", got)
-	}
-	if got := get("b"); got != "b rendering ##" {
-		t.Errorf("another key: got %q, want its own rendering", got)
+	if got := get("b"); got != "b preparation #" {
+		t.Errorf("within MaxAge, another format: got %q, want the same preparation written its way", got)
 	}
 	mu.Lock()
 	now = now.Add(2 * time.Second)
 	mu.Unlock()
-	if got := get("a"); got != "a rendering ###" {
-		t.Errorf("after MaxAge: got %q, want a new rendering", got)
+	if got := get("a"); got != "a preparation ##" {
+		t.Errorf("after MaxAge: got %q, want a new preparation", got)
 	}
 }
 
@@ -174,10 +189,10 @@ func TestSlowWritersCantPileUpRenderings(t *testing.T) {
 		renders atomic.Int64
 	)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	h := Scrapes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := Scrapes(func() http.Handler {
 		renders.Add(1)
-		_, _ = w.Write(bigBody)
-	}), ScrapeOptions{Key: func(*http.Request) string { return "text" }, Now: clock, MaxAge: time.Second})
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { chunked(w, bigBody) })
+	}, ScrapeOptions{Now: clock, MaxAge: time.Second})
 	addr := serve(t, h)
 	var conns []net.Conn
 	for i := 1; i <= maxHeld+2; i++ {
@@ -212,9 +227,10 @@ func TestSlowWritersCantPileUpRenderings(t *testing.T) {
 // reload shows it).
 func TestScrapesSeeCurrentState(t *testing.T) {
 	var n atomic.Int64
-	h := Scrapes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, strings.Repeat("#", int(n.Add(1))))
-	}), ScrapeOptions{Key: func(*http.Request) string { return "text" }})
+	h := Scrapes(func() http.Handler {
+		body := strings.Repeat("#", int(n.Add(1)))
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, body) })
+	}, ScrapeOptions{})
 	addr := serve(t, h)
 	for want := 1; want <= 3; want++ {
 		res, err := http.Get("http://" + addr + "/metrics")

@@ -243,3 +243,25 @@ func mergeSorted(a, b []string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// recorder is the http.ResponseWriter a view is built into.
+type recorder struct {
+	header http.Header
+	status int
+	body   *bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(p)
+}

@@ -331,15 +331,16 @@ func firstConfig(file string, load func([]byte) (*config.Config, error)) (*confi
 }
 
 // metricsHandler serves /metrics: the probes' series written directly
-// for the text formats, everything through client_golang for protobuf;
-// rendered detached from any client, so that none can hold it (Scrapes).
+// from a snapshot in every format (client_golang only for the protobuf
+// text formats), streamed to each client under its own deadline, the
+// snapshot shared by concurrent scrapes (Scrapes).
 func metricsHandler(reg, probeReg *prometheus.Registry, probes *collector.Collector, logger *slog.Logger) http.Handler {
 	slow := promhttp.HandlerFor(prometheus.Gatherers{reg, probeReg}, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		ErrorHandling:     promhttp.ContinueOnError,
 		EnableOpenMetrics: true,
 	})
-	return promhttp.InstrumentMetricHandler(reg, exporterweb.Scrapes(collector.Handler(probes, reg, slow, logger), exporterweb.ScrapeOptions{Key: collector.Negotiate}))
+	return promhttp.InstrumentMetricHandler(reg, exporterweb.Scrapes(collector.Preparer(probes, reg, slow, logger), exporterweb.ScrapeOptions{}))
 }
 
 // shutdownBudget is how long SIGTERM may take.
