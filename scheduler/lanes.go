@@ -1,7 +1,9 @@
 package scheduler
 
 import (
+	"container/heap"
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -13,6 +15,9 @@ type lane struct {
 	workers  int // the entry's probes, to know when to forget the lane
 	inFlight int
 	waiting  []*worker
+	// skipped counts the entry's ticks that could not start within their
+	// period (probe_exporter_ticks_skipped_total).
+	skipped uint64
 }
 
 func (s *Scheduler) laneLocked(entry string) *lane {
@@ -47,7 +52,13 @@ func (s *Scheduler) enqueueLocked(w *worker) {
 // under its share. So one entry's black-holed targets, each holding a
 // slot for its whole timeout, can use what the others leave idle but
 // never make them wait for a slot.
+//
+// A probe starts at most one period late: one whose tick is a whole
+// period old when its turn comes is not started but skipped to its next
+// tick (expireLocked), so an overloaded exporter keeps every result it
+// does produce fresh, instead of running everything ever later.
 func (s *Scheduler) dispatchLocked(ctx context.Context) {
+	now := s.now()
 	for s.free > 0 && ctx.Err() == nil {
 		var pick *lane
 		for l := range s.ready {
@@ -77,9 +88,27 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 			s.dropLaneLocked(pick)
 			continue
 		}
+		if p := w.spec.Period; p > 0 && now.Sub(w.next) >= p {
+			s.expireLocked(w, now)
+			continue
+		}
 		s.free--
 		pick.inFlight++
 		s.startLocked(ctx, w)
+	}
+}
+
+// expireLocked skips a waiting probe's ticks that can no longer start
+// within their period — its planned one and every one since, up to now —
+// and plans it for its next tick, counting them.
+func (s *Scheduler) expireLocked(w *worker, now time.Time) {
+	p := w.spec.Period
+	k := now.Sub(w.next) / p // whole periods late: k >= 1
+	w.lane.skipped += uint64(k) + 1
+	w.next = w.next.Add((k + 1) * p)
+	heap.Push(&s.queue, w)
+	if w.index == 0 {
+		s.signal()
 	}
 }
 
@@ -119,5 +148,32 @@ func (c waitingCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 var waitingDesc = prometheus.NewDesc("probe_exporter_probes_waiting",
-	"Probes that are due but wait for a free slot under --probe.max-in-flight, by target entry (slots go to the entry with the fewest running).",
+	"Probes whose tick has come and that wait for a free slot under --probe.max-in-flight, by target entry (slots go to the entry with the fewest running); a tick not started within its period is skipped (probe_exporter_ticks_skipped_total).",
+	[]string{"target"}, nil)
+
+// skippedCollector renders probe_exporter_ticks_skipped_total per entry,
+// with a series for every entry that has targets.
+type skippedCollector struct{ s *Scheduler }
+
+func (c skippedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- skippedDesc }
+
+func (c skippedCollector) Collect(ch chan<- prometheus.Metric) {
+	counts := map[string]uint64{}
+	for e := range c.s.Targets() {
+		counts[e] = 0
+	}
+	c.s.mu.Lock()
+	for e, l := range c.s.lanes {
+		if _, ok := counts[e]; ok {
+			counts[e] = l.skipped
+		}
+	}
+	c.s.mu.Unlock()
+	for e, n := range counts {
+		ch <- prometheus.MustNewConstMetric(skippedDesc, prometheus.CounterValue, float64(n), e)
+	}
+}
+
+var skippedDesc = prometheus.NewDesc("probe_exporter_ticks_skipped_total",
+	"Probe ticks not started because no slot came free within their period (the exporter is overloaded: raise --probe.max-in-flight, give it CPU, or shard), by target entry.",
 	[]string{"target"}, nil)

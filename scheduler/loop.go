@@ -88,6 +88,7 @@ func (s *Scheduler) startLocked(ctx context.Context, w *worker) {
 	pctx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel
 	planned := w.next
+	w.lastStart = s.now()
 
 	s.inFlight.Add(1)
 	s.running.Add(1)
@@ -119,7 +120,15 @@ type workerHeap []*worker
 
 func (h workerHeap) Len() int { return len(h) }
 
-func (h workerHeap) Less(i, j int) bool { return h[i].next.Before(h[j].next) }
+// Less orders by planned start, and among probes planned for the same
+// instant (targets that came together) the one that started longest ago
+// first: under overload, whose ticks get skipped rotates.
+func (h workerHeap) Less(i, j int) bool {
+	if !h[i].next.Equal(h[j].next) {
+		return h[i].next.Before(h[j].next)
+	}
+	return h[i].lastStart.Before(h[j].lastStart)
+}
 
 func (h workerHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]

@@ -119,7 +119,10 @@ type worker struct {
 	queued bool
 	// activeAt is its place in Scheduler.active, -1 when not there.
 	activeAt int
-	lane     *lane
+	// lastStart is when it last started (zero: never), to rotate
+	// skipped ticks among probes planned for the same instant.
+	lastStart time.Time
+	lane      *lane
 
 	mu  sync.Mutex
 	rec state.Record
@@ -192,6 +195,7 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 				Help: "Probes running now.",
 			}, func() float64 { return float64(s.inFlight.Load()) }),
 			waitingCollector{s},
+			skippedCollector{s},
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "probe_exporter_probes_max_in_flight",
 				Help: "The configured bound on probes running at once.",

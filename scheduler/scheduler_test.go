@@ -544,8 +544,10 @@ func TestFairShareUnderOverload(t *testing.T) {
 		sp.Labels = series.New(names, []string{"fast", "readiness", "h"})
 		fastTs = append(fastTs, Target{Key: fmt.Sprint("f", i), Specs: []Spec{sp}})
 	}
-	syncT(s, "slow", slowTs)
+	// The healthy entry first: were the black-holed one alone for a
+	// moment, its fair share would be the whole bound.
 	syncT(s, "fast", fastTs)
+	syncT(s, "slow", slowTs)
 	await.True(t, "12 black-holed attempts", func() bool { return slow.calls.Load() >= 12 })
 	if p := slow.peak.Load(); p != 3 {
 		t.Errorf("the black-holed entry ran %d at once under a bound of 4 shared with one other entry, want 3 (one slot kept for the other)", p)
@@ -564,8 +566,98 @@ func TestFairShareUnderOverload(t *testing.T) {
 			}
 		}
 	}
-	if waiting["slow"] < 10 || waiting["fast"] > 2 {
-		t.Errorf("waiting by entry: %v, want the black-holed entry's 17 or so waiting and at most the healthy one's 2", waiting)
+	// Waiting holds only ticks younger than their period: at most the
+	// black-holed entry's 17 not running, the healthy one's 2.
+	if waiting["slow"] > 17 || waiting["fast"] > 2 {
+		t.Errorf("waiting by entry: %v, want at most 17 and 2", waiting)
+	}
+	// The black-holed entry's ticks that found no slot within their
+	// 10 ms are skipped and counted; the healthy entry loses none.
+	skipped := counterByTarget(t, reg, "probe_exporter_ticks_skipped_total")
+	if skipped["slow"] == 0 || skipped["fast"] != 0 {
+		t.Errorf("ticks skipped by entry: %v, want the black-holed entry's and none of the healthy one's", skipped)
+	}
+}
+
+// counterByTarget reads a counter family by its target label.
+func counterByTarget(t *testing.T, reg *prometheus.Registry, name string) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				out[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	return out
+}
+
+// busyProber holds its slot for d, like a slow target.
+type busyProber struct {
+	d     time.Duration
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (b *busyProber) Probe(ctx context.Context, t *prober.Target) prober.Outcome {
+	b.mu.Lock()
+	b.calls[t.Host]++
+	b.mu.Unlock()
+	select {
+	case <-time.After(b.d):
+	case <-ctx.Done():
+	}
+	return prober.Outcome{Result: prober.Success}
+}
+func (b *busyProber) Address(t *prober.Target) string { return t.Host }
+func (b *busyProber) Type() prober.Type               { return prober.TCPSocket }
+
+// TestFreshnessUnderOverload: at four times what the slots can run, no
+// probe starts a whole period late — a tick that can't start within its
+// period is skipped and counted instead — and the skips rotate: every
+// target keeps running.
+func TestFreshnessUnderOverload(t *testing.T) {
+	s, reg := harness(t, Options{MaxInFlight: 1})
+	pastStartup(s)
+	p := &busyProber{d: 10 * time.Millisecond, calls: map[string]int{}}
+	const period = 50 * time.Millisecond
+	var ts []Target
+	for i := 0; i < 20; i++ { // 400 ticks a second for 100 runs a second
+		ts = append(ts, Target{Key: fmt.Sprint("t", i), Specs: []Spec{spec(probe.Readiness, p, period)}})
+	}
+	syncT(s, "src", ts)
+	await.True(t, "every target ran twice", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if len(p.calls) < len(ts) {
+			return false
+		}
+		for _, n := range p.calls {
+			if n < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "probe_exporter_schedule_lateness_seconds" {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		for _, b := range h.GetBucket() {
+			if b.GetUpperBound() == period.Seconds() && b.GetCumulativeCount() != h.GetSampleCount() {
+				t.Errorf("%d of %d probes started more than a period late", h.GetSampleCount()-b.GetCumulativeCount(), h.GetSampleCount())
+			}
+		}
+	}
+	if n := counterByTarget(t, reg, "probe_exporter_ticks_skipped_total")["e"]; n == 0 {
+		t.Error("no tick counted as skipped at four times the capacity")
 	}
 }
 
