@@ -1,7 +1,6 @@
 package targets
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -78,8 +77,7 @@ func (m *Manager) Apply(cfg *config.Config) error {
 	specs := make([]discovery.Spec, len(entries))
 	for i, e := range entries {
 		t := &cfg.Targets[i]
-		def, _ := json.Marshal(t)
-		specs[i] = discovery.Spec{Entry: t.Name, Source: t.Source(), Def: string(def), Consume: func(run discovery.Run) func(discovery.Group) {
+		specs[i] = discovery.Spec{Entry: t.Name, Source: t.Source(), Def: discovery.Fingerprint(t), Consume: func(run discovery.Run) func(discovery.Group) {
 			cur := new(atomic.Pointer[Entry])
 			cur.Store(e)
 			started[run.Entry] = cur

@@ -83,7 +83,7 @@ var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 
 // start runs the binary on a free loopback port and waits until it
 // listens.
-func start(t *testing.T, args ...string) *exporter {
+func start(t testing.TB, args ...string) *exporter {
 	t.Helper()
 	// Defaults the test's own flags override.
 	defaults := map[string]string{"--web.listen-address": "127.0.0.1:0", "--log.level": "debug"}
@@ -171,7 +171,7 @@ var client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Confi
 
 // scrape reads /metrics, and checks the invariant every scrape must hold:
 // no series appears twice.
-func (e *exporter) scrape(t *testing.T) map[string]*dto.MetricFamily {
+func (e *exporter) scrape(t testing.TB) map[string]*dto.MetricFamily {
 	t.Helper()
 	res, err := client.Get(e.url + "/metrics")
 	if err != nil {
@@ -187,7 +187,7 @@ func (e *exporter) scrape(t *testing.T) map[string]*dto.MetricFamily {
 	return mfs
 }
 
-func checkNoDuplicates(t *testing.T, mfs map[string]*dto.MetricFamily) {
+func checkNoDuplicates(t testing.TB, mfs map[string]*dto.MetricFamily) {
 	t.Helper()
 	for name, mf := range mfs {
 		seen := map[string]bool{}
@@ -262,7 +262,7 @@ func (e *exporter) eventually(t *testing.T, what string, cond func(map[string]*d
 	}
 }
 
-func writeConfig(t *testing.T, path, text string) {
+func writeConfig(t testing.TB, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
