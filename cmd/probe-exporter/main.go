@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -215,6 +216,9 @@ func serve(f *flags, logger *slog.Logger) int {
 		return 1
 	}
 	logLoaded(logger, "configuration loaded", *f.configFile, cfg)
+	// Building a large configuration's targets leaves garbage as large as
+	// what it built: hand it back now rather than carry it as RSS.
+	debug.FreeOSMemory()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

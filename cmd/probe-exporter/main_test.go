@@ -155,7 +155,7 @@ func start(t testing.TB, args ...string) *exporter {
 
 // waitLog waits until the exporter has logged a line containing s (its
 // output is read as it comes).
-func (e *exporter) waitLog(t *testing.T, s string) {
+func (e *exporter) waitLog(t testing.TB, s string) {
 	t.Helper()
 	await.True(t, fmt.Sprintf("the exporter to log %q", s), func() bool { return strings.Contains(e.log(), s) })
 }

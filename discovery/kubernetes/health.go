@@ -101,9 +101,16 @@ func (d *Discoverer) healthy(c *cluster, inf *informer) {
 // from them has reached the scheduler.
 func (r *run) health(ctx context.Context) {
 	var wait <-chan time.Time
+	began, said := time.Now(), false
 	for {
 		ok, pending := r.synced()
 		r.isSynced.Store(ok)
+		if ok && !said {
+			// Once: how long a start takes to know everything is what
+			// sizing a large cluster needs.
+			r.d.log.Info("kubernetes discovery synced", "target", r.entry, "role", r.cfg.Role, "took", time.Since(began).Round(time.Millisecond))
+			said = true
+		}
 		// An informer handing out its listed objects, and handlers being
 		// told them, end with no event: while that is all that is missing,
 		// look again shortly.

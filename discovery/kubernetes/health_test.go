@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,7 +42,7 @@ func TestSyncedWithoutAnEvent(t *testing.T) {
 	inf := &slowSync{}
 	i := &informer{SharedIndexInformer: inf}
 	i.healthy.Store(true)
-	r := &run{entry: "e", d: &Discoverer{metrics: metrics}, recheck: make(chan struct{}, 1),
+	r := &run{entry: "e", cfg: &Config{Role: RoleEndpointSlice}, d: &Discoverer{metrics: metrics, log: slog.New(slog.DiscardHandler)}, recheck: make(chan struct{}, 1),
 		queue: workqueue.NewTyped[string](), regs: []registration{{inf: i, h: syncedReg{}}}}
 	defer r.queue.ShutDown()
 	ctx, cancel := context.WithCancel(context.Background())

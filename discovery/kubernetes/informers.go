@@ -108,6 +108,10 @@ func (d *Discoverer) cluster(cfg *Config) (*cluster, error) {
 		return nil, err
 	}
 	rc.UserAgent = d.opts.UserAgent
+	// Protobuf, as the kubelet and controllers speak to the API server:
+	// lists of 10k objects decode several times faster, with less garbage.
+	rc.ContentType = "application/vnd.kubernetes.protobuf"
+	rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
