@@ -13,14 +13,22 @@ import (
 
 // BenchmarkIdleTargets runs the binary with 100k static targets probed
 // every 300 s (tcpSocket to a closed loopback port: about as cheap as a
-// probe gets, 333 a second) and measures, over a 20 s window once they are
+// probe gets, 333 a second), and every 60 s and measures, over a 20 s window once they are
 // all scheduled, the process's CPU and RSS, and RSS again after three
 // full scrapes. The probes' own cost is the attempts/s times
 // BenchmarkTCP's CPU per probe.
 func BenchmarkIdleTargets(b *testing.B) {
+	// 300 s: idle. 60 s: five times the rate, to check the README's
+	// sizing formula (CPU per probe) against a second point.
+	for _, period := range []int{300, 60} {
+		b.Run(fmt.Sprintf("period=%ds", period), func(b *testing.B) { benchmarkIdleTargets(b, period) })
+	}
+}
+
+func benchmarkIdleTargets(b *testing.B, period int) {
 	const n = 100_000
 	var cfg strings.Builder
-	cfg.WriteString("targets:\n  - name: idle\n    readinessProbe: {tcpSocket: {port: 9}, periodSeconds: 300, timeoutSeconds: 1}\n    static:\n")
+	fmt.Fprintf(&cfg, "targets:\n  - name: idle\n    readinessProbe: {tcpSocket: {port: 9}, periodSeconds: %d, timeoutSeconds: 1}\n    static:\n", period)
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&cfg, "      - {host: 127.%d.%d.%d}\n", 1+i>>16&255, i>>8&255, i&255)
 	}
@@ -63,6 +71,7 @@ func BenchmarkIdleTargets(b *testing.B) {
 		rssAfter := procRSS(b, pid)
 		window := t1.Sub(t0).Seconds()
 		b.ReportMetric(100*(cpu1-cpu0)/window, "%core")
+		b.ReportMetric(1e3*(cpu1-cpu0)/(a1-a0), "cpu-ms/probe")
 		b.ReportMetric((a1-a0)/window, "probes/s")
 		b.ReportMetric(rssIdle/(1<<20), "rss-idle-MiB")
 		b.ReportMetric(rssAfter/(1<<20), "rss-after-scrapes-MiB")
