@@ -96,7 +96,7 @@ func (s *Scheduler) startLocked(ctx context.Context, w *worker) {
 	pctx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel
 	planned := w.next
-	w.lastStart = s.now()
+	w.lastStart = s.now().UnixNano()
 
 	s.inFlight.Add(1)
 	s.running.Add(1)
@@ -135,7 +135,7 @@ func (h workerHeap) Less(i, j int) bool {
 	if !h[i].next.Equal(h[j].next) {
 		return h[i].next.Before(h[j].next)
 	}
-	return h[i].lastStart.Before(h[j].lastStart)
+	return h[i].lastStart < h[j].lastStart
 }
 
 func (h workerHeap) Swap(i, j int) {

@@ -119,9 +119,10 @@ type worker struct {
 	queued bool
 	// activeAt is its place in Scheduler.active, -1 when not there.
 	activeAt int
-	// lastStart is when it last started (zero: never), to rotate
-	// skipped ticks among probes planned for the same instant.
-	lastStart time.Time
+	// lastStart is when it last started (UnixNano, 0: never), to rotate
+	// skipped ticks among probes planned for the same instant. (An int64:
+	// a time.Time would take the worker past a 384-byte size class.)
+	lastStart int64
 	lane      *lane
 
 	mu  sync.Mutex
