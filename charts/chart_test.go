@@ -55,6 +55,10 @@ var valueFiles = map[string]string{
         httpGet: {path: /healthz}
         periodSeconds: 5
 `,
+	"no-memory-limit": `resources:
+  requests: {cpu: 100m, memory: 64Mi}
+  limits: null
+`,
 	"config-as-string": `config: |
   # the file as it is on disk (--set-file config=config.yaml)
   targets:
@@ -182,6 +186,8 @@ func TestTemplate(t *testing.T) {
 		switch name {
 		case "deployment":
 			// The default: the workloads' own probes, nothing they don't get already.
+			// Its memory limit is the Go runtime's too.
+			lacks("name: GOMEMLIMIT", "resourceFieldRef: {resource: limits.memory}")
 			lacks("kind: Deployment", "kind: ClusterRole\n", "--config.auto-reload", "app.kubernetes.io/component: scrape-target")
 			if got := gentle(t, out); got != "pod+inheritProbes/cluster" {
 				t.Errorf("%s: the default config runs %s, want the pods' own probes", name, got)
@@ -213,6 +219,10 @@ func TestTemplate(t *testing.T) {
 			}
 		case "image-in-a-registry":
 			lacks(`image: "registry.example.com/sre/probe-exporter:1.2.3"`)
+		case "no-memory-limit":
+			if has("GOMEMLIMIT") || has("env:") {
+				t.Errorf("%s: GOMEMLIMIT (or an env block) without a memory limit", name)
+			}
 		case "config-as-map":
 			lacks("    targets:\n    - labels:\n        team: payments\n      name: web\n")
 		case "config-as-string":
