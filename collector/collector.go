@@ -14,7 +14,7 @@ import (
 )
 
 // Collector renders per-(target, kind) series and the target counts: as
-// text and OpenMetrics directly (WriteText), and as a prometheus.Collector
+// text, OpenMetrics and protobuf directly (Preparer), and as a prometheus.Collector
 // for protobuf, both from the families table.
 type Collector struct {
 	src state.Reader

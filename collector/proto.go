@@ -60,10 +60,11 @@ func appendPair(b []byte, name, value string) []byte {
 	return appendString(b, pairValue, value)
 }
 
-// appendMetric appends the Metric field of a sample to b.
-func appendMetric(b []byte, l *series.Labels, res string, counter bool, v float64) []byte {
+// appendMetric appends the Metric field of a sample, of size
+// metricSize(l, res), to b.
+func appendMetric(b []byte, l *series.Labels, res string, size int, counter bool, v float64) []byte {
 	b = protowire.AppendTag(b, familyMetric, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(metricSize(l, res)))
+	b = protowire.AppendVarint(b, uint64(size))
 	written := res == ""
 	for _, i := range l.Names.Order() {
 		name := l.Names.Names[i]
@@ -87,7 +88,7 @@ func appendMetric(b []byte, l *series.Labels, res string, counter bool, v float6
 }
 
 // writeFamily writes one family: its header, then each metric from emit,
-// which is called twice — to count (with b nil) and to write.
+// which is called twice — to count the family's size, then to write.
 func writeFamily(w *bufio.Writer, name, help string, counter bool, emit func(add func(l *series.Labels, res string, v float64))) {
 	body := 0
 	emit(func(l *series.Labels, res string, _ float64) { body += sizedField(metricSize(l, res)) })
@@ -106,7 +107,7 @@ func writeFamily(w *bufio.Writer, name, help string, counter bool, emit func(add
 	b = protowire.AppendVarint(b, typ)
 	w.Write(b)
 	emit(func(l *series.Labels, res string, v float64) {
-		b = appendMetric(b[:0], l, res, counter, v)
+		b = appendMetric(b[:0], l, res, metricSize(l, res), counter, v)
 		w.Write(b)
 	})
 }

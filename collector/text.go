@@ -3,7 +3,6 @@ package collector
 import (
 	"bufio"
 	"bytes"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -93,15 +92,9 @@ var targetNames = series.NewNames([]string{"target"})
 
 var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 
-// WriteText writes every per-probe family and probe_exporter_targets in
+// writeText writes every per-probe family and probe_exporter_targets in
 // the text format, or OpenMetrics when om is set (without the final
 // "# EOF", which belongs after the registry's families).
-func (c *Collector) WriteText(out io.Writer, om bool) error {
-	w := bufio.NewWriterSize(out, 64<<10)
-	c.snapshot().writeText(w, om)
-	return w.Flush()
-}
-
 func (s *snapshot) writeText(out *bufio.Writer, om bool) {
 	w := &textWriter{Writer: out, om: om}
 	header := func(name, typ, help string) {

@@ -123,56 +123,38 @@ func (s *Scheduler) underShareLocked(fair int) int {
 	return n
 }
 
-// waitingCollector renders probe_exporter_probes_waiting per entry from
-// the lanes at scrape time, with a series for every entry that has
-// targets (0 when none of its probes waits).
-type waitingCollector struct{ s *Scheduler }
+// lanesCollector renders what the lanes know per entry, at scrape time:
+// probe_exporter_probes_waiting and probe_exporter_ticks_skipped_total,
+// with a series of each for every entry that has targets (0 when none).
+type lanesCollector struct{ s *Scheduler }
 
-func (c waitingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- waitingDesc }
+func (c lanesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- waitingDesc; ch <- skippedDesc }
 
-func (c waitingCollector) Collect(ch chan<- prometheus.Metric) {
-	waiting := c.s.Targets()
-	for e := range waiting {
-		waiting[e] = 0
+func (c lanesCollector) Collect(ch chan<- prometheus.Metric) {
+	type counts struct {
+		waiting int
+		skipped uint64
+	}
+	byEntry := map[string]counts{}
+	for e := range c.s.Targets() {
+		byEntry[e] = counts{}
 	}
 	c.s.mu.Lock()
 	for e, l := range c.s.lanes {
-		if len(l.waiting) > 0 {
-			waiting[e] = len(l.waiting)
+		if _, ok := byEntry[e]; ok {
+			byEntry[e] = counts{len(l.waiting), l.skipped}
 		}
 	}
 	c.s.mu.Unlock()
-	for e, n := range waiting {
-		ch <- prometheus.MustNewConstMetric(waitingDesc, prometheus.GaugeValue, float64(n), e)
+	for e, n := range byEntry {
+		ch <- prometheus.MustNewConstMetric(waitingDesc, prometheus.GaugeValue, float64(n.waiting), e)
+		ch <- prometheus.MustNewConstMetric(skippedDesc, prometheus.CounterValue, float64(n.skipped), e)
 	}
 }
 
 var waitingDesc = prometheus.NewDesc("probe_exporter_probes_waiting",
 	"Probes whose tick has come and that wait for a free slot under --probe.max-in-flight, by target entry (slots go to the entry with the fewest running); a tick not started within its period is skipped (probe_exporter_ticks_skipped_total).",
 	[]string{"target"}, nil)
-
-// skippedCollector renders probe_exporter_ticks_skipped_total per entry,
-// with a series for every entry that has targets.
-type skippedCollector struct{ s *Scheduler }
-
-func (c skippedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- skippedDesc }
-
-func (c skippedCollector) Collect(ch chan<- prometheus.Metric) {
-	counts := map[string]uint64{}
-	for e := range c.s.Targets() {
-		counts[e] = 0
-	}
-	c.s.mu.Lock()
-	for e, l := range c.s.lanes {
-		if _, ok := counts[e]; ok {
-			counts[e] = l.skipped
-		}
-	}
-	c.s.mu.Unlock()
-	for e, n := range counts {
-		ch <- prometheus.MustNewConstMetric(skippedDesc, prometheus.CounterValue, float64(n), e)
-	}
-}
 
 var skippedDesc = prometheus.NewDesc("probe_exporter_ticks_skipped_total",
 	"Probe ticks not started because no slot came free within their period (the exporter is overloaded: raise --probe.max-in-flight, give it CPU, or shard), by target entry.",

@@ -195,8 +195,7 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 				Name: "probe_exporter_probes_in_flight",
 				Help: "Probes running now.",
 			}, func() float64 { return float64(s.inFlight.Load()) }),
-			waitingCollector{s},
-			skippedCollector{s},
+			lanesCollector{s},
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "probe_exporter_probes_max_in_flight",
 				Help: "The configured bound on probes running at once.",
