@@ -14,8 +14,9 @@ import (
 )
 
 // Collector renders per-(target, kind) series and the target counts: as
-// text, OpenMetrics and protobuf directly (Preparer), and as a prometheus.Collector
-// for protobuf, both from the families table.
+// text, OpenMetrics and protobuf directly (Preparer), and as a
+// prometheus.Collector for the protobuf text formats, both from the
+// families table.
 type Collector struct {
 	src state.Reader
 

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,12 @@ type ScrapeOptions struct {
 	// GOMAXPROCS). A request gives its slot up whenever it hands bytes to
 	// the network, so a client that stops reading holds none.
 	Writers int
+	// Streams bounds the responses being written at once (default 16):
+	// each holds its own buffers (a gzip writer is 1.2 MB), so one more
+	// cuts off the one whose client has not taken bytes for longest, if
+	// one is waiting on its client at all. A flood of clients that stop
+	// reading holds at most this many, and never a place others wait for.
+	Streams int
 	// Now is the clock preparations are aged by; default time.Now.
 	Now func() time.Time
 }
@@ -53,10 +60,13 @@ func Scrapes(prepare func() http.Handler, o ScrapeOptions) http.Handler {
 	if o.Writers <= 0 {
 		o.Writers = runtime.GOMAXPROCS(0)
 	}
+	if o.Streams <= 0 {
+		o.Streams = 16
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &scrapes{prepare: prepare, o: o, slots: make(chan struct{}, o.Writers)}
+	return &scrapes{prepare: prepare, o: o, slots: make(chan struct{}, o.Writers), streams: map[*stream]struct{}{}}
 }
 
 type scrapes struct {
@@ -71,6 +81,16 @@ type scrapes struct {
 	latest *preparation
 	// held lists older preparations still being written.
 	held []*preparation
+	// streams are the responses being written.
+	streams map[*stream]struct{}
+}
+
+// stream is one response being written.
+type stream struct {
+	rc *http.ResponseController
+	// blockedSince is when its current write to the network began
+	// (UnixNano), 0 when it is not in one.
+	blockedSince atomic.Int64
 }
 
 // preparation is one run of prepare.
@@ -100,12 +120,56 @@ func (s *scrapes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-ctx.Done():
 		return // gone, or past its deadline: nothing can be written any more
 	}
-	pw := &pacedWriter{ResponseWriter: w, slots: s.slots, ctx: ctx}
+	st := &stream{rc: rc}
+	s.stream(st)
+	defer s.unstream(st)
+	pw := &pacedWriter{ResponseWriter: w, slots: s.slots, ctx: ctx, stream: st}
 	if !pw.acquire() {
 		return
 	}
 	defer pw.release()
 	g.h.ServeHTTP(pw, r)
+}
+
+// stream counts st among the responses being written; beyond Streams,
+// the one waiting longest on its client is cut off (a client that reads
+// is never cut for others).
+func (s *scrapes) stream(st *stream) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.streams[st] = struct{}{}
+	if len(s.streams) <= s.o.Streams {
+		return
+	}
+	var stalled *stream
+	for x := range s.streams {
+		if b := x.blockedSince.Load(); b != 0 && (stalled == nil || b < stalled.blockedSince.Load()) {
+			stalled = x
+		}
+	}
+	if stalled != nil {
+		_ = stalled.rc.SetWriteDeadline(time.Unix(1, 0))
+		delete(s.streams, stalled)
+	}
+}
+
+func (s *scrapes) unstream(st *stream) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.streams, st)
+}
+
+// blocked counts the streams waiting on their clients (for tests).
+func (s *scrapes) blocked() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for x := range s.streams {
+		if x.blockedSince.Load() != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // acquire returns the preparation a request gets, starting one if none
@@ -208,9 +272,10 @@ var errNoSlot = errors.New("no writer slot before the scrape's deadline")
 // holding nothing others need.
 type pacedWriter struct {
 	http.ResponseWriter
-	slots chan struct{}
-	ctx   context.Context
-	held  bool
+	slots  chan struct{}
+	ctx    context.Context
+	held   bool
+	stream *stream
 }
 
 func (p *pacedWriter) acquire() bool {
@@ -232,7 +297,9 @@ func (p *pacedWriter) release() {
 
 func (p *pacedWriter) Write(b []byte) (int, error) {
 	p.release()
+	p.stream.blockedSince.Store(time.Now().UnixNano())
 	n, err := p.ResponseWriter.Write(b)
+	p.stream.blockedSince.Store(0)
 	if err != nil {
 		return n, err
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/probe-exporter/probe-exporter/internal/await"
 )
 
 // serve runs h behind NewServer on loopback.
@@ -242,5 +244,41 @@ func TestScrapesSeeCurrentState(t *testing.T) {
 		if len(b) != want {
 			t.Errorf("request %d got rendering %d", want, len(b))
 		}
+	}
+}
+
+// TestStreamsAreBounded: each response being written holds its own
+// buffers (a gzip writer is 1.2 MB), so beyond Streams one waiting on its
+// client (the longest) is cut off, long before its deadline: a flood of
+// clients that stop reading holds at most Streams of them.
+func TestStreamsAreBounded(t *testing.T) {
+	h := Scrapes(func() http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { chunked(w, bigBody) })
+	}, ScrapeOptions{Streams: 2})
+	addr := serve(t, h)
+	s := h.(*scrapes)
+	var conns []net.Conn
+	for i := 0; i < 2; i++ {
+		conns = append(conns, stall(t, addr, "")) // deadline 30 s away
+		await.True(t, "the stalled stream to block on its client", func() bool { return s.blocked() == i+1 })
+	}
+	conns = append(conns, stall(t, addr, ""))
+	// One of the two blocked ones (the one waiting longest) was cut off by
+	// the third, within seconds: it reads what was sent, then the end; the
+	// other is still being written (reading it drains the whole body and
+	// then waits).
+	cut := 0
+	for i, c := range conns[:2] {
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, err := io.Copy(io.Discard, c)
+		switch {
+		case err == nil && n < int64(len(bigBody)):
+			cut++
+		case err == nil:
+			t.Errorf("stream %d ended whole (%d bytes) long before its deadline", i, n)
+		}
+	}
+	if cut != 1 {
+		t.Errorf("%d of the two blocked streams cut off by a third beyond Streams=2, want 1", cut)
 	}
 }
