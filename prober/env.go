@@ -175,6 +175,9 @@ type attemptKey struct{}
 
 // withAttempt marks ctx as an attempt's, for attemptDialer.
 func withAttempt(ctx context.Context) context.Context {
+	if _, ok := ctx.(*attemptCtx); ok {
+		return ctx // answers attemptKey itself
+	}
 	return context.WithValue(ctx, attemptKey{}, ctx)
 }
 

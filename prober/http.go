@@ -27,11 +27,12 @@ type httpProber struct {
 	host   string
 	port   probe.IntOrString
 	header http.Header
-	// hostHeader overrides the Host line only; dial target and SNI still
-	// come from the URL, as in the kubelet.
-	hostHeader string
-	client     *http.Client
-	redact     redactor
+	// request is every attempt's request but its URL and context: the
+	// header, and the Host line, which overrides the Host line only (dial
+	// target and SNI still come from the URL, as in the kubelet).
+	request *http.Request
+	client  *http.Client
+	redact  redactor
 }
 
 func newHTTP(a *probe.HTTPGetAction, env *Env) *httpProber {
@@ -55,15 +56,22 @@ func newHTTP(a *probe.HTTPGetAction, env *Env) *httpProber {
 		noHost = &url.Error{Op: "Get", URL: u.String(), Err: errors.New("http: no Host in request URL")}
 	}
 	return &httpProber{
-		url:        u,
-		urlErr:     err,
-		noHost:     noHost,
-		host:       a.Host,
-		port:       a.Port,
-		header:     h,
-		hostHeader: h.Get("Host"),
-		redact:     httpRedactor(a.HTTPHeaders, a.Path),
-		client:     &http.Client{Transport: env.transport, CheckRedirect: checkRedirect},
+		url:    u,
+		urlErr: err,
+		noHost: noHost,
+		host:   a.Host,
+		port:   a.Port,
+		header: h,
+		request: &http.Request{
+			Method:     http.MethodGet,
+			Proto:      "HTTP/1.1",
+			ProtoMajor: 1,
+			ProtoMinor: 1,
+			Header:     h,
+			Host:       h.Get("Host"),
+		},
+		redact: httpRedactor(a.HTTPHeaders, a.Path),
+		client: &http.Client{Transport: env.transport, CheckRedirect: checkRedirect},
 	}
 }
 
@@ -81,6 +89,13 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 }
 
 func (p *httpProber) Type() Type { return HTTPGet }
+
+// A cleartext request waits only on its connection (see oneShotTransport);
+// a redirect to https gets an exact deadline of its own there.
+func (p *httpProber) socketBound() bool {
+	_, oneShot := p.client.Transport.(*oneShotTransport)
+	return oneShot && p.url.Scheme == "http"
+}
 
 func (p *httpProber) Address(t *Target) string {
 	a, _ := hostPort(p.host, p.port, t)
@@ -144,16 +159,11 @@ func (p *httpProber) attempt(ctx context.Context, t *Target, hf *httpFacts) Outc
 	}
 	u := p.url
 	u.Host = addr
-	req := &http.Request{
-		Method:     http.MethodGet,
-		URL:        &u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     p.header.Clone(),
-		Host:       p.hostHeader,
-	}
-	req = req.WithContext(withAttempt(ctx))
+	// One copy of the prober's request: net/http never writes to a
+	// caller's request or its header (it forks them first), so every
+	// attempt shares the header.
+	req := p.request.WithContext(withAttempt(ctx))
+	req.URL = &u
 	res, err := p.client.Do(req)
 	if err != nil {
 		o := Outcome{Result: Failure, Output: p.redact.error(timedOut(ctx, err, errHeadTimeout))}

@@ -326,8 +326,8 @@ func TestHeaderCanonicalisation(t *testing.T) {
 			t.Errorf("%s: %q, want %q", k, got, v)
 		}
 	}
-	if p.hostHeader != "example.com" {
-		t.Errorf("host override %q", p.hostHeader)
+	if p.request.Host != "example.com" {
+		t.Errorf("host override %q", p.request.Host)
 	}
 }
 

@@ -119,9 +119,10 @@ const MaxRetries = 3
 // how long it took by now.
 func Run(ctx context.Context, p Prober, t *Target, timeout time.Duration, now func() time.Time, attempt func(Outcome, time.Duration)) Outcome {
 	var o Outcome
+	sb, ok := p.(socketBound)
+	cheap := ok && sb.socketBound()
 	for i := 0; i < MaxRetries; i++ {
-		actx, cancel := context.WithTimeout(ctx, timeout)
-		actx, tr := withTrace(actx)
+		actx, tr, cancel := startAttempt(ctx, timeout, cheap)
 		start := now()
 		o = p.Probe(actx, t)
 		cancel()
@@ -136,6 +137,18 @@ func Run(ctx context.Context, p Prober, t *Target, timeout time.Duration, now fu
 		}
 	}
 	return o
+}
+
+// startAttempt gives an attempt its context, on the attempt clock or
+// with a timer of its own, and its trace.
+func startAttempt(ctx context.Context, timeout time.Duration, onClock bool) (context.Context, *trace, func()) {
+	if onClock {
+		c := clock.start(ctx, timeout)
+		return c, &c.trace, c.end
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	actx, tr := withTrace(actx)
+	return actx, tr, cancel
 }
 
 // resolvePort is the kubelet's ResolveContainerPort, plus the fallback to

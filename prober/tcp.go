@@ -17,6 +17,9 @@ type tcpProber struct {
 
 func (p *tcpProber) Type() Type { return TCPSocket }
 
+// A dial is all a tcpSocket attempt waits on.
+func (p *tcpProber) socketBound() bool { return true }
+
 func (p *tcpProber) Address(t *Target) string {
 	a, _ := hostPort(p.host, p.port, t)
 	return a

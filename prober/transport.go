@@ -3,6 +3,7 @@ package prober
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -40,7 +41,7 @@ const readBufferSize = 4 << 10
 
 func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" {
-		return t.tls.RoundTrip(req)
+		return t.roundTripTLS(req)
 	}
 	// net/http.Transport's validateHeaders: a value with CR or LF (what a
 	// YAML block scalar gives) fails the request before anything is sent;
@@ -62,9 +63,12 @@ func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	// Cancellation (not only the deadline) interrupts a blocked read.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	x := exchanges.Get().(*exchange)
+	x.reset(conn)
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		conn.Close()
+		x.release()
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			err = ctxErr
 		}
@@ -77,12 +81,14 @@ func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	trace := httptrace.ContextClientTrace(ctx)
 	out := *req
 	out.Close = true // Connection: close, as DisableKeepAlives sends
-	if err := out.Write(conn); err != nil {
+	// Request.Write buffers in a writer of its own unless given one.
+	if err := out.Write(x.bw); err != nil {
 		return fail(err)
 	}
-	lr := &limitedConn{Conn: conn, limit: maxResponseHeaderBytes}
-	src := &replayReader{r: lr}
-	br := bufio.NewReaderSize(src, readBufferSize)
+	if err := x.bw.Flush(); err != nil {
+		return fail(err)
+	}
+	br := x.br
 	// Errors are worded as net/http's read loop words them: they are the
 	// probe's output, and the kubelet's events show net/http's text.
 	// (Nothing read at all: the bare error, as Transport.roundTrip
@@ -98,11 +104,11 @@ func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		if !headInBuffer(br) {
 			// A large head: parse it without holding fields nothing reads
 			// (see compactHead), from the same reader and buffer.
-			src.compact(br)
+			x.src.compact(br)
 		}
 		res, err = http.ReadResponse(br, req)
 		if err != nil {
-			if lr.limit <= 0 {
+			if x.lr.limit <= 0 {
 				err = fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", maxResponseHeaderBytes)
 			}
 			return fail(fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w", err))
@@ -114,9 +120,75 @@ func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			break
 		}
 	}
-	lr.limit = math.MaxInt64 // bodies have their own cap
-	res.Body = &oneShotBody{ReadCloser: res.Body, conn: conn, stop: stop}
+	x.lr.limit = math.MaxInt64 // bodies have their own cap
+	res.Body = &oneShotBody{ReadCloser: res.Body, conn: conn, stop: stop, x: x}
 	return res, nil
+}
+
+// exchange is what one cleartext exchange reads and writes through: the
+// transport's 4 KiB read and write buffers, reused from attempt to
+// attempt (they were most of an attempt's allocated bytes).
+type exchange struct {
+	lr  limitedConn
+	src replayReader
+	br  *bufio.Reader
+	bw  *bufio.Writer
+}
+
+var exchanges = sync.Pool{New: func() any {
+	x := &exchange{}
+	x.src.r = &x.lr
+	x.br = bufio.NewReaderSize(&x.src, readBufferSize)
+	x.bw = bufio.NewWriterSize(nil, readBufferSize)
+	return x
+}}
+
+func (x *exchange) reset(conn net.Conn) {
+	x.lr = limitedConn{Conn: conn, limit: maxResponseHeaderBytes}
+	x.src = replayReader{r: &x.lr}
+	x.br.Reset(&x.src)
+	x.bw.Reset(conn)
+}
+
+// release returns x to the pool: nothing may read through it after.
+func (x *exchange) release() {
+	x.lr.Conn = nil
+	x.src = replayReader{r: &x.lr}
+	x.br.Reset(&x.src)
+	x.bw.Reset(nil)
+	exchanges.Put(x)
+}
+
+// roundTripTLS hands a request to the standard transport, which waits on
+// its context's Done (the handshake, the response head): an attempt on
+// the clock (a cleartext probe redirected to https) gets an exact
+// deadline for it, released with the body.
+func (t *oneShotTransport) roundTripTLS(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	dl, ok := ctx.Deadline()
+	if !ok || !onClock(ctx) {
+		return t.tls.RoundTrip(req)
+	}
+	ctx, cancel := context.WithDeadline(ctx, dl)
+	res, err := t.tls.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	res.Body = &cancelBody{ReadCloser: res.Body, cancel: cancel}
+	return res, nil
+}
+
+// cancelBody releases a request's context with its body.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // limitedConn is net/http's persistConn read limit: reads fail once limit
@@ -154,18 +226,34 @@ func validateHeaders(h http.Header) string {
 	return ""
 }
 
-// oneShotBody closes the connection with the body.
+// oneShotBody closes the connection with the body, and hands the
+// exchange's buffers back: a read after Close is refused as net/http
+// refuses it, never served from a buffer another attempt now uses.
 type oneShotBody struct {
 	io.ReadCloser
-	conn net.Conn
-	stop func() bool
-	once sync.Once
+	conn   net.Conn
+	stop   func() bool
+	x      *exchange
+	closed bool
+}
+
+func (b *oneShotBody) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, errReadOnClosedBody
+	}
+	return b.ReadCloser.Read(p)
 }
 
 func (b *oneShotBody) Close() error {
-	b.once.Do(func() {
-		b.stop()
-		b.conn.Close()
-	})
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	b.stop()
+	b.conn.Close()
+	b.x.release()
 	return nil
 }
+
+// errReadOnClosedBody is net/http's wording.
+var errReadOnClosedBody = errors.New("http: read on closed response body")

@@ -1,0 +1,203 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// An attempt's timeout, without a timer per attempt.
+//
+// context.WithTimeout arms a runtime timer for every attempt and stops it
+// again a millisecond later; at probe rates that timer is the largest
+// cost of an attempt after its system calls (BenchmarkTCP: about a tenth
+// of the CPU of a dial+close). Yet for a cleartext probe the timer does
+// nothing: every blocking step of a tcpSocket or http attempt waits on
+// a socket whose poller deadline is the context's deadline (connect(2)
+// through net.Dialer, reads and writes through the connection's
+// SetDeadline, name lookups through the resolver's own exchange
+// deadlines), and those fire on time by themselves.
+//
+// So these attempts get an attemptCtx: Deadline is exact, Err says
+// context.DeadlineExceeded from the deadline on (the wording every error
+// path keys on), and Done closes from one shared clock that wakes at
+// most every clockGrain while attempts are pending — late by up to that
+// much, which only something that watches Done alone could notice, and
+// nothing on these paths does. The attempt's result, its error text and
+// its timing are what context.WithTimeout gives (TestAttemptClockMatches
+// WithTimeout runs the same cases through both).
+
+// clockGrain is how often the shared clock may wake: how late Done may
+// close after the deadline.
+const clockGrain = 10 * time.Millisecond
+
+// attemptCtx is context.WithTimeout(parent, timeout) for an attempt that
+// waits only on sockets. Done, Value and the parent's cancellation come
+// from a plain cancel context (no timer); Deadline and Err are the
+// timeout's.
+type attemptCtx struct {
+	context.Context
+	cancel   context.CancelCauseFunc
+	deadline time.Time
+	// trace is the attempt's, answering Value(traceKey{}) without a
+	// context.WithValue of its own.
+	trace trace
+}
+
+func (c *attemptCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// Err is context.DeadlineExceeded from the deadline on, whether the
+// clock has come by yet or not; the cause of an earlier cancellation
+// otherwise (shutdown, a reload: context.Canceled).
+func (c *attemptCtx) Err() error {
+	if c.Context.Err() == nil {
+		if time.Now().Before(c.deadline) {
+			return nil
+		}
+		c.cancel(context.DeadlineExceeded)
+	}
+	if cause := context.Cause(c.Context); errors.Is(cause, context.DeadlineExceeded) {
+		return context.DeadlineExceeded
+	}
+	return c.Context.Err()
+}
+
+func (c *attemptCtx) Value(key any) any {
+	switch key {
+	case traceKey{}:
+		return &c.trace
+	case clockKey{}:
+		return true
+	case attemptKey{}:
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// clockKey says a context's Done comes from the attempt clock.
+type clockKey struct{}
+
+// onClock says whether ctx's Done comes from the attempt clock: whoever
+// waits on Done alone must derive an exact deadline of their own.
+func onClock(ctx context.Context) bool { return ctx.Value(clockKey{}) != nil }
+
+// socketBound is a prober whose attempts wait only on sockets that carry
+// the context's deadline, so they may run on the attempt clock.
+type socketBound interface{ socketBound() bool }
+
+// end is the attempt's cancel: what is still waiting on Done stops.
+func (c *attemptCtx) end() { c.cancel(context.Canceled) }
+
+// attemptClock closes the Done of attempts whose deadline has passed.
+// Attempts with the same timeout have deadlines in the order they
+// started, so each timeout keeps a queue, and the clock wakes for the
+// earliest head; an attempt that ended is dropped when its deadline comes.
+type attemptClock struct {
+	mu     sync.Mutex
+	queues map[time.Duration]*ctxQueue
+	timer  *time.Timer
+	// wake is when the timer fires; zero while it is stopped.
+	wake time.Time
+	last time.Time
+}
+
+var clock = &attemptClock{queues: map[time.Duration]*ctxQueue{}}
+
+// start makes an attempt's context.
+func (k *attemptClock) start(parent context.Context, timeout time.Duration) *attemptCtx {
+	c := &attemptCtx{}
+	c.Context, c.cancel = context.WithCancelCause(parent)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c.deadline = time.Now().Add(timeout) // under mu: each queue stays in order
+	q := k.queues[timeout]
+	if q == nil {
+		q = &ctxQueue{}
+		k.queues[timeout] = q
+	}
+	q.push(c)
+	if q.len() == 1 {
+		k.armLocked(c.deadline)
+	}
+	return c
+}
+
+// armLocked makes the timer fire by at, but not sooner than clockGrain
+// after it last fired.
+func (k *attemptClock) armLocked(at time.Time) {
+	if !k.wake.IsZero() && !at.Before(k.wake) {
+		return
+	}
+	at = maxTime(at, k.last.Add(clockGrain))
+	k.wake = at
+	if k.timer == nil {
+		k.timer = time.AfterFunc(time.Until(at), k.fire)
+		return
+	}
+	k.timer.Reset(time.Until(at))
+}
+
+func (k *attemptClock) fire() {
+	now := time.Now()
+	var due []*attemptCtx
+	k.mu.Lock()
+	k.wake, k.last = time.Time{}, now
+	var next time.Time
+	for timeout, q := range k.queues {
+		for q.len() > 0 && !q.first().deadline.After(now) {
+			if c := q.pop(); c.Context.Err() == nil {
+				due = append(due, c)
+			}
+		}
+		if q.len() == 0 {
+			delete(k.queues, timeout)
+			continue
+		}
+		if next.IsZero() || q.first().deadline.Before(next) {
+			next = q.first().deadline
+		}
+	}
+	if !next.IsZero() {
+		k.armLocked(next)
+	}
+	k.mu.Unlock()
+	for _, c := range due {
+		c.cancel(context.DeadlineExceeded)
+	}
+}
+
+// ctxQueue is a FIFO of attempts, a ring that grows as needed.
+type ctxQueue struct {
+	buf        []*attemptCtx
+	head, size int
+}
+
+func (q *ctxQueue) len() int           { return q.size }
+func (q *ctxQueue) first() *attemptCtx { return q.buf[q.head] }
+
+func (q *ctxQueue) push(c *attemptCtx) {
+	if q.size == len(q.buf) {
+		grown := make([]*attemptCtx, max(16, 2*len(q.buf)))
+		n := copy(grown, q.buf[q.head:])
+		copy(grown[n:], q.buf[:q.head])
+		q.buf, q.head = grown, 0
+	}
+	q.buf[(q.head+q.size)%len(q.buf)] = c
+	q.size++
+}
+
+func (q *ctxQueue) pop() *attemptCtx {
+	c := q.buf[q.head]
+	q.buf[q.head] = nil
+	q.head = (q.head + 1) % len(q.buf)
+	q.size--
+	return c
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

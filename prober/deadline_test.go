@@ -1,0 +1,199 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/probe-exporter/probe-exporter/probe"
+)
+
+// hangingConnectPort is a loopback port whose accept queue is full and
+// never drained: the kernel drops further SYNs, so a connect to it hangs
+// as one to a black-holed address does.
+func hangingConnectPort(t *testing.T) int {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sa.(*unix.SockaddrInet4).Port
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	// Fill the queue until a connect no longer completes at once.
+	for i := 0; i < 8; i++ {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			return port
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Fatal("the accept queue never filled")
+	return 0
+}
+
+// TestAttemptClockMatchesWithTimeout: an attempt on the attempt clock
+// gives what one under context.WithTimeout gives — result, output, error
+// text — and ends as soon, for every way a cleartext attempt can end:
+// success, refusal, a connect that hangs, a head that never comes, a body
+// that stalls, a redirect to an https server that never shakes hands,
+// and a cancellation from outside.
+func TestAttemptClockMatchesWithTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	const bound = 100 * time.Millisecond
+
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "fine") }))
+	defer ok.Close()
+	stalledBody := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprint(w, "partial")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer stalledBody.Close()
+	stalled, _ := stallServer(t)
+	toHTTPS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://127.0.0.1:"+strconv.Itoa(stalled)+"/", http.StatusFound)
+	}))
+	defer toHTTPS.Close()
+	portOf := func(s *httptest.Server) int32 { return int32(s.Listener.Addr().(*net.TCPAddr).Port) }
+	httpGet := func(port int32) Prober {
+		return newHTTP(&probe.HTTPGetAction{Path: "/", Port: probe.IntOrString{IntVal: port}, Scheme: "HTTP"}, testEnv)
+	}
+	tcp := func(port int) Prober {
+		return &tcpProber{port: probe.IntOrString{IntVal: int32(port)}, dialer: NewDialer()}
+	}
+
+	for _, tc := range []struct {
+		name string
+		p    Prober
+		// cancelAfter cancels the parent context then (0: never).
+		cancelAfter time.Duration
+		// ends is when the attempt must end by (less the bound).
+		ends time.Duration
+	}{
+		{"tcp success", tcp(int(portOf(ok))), 0, 0},
+		{"tcp refused", tcp(closedPort(t)), 0, 0},
+		{"tcp connect hangs", tcp(hangingConnectPort(t)), 0, timeout},
+		{"tcp connect hangs, cancelled", tcp(hangingConnectPort(t)), 100 * time.Millisecond, 100 * time.Millisecond},
+		{"http success", httpGet(portOf(ok)), 0, 0},
+		{"http refused", httpGet(int32(closedPort(t))), 0, 0},
+		{"http connect hangs", httpGet(int32(hangingConnectPort(t))), 0, timeout},
+		{"http head never comes", httpGet(int32(stalled)), 0, timeout},
+		{"http head never comes, cancelled", httpGet(int32(stalled)), 100 * time.Millisecond, 100 * time.Millisecond},
+		{"http body stalls", httpGet(portOf(stalledBody)), 0, timeout},
+		{"http redirected to a stalled https", httpGet(portOf(toHTTPS)), 0, timeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if sb, ok := tc.p.(socketBound); !ok || !sb.socketBound() {
+				t.Fatalf("%T does not run on the attempt clock", tc.p)
+			}
+			var got [2]Outcome
+			for i, onClock := range []bool{false, true} {
+				parent, cancelParent := context.WithCancel(context.Background())
+				if tc.cancelAfter > 0 {
+					time.AfterFunc(tc.cancelAfter, cancelParent)
+				}
+				actx, _, end := startAttempt(parent, timeout, onClock)
+				start := time.Now()
+				got[i] = tc.p.Probe(actx, &Target{Host: "127.0.0.1"})
+				took := time.Since(start)
+				end()
+				cancelParent()
+				if took > tc.ends+bound {
+					t.Errorf("on the clock %v: the attempt took %v, want at most %v", onClock, took, tc.ends+bound)
+				}
+				if tc.ends >= timeout && took < timeout {
+					t.Errorf("on the clock %v: the attempt ended after %v, before its timeout %v", onClock, took, timeout)
+				}
+			}
+			std, ours := got[0], got[1]
+			if std.Result != ours.Result || std.Output != ours.Output || fmt.Sprint(std.Err) != fmt.Sprint(ours.Err) {
+				t.Errorf("WithTimeout: %v %q %v\nthe clock:   %v %q %v", std.Result, std.Output, std.Err, ours.Result, ours.Output, ours.Err)
+			}
+		})
+	}
+}
+
+// TestAttemptClockContext: the attempt clock's context is a deadline
+// context by every observable rule — Deadline, Err before and after,
+// Done closing (late by at most the grain), children derived from it,
+// values of the parent, and the parent's cancellation.
+func TestAttemptClockContext(t *testing.T) {
+	const bound = 100 * time.Millisecond
+	type key struct{}
+	parent := context.WithValue(context.Background(), key{}, "v")
+	const timeout = 50 * time.Millisecond
+	start := time.Now()
+	c := clock.start(parent, timeout)
+	defer c.end()
+	if dl, ok := c.Deadline(); !ok || dl.Before(start.Add(timeout)) || dl.After(time.Now().Add(timeout)) {
+		t.Errorf("Deadline: %v %v", dl, ok)
+	}
+	if c.Err() != nil {
+		t.Errorf("Err before the deadline: %v", c.Err())
+	}
+	if c.Value(key{}) != "v" {
+		t.Error("the parent's value is lost")
+	}
+	child, cancelChild := context.WithCancel(c)
+	defer cancelChild()
+	select {
+	case <-c.Done():
+	case <-time.After(timeout + clockGrain + bound):
+		t.Fatal("Done never closed")
+	}
+	if late := time.Since(start) - timeout; late < 0 || late > clockGrain+bound {
+		t.Errorf("Done closed %v after the deadline", late)
+	}
+	if !errors.Is(c.Err(), context.DeadlineExceeded) {
+		t.Errorf("Err after the deadline: %v", c.Err())
+	}
+	select {
+	case <-child.Done():
+	case <-time.After(bound):
+		t.Error("a child did not end with its parent")
+	}
+
+	// Err says the deadline has passed even before the clock comes by.
+	c2 := clock.start(context.Background(), time.Millisecond)
+	defer c2.end()
+	time.Sleep(2 * time.Millisecond) // the deadline, not a condition, is what is tested
+	if !errors.Is(c2.Err(), context.DeadlineExceeded) {
+		t.Errorf("Err past the deadline: %v", c2.Err())
+	}
+	select {
+	case <-c2.Done():
+	default:
+		t.Error("Err said the deadline passed but Done is open")
+	}
+
+	// The parent's cancellation is the attempt's, at once.
+	p3, cancel3 := context.WithCancel(context.Background())
+	c3 := clock.start(p3, time.Hour)
+	defer c3.end()
+	cancel3()
+	<-c3.Done()
+	if !errors.Is(c3.Err(), context.Canceled) {
+		t.Errorf("Err after the parent's cancellation: %v", c3.Err())
+	}
+}
