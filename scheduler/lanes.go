@@ -56,10 +56,15 @@ func (s *Scheduler) enqueueLocked(w *worker) {
 // A probe starts at most one period late: one whose tick is a whole
 // period old when its turn comes is not started but skipped to its next
 // tick (expireLocked), so an overloaded exporter keeps every result it
-// does produce fresh, instead of running everything ever later.
+// does produce fresh, instead of running everything ever later; under a
+// standing queue, from a tenth of its period on (see standingQueue).
 func (s *Scheduler) dispatchLocked(ctx context.Context) {
 	now := s.now()
-	for s.free > 0 && ctx.Err() == nil {
+	for ctx.Err() == nil {
+		if s.busy >= s.limit.value {
+			s.limit.demand = s.limit.demand || len(s.ready) > 0
+			return
+		}
 		var pick *lane
 		for l := range s.ready {
 			if pick == nil || l.inFlight < pick.inFlight ||
@@ -72,7 +77,7 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 		}
 		// Only an entry at or over its share needs the others counted:
 		// under no pressure a dispatch looks at the waiting lanes alone.
-		if fair := max(1, s.maxInFlight/max(1, len(s.lanes))); pick.inFlight >= fair && s.free <= s.underShareLocked(fair) {
+		if fair := max(1, s.limit.value/max(1, len(s.lanes))); pick.inFlight >= fair && s.limit.value-s.busy <= s.underShareLocked(fair) {
 			return // the rest is kept for entries under their share
 		}
 		w := pick.waiting[0]
@@ -88,11 +93,16 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 			s.dropLaneLocked(pick)
 			continue
 		}
-		if p := w.spec.Period; p > 0 && now.Sub(w.next) >= p {
-			s.expireLocked(w, now)
-			continue
+		if p := w.spec.Period; p > 0 {
+			late := now.Sub(w.next)
+			if s.standing.expired(now, late, p) {
+				s.expireLocked(w, now)
+				continue
+			}
+			s.standing.started(now, late, p)
 		}
-		s.free--
+		s.busy++
+		s.limit.running(s.busy)
 		pick.inFlight++
 		s.startLocked(ctx, w)
 	}
@@ -105,6 +115,7 @@ func (s *Scheduler) expireLocked(w *worker, now time.Time) {
 	p := w.spec.Period
 	k := now.Sub(w.next) / p // whole periods late: k >= 1
 	w.lane.skipped += uint64(k) + 1
+	s.limit.demand = true
 	w.next = w.next.Add((k + 1) * p)
 	heap.Push(&s.queue, w)
 	if w.index == 0 {
@@ -153,9 +164,9 @@ func (c lanesCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 var waitingDesc = prometheus.NewDesc("probe_exporter_probes_waiting",
-	"Probes whose tick has come and that wait for a free slot under --probe.max-in-flight, by target entry (slots go to the entry with the fewest running); a tick not started within its period is skipped (probe_exporter_ticks_skipped_total).",
+	"Probes whose tick has come and that wait for a free slot under the in-flight bound (probe_exporter_probes_in_flight_limit), by target entry (slots go to the entry with the fewest running); a tick not started within its period is skipped (probe_exporter_ticks_skipped_total).",
 	[]string{"target"}, nil)
 
 var skippedDesc = prometheus.NewDesc("probe_exporter_ticks_skipped_total",
-	"Probe ticks not started because no slot came free within their period (the exporter is overloaded: raise --probe.max-in-flight, give it CPU, or shard), by target entry.",
+	"Probe ticks not started because no slot came free within their period (the exporter is overloaded: give it CPU, raise --probe.max-in-flight, or shard), by target entry.",
 	[]string{"target"}, nil)

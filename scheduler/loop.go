@@ -35,6 +35,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 			s.enqueueLocked(w)
 		}
 		s.dispatchLocked(ctx)
+		s.adaptLocked(ctx, now)
 		wait := time.Hour
 		if s.queue.Len() > 0 {
 			// At most one wake-up per wakeSlack (or a tenth of the next
@@ -53,6 +54,21 @@ func (s *Scheduler) Run(ctx context.Context) {
 		case <-s.wake:
 		case <-timer.C:
 		}
+	}
+}
+
+// adaptLocked adjusts an adaptive in-flight bound, once per adjustEvery.
+func (s *Scheduler) adaptLocked(ctx context.Context, now time.Time) {
+	l := &s.limit
+	if !l.adaptive || now.Before(l.next) {
+		return
+	}
+	l.next = now.Add(l.every)
+	before := l.value
+	if l.adjust(l.latency(), s.busy) {
+		s.limitNow.Store(int64(l.value))
+		s.log.Debug("in-flight bound changed", "from", before, "to", l.value)
+		s.dispatchLocked(ctx) // a raised bound has slots to give now
 	}
 }
 
@@ -110,7 +126,7 @@ func (s *Scheduler) startLocked(ctx context.Context, w *worker) {
 		defer s.mu.Unlock()
 		w.cancel = nil
 		l.inFlight--
-		s.free++
+		s.busy--
 		if !w.removed && !w.standby && ctx.Err() == nil {
 			w.next = nextTick(planned, w.spec.Period, s.now())
 			heap.Push(&s.queue, w)

@@ -59,10 +59,9 @@ type Target struct {
 
 // Scheduler runs probes. Create with New, start with Run.
 type Scheduler struct {
-	maxInFlight int
-	noJitter    bool
-	log         *slog.Logger
-	now         func() time.Time
+	noJitter bool
+	log      *slog.Logger
+	now      func() time.Time
 
 	mu      sync.Mutex
 	sources map[string]map[string]*target
@@ -70,10 +69,14 @@ type Scheduler struct {
 	// active: the probes that run and render, flat, for readers.
 	active activeSet
 	queue  workerHeap
-	// free slots under maxInFlight, and per entry the probes that are due
-	// and wait for one (see dispatchLocked).
-	free  int
-	lanes map[string]*lane
+	// busy slots under the in-flight limit, and per entry the probes that
+	// are due and wait for one (see dispatchLocked).
+	busy     int
+	limit    inFlightLimit
+	standing standingQueue
+	// limitNow mirrors limit.value for the metric.
+	limitNow atomic.Int64
+	lanes    map[string]*lane
 	// dialed: the addresses network probes dial (Probing).
 	dialed dialedIndex
 	// ready are the lanes with probes waiting: what a dispatch looks at.
@@ -141,7 +144,14 @@ type Options struct {
 	// MaxInFlight bounds the probes running at once; due probes beyond it
 	// wait (and show as late).
 	MaxInFlight int
-	Logger      *slog.Logger
+	// AdaptiveInFlight makes MaxInFlight a ceiling: the bound follows
+	// what the CPU can run on time (see inFlightLimit).
+	AdaptiveInFlight bool
+	// schedLatency and adjustEvery replace the runtime's scheduling
+	// latency and the adjustment interval (tests).
+	schedLatency func() time.Duration
+	adjustEvery  time.Duration
+	Logger       *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// NoStartupJitter probes targets known at start at once, instead of
@@ -161,9 +171,8 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 		o.Now = time.Now
 	}
 	s := &Scheduler{
-		maxInFlight:     o.MaxInFlight,
 		noJitter:        o.NoStartupJitter,
-		free:            o.MaxInFlight,
+		limit:           newInFlightLimit(o.MaxInFlight, o.AdaptiveInFlight, o.schedLatency, o.adjustEvery),
 		lanes:           map[string]*lane{},
 		dialed:          dialedIndex{},
 		ready:           map[*lane]struct{}{},
@@ -188,6 +197,7 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 			Help: "Probe attempts by probe type and result, retries of errored attempts included.",
 		}, []string{"type", "result"}),
 	}
+	s.limitNow.Store(int64(s.limit.value))
 	s.started = s.now()
 	if reg != nil {
 		reg.MustRegister(s.lateness, s.attempts,
@@ -198,8 +208,12 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 			lanesCollector{s},
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "probe_exporter_probes_max_in_flight",
-				Help: "The configured bound on probes running at once.",
-			}, func() float64 { return float64(s.maxInFlight) }),
+				Help: "The configured bound on probes running at once (--probe.max-in-flight).",
+			}, func() float64 { return float64(s.limit.ceiling) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "probe_exporter_probes_in_flight_limit",
+				Help: "The bound on probes running at once now: probe_exporter_probes_max_in_flight, or less while the CPU can't run more on time (--probe.adaptive-in-flight).",
+			}, func() float64 { return float64(s.limitNow.Load()) }),
 		)
 		for _, typ := range prober.Types {
 			for _, res := range []string{"success", "failure", "error"} {

@@ -65,6 +65,7 @@ type flags struct {
 	lifecycle, pprof                             *bool
 	autoReloadInterval, onceTimeout              *time.Duration
 	maxExpanded, maxInFlight, shard, totalShards *int
+	adaptiveInFlight                             *bool
 	execEnv                                      *[]string
 	dns                                          *dnsSettings
 	web                                          *web.FlagConfig
@@ -78,7 +79,8 @@ func addFlags(app *kingpin.Application) *flags {
 	f.autoReloadInterval = app.Flag("config.auto-reload-interval", "How often --config.auto-reload reads the file (at least 1s).").Default("30s").Duration()
 	f.configCheck = app.Flag("config.check", "Validate --config.file and exit: 0 when valid, 1 with every error otherwise.").Bool()
 	f.maxExpanded = positiveInt(app.Flag("config.max-expanded-targets", "Most targets a configuration file's name patterns (dns: brace ranges) may expand to; a file beyond it is refused.").Default("100000"), "--config.max-expanded-targets", 1)
-	f.maxInFlight = positiveInt(app.Flag("probe.max-in-flight", "Most probes running at once (at least 1); due probes beyond it wait (probe_exporter_probes_waiting).").Default("2000"), "--probe.max-in-flight", 1)
+	f.maxInFlight = positiveInt(app.Flag("probe.max-in-flight", "Most probes running at once (at least 1); due probes beyond it wait (probe_exporter_probes_waiting). With --probe.adaptive-in-flight, the ceiling.").Default("2000"), "--probe.max-in-flight", 1)
+	f.adaptiveInFlight = app.Flag("probe.adaptive-in-flight", "Start fewer probes than --probe.max-in-flight while the CPU can't run more on time (goroutines wait over 5 ms for it); the rest of their ticks are skipped and counted (probe_exporter_probes_in_flight_limit, probe_exporter_ticks_skipped_total).").Default("true").Bool()
 	f.execEnv = app.Flag("probe.exec.env", "Repeatable: a variable of the exporter's environment to pass to exec probe commands. They get PATH, their PROBE_* variables and these, nothing else.").PlaceHolder("NAME").Strings()
 	f.once = app.Flag("once", "Run every probe of --config.file until each (target, kind) has the answer its thresholds give, print them and exit: 0 if every state is success, 1 if not, 2 if it could not run.").Bool()
 	f.onceTimeout = app.Flag("once.timeout", "How long --once waits for every answer; what has none by then is unknown.").Default("2m").Duration()
@@ -192,7 +194,7 @@ func serve(f *flags, logger *slog.Logger) int {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("probe_exporter"),
 	)
-	p := newPipeline(pipelineOptions{logger: logger, schedLogger: logger, dns: f.dns, execEnv: *f.execEnv, maxInFlight: *f.maxInFlight,
+	p := newPipeline(pipelineOptions{logger: logger, schedLogger: logger, dns: f.dns, execEnv: *f.execEnv, maxInFlight: *f.maxInFlight, adaptiveInFlight: *f.adaptiveInFlight,
 		kubeconfig: *f.kubeconfig, nodeName: *f.nodeName, shard: *f.shard, totalShards: *f.totalShards}, reg)
 	defer p.close()
 	probers, sched, mgr := p.probers, p.sched, p.mgr

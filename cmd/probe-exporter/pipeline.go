@@ -39,6 +39,7 @@ type pipelineOptions struct {
 	dns                  *dnsSettings
 	execEnv              []string
 	maxInFlight          int
+	adaptiveInFlight     bool
 	noStartupJitter      bool
 	kubeconfig, nodeName string
 	shard, totalShards   int
@@ -60,7 +61,7 @@ func newPipeline(o pipelineOptions, reg prometheus.Registerer) *pipeline {
 	}
 	nw := o.dns.network(reg, o.logger)
 	p.probers = prober.NewEnv(prober.EnvOptions{Version: version.Version, ExecEnv: o.execEnv, Reaper: p.reaper, Resolvers: nw.pool, Resolv: nw.conf})
-	p.sched = scheduler.New(scheduler.Options{MaxInFlight: o.maxInFlight, Logger: o.schedLogger, NoStartupJitter: o.noStartupJitter}, reg)
+	p.sched = scheduler.New(scheduler.Options{MaxInFlight: o.maxInFlight, AdaptiveInFlight: o.adaptiveInFlight, Logger: o.schedLogger, NoStartupJitter: o.noStartupJitter}, reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stop = cancel
 	dm := discovery.NewMetrics(reg)
