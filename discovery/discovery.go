@@ -126,6 +126,11 @@ const idSeparator = "|"
 // quote) is quoted, so that different parts never make the same ID.
 func IDOf(parts ...string) ID {
 	var b strings.Builder
+	size := 0
+	for _, p := range parts {
+		size += len(p) + len(idSeparator)
+	}
+	b.Grow(size) // held as long as the target: no doubling slack
 	for i, p := range parts {
 		if i > 0 {
 			b.WriteString(idSeparator)

@@ -23,8 +23,11 @@ import (
 // waited for a CPU (runtime/metrics /sched/latencies:seconds) over the
 // last adjustment interval. Its 90th percentile above saturatedLatency
 // means the CPU (GOMAXPROCS, or a cgroup's quota throttling them) is
-// the bottleneck: the bound comes down to three quarters of what was
-// running (never under floor). Below it, with probes waiting for a slot
+// the bottleneck: if probes waited for a slot meanwhile (the bound is
+// what holds them back; a spike while nothing waits — a large scrape, a
+// collection, a burst of exec probes starting — changes nothing), the
+// bound comes down to three quarters of what was running (never under
+// floor). Below it, with probes waiting for a slot
 // and every slot used, it goes up by a quarter (never over the ceiling).
 // Probes that wait on the network and not on the CPU leave that latency
 // near zero, so they keep every slot up to the ceiling.
@@ -80,7 +83,7 @@ func (l *inFlightLimit) running(n int) { l.peak = max(l.peak, n) }
 func (l *inFlightLimit) adjust(p90 time.Duration, busy int) bool {
 	before := l.value
 	switch {
-	case p90 > saturatedLatency:
+	case p90 > saturatedLatency && l.demand:
 		l.value = max(l.floor, min(l.value, l.peak)*3/4)
 	case l.demand && l.peak >= l.value:
 		l.value = min(l.ceiling, l.value+max(1, l.value/4))

@@ -41,6 +41,9 @@ func TestInFlightLimitAdjust(t *testing.T) {
 			{hot, 11, 11, true, 8, true},
 			{hot, 8, 8, true, 8, false},
 		}},
+		{"a saturated CPU with nobody waiting changes nothing", 100, []step{
+			{hot, 10, 10, false, 100, false},
+		}},
 		{"grows by a quarter when probes waited on full slots", 100, []step{
 			{cool, 100, 100, true, 125, true},
 			{cool, 125, 125, true, 156, true},

@@ -76,7 +76,14 @@ type Labels struct {
 // values escaped, no braces, as client_golang writes them).
 func New(names *Names, values []string) *Labels {
 	l := &Labels{Names: names, Values: values, resultAt: -1}
+	// Sized up front: a Builder grown by doubling keeps up to twice the
+	// text, and every probe holds its labels' text for its lifetime.
+	size := 0
+	for i, n := range names.Names {
+		size += len(n) + len(values[i]) + len(`="",`)
+	}
 	var b strings.Builder
+	b.Grow(size)
 	for k, i := range names.order {
 		if k > 0 {
 			b.WriteByte(',')

@@ -95,7 +95,7 @@ targets:
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		began := time.Now()
-		e := start(b, "--config.file="+path, "--kubeconfig="+kubeconfig, "--log.level=info")
+		e := start(b, "--config.file="+path, "--kubeconfig="+kubeconfig, "--log.level=info", "--web.enable-pprof")
 		// The exporter says when its discovery is synced (the metric says
 		// the same; scraping 50k targets to poll it would load the CPU the
 		// exporter is timed on).
@@ -107,6 +107,7 @@ targets:
 		rssSynced := procRSS(b, e.cmd.Process.Pid)
 		time.Sleep(5 * time.Second)
 		rssSettled := procRSS(b, e.cmd.Process.Pid)
+		saveHeap(b, e, "discovery")
 		b.ReportMetric(synced.Seconds(), "s-to-synced")
 		b.ReportMetric(rssSynced/(1<<20), "rss-synced-MiB")
 		b.ReportMetric(rssSettled/(1<<20), "rss-settled-MiB")

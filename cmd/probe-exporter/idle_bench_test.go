@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -35,7 +36,7 @@ func benchmarkIdleTargets(b *testing.B, period int) {
 	path := filepath.Join(b.TempDir(), "idle.yaml")
 	writeConfig(b, path, cfg.String())
 	for i := 0; i < b.N; i++ {
-		e := start(b, "--config.file="+path, "--log.level=info")
+		e := start(b, "--config.file="+path, "--log.level=info", "--web.enable-pprof")
 		pid := e.cmd.Process.Pid
 		attempts := func() float64 {
 			var sum float64
@@ -69,6 +70,7 @@ func benchmarkIdleTargets(b *testing.B, period int) {
 			res.Body.Close()
 		}
 		rssAfter := procRSS(b, pid)
+		saveHeap(b, e, fmt.Sprintf("idle-%ds", period))
 		window := t1.Sub(t0).Seconds()
 		b.ReportMetric(100*(cpu1-cpu0)/window, "%core")
 		b.ReportMetric(1e3*(cpu1-cpu0)/(a1-a0), "cpu-ms/probe")
@@ -107,4 +109,26 @@ func procRSS(t testing.TB, pid int) float64 {
 	}
 	t.Fatal("no VmRSS")
 	return 0
+}
+
+// saveHeap writes the exporter's heap profile (after a GC) to
+// $PROBE_EXPORTER_BENCH_PROFILES/<name>.heap, when that is set: what the
+// live heap is made of, for `go tool pprof`.
+func saveHeap(b *testing.B, e *exporter, name string) {
+	dir := os.Getenv("PROBE_EXPORTER_BENCH_PROFILES")
+	if dir == "" {
+		return
+	}
+	res, err := http.Get(e.url + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".heap"), data, 0o644); err != nil {
+		b.Fatal(err)
+	}
 }

@@ -304,12 +304,19 @@ func listFunc[L runtime.Object](api lister[L]) func(context.Context, metav1.List
 
 // strip drops what no role reads before objects reach the cache: managed
 // fields, the last-applied annotation (often the largest thing in an
-// object) and, for pods, everything of a container but name, image,
+// object), the UID and owner references of anything but a pod, of a
+// Service's spec all but what its labels read, and, for pods, everything of a container but name, image,
 // ports, probes and restart policy. Memory stays flat with cluster size.
 func strip(obj any) (any, error) {
 	if m, ok := obj.(metav1.Object); ok {
 		m.SetManagedFields(nil)
 		delete(m.GetAnnotations(), corev1.LastAppliedConfigAnnotation)
+		if _, pod := obj.(*corev1.Pod); !pod {
+			// Only a pod's are read (pod_uid, pod_controller_*); an
+			// EndpointSlice's owner reference alone is 200 bytes.
+			m.SetUID("")
+			m.SetOwnerReferences(nil)
+		}
 	}
 	if pod, ok := obj.(*corev1.Pod); ok {
 		pod.Spec.Volumes = nil
@@ -323,6 +330,15 @@ func strip(obj any) (any, error) {
 			}
 		}
 		pod.Spec.EphemeralContainers = nil
+	}
+	if svc, ok := obj.(*corev1.Service); ok {
+		// What the service labels and the endpointslice role's address
+		// family check read; the selector map alone is a few hundred bytes.
+		sp := svc.Spec
+		svc.Spec = corev1.ServiceSpec{
+			Type: sp.Type, ClusterIP: sp.ClusterIP, ExternalName: sp.ExternalName,
+			IPFamilies: sp.IPFamilies, LoadBalancerIP: sp.LoadBalancerIP, Ports: sp.Ports,
+		}
 	}
 	if node, ok := obj.(*corev1.Node); ok {
 		// Metadata and addresses are all any role reads; images and
