@@ -43,6 +43,10 @@ type attemptCtx struct {
 	// trace is the attempt's, answering Value(traceKey{}) without a
 	// context.WithValue of its own.
 	trace trace
+	// queue is the clock's queue it waits in; ended, whether the attempt
+	// has returned. Guarded by the clock's mu.
+	queue *ctxQueue
+	ended bool
 }
 
 func (c *attemptCtx) Deadline() (time.Time, bool) { return c.deadline, true }
@@ -86,13 +90,20 @@ func onClock(ctx context.Context) bool { return ctx.Value(clockKey{}) != nil }
 // the context's deadline, so they may run on the attempt clock.
 type socketBound interface{ socketBound() bool }
 
-// end is the attempt's cancel: what is still waiting on Done stops.
-func (c *attemptCtx) end() { c.cancel(context.Canceled) }
+// end is the attempt's cancel: what is still waiting on Done stops, and
+// the clock forgets it.
+func (c *attemptCtx) end() {
+	c.cancel(context.Canceled)
+	clock.ended(c)
+}
 
 // attemptClock closes the Done of attempts whose deadline has passed.
 // Attempts with the same timeout have deadlines in the order they
 // started, so each timeout keeps a queue, and the clock wakes for the
-// earliest head; an attempt that ended is dropped when its deadline comes.
+// earliest head. An attempt that ended is dropped when its deadline
+// comes, or sooner when ended ones outnumber the running ones four to
+// one: a queue holds about what runs (the in-flight bound), not every
+// attempt of the last timeoutSeconds.
 type attemptClock struct {
 	mu     sync.Mutex
 	queues map[time.Duration]*ctxQueue
@@ -117,6 +128,8 @@ func (k *attemptClock) start(parent context.Context, timeout time.Duration) *att
 		k.queues[timeout] = q
 	}
 	q.push(c)
+	q.live++
+	c.queue = q
 	if q.len() == 1 {
 		k.armLocked(c.deadline)
 	}
@@ -138,6 +151,26 @@ func (k *attemptClock) armLocked(at time.Time) {
 	k.timer.Reset(time.Until(at))
 }
 
+// ended drops c from its queue's count of running attempts, and the
+// queue of ended ones when they outnumber the running.
+func (k *attemptClock) ended(c *attemptCtx) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if c.ended {
+		return
+	}
+	c.ended = true
+	q := c.queue
+	q.live--
+	if q.len() > compactAbove && q.len() > 4*q.live {
+		q.compact()
+	}
+}
+
+// compactAbove is the queue length below which ended attempts just wait
+// for their deadline.
+const compactAbove = 64
+
 func (k *attemptClock) fire() {
 	now := time.Now()
 	var due []*attemptCtx
@@ -146,7 +179,9 @@ func (k *attemptClock) fire() {
 	var next time.Time
 	for timeout, q := range k.queues {
 		for q.len() > 0 && !q.first().deadline.After(now) {
-			if c := q.pop(); c.Context.Err() == nil {
+			if c := q.pop(); !c.ended {
+				c.ended = true // the deadline ends it; end finds it gone
+				q.live--
 				due = append(due, c)
 			}
 		}
@@ -167,33 +202,29 @@ func (k *attemptClock) fire() {
 	}
 }
 
-// ctxQueue is a FIFO of attempts, a ring that grows as needed.
+// ctxQueue is a FIFO of attempts. Popping reslices; append copies only
+// what is still queued when it grows, so the popped prefix is let go.
+// live counts the attempts in it that have not ended.
 type ctxQueue struct {
-	buf        []*attemptCtx
-	head, size int
+	q    []*attemptCtx
+	live int
 }
 
-func (q *ctxQueue) len() int           { return q.size }
-func (q *ctxQueue) first() *attemptCtx { return q.buf[q.head] }
-
-func (q *ctxQueue) push(c *attemptCtx) {
-	if q.size == len(q.buf) {
-		grown := make([]*attemptCtx, max(16, 2*len(q.buf)))
-		n := copy(grown, q.buf[q.head:])
-		copy(grown[n:], q.buf[:q.head])
-		q.buf, q.head = grown, 0
+// compact keeps the attempts that have not ended, in order.
+func (q *ctxQueue) compact() {
+	kept := make([]*attemptCtx, 0, 2*q.live)
+	for _, c := range q.q {
+		if !c.ended {
+			kept = append(kept, c)
+		}
 	}
-	q.buf[(q.head+q.size)%len(q.buf)] = c
-	q.size++
+	q.q = kept
 }
 
-func (q *ctxQueue) pop() *attemptCtx {
-	c := q.buf[q.head]
-	q.buf[q.head] = nil
-	q.head = (q.head + 1) % len(q.buf)
-	q.size--
-	return c
-}
+func (q *ctxQueue) len() int             { return len(q.q) }
+func (q *ctxQueue) first() *attemptCtx   { return q.q[0] }
+func (q *ctxQueue) push(c *attemptCtx)   { q.q = append(q.q, c) }
+func (q *ctxQueue) pop() (c *attemptCtx) { c, q.q[0], q.q = q.q[0], nil, q.q[1:]; return c }
 
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {

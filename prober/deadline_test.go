@@ -11,44 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/probe-exporter/probe-exporter/internal/faults"
 	"github.com/probe-exporter/probe-exporter/probe"
 )
-
-// hangingConnectPort is a loopback port whose accept queue is full and
-// never drained: the kernel drops further SYNs, so a connect to it hangs
-// as one to a black-holed address does.
-func hangingConnectPort(t *testing.T) int {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := sa.(*unix.SockaddrInet4).Port
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	// Fill the queue until a connect no longer completes at once.
-	for i := 0; i < 8; i++ {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err != nil {
-			return port
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	t.Fatal("the accept queue never filled")
-	return 0
-}
 
 // TestAttemptClockMatchesWithTimeout: an attempt on the attempt clock
 // gives what one under context.WithTimeout gives — result, output, error
@@ -93,11 +58,11 @@ func TestAttemptClockMatchesWithTimeout(t *testing.T) {
 	}{
 		{"tcp success", tcp(int(portOf(ok))), 0, 0},
 		{"tcp refused", tcp(closedPort(t)), 0, 0},
-		{"tcp connect hangs", tcp(hangingConnectPort(t)), 0, timeout},
-		{"tcp connect hangs, cancelled", tcp(hangingConnectPort(t)), 100 * time.Millisecond, 100 * time.Millisecond},
+		{"tcp connect hangs", tcp(backlogPort(t)), 0, timeout},
+		{"tcp connect hangs, cancelled", tcp(backlogPort(t)), 100 * time.Millisecond, 100 * time.Millisecond},
 		{"http success", httpGet(portOf(ok)), 0, 0},
 		{"http refused", httpGet(int32(closedPort(t))), 0, 0},
-		{"http connect hangs", httpGet(int32(hangingConnectPort(t))), 0, timeout},
+		{"http connect hangs", httpGet(int32(backlogPort(t))), 0, timeout},
 		{"http head never comes", httpGet(int32(stalled)), 0, timeout},
 		{"http head never comes, cancelled", httpGet(int32(stalled)), 100 * time.Millisecond, 100 * time.Millisecond},
 		{"http body stalls", httpGet(portOf(stalledBody)), 0, timeout},
@@ -195,5 +160,40 @@ func TestAttemptClockContext(t *testing.T) {
 	<-c3.Done()
 	if !errors.Is(c3.Err(), context.Canceled) {
 		t.Errorf("Err after the parent's cancellation: %v", c3.Err())
+	}
+}
+
+// backlogPort is faults.FullBacklog's port: a connect to it hangs.
+func backlogPort(t *testing.T) int {
+	_, port, _ := net.SplitHostPort(faults.FullBacklog(t))
+	n, _ := strconv.Atoi(port)
+	return n
+}
+
+// TestAttemptClockForgetsEndedAttempts: attempts that returned long
+// before their deadline don't pile up in the clock until it comes (an
+// hour here): the queue holds about what runs.
+func TestAttemptClockForgetsEndedAttempts(t *testing.T) {
+	const running = 10
+	var live []*attemptCtx
+	for i := 0; i < 10_000; i++ {
+		c := clock.start(context.Background(), time.Hour)
+		live = append(live, c)
+		if len(live) > running {
+			live[0].end()
+			live = live[1:]
+		}
+	}
+	clock.mu.Lock()
+	n := clock.queues[time.Hour].len()
+	clock.mu.Unlock()
+	if n > max(compactAbove, 4*running)+1 {
+		t.Errorf("%d attempts queued with %d running, want about what runs", n, running)
+	}
+	for _, c := range live {
+		c.end()
+		if c.Err() == nil {
+			t.Error("an ended attempt's context is not done")
+		}
 	}
 }

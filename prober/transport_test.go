@@ -356,3 +356,37 @@ func TestEndlessEarlyHints(t *testing.T) {
 	}
 	t.Logf("peak heap %.1f MiB", float64(peak)/(1<<20))
 }
+
+// TestPooledBuffersAreNeverShared: an exchange's buffers go back to the
+// pool with its body, so a body read after Close is refused (as net/http
+// refuses it) rather than served from a buffer another attempt now fills,
+// and exchanges after it read their own responses whole.
+func TestPooledBuffersAreNeverShared(t *testing.T) {
+	first, _ := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+	second, _ := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+	tr := &oneShotTransport{dialer: NewDialer()}
+	get := func(u string) *http.Response {
+		req, _ := http.NewRequest("GET", u, nil)
+		res, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := get(first)
+	res.Body.Close()
+	for i := 0; i < 3; i++ {
+		other := get(second)
+		body, err := io.ReadAll(other.Body)
+		other.Body.Close()
+		if err != nil || string(body) != "second" {
+			t.Fatalf("exchange %d after a closed one: %q %v", i, body, err)
+		}
+	}
+	if n, err := res.Body.Read(make([]byte, 8)); n != 0 || err == nil || err.Error() != "http: read on closed response body" {
+		t.Errorf("a read after Close: %d %v, want net/http's refusal", n, err)
+	}
+	if err := res.Body.Close(); err != nil {
+		t.Errorf("a second Close: %v", err)
+	}
+}

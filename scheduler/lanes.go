@@ -99,7 +99,7 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 				s.expireLocked(w, now)
 				continue
 			}
-			s.standing.started(now, late, p)
+			s.standing.started(late, p)
 		}
 		s.busy++
 		s.limit.running(s.busy)

@@ -31,9 +31,9 @@ const (
 	freshFraction = 0.1
 )
 
-// started notes a probe starting late by late of period p.
-func (q *standingQueue) started(now time.Time, late, p time.Duration) {
-	q.roll(now)
+// started notes a probe starting late by late of period p, right after
+// expired (which rolled the window) said it may.
+func (q *standingQueue) started(late, p time.Duration) {
 	if f := float64(late) / float64(p); q.minLate < 0 || f < q.minLate {
 		q.minLate = f
 	}

@@ -44,7 +44,7 @@ func TestStandingQueue(t *testing.T) {
 			t.Fatalf("step %d (at %v, %v late): expired %v, want %v", i, st.now, st.late, got, st.wantExpired)
 		}
 		if !got {
-			q.started(at(st.now), st.late, p)
+			q.started(st.late, p)
 		}
 	}
 }

@@ -229,7 +229,7 @@ func serve(f *flags, logger *slog.Logger) int {
 	defer stopSched()
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); sched.Run(schedCtx) }()
-	go freeAfterFirstSync(schedCtx, mgr.Synced)
+	go freeAfterFirstSync(schedCtx, mgr.Synced, debug.FreeOSMemory)
 	var ready atomic.Bool
 	ready.Store(true)
 
@@ -471,7 +471,7 @@ func tuneGC() {
 // as much garbage as it keeps, which Go's scavenger would return only
 // slowly (BenchmarkDiscoveryScale). Sources that are synced from the
 // start (static lists) were covered by the first configuration's.
-func freeAfterFirstSync(ctx context.Context, synced func() bool) {
+func freeAfterFirstSync(ctx context.Context, synced func() bool, free func()) {
 	if synced() {
 		return
 	}
@@ -483,7 +483,7 @@ func freeAfterFirstSync(ctx context.Context, synced func() bool) {
 			return
 		case <-t.C:
 			if synced() {
-				debug.FreeOSMemory()
+				free()
 				return
 			}
 		}
