@@ -51,7 +51,7 @@ fmt-check:
 # binary idle at 100k targets, discovering 10k Services, and pinned to one
 # core at 1.2x its capacity under fixed and adaptive in-flight bounds.
 bench:
-	$(GO) test -run '^$$' -bench '^Benchmark(HTTP|TCP)$$' -benchmem -benchtime=20000x -count=3 -timeout 30m ./prober/
+	$(GO) test -run '^$$' -bench '^Benchmark(HTTP|TCP|TCPSelf)$$' -benchmem -benchtime=20000x -count=3 -timeout 30m ./prober/
 	$(GO) test -run '^$$' -bench '^BenchmarkHostileHead$$' -benchmem -benchtime=5x -count=1 -timeout 30m ./prober/
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./scheduler/ ./collector/ ./status/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x -count=1 -timeout 30m ./config/

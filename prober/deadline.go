@@ -3,6 +3,7 @@ package prober
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
 	"time"
 )
@@ -10,23 +11,26 @@ import (
 // An attempt's timeout, without a timer per attempt.
 //
 // context.WithTimeout arms a runtime timer for every attempt and stops it
-// again a millisecond later; at probe rates that timer is the largest
-// cost of an attempt after its system calls (BenchmarkTCP: about a tenth
-// of the CPU of a dial+close). Yet for a cleartext probe the timer does
-// nothing: every blocking step of a tcpSocket or http attempt waits on
-// a socket whose poller deadline is the context's deadline (connect(2)
-// through net.Dialer, reads and writes through the connection's
-// SetDeadline, name lookups through the resolver's own exchange
-// deadlines), and those fire on time by themselves.
+// again a millisecond later; so does every poller deadline (net.Dialer
+// puts the context's deadline on connect(2), a connection's SetDeadline
+// on its reads and writes). At probe rates those timers were the largest
+// cost of an attempt after its system calls: each one is the earliest
+// timer when it is armed (the one before it was stopped), and arming the
+// earliest timer wakes the thread asleep in the network poller to wait
+// for it — a write to an eventfd and a context switch, per timer
+// (BenchmarkTCP: a dial with a deadline cost 1.3x a dial without one).
 //
-// So these attempts get an attemptCtx: Deadline is exact, Err says
+// So cleartext attempts get an attemptCtx: Deadline is exact, Err says
 // context.DeadlineExceeded from the deadline on (the wording every error
 // path keys on), and Done closes from one shared clock that wakes at
-// most every clockGrain while attempts are pending — late by up to that
-// much, which only something that watches Done alone could notice, and
-// nothing on these paths does. The attempt's result, its error text and
-// its timing are what context.WithTimeout gives (TestAttemptClockMatches
-// WithTimeout runs the same cases through both).
+// most every clockGrain while attempts are pending. What waits on a
+// socket waits on Done instead of a timer of its own: connect(2) through
+// net.Dialer's cancellation (clockDial hides the deadline from it), reads
+// and writes through the transport's cancellation hook; name lookups keep
+// the resolver's own deadlines. An attempt so ends at most clockGrain
+// after its timeout, with the result, error text and timing
+// context.WithTimeout gives (TestAttemptClockMatchesWithTimeout runs the
+// same cases through both).
 
 // clockGrain is how often the shared clock may wake: how late Done may
 // close after the deadline.
@@ -86,8 +90,31 @@ type clockKey struct{}
 // waits on Done alone must derive an exact deadline of their own.
 func onClock(ctx context.Context) bool { return ctx.Value(clockKey{}) != nil }
 
-// socketBound is a prober whose attempts wait only on sockets that carry
-// the context's deadline, so they may run on the attempt clock.
+// clockDial is the context to dial address with: on the attempt clock and
+// to one address (an IP literal), the attempt without its deadline, so
+// that net.Dialer arms no poller deadline around connect(2) and waits on
+// Done, which the clock closes at the deadline. Its error is the same
+// ("i/o timeout": net.Dialer words a Done closed by the deadline as it
+// words its own deadline). A name may resolve to several addresses, among
+// which net.Dialer shares the time left by the deadline: it keeps it.
+func clockDial(ctx context.Context, address string) context.Context {
+	if !onClock(ctx) {
+		return ctx
+	}
+	if host, _, err := net.SplitHostPort(address); err != nil || !isIP(host) {
+		return ctx
+	}
+	return clockOnly{ctx}
+}
+
+// clockOnly is an attempt's context with its deadline hidden: Done, Err
+// and values are the attempt's.
+type clockOnly struct{ context.Context }
+
+func (clockOnly) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// socketBound is a prober whose attempts wait only on sockets, which end
+// when Done closes, so they may run on the attempt clock.
 type socketBound interface{ socketBound() bool }
 
 // end is the attempt's cancel: what is still waiting on Done stops, and

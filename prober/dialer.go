@@ -23,6 +23,7 @@ func NewDialer() Dialer {
 type guardedDialer struct{ plain, guarded net.Dialer }
 
 func (d *guardedDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	ctx = clockDial(ctx, address)
 	if _, ok := ctx.Value(guardKey{}).(DialGuard); ok {
 		return d.guarded.DialContext(ctx, network, address)
 	}

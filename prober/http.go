@@ -32,7 +32,11 @@ type httpProber struct {
 	// target and SNI still come from the URL, as in the kubelet).
 	request *http.Request
 	client  *http.Client
-	redact  redactor
+	// first, when set, sends the first request without the client (see
+	// do), its head rendered from head.
+	first  *oneShotTransport
+	head   requestHead
+	redact redactor
 }
 
 func newHTTP(a *probe.HTTPGetAction, env *Env) *httpProber {
@@ -55,7 +59,7 @@ func newHTTP(a *probe.HTTPGetAction, env *Env) *httpProber {
 	if err == nil && u.Opaque != "" {
 		noHost = &url.Error{Op: "Get", URL: u.String(), Err: errors.New("http: no Host in request URL")}
 	}
-	return &httpProber{
+	p := &httpProber{
 		url:    u,
 		urlErr: err,
 		noHost: noHost,
@@ -73,6 +77,53 @@ func newHTTP(a *probe.HTTPGetAction, env *Env) *httpProber {
 		redact: httpRedactor(a.HTTPHeaders, a.Path),
 		client: &http.Client{Transport: env.transport, CheckRedirect: checkRedirect},
 	}
+	// A URL with user info makes the client add an Authorization header
+	// to the first request: that one goes through the client.
+	if t, ok := env.transport.(*oneShotTransport); ok && err == nil && noHost == nil && u.Scheme == "http" && u.User == nil {
+		p.first = t
+		p.head = newRequestHead(p.request, u)
+	}
+	return p
+}
+
+// do is p.client.Do(req). A cleartext first request goes to the one-shot
+// transport directly: for it the client only checks what a prober's
+// request always passes, and wraps a transport error in a *url.Error.
+// When the answer is a redirect the client would follow, the client
+// takes over from there, handed that answer as its first request's
+// (replayFirst), so every redirect rule stays the client's own:
+// Location, Referer, headers, Host, CheckRedirect.
+func (p *httpProber) do(req *http.Request) (*http.Response, error) {
+	if p.first == nil {
+		return p.client.Do(req)
+	}
+	res, err := p.first.roundTrip(req, &p.head)
+	if err != nil {
+		return nil, &url.Error{Op: "Get", URL: req.URL.String(), Err: err}
+	}
+	switch res.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		c := *p.client
+		c.Transport = &replayFirst{res: res, next: p.client.Transport}
+		return c.Do(req)
+	}
+	return res, nil
+}
+
+// replayFirst answers the client's first request with a response already
+// received for it, and sends the rest on.
+type replayFirst struct {
+	res  *http.Response
+	next http.RoundTripper
+}
+
+func (r *replayFirst) RoundTrip(req *http.Request) (*http.Response, error) {
+	if res := r.res; res != nil {
+		r.res = nil
+		return res, nil
+	}
+	return r.next.RoundTrip(req)
 }
 
 // checkRedirect is the kubelet's RedirectChecker(false): follow redirects to
@@ -164,7 +215,7 @@ func (p *httpProber) attempt(ctx context.Context, t *Target, hf *httpFacts) Outc
 	// attempt shares the header.
 	req := p.request.WithContext(withAttempt(ctx))
 	req.URL = &u
-	res, err := p.client.Do(req)
+	res, err := p.do(req)
 	if err != nil {
 		o := Outcome{Result: Failure, Output: p.redact.error(timedOut(ctx, err, errHeadTimeout))}
 		if res != nil {

@@ -40,6 +40,12 @@ const maxResponseHeaderBytes = 10 << 20
 const readBufferSize = 4 << 10
 
 func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTrip(req, nil)
+}
+
+// roundTrip is RoundTrip writing the request from head where head can
+// render it (see requestHead); a nil head always renders it anew.
+func (t *oneShotTransport) roundTrip(req *http.Request, head *requestHead) (*http.Response, error) {
 	if req.URL.Scheme != "http" {
 		return t.roundTripTLS(req)
 	}
@@ -58,10 +64,14 @@ func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	if d, ok := ctx.Deadline(); ok {
+	// On the attempt clock, Done closing at the deadline is what ends a
+	// blocked read or write (see clockDial); otherwise the connection
+	// carries the deadline itself.
+	if d, ok := ctx.Deadline(); ok && !onClock(ctx) {
 		_ = conn.SetDeadline(d)
 	}
-	// Cancellation (not only the deadline) interrupts a blocked read.
+	// Cancellation (and on the clock the deadline) interrupts a blocked
+	// read.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	x := exchanges.Get().(*exchange)
 	x.reset(conn)
@@ -79,11 +89,14 @@ func (t *oneShotTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	// Transport would tell it: net.Dialer tells it of the connect,
 	// Request.Write of the request written, we of the first byte.
 	trace := httptrace.ContextClientTrace(ctx)
-	out := *req
-	out.Close = true // Connection: close, as DisableKeepAlives sends
-	// Request.Write buffers in a writer of its own unless given one.
-	if err := out.Write(x.bw); err != nil {
-		return fail(err)
+	// A trace hears each header field as Request.Write writes it.
+	if trace != nil || head == nil || !head.write(x.bw, req.URL.Host) {
+		out := *req
+		out.Close = true // Connection: close, as DisableKeepAlives sends
+		// Request.Write buffers in a writer of its own unless given one.
+		if err := out.Write(x.bw); err != nil {
+			return fail(err)
+		}
 	}
 	if err := x.bw.Flush(); err != nil {
 		return fail(err)

@@ -42,6 +42,9 @@ var binary string
 // namespace of their own (kubetest.MainInNetns), where TEST-NET addresses
 // on loopback let discovered endpoints really answer.
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(envRawLoop); spec != "" {
+		os.Exit(rawLoop(spec))
+	}
 	flag.Parse()
 	if b := os.Getenv(envBinary); b != "" {
 		binary = b // re-run inside the namespace: built already
