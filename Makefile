@@ -48,14 +48,15 @@ fmt-check:
 # scheduler overhead per run, scrape cost at 10k and 100k targets, peak
 # memory of loading a 100k-host file against yaml.v3's node tree alone,
 # peak memory of an attempt against a hostile 10 MiB response head; the
-# binary idle at 100k targets, discovering 10k Services, and pinned to one
-# core at 1.2x its capacity under fixed and adaptive in-flight bounds.
+# binary idle at 100k targets, discovering 10k Services, pinned to one
+# core at 1.2x its capacity under fixed and adaptive in-flight bounds, and
+# its capacity on one core next to a raw loop's (httpGet, tcpSocket).
 bench:
 	$(GO) test -run '^$$' -bench '^Benchmark(HTTP|TCP|TCPSelf)$$' -benchmem -benchtime=20000x -count=3 -timeout 30m ./prober/
 	$(GO) test -run '^$$' -bench '^BenchmarkHostileHead$$' -benchmem -benchtime=5x -count=1 -timeout 30m ./prober/
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./scheduler/ ./collector/ ./status/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x -count=1 -timeout 30m ./config/
-	eval "$$(hack/test-binaries.sh)" && $(GO) test -run '^$$' -bench '^Benchmark(IdleTargets|DiscoveryScale|Overload)$$' -benchtime=1x -count=1 -timeout 30m ./cmd/probe-exporter/
+	eval "$$(hack/test-binaries.sh)" && $(GO) test -run '^$$' -bench '^Benchmark(IdleTargets|DiscoveryScale|Overload|Capacity)$$' -benchtime=1x -count=1 -timeout 30m ./cmd/probe-exporter/
 
 # soak: 2,000 mixed healthy and hostile targets at period 1 s for 10 minutes
 # (SOAK=5m to change it); goroutines, fds and RSS sampled, and back at their

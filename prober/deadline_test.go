@@ -78,7 +78,8 @@ func TestAttemptClockMatchesWithTimeout(t *testing.T) {
 				if tc.cancelAfter > 0 {
 					time.AfterFunc(tc.cancelAfter, cancelParent)
 				}
-				actx, _, end := startAttempt(parent, timeout, onClock)
+				a := startAttempt(parent, timeout, onClock)
+				actx, end := a.ctx, a.end
 				start := time.Now()
 				got[i] = tc.p.Probe(actx, &Target{Host: "127.0.0.1"})
 				took := time.Since(start)

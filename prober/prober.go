@@ -118,37 +118,37 @@ const MaxRetries = 3
 // at the first that does not error; it calls attempt after each one with
 // how long it took by now.
 func Run(ctx context.Context, p Prober, t *Target, timeout time.Duration, now func() time.Time, attempt func(Outcome, time.Duration)) Outcome {
-	var o Outcome
-	sb, ok := p.(socketBound)
-	cheap := ok && sb.socketBound()
-	for i := 0; i < MaxRetries; i++ {
-		actx, tr, cancel := startAttempt(ctx, timeout, cheap)
-		start := now()
-		o = p.Probe(actx, t)
-		cancel()
-		if n := tr.lookups.Load(); n > 0 {
-			o.LookedUp, o.Lookup = true, time.Duration(tr.lookupNanos.Load())
-		}
-		if attempt != nil {
-			attempt(o, now().Sub(start))
-		}
-		if o.Err == nil || ctx.Err() != nil {
-			break
-		}
+	var none *Stop
+	return none.Run(ctx, p, t, timeout, now, attempt)
+}
+
+// attempt is one attempt's context and trace, and how to end it.
+type attempt struct {
+	ctx   context.Context
+	trace *trace
+	// On the attempt clock, clock is the context; otherwise cancel ends it.
+	clock  *attemptCtx
+	cancel context.CancelFunc
+}
+
+func (a attempt) end() {
+	if a.clock != nil {
+		a.clock.end()
+		return
 	}
-	return o
+	a.cancel()
 }
 
 // startAttempt gives an attempt its context, on the attempt clock or
 // with a timer of its own, and its trace.
-func startAttempt(ctx context.Context, timeout time.Duration, onClock bool) (context.Context, *trace, func()) {
+func startAttempt(ctx context.Context, timeout time.Duration, onClock bool) attempt {
 	if onClock {
 		c := clock.start(ctx, timeout)
-		return c, &c.trace, c.end
+		return attempt{ctx: c, trace: &c.trace, clock: c}
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	actx, tr := withTrace(actx)
-	return actx, tr, cancel
+	return attempt{ctx: actx, trace: tr, cancel: cancel}
 }
 
 // resolvePort is the kubelet's ResolveContainerPort, plus the fallback to

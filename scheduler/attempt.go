@@ -11,7 +11,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/state"
 )
 
-func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
+func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time, stop *prober.Stop) {
 	start := s.now()
 	s.lateness.Observe(start.Sub(planned).Seconds())
 	counters := s.counters(w.spec.Prober.Type())
@@ -19,7 +19,7 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 	pt := w.spec.Target
 	w.mu.Unlock()
 	var took time.Duration
-	o := prober.Run(ctx, w.spec.Prober, pt, w.spec.Timeout, s.now, func(o prober.Outcome, d time.Duration) {
+	o := stop.Run(ctx, w.spec.Prober, pt, w.spec.Timeout, s.now, func(o prober.Outcome, d time.Duration) {
 		took = d
 		switch {
 		case o.Err != nil:
@@ -30,7 +30,7 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 			counters[0].Inc()
 		}
 	})
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || stop.Stopped() {
 		return // removed or shutting down: the result means nothing
 	}
 	w.mu.Lock()
@@ -46,7 +46,10 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time) {
 	// Said once, when it settles there.
 	failingFromStart := !changed && !w.said && v == state.Failure && w.rec.Settled()
 	w.said = w.said || changed || failingFromStart
-	addr := w.spec.Labels.Address() // labels change under w.mu
+	var addr string
+	if changed || failingFromStart {
+		addr = w.spec.Labels.Address() // labels change under w.mu
+	}
 	w.mu.Unlock()
 	switch {
 	case changed:

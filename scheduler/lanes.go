@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"container/heap"
 	"context"
 	"time"
 
@@ -117,7 +116,7 @@ func (s *Scheduler) expireLocked(w *worker, now time.Time) {
 	w.lane.skipped += uint64(k) + 1
 	s.limit.demand = true
 	w.next = w.next.Add((k + 1) * p)
-	heap.Push(&s.queue, w)
+	s.queue.push(w)
 	if w.index == 0 {
 		s.signal()
 	}

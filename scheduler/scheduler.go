@@ -6,7 +6,6 @@
 package scheduler
 
 import (
-	"context"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -69,6 +68,10 @@ type Scheduler struct {
 	// active: the probes that run and render, flat, for readers.
 	active activeSet
 	queue  workerHeap
+	// handoff, while a runner dispatches after its run (handingOff),
+	// takes the first run started, for that runner to run next.
+	handoff    run
+	handingOff bool
 	// busy slots under the in-flight limit, and per entry the probes that
 	// are due and wait for one (see dispatchLocked).
 	busy     int
@@ -87,6 +90,8 @@ type Scheduler struct {
 	inFlight atomic.Int64
 	waiting  atomic.Int64
 	running  sync.WaitGroup
+	// runners counts the goroutines started to run probes (see runner).
+	runners atomic.Int64
 
 	transitions logLimiter
 
@@ -111,9 +116,11 @@ type worker struct {
 	spec Spec
 
 	// Guarded by Scheduler.mu.
-	next    time.Time
-	index   int // in the heap, -1 when not
-	cancel  context.CancelFunc
+	next  time.Time
+	index int // in the heap, -1 when not
+	// stop is the run in progress's, nil when none. (Allocated per run:
+	// held here it would take the worker past the 384-byte size class.)
+	stop    *prober.Stop
 	removed bool
 	// standby: another source's probe renders the same series (see
 	// seriesIndex); this one neither runs nor renders.
@@ -199,6 +206,7 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 	}
 	s.limitNow.Store(int64(s.limit.value))
 	s.started = s.now()
+	s.queue.base = s.started
 	if reg != nil {
 		reg.MustRegister(s.lateness, s.attempts,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -302,8 +302,9 @@ func TestStartupJitterSpreadsFirstProbes(t *testing.T) {
 		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(probe.Readiness, &fakeProber{}, 10*time.Second)}})
 	}
 	syncT(s, "src", ts)
-	min, max := s.queue[0].next, s.queue[0].next
-	for _, w := range s.queue {
+	min, max := s.queue.first().next, s.queue.first().next
+	for _, e := range s.queue.e {
+		w := e.w
 		if w.next.Before(min) {
 			min = w.next
 		}
@@ -318,8 +319,8 @@ func TestStartupJitterSpreadsFirstProbes(t *testing.T) {
 	// After the first period, new targets are probed at once.
 	s.started = s.started.Add(-time.Minute)
 	syncT(s, "later", []Target{{Key: "x", Specs: []Spec{spec(probe.Readiness, &fakeProber{}, 10*time.Second)}}})
-	for _, w := range s.queue {
-		if w.t.key == "x" && w.next.After(time.Now()) {
+	for _, e := range s.queue.e {
+		if w := e.w; w.t.key == "x" && w.next.After(time.Now()) {
 			t.Errorf("a target added after start-up waits until %v", w.next)
 		}
 	}
@@ -778,4 +779,24 @@ func TestProbing(t *testing.T) {
 	if s.Probing("10.0.0.1:80") {
 		t.Error("an address still indexed after its probes went")
 	}
+}
+
+// TestRunnersServeManyRuns: under load (probes waiting for a slot) a
+// goroutine that finishes a run takes the next, rather than one being
+// started per run.
+func TestRunnersServeManyRuns(t *testing.T) {
+	s, _ := harness(t, Options{MaxInFlight: 2})
+	pastStartup(s)
+	p := &fakeProber{}
+	var ts []Target
+	for i := 0; i < 50; i++ {
+		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(probe.Readiness, p, 10*time.Millisecond)}})
+	}
+	syncT(s, "src", ts)
+	await.True(t, "1,000 runs", func() bool { return p.calls.Load() >= 1000 })
+	runs, runners := p.calls.Load(), s.runners.Load()
+	if runners*5 > runs {
+		t.Errorf("%d goroutines started for %d runs", runners, runs)
+	}
+	syncT(s, "src", nil)
 }

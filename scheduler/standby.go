@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"container/heap"
 	"slices"
 )
 
@@ -20,8 +19,8 @@ func (x seriesIndex) add(s *Scheduler, w *worker) {
 	if len(x[k]) == 1 {
 		w.standby = false
 		s.active.add(w)
-		if w.index < 0 && w.cancel == nil && !w.queued {
-			heap.Push(&s.queue, w)
+		if w.index < 0 && w.stop == nil && !w.queued {
+			s.queue.push(w)
 		}
 		return
 	}
@@ -31,7 +30,7 @@ func (x seriesIndex) add(s *Scheduler, w *worker) {
 	w.standby = true
 	s.active.remove(w)
 	if w.index >= 0 {
-		heap.Remove(&s.queue, w.index)
+		s.queue.remove(w.index)
 	}
 }
 
@@ -53,9 +52,9 @@ func (x seriesIndex) remove(s *Scheduler, w *worker) {
 		next := ws[0]
 		next.standby = false
 		s.active.add(next)
-		if next.index < 0 && next.cancel == nil && !next.queued {
+		if next.index < 0 && next.stop == nil && !next.queued {
 			next.next = s.now()
-			heap.Push(&s.queue, next)
+			s.queue.push(next)
 		}
 	}
 }

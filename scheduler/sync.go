@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"container/heap"
 	"maps"
 	"math/rand/v2"
 	"time"
@@ -172,9 +171,9 @@ func (s *Scheduler) removeWorkerLocked(w *worker) {
 	s.series.remove(s, w)
 	s.dialed.remove(w)
 	if w.index >= 0 {
-		heap.Remove(&s.queue, w.index)
+		s.queue.remove(w.index)
 	}
-	if w.cancel != nil {
-		w.cancel()
+	if w.stop != nil {
+		w.stop.Stop()
 	}
 }

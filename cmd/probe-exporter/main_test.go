@@ -45,6 +45,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(envRawLoop); spec != "" {
 		os.Exit(rawLoop(spec))
 	}
+	if mode := os.Getenv(envLoadServer); mode != "" {
+		os.Exit(loadServer(mode))
+	}
 	flag.Parse()
 	if b := os.Getenv(envBinary); b != "" {
 		binary = b // re-run inside the namespace: built already

@@ -3,14 +3,12 @@ package main
 import (
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -37,7 +35,7 @@ func BenchmarkOverload(b *testing.B) {
 		capacity = r.finished
 		r.report(b)
 		// The floor: the same connects from a plain loop on the same core.
-		raw := rawCapacity(b, 40_000, 16)
+		raw := rawCapacity(b, "refused", 40_000, 16, 9)
 		b.ReportMetric(raw, "raw-probes/s")
 		b.ReportMetric(capacity/raw, "x-raw-capacity")
 	})
@@ -95,10 +93,32 @@ func (r overloadResult) report(b *testing.B) {
 }
 
 func runOverload(b testing.TB, n, bound int, adaptive bool) overloadResult {
+	return saturate(b, loadTCPRefused, n, bound, adaptive)
+}
+
+// A load is a kind of probe for every target of a saturating run: its
+// handler, and the port on the loopback addresses it reaches.
+type load struct {
+	handler string // the probe's handler, YAML, with %d for the port
+	port    int
+}
+
+// loadTCPRefused: tcpSocket to a closed port, refused at once: all the
+// CPU is the exporter's own.
+var loadTCPRefused = load{handler: "tcpSocket: {port: %d}", port: 9}
+
+// loadAddr is the i-th loopback address of a load.
+func loadAddr(i int) string {
+	return fmt.Sprintf("127.%d.%d.%d", 1+i>>16&255, i>>8&255, i&255)
+}
+
+// saturate runs the binary pinned to one core on n targets of ld at
+// period 1 s, and measures what it finishes.
+func saturate(b testing.TB, ld load, n, bound int, adaptive bool) overloadResult {
 	var cfg strings.Builder
-	cfg.WriteString("targets:\n  - name: load\n    readinessProbe: {tcpSocket: {port: 9}, periodSeconds: 1, timeoutSeconds: 1}\n    static:\n")
+	fmt.Fprintf(&cfg, "targets:\n  - name: load\n    readinessProbe: {%s, periodSeconds: 1, timeoutSeconds: 1}\n    static:\n", fmt.Sprintf(ld.handler, ld.port))
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&cfg, "      - {host: 127.%d.%d.%d}\n", 1+i>>16&255, i>>8&255, i&255)
+		fmt.Fprintf(&cfg, "      - {host: %s}\n", loadAddr(i))
 	}
 	path := filepath.Join(b.TempDir(), "load.yaml")
 	writeConfig(b, path, cfg.String())
@@ -160,55 +180,4 @@ func runOverload(b testing.TB, n, bound int, adaptive bool) overloadResult {
 		}
 	}
 	return r
-}
-
-// envRawLoop makes the test binary the raw loop of rawCapacity.
-const envRawLoop = "PROBE_EXPORTER_RAW_LOOP"
-
-// rawCapacity runs, pinned to the exporter's core with GOMAXPROCS=1, a
-// plain loop of the connects the exporter makes in BenchmarkOverload (the
-// same n loopback addresses, port 9, refused), from conc goroutines as
-// its bound of conc in-flight probes, and returns connects per second.
-func rawCapacity(b *testing.B, n, conc int) float64 {
-	cmd := exec.Command("taskset", "-c", "0", os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", fmt.Sprintf("%s=%d,%d,%d", envRawLoop, n, conc, 15))
-	out, err := cmd.Output()
-	if err != nil {
-		b.Fatalf("raw loop: %v", err)
-	}
-	rate, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-	if err != nil {
-		b.Fatalf("raw loop said %q", out)
-	}
-	return rate
-}
-
-// rawLoop is the raw loop's process: "n,conc,seconds" in spec; prints
-// connects per second over the seconds after a 5 s warm-up.
-func rawLoop(spec string) int {
-	var n, conc, secs int
-	if _, err := fmt.Sscanf(spec, "%d,%d,%d", &n, &conc, &secs); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	addrs := make([]string, n)
-	for i := range addrs {
-		addrs[i] = fmt.Sprintf("127.%d.%d.%d:9", 1+i>>16&255, i>>8&255, i&255)
-	}
-	var done atomic.Int64
-	for g := 0; g < conc; g++ {
-		go func() {
-			for i := g; ; i = (i + conc) % n {
-				if c, err := net.Dial("tcp", addrs[i]); err == nil {
-					c.Close()
-				}
-				done.Add(1)
-			}
-		}()
-	}
-	time.Sleep(5 * time.Second)
-	start, t0 := done.Load(), time.Now()
-	time.Sleep(time.Duration(secs) * time.Second)
-	fmt.Println(float64(done.Load()-start) / time.Since(t0).Seconds())
-	return 0
 }

@@ -1,0 +1,63 @@
+package scheduler
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestWorkerHeapOrder: whatever is pushed and removed, the heap gives its
+// workers back by planned start, the longest since its last start first
+// among equals, and every worker knows its place.
+func TestWorkerHeapOrder(t *testing.T) {
+	base := time.Now()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := 0; round < 50; round++ {
+		h := workerHeap{base: base}
+		live := map[*worker]bool{}
+		for i := 0; i < 500; i++ {
+			switch {
+			case len(live) > 0 && rng.IntN(4) == 0:
+				// Remove one from anywhere, as a removed target is.
+				for w := range live {
+					h.remove(w.index)
+					delete(live, w)
+					if w.index != -1 || w.due.Load() != 0 {
+						t.Fatalf("a removed worker keeps index %d, due %d", w.index, w.due.Load())
+					}
+					break
+				}
+			default:
+				// Few distinct instants: ties are common.
+				w := &worker{next: base.Add(time.Duration(rng.IntN(20)) * time.Second), lastStart: rng.Int64N(5)}
+				h.push(w)
+				live[w] = true
+			}
+			for i, e := range h.e {
+				if e.w.index != i {
+					t.Fatalf("entry %d's worker says index %d", i, e.w.index)
+				}
+			}
+		}
+		var want []*worker
+		for w := range live {
+			want = append(want, w)
+		}
+		slices.SortStableFunc(want, func(a, b *worker) int {
+			if c := a.next.Compare(b.next); c != 0 {
+				return c
+			}
+			return int(a.lastStart - b.lastStart)
+		})
+		for i := range want {
+			w := h.pop()
+			if !w.next.Equal(want[i].next) || w.lastStart != want[i].lastStart {
+				t.Fatalf("pop %d: (%v, %d), want (%v, %d)", i, w.next.Sub(base), w.lastStart, want[i].next.Sub(base), want[i].lastStart)
+			}
+		}
+		if h.Len() != 0 {
+			t.Fatalf("%d left", h.Len())
+		}
+	}
+}
