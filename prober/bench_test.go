@@ -1,62 +1,25 @@
 package prober
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/probe-exporter/probe-exporter/internal/loadserver"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/probe-exporter/probe-exporter/probe"
 )
 
-const benchServerEnv = "PROBE_EXPORTER_BENCH_SERVER"
-
-// benchServer serves "ok" on a loopback port, prints the port, and exits
-// when its stdin closes.
-func benchServer() {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fmt.Println(l.Addr().(*net.TCPAddr).Port)
-	go func() { _, _ = io.Copy(io.Discard, os.Stdin); os.Exit(0) }()
-	_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte("ok"))
-	}))
-}
-
-// startBenchServer runs benchServer in a child process.
+// startBenchServer serves "ok" on a loopback port from a child process.
 func startBenchServer(b *testing.B) int {
-	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), benchServerEnv+"=1")
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		b.Fatal(err)
-	}
-	port, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return port
+	return loadserver.Start(b, "http", "127.0.0.1:0")
 }
 
 // cpuTime is the process's CPU time, all threads, from the scheduler's
@@ -156,14 +119,7 @@ func BenchmarkHTTP(b *testing.B) {
 // BenchmarkTCP: the tcpSocket prober against a plain dial+close loop.
 func BenchmarkTCP(b *testing.B) {
 	port := startBenchServer(b)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	raw := func() error {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	}
+	raw := dialClose(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	p := &tcpProber{port: probe.IntOrString{IntVal: int32(port)}, dialer: NewDialer()}
 	t := &Target{Host: "127.0.0.1"}
 	compare(b, raw, func() error { return probeOK(p, t) })
@@ -173,15 +129,19 @@ func BenchmarkTCP(b *testing.B) {
 // against itself, where x-raw should read 1.
 func BenchmarkTCPSelf(b *testing.B) {
 	port := startBenchServer(b)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	raw := func() error {
+	raw := dialClose(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	compare(b, raw, raw)
+}
+
+// dialClose is the raw tcpSocket loop's body: a plain dial and close.
+func dialClose(addr string) func() error {
+	return func() error {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return err
 		}
 		return c.Close()
 	}
-	compare(b, raw, raw)
 }
 
 // probeOK makes one attempt as the scheduler makes it (Run: its context,

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/probe-exporter/probe-exporter/internal/loadserver"
+
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -26,12 +28,9 @@ import (
 var testEnv = NewEnv(EnvOptions{})
 
 func TestMain(m *testing.M) {
-	if os.Getenv(benchServerEnv) != "" {
-		// Re-executed by a benchmark as its loopback server, so that the
-		// server's CPU is not counted as the prober's.
-		benchServer()
-		return
-	}
+	// Re-executed by a benchmark as its loopback server, so that the
+	// server's CPU is not counted as the prober's.
+	loadserver.Main()
 	goleak.VerifyTestMain(m)
 }
 

@@ -136,16 +136,7 @@ func scriptServer(t *testing.T, script map[string]string) (addr string, heads fu
 				return
 			}
 			// One at a time: the order of heads is the order of hops.
-			br := bufio.NewReader(c)
-			var b strings.Builder
-			for {
-				line, err := br.ReadString('\n')
-				b.WriteString(line)
-				if err != nil || line == "\r\n" {
-					break
-				}
-			}
-			head := b.String()
+			head := readHead(c)
 			mu.Lock()
 			got = append(got, head)
 			mu.Unlock()
@@ -245,13 +236,7 @@ func TestFirstHopErrorsMatchClient(t *testing.T) {
 	}
 	silent := l.Addr().(*net.TCPAddr).Port // accepts (backlog), never answers
 	defer l.Close()
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := closed.Addr().(*net.TCPAddr).Port
-	closed.Close()
-	for _, port := range []int{refused, silent} {
+	for _, port := range []int{closedPort(t), silent} {
 		a := &probe.HTTPGetAction{Path: "/x?y", Port: probe.IntOrString{IntVal: int32(port)}, Scheme: "HTTP"}
 		direct := newHTTP(a, testEnv)
 		viaClient := newHTTP(a, testEnv)

@@ -37,17 +37,9 @@ func rawServer(t *testing.T, reply string) (string, <-chan string) {
 			}
 			go func(c net.Conn) {
 				defer c.Close()
-				br := bufio.NewReader(c)
-				var b strings.Builder
-				for {
-					line, err := br.ReadString('\n')
-					b.WriteString(line)
-					if err != nil || line == "\r\n" {
-						break
-					}
-				}
+				head := readHead(c)
 				select {
-				case reqs <- b.String():
+				case reqs <- head:
 				default: // a redirect loop: nobody reads them all
 				}
 				_, _ = c.Write([]byte(reply))
@@ -55,6 +47,19 @@ func rawServer(t *testing.T, reply string) (string, <-chan string) {
 		}
 	}()
 	return "http://" + l.Addr().String(), reqs
+}
+
+// readHead reads a request's head, up to its empty line (or an error).
+func readHead(c net.Conn) string {
+	br := bufio.NewReader(c)
+	var b strings.Builder
+	for {
+		line, err := br.ReadString('\n')
+		b.WriteString(line)
+		if err != nil || line == "\r\n" {
+			return b.String()
+		}
+	}
 }
 
 func TestOneShotTransport(t *testing.T) {

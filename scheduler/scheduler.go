@@ -186,7 +186,7 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 		log:             o.Logger,
 		now:             o.Now,
 		sources:         map[string]map[string]*target{},
-		series:          seriesIndex{},
+		series:          newSeriesIndex(),
 		active:          activeSet{targets: map[string]int{}},
 		attemptCounters: map[prober.Type]*[3]prometheus.Counter{},
 		wake:            make(chan struct{}, 1),

@@ -800,3 +800,29 @@ func TestRunnersServeManyRuns(t *testing.T) {
 	}
 	syncT(s, "src", nil)
 }
+
+// TestSameSeriesFromThreeSources: a probe standing by that goes leaves
+// the order of the others; the next in line takes over from the first.
+func TestSameSeriesFromThreeSources(t *testing.T) {
+	s, _ := harness(t, Options{})
+	ps := []*fakeProber{{}, {}, {}}
+	for i, src := range []string{"slice-a", "slice-b", "slice-c"} {
+		ps[i].set(prober.Outcome{Result: prober.Success})
+		syncT(s, src, []Target{{Key: "10.0.0.1", Specs: []Spec{spec(probe.Readiness, ps[i], 10*time.Millisecond)}}})
+	}
+	await.True(t, "the first probed", func() bool { return ps[0].calls.Load() >= 2 })
+	s.Sync("slice-b", nil) // standing by: nothing changes
+	s.Sync("slice-a", nil)
+	await.True(t, "the third took over", func() bool { return ps[2].calls.Load() >= 1 })
+	n := 0
+	s.Each(func(*state.View) { n++ })
+	if n != 1 || ps[1].calls.Load() != 0 {
+		t.Fatalf("%d series rendered, the removed standby probed %d times", n, ps[1].calls.Load())
+	}
+	s.Sync("slice-c", nil)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.series.first) != 0 || len(s.series.standby) != 0 {
+		t.Errorf("the index keeps %d series and %d standby lists", len(s.series.first), len(s.series.standby))
+	}
+}

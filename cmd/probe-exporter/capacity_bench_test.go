@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -14,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/probe-exporter/probe-exporter/internal/loadserver"
 
 	"github.com/probe-exporter/probe-exporter/internal/kubetest"
 )
@@ -63,51 +62,11 @@ func medianOf(v []float64) float64 {
 	return s[len(s)/2]
 }
 
-// envLoadServer makes the test binary a load server (http or tcp).
-const envLoadServer = "PROBE_EXPORTER_LOAD_SERVER"
-
-// startLoadServer runs the test binary as a server on the second core:
-// "http" answers "ok", "tcp" accepts and closes. It returns the port.
+// startLoadServer runs the test binary as a server on the second core,
+// on every address of the namespace: "http" answers "ok", "tcp" accepts
+// and closes. It returns the port.
 func startLoadServer(b *testing.B, mode string) int {
-	cmd := exec.Command("taskset", "-c", "1", os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", envLoadServer+"="+mode)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		b.Fatalf("load server: %v", err)
-	}
-	port, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil {
-		b.Fatalf("load server said %q", line)
-	}
-	return port
-}
-
-// loadServer is the load server's process; it exits when stdin closes.
-func loadServer(mode string) int {
-	l, err := net.Listen("tcp", ":0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	fmt.Println(l.Addr().(*net.TCPAddr).Port)
-	go func() { _, _ = io.Copy(io.Discard, os.Stdin); os.Exit(0) }()
-	if mode == "http" {
-		_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
-		return 0
-	}
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return 0
-		}
-		c.Close()
-	}
+	return loadserver.Start(b, mode, ":0", "taskset", "-c", "1")
 }
 
 // envRawLoop makes the test binary the raw loop of rawCapacity.

@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/probe-exporter/probe-exporter/internal/loadserver"
+
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -45,9 +47,7 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(envRawLoop); spec != "" {
 		os.Exit(rawLoop(spec))
 	}
-	if mode := os.Getenv(envLoadServer); mode != "" {
-		os.Exit(loadServer(mode))
-	}
+	loadserver.Main()
 	flag.Parse()
 	if b := os.Getenv(envBinary); b != "" {
 		binary = b // re-run inside the namespace: built already

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -217,10 +218,11 @@ func (r *run) relatedChanged(resource string, obj any) {
 		r.enqueueAll()
 		return
 	case "namespaces":
+		// Keys of namespaced objects are "namespace/name".
+		prefix := m.GetName() + "/"
 		for _, inf := range r.primary {
-			objs, _ := inf.GetIndexer().ByIndex(cache.NamespaceIndex, m.GetName())
-			for _, o := range objs {
-				if key, err := cache.MetaNamespaceKeyFunc(o); err == nil {
+			for _, key := range inf.GetStore().ListKeys() {
+				if strings.HasPrefix(key, prefix) {
 					r.queue.Add(key)
 				}
 			}
