@@ -83,6 +83,10 @@ type scrapes struct {
 	held []*preparation
 	// streams are the responses being written.
 	streams map[*stream]struct{}
+	// recheck: enforceLocked will look again (a timer is armed).
+	recheck bool
+	// begun counts the streams ever begun (for tests).
+	begun int
 }
 
 // stream is one response being written.
@@ -131,23 +135,48 @@ func (s *scrapes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.h.ServeHTTP(pw, r)
 }
 
-// stream counts st among the responses being written; beyond Streams,
-// the one waiting longest on its client is cut off (a client that reads
-// is never cut for others).
+// stream counts st among the responses being written (see enforceLocked).
 func (s *scrapes) stream(st *stream) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.streams[st] = struct{}{}
-	if len(s.streams) <= s.o.Streams {
-		return
-	}
-	var stalled *stream
-	for x := range s.streams {
-		if b := x.blockedSince.Load(); b != 0 && (stalled == nil || b < stalled.blockedSince.Load()) {
-			stalled = x
+	s.begun++
+	s.enforceLocked()
+}
+
+// minStall is how long a write must have waited on its client before its
+// stream may be cut off for others. A client that reads finishes each
+// write in far less; without it, a reading client caught mid-write was
+// "the one waiting longest" whenever the stalled ones had not begun
+// writing yet, and was cut.
+const minStall = 500 * time.Millisecond
+
+// enforceLocked cuts streams off beyond Streams, the one waiting longest
+// on its client first, among those waiting at least minStall (a client
+// that reads is never cut for others). While none is, it looks again
+// minStall later.
+func (s *scrapes) enforceLocked() {
+	now := time.Now().UnixNano()
+	for len(s.streams) > s.o.Streams {
+		var stalled *stream
+		var since int64
+		for x := range s.streams {
+			if b := x.blockedSince.Load(); b != 0 && now-b >= int64(minStall) && (stalled == nil || b < since) {
+				stalled, since = x, b
+			}
 		}
-	}
-	if stalled != nil {
+		if stalled == nil {
+			if !s.recheck {
+				s.recheck = true
+				time.AfterFunc(minStall, func() {
+					s.mu.Lock()
+					defer s.mu.Unlock()
+					s.recheck = false
+					s.enforceLocked()
+				})
+			}
+			return
+		}
 		_ = stalled.rc.SetWriteDeadline(time.Unix(1, 0))
 		delete(s.streams, stalled)
 	}
@@ -159,13 +188,22 @@ func (s *scrapes) unstream(st *stream) {
 	delete(s.streams, st)
 }
 
-// blocked counts the streams waiting on their clients (for tests).
-func (s *scrapes) blocked() int {
+// streamsBegun counts the responses that began to be written (for tests).
+func (s *scrapes) streamsBegun() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
+	return s.begun
+}
+
+// stalled counts the streams whose current write has waited on its
+// client at least minStall: those a stream beyond Streams cuts off (for
+// tests).
+func (s *scrapes) stalled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, now := 0, time.Now().UnixNano()
 	for x := range s.streams {
-		if x.blockedSince.Load() != 0 {
+		if b := x.blockedSince.Load(); b != 0 && now-b >= int64(minStall) {
 			n++
 		}
 	}

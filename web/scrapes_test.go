@@ -84,6 +84,10 @@ func TestStalledReadersDontLockOthersOut(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		stalled = append(stalled, stall(t, addr, "X-Prometheus-Scrape-Timeout-Seconds: 3\r\n"))
 	}
+	// Every stalled request being answered before the scrapes start: one
+	// that began later would hold a newer preparation than theirs.
+	s := h.(*scrapes)
+	await.True(t, "the stalled requests to be answered", func() bool { return s.streamsBegun() == 20 })
 	for i := 0; i < 3; i++ {
 		res, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
@@ -260,8 +264,10 @@ func TestStreamsAreBounded(t *testing.T) {
 	var conns []net.Conn
 	for i := 0; i < 2; i++ {
 		conns = append(conns, stall(t, addr, "")) // deadline 30 s away
-		await.True(t, "the stalled stream to block on its client", func() bool { return s.blocked() == i+1 })
 	}
+	// Stalled: waiting on their clients longer than a reading client's
+	// write ever does.
+	await.True(t, "the two streams to stall on their clients", func() bool { return s.stalled() == 2 })
 	conns = append(conns, stall(t, addr, ""))
 	// One of the two blocked ones (the one waiting longest) was cut off by
 	// the third, within seconds: it reads what was sent, then the end; the
