@@ -198,3 +198,34 @@ func TestAttemptClockForgetsEndedAttempts(t *testing.T) {
 		}
 	}
 }
+
+// TestClockDial: only an attempt on the clock dialing an IP address has
+// its deadline hidden from net.Dialer (connect waits on Done); a name
+// keeps it, for net.Dialer to share among the name's addresses, and so
+// does any attempt off the clock.
+func TestClockDial(t *testing.T) {
+	on := clock.start(context.Background(), time.Second)
+	defer on.end()
+	off, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, c := range []struct {
+		ctx      context.Context
+		address  string
+		deadline bool
+	}{
+		{on, "127.0.0.1:80", false},
+		{on, "[::1]:80", false},
+		{on, "[fe80::1%eth0]:80", false},
+		{on, "web.test:80", true},
+		{on, "no-port", true},
+		{off, "127.0.0.1:80", true},
+	} {
+		ctx := clockDial(c.ctx, c.address)
+		if _, ok := ctx.Deadline(); ok != c.deadline {
+			t.Errorf("%s: deadline seen %v, want %v", c.address, ok, c.deadline)
+		}
+		if ctx.Done() != c.ctx.Done() || onClock(ctx) != onClock(c.ctx) {
+			t.Errorf("%s: the dial's context must end with the attempt's", c.address)
+		}
+	}
+}
