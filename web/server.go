@@ -44,6 +44,7 @@ type Options struct {
 func Handler(o Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", o.Metrics)
+	mux.HandleFunc("GET /favicon.ico", serveFavicon)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if o.Ready != nil && !o.Ready() {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"image/png"
 	"io"
 	"log/slog"
 	"net"
@@ -166,6 +167,13 @@ func TestHandler(t *testing.T) {
 		if code != c.code || !strings.Contains(body, c.body) {
 			t.Errorf("%s %s: %d %q", c.method, c.path, code, body)
 		}
+	}
+	// Browsers ask every page without a named icon (the JSON API) for
+	// /favicon.ico: a real image, not a 404 in their console.
+	if code, body := get("GET", "/favicon.ico"); code != 200 {
+		t.Errorf("favicon: %d", code)
+	} else if img, err := png.Decode(strings.NewReader(body)); err != nil || img.Bounds().Dx() != 32 {
+		t.Errorf("favicon is not a 32px PNG: %v", err)
 	}
 	// Every link on the landing page answers; pprof is neither linked nor
 	// served unless asked for.
