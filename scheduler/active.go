@@ -15,7 +15,7 @@ func (a *activeSet) add(w *worker) {
 	if w.activeAt >= 0 {
 		return
 	}
-	w.activeAt = len(a.ws)
+	w.activeAt = int32(len(a.ws))
 	a.ws = append(a.ws, w)
 	w.t.active++
 	if w.t.active == 1 {
@@ -29,7 +29,7 @@ func (a *activeSet) remove(w *worker) {
 	if i < 0 {
 		return
 	}
-	last := len(a.ws) - 1
+	last := int32(len(a.ws) - 1)
 	a.ws[i] = a.ws[last]
 	a.ws[i].activeAt = i
 	a.ws[last] = nil

@@ -78,7 +78,7 @@ func BenchmarkMemoryPerTarget(b *testing.B) {
 				}
 
 				s := New(Options{}, nil)
-				s.started = s.started.Add(-24 * time.Hour) // no start-up jitter: all due in an hour
+				pastStartup(s) // no start-up jitter: all due in an hour
 				ctx, cancel := context.WithCancel(context.Background())
 				ran := make(chan struct{})
 				go func() { defer close(ran); s.Run(ctx) }()
@@ -125,7 +125,7 @@ func benchmarkDispatch(b *testing.B, n int) {
 	for done := 0; done < b.N; done += n {
 		b.StopTimer()
 		s := New(Options{MaxInFlight: 100}, nil)
-		s.started = s.started.Add(-24 * time.Hour)
+		pastStartup(s)
 		// Distinct series (syncT): identical ones would stand by for each
 		// other and only one would run.
 		syncT(s, "src", ts)

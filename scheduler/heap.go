@@ -12,14 +12,14 @@ import "time"
 // two workers (at 40k probes and one core the pointer-chasing version
 // was 8 % of the CPU); w.index follows its entry for removal.
 type workerHeap struct {
-	// base is what planned starts are counted from: Sub keeps the
-	// monotonic clock's order where the wall clock may step.
+	// base is what workers' planned starts are offsets from
+	// (Scheduler.started), for their due time in wall-clock terms.
 	base time.Time
 	e    []heapEntry
 }
 
 type heapEntry struct {
-	at   time.Duration // w.next - base
+	at   time.Duration // w.next
 	last int64         // w.lastStart
 	w    *worker
 }
@@ -33,10 +33,11 @@ func (h *workerHeap) first() *worker { return h.e[0].w }
 
 // push adds w, planned at w.next.
 func (h *workerHeap) push(w *worker) {
-	w.index = len(h.e)
-	w.due.Store(w.next.UnixNano())
-	h.e = append(h.e, heapEntry{at: w.next.Sub(h.base), last: w.lastStart, w: w})
-	h.up(w.index)
+	i := len(h.e)
+	w.index = int32(i)
+	w.due.Store(h.base.Add(w.next).UnixNano())
+	h.e = append(h.e, heapEntry{at: w.next, last: w.lastStart, w: w})
+	h.up(i)
 }
 
 // pop takes the root.
@@ -66,7 +67,7 @@ func (h *workerHeap) remove(i int) {
 
 func (h *workerHeap) set(i int, e heapEntry) {
 	h.e[i] = e
-	e.w.index = i
+	e.w.index = int32(i)
 }
 
 func (h *workerHeap) up(i int) {

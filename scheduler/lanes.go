@@ -67,7 +67,7 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 		var pick *lane
 		for l := range s.ready {
 			if pick == nil || l.inFlight < pick.inFlight ||
-				(l.inFlight == pick.inFlight && l.waiting[0].next.Before(pick.waiting[0].next)) {
+				(l.inFlight == pick.inFlight && l.waiting[0].next < pick.waiting[0].next) {
 				pick = l
 			}
 		}
@@ -93,7 +93,7 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 			continue
 		}
 		if p := w.spec.Period; p > 0 {
-			late := now.Sub(w.next)
+			late := s.offset(now) - w.next
 			if s.standing.expired(now, late, p) {
 				s.expireLocked(w, now)
 				continue
@@ -112,10 +112,10 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 // and plans it for its next tick, counting them.
 func (s *Scheduler) expireLocked(w *worker, now time.Time) {
 	p := w.spec.Period
-	k := now.Sub(w.next) / p // whole periods late: k >= 1
+	k := (s.offset(now) - w.next) / p // whole periods late: k >= 1
 	w.lane.skipped += uint64(k) + 1
 	s.limit.demand = true
-	w.next = w.next.Add((k + 1) * p)
+	w.next += (k + 1) * p
 	s.queue.push(w)
 	if w.index == 0 {
 		s.signal()

@@ -72,6 +72,9 @@ type Scheduler struct {
 	// takes the first run started, for that runner to run next.
 	handoff    run
 	handingOff bool
+	// parked: runners waiting for a run, each on its own channel (see
+	// maxParked).
+	parked []chan run
 	// busy slots under the in-flight limit, and per entry the probes that
 	// are due and wait for one (see dispatchLocked).
 	busy     int
@@ -104,8 +107,10 @@ type Scheduler struct {
 }
 
 type target struct {
-	key      string
-	appeared time.Time
+	key string
+	// appeared is an offset from Scheduler.started (64 bytes a target,
+	// not 80, with a time.Time).
+	appeared time.Duration
 	workers  []*worker
 	startup  *worker // gates the others until it succeeds
 	active   int     // its probes in Scheduler.active
@@ -115,11 +120,20 @@ type worker struct {
 	t    *target
 	spec Spec
 
+	// A worker is kept per probe, 100k of them in a normal load: its
+	// fields are chosen and ordered so that it fits 320 bytes, a size
+	// class below the 384 it took (TestWorkerSize). Times are offsets or
+	// UnixNano, not time.Time (three words each); small fields share words.
+
 	// Guarded by Scheduler.mu.
-	next  time.Time
-	index int // in the heap, -1 when not
-	// stop is the run in progress's, nil when none. (Allocated per run:
-	// held here it would take the worker past the 384-byte size class.)
+	// next is the planned start, as an offset from Scheduler.started
+	// (monotonic: a stepped wall clock doesn't reorder; see at, offset).
+	next  time.Duration
+	index int32 // in the heap, -1 when not
+	// activeAt is its place in Scheduler.active, -1 when not there.
+	activeAt int32
+	// stop is the run in progress's, nil when none. (Allocated per run,
+	// to keep the worker small.)
 	stop    *prober.Stop
 	removed bool
 	// standby: another source's probe renders the same series (see
@@ -127,24 +141,28 @@ type worker struct {
 	standby bool
 	// queued: due, waiting in its entry's lane for a slot.
 	queued bool
-	// activeAt is its place in Scheduler.active, -1 when not there.
-	activeAt int
+	// said (guarded by mu): the probe's state has been logged at info
+	// once (a change, or a readiness probe failing from its start, which
+	// changes nothing).
+	said bool
 	// lastStart is when it last started (UnixNano, 0: never), to rotate
-	// skipped ticks among probes planned for the same instant. (An int64:
-	// a time.Time would take the worker past a 384-byte size class.)
+	// skipped ticks among probes planned for the same instant.
 	lastStart int64
 	lane      *lane
 
 	mu  sync.Mutex
 	rec state.Record
-	// said: the probe's state has been logged at info once (a change, or
-	// a readiness probe failing from its start, which changes nothing).
-	said bool
 
 	// due mirrors next while the worker is in the heap (UnixNano; 0 when
 	// not), for Each to read without Scheduler.mu or an allocation.
 	due atomic.Int64
 }
+
+// at is the instant of an offset from s.started (a worker's next).
+func (s *Scheduler) at(d time.Duration) time.Time { return s.started.Add(d) }
+
+// offset is t as an offset from s.started.
+func (s *Scheduler) offset(t time.Time) time.Duration { return t.Sub(s.started) }
 
 // Options configure a Scheduler.
 type Options struct {

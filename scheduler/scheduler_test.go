@@ -98,6 +98,7 @@ func harness(t *testing.T, o Options) (*Scheduler, *prometheus.Registry) {
 func pastStartup(s *Scheduler) {
 	s.mu.Lock()
 	s.started = s.started.Add(-24 * time.Hour)
+	s.queue.base = s.started // what planned starts are offsets from
 	s.mu.Unlock()
 }
 
@@ -302,26 +303,21 @@ func TestStartupJitterSpreadsFirstProbes(t *testing.T) {
 		ts = append(ts, Target{Key: fmt.Sprint(i), Specs: []Spec{spec(probe.Readiness, &fakeProber{}, 10*time.Second)}})
 	}
 	syncT(s, "src", ts)
-	min, max := s.queue.first().next, s.queue.first().next
+	lo, hi := s.queue.first().next, s.queue.first().next
 	for _, e := range s.queue.e {
-		w := e.w
-		if w.next.Before(min) {
-			min = w.next
-		}
-		if w.next.After(max) {
-			max = w.next
-		}
+		lo, hi = min(lo, e.w.next), max(hi, e.w.next)
 	}
 	// 1000 uniform draws over 10 s: the spread is nearly the whole period.
-	if spread := max.Sub(min); spread < 5*time.Second {
+	if spread := hi - lo; spread < 5*time.Second {
 		t.Errorf("first probes spread over %v only", spread)
 	}
 	// After the first period, new targets are probed at once.
 	s.started = s.started.Add(-time.Minute)
+	s.queue.base = s.started
 	syncT(s, "later", []Target{{Key: "x", Specs: []Spec{spec(probe.Readiness, &fakeProber{}, 10*time.Second)}}})
 	for _, e := range s.queue.e {
-		if w := e.w; w.t.key == "x" && w.next.After(time.Now()) {
-			t.Errorf("a target added after start-up waits until %v", w.next)
+		if w := e.w; w.t.key == "x" && s.at(w.next).After(time.Now()) {
+			t.Errorf("a target added after start-up waits until %v", s.at(w.next))
 		}
 	}
 }
@@ -797,6 +793,21 @@ func TestRunnersServeManyRuns(t *testing.T) {
 	runs, runners := p.calls.Load(), s.runners.Load()
 	if runners*5 > runs {
 		t.Errorf("%d goroutines started for %d runs", runners, runs)
+	}
+	syncT(s, "src", nil)
+}
+
+// TestParkedRunnersServeSparseRuns: runs that come one at a time, none
+// waiting when the last ends (an idle exporter), are served by a parked
+// runner, not a goroutine each.
+func TestParkedRunnersServeSparseRuns(t *testing.T) {
+	s, _ := harness(t, Options{MaxInFlight: 100})
+	pastStartup(s)
+	p := &fakeProber{}
+	syncT(s, "src", []Target{{Key: "one", Specs: []Spec{spec(probe.Readiness, p, 5*time.Millisecond)}}})
+	await.True(t, "50 runs", func() bool { return p.calls.Load() >= 50 })
+	if runners := s.runners.Load(); runners > 2 {
+		t.Errorf("%d goroutines started for %d runs, one at a time", runners, p.calls.Load())
 	}
 	syncT(s, "src", nil)
 }

@@ -43,7 +43,7 @@ func (x seriesIndex) add(s *Scheduler, w *worker) {
 	w.standby = true
 	s.active.remove(w)
 	if w.index >= 0 {
-		s.queue.remove(w.index)
+		s.queue.remove(int(w.index))
 	}
 }
 
@@ -68,7 +68,7 @@ func (x seriesIndex) remove(s *Scheduler, w *worker) {
 	next.standby = false
 	s.active.add(next)
 	if next.index < 0 && next.stop == nil && !next.queued {
-		next.next = s.now()
+		next.next = s.offset(s.now())
 		s.queue.push(next)
 	}
 }

@@ -127,9 +127,9 @@ func sameTarget(a, b *prober.Target) bool {
 }
 
 func (s *Scheduler) addLocked(nt *Target, now time.Time) *target {
-	t := &target{key: nt.Key, appeared: now}
+	t := &target{key: nt.Key, appeared: s.offset(now)}
 	if !nt.Since.IsZero() && nt.Since.Before(now) {
-		t.appeared = nt.Since
+		t.appeared = s.offset(nt.Since)
 	}
 	for _, sp := range nt.Specs {
 		w := s.newWorkerLocked(t, sp, now)
@@ -148,9 +148,9 @@ func (s *Scheduler) newWorkerLocked(t *target, sp Spec, now time.Time) *worker {
 	// The kubelet probes a new worker at once, except in its first
 	// period after start, when it waits a random part of a period so
 	// that everything known at start-up doesn't fire together.
-	w.next = now
+	w.next = s.offset(now)
 	if !s.noJitter && sp.Period > now.Sub(s.started) {
-		w.next = now.Add(time.Duration(rand.Int64N(int64(sp.Period))))
+		w.next += time.Duration(rand.Int64N(int64(sp.Period)))
 	}
 	s.series.add(s, w)
 	s.dialed.add(w)
@@ -171,7 +171,7 @@ func (s *Scheduler) removeWorkerLocked(w *worker) {
 	s.series.remove(s, w)
 	s.dialed.remove(w)
 	if w.index >= 0 {
-		s.queue.remove(w.index)
+		s.queue.remove(int(w.index))
 	}
 	if w.stop != nil {
 		w.stop.Stop()

@@ -47,6 +47,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(envRawLoop); spec != "" {
 		os.Exit(rawLoop(spec))
 	}
+	if spec := os.Getenv(envPaced); spec != "" {
+		os.Exit(pacedLoop(spec))
+	}
 	loadserver.Main()
 	flag.Parse()
 	if b := os.Getenv(envBinary); b != "" {
