@@ -13,7 +13,7 @@ type lane struct {
 	entry    string
 	workers  int // the entry's probes, to know when to forget the lane
 	inFlight int
-	waiting  []*worker
+	waiting  fifo
 	// skipped counts the entry's ticks that could not start within their
 	// period (probe_exporter_ticks_skipped_total).
 	skipped uint64
@@ -30,14 +30,14 @@ func (s *Scheduler) laneLocked(entry string) *lane {
 
 // dropLaneLocked forgets a lane its entry no longer uses.
 func (s *Scheduler) dropLaneLocked(l *lane) {
-	if l.workers == 0 && l.inFlight == 0 && len(l.waiting) == 0 && s.lanes[l.entry] == l {
+	if l.workers == 0 && l.inFlight == 0 && l.waiting.len() == 0 && s.lanes[l.entry] == l {
 		delete(s.lanes, l.entry)
 	}
 }
 
 // enqueueLocked queues a due probe in its entry's lane.
 func (s *Scheduler) enqueueLocked(w *worker) {
-	w.lane.waiting = append(w.lane.waiting, w)
+	w.lane.waiting.push(w)
 	s.ready[w.lane] = struct{}{}
 	w.queued = true
 	s.waiting.Add(1)
@@ -67,7 +67,7 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 		var pick *lane
 		for l := range s.ready {
 			if pick == nil || l.inFlight < pick.inFlight ||
-				(l.inFlight == pick.inFlight && l.waiting[0].next < pick.waiting[0].next) {
+				(l.inFlight == pick.inFlight && l.waiting.front().next < pick.waiting.front().next) {
 				pick = l
 			}
 		}
@@ -79,11 +79,8 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 		if fair := max(1, s.limit.value/max(1, len(s.lanes))); pick.inFlight >= fair && s.limit.value-s.busy <= s.underShareLocked(fair) {
 			return // the rest is kept for entries under their share
 		}
-		w := pick.waiting[0]
-		pick.waiting[0] = nil
-		pick.waiting = pick.waiting[1:]
-		if len(pick.waiting) == 0 {
-			pick.waiting = nil // let the backing array go
+		w := pick.waiting.pop()
+		if pick.waiting.len() == 0 {
 			delete(s.ready, pick)
 		}
 		w.queued = false
@@ -152,7 +149,7 @@ func (c lanesCollector) Collect(ch chan<- prometheus.Metric) {
 	c.s.mu.Lock()
 	for e, l := range c.s.lanes {
 		if _, ok := byEntry[e]; ok {
-			byEntry[e] = counts{len(l.waiting), l.skipped}
+			byEntry[e] = counts{l.waiting.len(), l.skipped}
 		}
 	}
 	c.s.mu.Unlock()

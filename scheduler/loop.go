@@ -149,7 +149,8 @@ const maxParked = 8
 // so under load a goroutine serves many runs, its stack already grown to
 // what a probe needs (a goroutine per run spent 7 % of the CPU at
 // saturation growing stacks). When none is waiting it parks, if fewer
-// than maxParked are parked, for the next run started.
+// than maxParked are parked and there are probes at all, for the next
+// run started.
 func (s *Scheduler) runner(ctx context.Context, r run) {
 	defer s.running.Done()
 	var mine chan run
@@ -162,7 +163,7 @@ func (s *Scheduler) runner(ctx context.Context, r run) {
 		s.handingOff = true
 		s.dispatchLocked(ctx)
 		r, s.handoff, s.handingOff = s.handoff, run{}, false
-		if r.w != nil || len(s.parked) >= maxParked || ctx.Err() != nil {
+		if r.w != nil || len(s.parked) >= maxParked || len(s.sources) == 0 || ctx.Err() != nil {
 			s.mu.Unlock()
 			continue
 		}
@@ -173,6 +174,15 @@ func (s *Scheduler) runner(ctx context.Context, r run) {
 		s.mu.Unlock()
 		r = s.park(ctx, mine)
 	}
+}
+
+// releaseParkedLocked ends the parked runners: with no probe left, an
+// exporter runs no goroutine for probing.
+func (s *Scheduler) releaseParkedLocked() {
+	for _, c := range s.parked {
+		c <- run{} // buffered: a runner given no run leaves
+	}
+	s.parked = nil
 }
 
 // park waits for the run startLocked sends a parked runner, or the end:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -799,17 +800,34 @@ func TestRunnersServeManyRuns(t *testing.T) {
 
 // TestParkedRunnersServeSparseRuns: runs that come one at a time, none
 // waiting when the last ends (an idle exporter), are served by a parked
-// runner, not a goroutine each.
+// runner, not a goroutine each; the parked leave with the last probe.
 func TestParkedRunnersServeSparseRuns(t *testing.T) {
 	s, _ := harness(t, Options{MaxInFlight: 100})
 	pastStartup(s)
+	base := runtime.NumGoroutine()
 	p := &fakeProber{}
 	syncT(s, "src", []Target{{Key: "one", Specs: []Spec{spec(probe.Readiness, p, 5*time.Millisecond)}}})
 	await.True(t, "50 runs", func() bool { return p.calls.Load() >= 50 })
 	if runners := s.runners.Load(); runners > 2 {
 		t.Errorf("%d goroutines started for %d runs, one at a time", runners, p.calls.Load())
 	}
+	// With no probe left, no runner stays parked.
 	syncT(s, "src", nil)
+	await.True(t, "the parked runners gone", func() bool { return runtime.NumGoroutine() <= base })
+}
+
+// TestNoRunnerParksWithoutProbes: a run that ends after the last probe
+// went (a slow attempt of a removed target) does not park its runner.
+func TestNoRunnerParksWithoutProbes(t *testing.T) {
+	s, _ := harness(t, Options{})
+	pastStartup(s)
+	base := runtime.NumGoroutine()
+	blocked := &fakeProber{block: make(chan struct{})}
+	syncT(s, "src", []Target{{Key: "slow", Specs: []Spec{spec(probe.Readiness, blocked, time.Hour)}}})
+	await.True(t, "the slow probe running", func() bool { return blocked.calls.Load() == 1 })
+	syncT(s, "src", nil)
+	close(blocked.block)
+	await.True(t, "its runner gone", func() bool { return runtime.NumGoroutine() <= base })
 }
 
 // TestSameSeriesFromThreeSources: a probe standing by that goes leaves

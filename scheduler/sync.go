@@ -54,6 +54,9 @@ func (s *Scheduler) Sync(source string, ts []Target) {
 	}
 	if len(next) == 0 {
 		delete(s.sources, source)
+		if len(s.sources) == 0 {
+			s.releaseParkedLocked() // nothing left to run: nothing left waiting
+		}
 	} else {
 		s.sources[source] = next
 	}
