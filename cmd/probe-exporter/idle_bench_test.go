@@ -35,7 +35,7 @@ func benchmarkIdleTargets(b *testing.B, period int) {
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "targets:\n  - name: idle\n    readinessProbe: {tcpSocket: {port: %d}, periodSeconds: %d, timeoutSeconds: 1}\n    static:\n", idlePort, period)
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&cfg, "      - {host: %s}\n", idleAddr(i))
+		fmt.Fprintf(&cfg, "      - {host: %s}\n", loadAddr(i))
 	}
 	path := filepath.Join(b.TempDir(), "idle.yaml")
 	writeConfig(b, path, cfg.String())
@@ -191,7 +191,7 @@ func pacedLoop(spec string) int {
 	}
 	addrs := make([]string, n)
 	for i := range addrs {
-		addrs[i] = net.JoinHostPort(idleAddr(i), strconv.Itoa(idlePort))
+		addrs[i] = net.JoinHostPort(loadAddr(i), strconv.Itoa(idlePort))
 	}
 	step := time.Duration(period) * time.Second / time.Duration(n)
 	start := time.Now()
