@@ -152,10 +152,8 @@ func saveHeap(b *testing.B, e *exporter, name string) {
 	}
 }
 
-// The idle targets: 100k loopback addresses, a port nothing listens on.
+// idlePort is the idle targets' port (at loadAddr(i)): nothing listens.
 const idlePort = 9
-
-func idleAddr(i int) string { return fmt.Sprintf("127.%d.%d.%d", 1+i>>16&255, i>>8&255, i&255) }
 
 // envPaced makes the test binary the paced raw loop: "n,period".
 const envPaced = "PROBE_EXPORTER_RAW_PACED"
