@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/probe-exporter/probe-exporter/internal/await"
 	"github.com/probe-exporter/probe-exporter/internal/faults"
 	"github.com/probe-exporter/probe-exporter/probe"
 )
@@ -230,4 +232,133 @@ func TestClockDial(t *testing.T) {
 			t.Errorf("%s: the dial's context must end with the attempt's", c.address)
 		}
 	}
+}
+
+// TestAttemptContextAsContext: what package context and net ask of an
+// attempt's context, answered as context.WithTimeout's would be: Cause,
+// AfterFunc (run at the deadline, or stopped), children that end with
+// it — without a goroutine per wait, which context starts for a parent
+// it can neither find a cancelCtx in nor ask to run a function.
+func TestAttemptContextAsContext(t *testing.T) {
+	const timeout = 30 * time.Millisecond
+	c := clock.start(context.Background(), timeout)
+	defer c.end()
+	if err := context.Cause(c); err != nil {
+		t.Errorf("Cause before the deadline: %v", err)
+	}
+	before := runtime.NumGoroutine()
+	const waits = 50
+	ran := make(chan struct{}, 2*waits)
+	var stops []func() bool
+	for i := 0; i < waits; i++ {
+		// As connect(2) waits: on the dial's context, deadline hidden.
+		stops = append(stops, context.AfterFunc(clockDial(c, "127.0.0.1:1"), func() { ran <- struct{}{} }))
+		child, cancel := context.WithCancel(c)
+		defer cancel()
+		stops = append(stops, context.AfterFunc(child, func() { ran <- struct{}{} }))
+	}
+	if n := runtime.NumGoroutine() - before; n > waits/10 {
+		t.Errorf("%d waits on the attempt started %d goroutines", 2*waits, n)
+	}
+	for _, stop := range []func() bool{stops[0], stops[len(stops)-1]} { // in place and beyond
+		if !stop() || stop() {
+			t.Error("stop: want true once, then false")
+		}
+	}
+	<-c.Done()
+	for i := 2; i < len(stops); i++ {
+		select {
+		case <-ran:
+		case <-time.After(time.Second):
+			t.Fatalf("%d of %d functions ran after the deadline", i-2, len(stops)-2)
+		}
+	}
+	if stops[1]() {
+		t.Error("stop of a function that ran said it kept it from running")
+	}
+	select {
+	case <-ran:
+		t.Error("a stopped function ran")
+	default:
+	}
+	if err := context.Cause(c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Cause after the deadline: %v", err)
+	}
+	late := make(chan struct{})
+	if context.AfterFunc(c, func() { close(late) })() {
+		t.Error("stop of a function registered after the deadline said it kept it from running")
+	}
+	<-late
+
+	ended := clock.start(context.Background(), time.Hour)
+	ended.end()
+	if err := context.Cause(ended); !errors.Is(err, context.Canceled) {
+		t.Errorf("Cause of an ended attempt: %v", err)
+	}
+}
+
+// TestAttemptClockWatchesParents: attempts under one parent share one
+// watch of it; its cancellation ends every one with its error, at once
+// for a parent cancelled already; a parent with nothing running under it
+// is let go.
+func TestAttemptClockWatchesParents(t *testing.T) {
+	watch := func(p context.Context) *parentWatch {
+		clock.mu.Lock()
+		defer clock.mu.Unlock()
+		return clock.parents[p.Done()]
+	}
+	parent, cancel := context.WithCancelCause(context.Background())
+	type key struct{}
+	valued := context.WithValue(parent, key{}, 1) // the same Done: the same watch
+	var cs []*attemptCtx
+	for i := 0; i < 20; i++ {
+		p := context.Context(parent)
+		if i%2 == 1 {
+			p = valued
+		}
+		cs = append(cs, clock.start(p, time.Hour))
+	}
+	if w := watch(parent); w == nil || w.running != 20 {
+		t.Fatalf("watch: %+v, want one counting 20 attempts", w)
+	}
+	cs[0].end()
+	if w := watch(parent); w.running != 19 {
+		t.Errorf("an ended attempt still counted: %d", w.running)
+	}
+	cancel(errors.New("shutdown"))
+	for i, c := range cs[1:] {
+		select {
+		case <-c.Done():
+		case <-time.After(time.Second):
+			t.Fatalf("attempt %d not ended by its parent", i+1)
+		}
+		if !errors.Is(c.Err(), context.Canceled) {
+			t.Errorf("attempt %d: Err %v, want the parent's", i+1, c.Err())
+		}
+		c.end()
+	}
+	if !errors.Is(cs[0].Err(), context.Canceled) {
+		t.Errorf("the ended attempt: %v", cs[0].Err())
+	}
+
+	// A parent cancelled before the attempt starts.
+	c := clock.start(parent, time.Hour)
+	if !errors.Is(c.Err(), context.Canceled) {
+		t.Errorf("under a cancelled parent: Err %v", c.Err())
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(time.Second):
+		t.Error("under a cancelled parent: Done open")
+	}
+	c.end()
+
+	// Nothing running under a parent: its watch goes at the clock's wake.
+	idle, stop := context.WithCancel(context.Background())
+	defer stop()
+	clock.start(idle, time.Millisecond).end()
+	if watch(idle) == nil {
+		t.Fatal("no watch while an attempt ran")
+	}
+	await.True(t, "the idle parent's watch let go", func() bool { return watch(idle) == nil })
 }

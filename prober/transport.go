@@ -72,7 +72,7 @@ func (t *oneShotTransport) roundTrip(req *http.Request, head *requestHead) (*htt
 	}
 	// Cancellation (and on the clock the deadline) interrupts a blocked
 	// read.
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	stop := afterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	x := exchanges.Get().(*exchange)
 	x.reset(conn)
 	fail := func(err error) (*http.Response, error) {
