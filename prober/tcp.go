@@ -32,7 +32,7 @@ func (p *tcpProber) Probe(ctx context.Context, t *Target) Outcome {
 	}
 	conn, err := p.dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return Outcome{Result: Failure, Output: err.Error()}
+		return Outcome{Result: Failure, Output: dialErrorText(err)}
 	}
 	_ = conn.Close() // the kubelet only logs a failed close
 	return Outcome{Result: Success}
