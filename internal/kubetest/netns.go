@@ -3,9 +3,11 @@ package kubetest
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -46,7 +48,8 @@ func MainInNetns(m *testing.M) int {
 	if os.Getenv(envNetns) != "" {
 		return m.Run() // already inside
 	}
-	name := fmt.Sprintf("pe-test-%d", os.Getpid())
+	sweepStaleNetns()
+	name := fmt.Sprintf("%s%d", netnsPrefix, os.Getpid())
 	if err := setupNetns(name); err != nil {
 		os.Setenv(envNoNetns, err.Error())
 		return m.Run()
@@ -65,6 +68,31 @@ func MainInNetns(m *testing.M) int {
 		return 1
 	}
 	return 0
+}
+
+// netnsPrefix names the namespaces MainInNetns makes, followed by the
+// pid of the test process that made it.
+const netnsPrefix = "pe-test-"
+
+// sweepStaleNetns deletes the namespaces of test processes that are gone:
+// MainInNetns deletes its own on every way out but being killed, and a
+// namespace outlives its processes.
+func sweepStaleNetns() {
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		pid, ok := strings.CutPrefix(e.Name(), netnsPrefix)
+		if !ok {
+			continue
+		}
+		if _, err := strconv.Atoi(pid); err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join("/proc", pid)); !errors.Is(err, fs.ErrNotExist) {
+			continue // running, or can't tell
+		}
+		_ = exec.Command("ip", "netns", "del", e.Name()).Run()
+		_ = os.RemoveAll(filepath.Join("/etc/netns", e.Name()))
+	}
 }
 
 func setupNetns(name string) error {
