@@ -67,6 +67,7 @@ func (k *attemptClock) start(parent context.Context, timeout time.Duration) *att
 			w.stop = context.AfterFunc(parent, func() { k.parentDone(done) })
 		}
 		w.running++
+		c.watch = w
 	}
 	return c
 }
@@ -95,10 +96,8 @@ func (k *attemptClock) parentDone(done <-chan struct{}) {
 func (k *attemptClock) forgetLocked(c *attemptCtx) {
 	c.ended = true
 	c.queue.live--
-	if c.parentDone != nil {
-		if w := k.parents[c.parentDone]; w != nil {
-			w.running--
-		}
+	if c.watch != nil {
+		c.watch.running--
 	}
 }
 

@@ -73,9 +73,11 @@ type attemptCtx struct {
 	// undated is the attempt with its deadline hidden, for clockDial.
 	undated clockOnly
 
-	// queue is the clock's queue it waits in; ended, whether the attempt
-	// has returned or its deadline has come. Guarded by the clock's mu.
+	// queue is the clock's queue it waits in; watch, its parent's watch
+	// (nil for a parent never cancelled); ended, whether the attempt has
+	// returned or its deadline has come. Guarded by the clock's mu.
 	queue *ctxQueue
+	watch *parentWatch
 	ended bool
 }
 
@@ -170,11 +172,15 @@ func (c *attemptCtx) stopAfter(i int) bool {
 	return true
 }
 
-// afterFunc is context.AfterFunc, straight to the attempt's own when ctx
-// is an attempt's (none of package context's wrapping around f).
+// afterFuncer is a context that runs functions when done itself, as
+// package context asks of a parent before keeping children of its own.
+type afterFuncer interface{ AfterFunc(func()) func() bool }
+
+// afterFunc is context.AfterFunc, straight to the context's own when it
+// has one (an attempt's: none of package context's wrapping around f).
 func afterFunc(ctx context.Context, f func()) (stop func() bool) {
-	if c, ok := ctx.(*attemptCtx); ok {
-		return c.AfterFunc(f)
+	if a, ok := ctx.(afterFuncer); ok {
+		return a.AfterFunc(f)
 	}
 	return context.AfterFunc(ctx, f)
 }
@@ -249,12 +255,7 @@ type clockOnly struct{ context.Context }
 
 func (clockOnly) Deadline() (time.Time, bool) { return time.Time{}, false }
 
-func (c clockOnly) AfterFunc(f func()) func() bool {
-	if a, ok := c.Context.(interface{ AfterFunc(func()) func() bool }); ok {
-		return a.AfterFunc(f)
-	}
-	return context.AfterFunc(c.Context, f)
-}
+func (c clockOnly) AfterFunc(f func()) func() bool { return afterFunc(c.Context, f) }
 
 // socketBound is a prober whose attempts wait only on sockets, which end
 // when Done closes, so they may run on the attempt clock.
