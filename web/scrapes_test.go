@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -80,9 +81,14 @@ func TestStalledReadersDontLockOthersOut(t *testing.T) {
 	addr := serve(t, h)
 
 	var stalled []net.Conn
-	cutOff := time.Now().Add(3 * time.Second) // the stalled readers' deadline
+	// The stalled readers' deadline: far beyond what the scrapes take on a
+	// quiet machine (0.3 s), so that a machine busy with other tests
+	// (3 s was once too little under -race) still tells waiting from not.
+	const deadline = 10 * time.Second
+	start := time.Now()
+	cutOff := start.Add(deadline)
 	for i := 0; i < 20; i++ {
-		stalled = append(stalled, stall(t, addr, "X-Prometheus-Scrape-Timeout-Seconds: 3\r\n"))
+		stalled = append(stalled, stall(t, addr, fmt.Sprintf("X-Prometheus-Scrape-Timeout-Seconds: %g\r\n", deadline.Seconds())))
 	}
 	// Every stalled request being answered before the scrapes start: one
 	// that began later would hold a newer preparation than theirs.
@@ -103,9 +109,9 @@ func TestStalledReadersDontLockOthersOut(t *testing.T) {
 	// readers block in their writes lets these through before the
 	// stalled readers' deadline.
 	if time.Now().After(cutOff) {
-		t.Errorf("the scrapes waited for the stalled readers' deadline")
+		t.Errorf("the scrapes waited for the stalled readers' deadline (%v after the first stalled request)", time.Since(start))
 	}
-	// Each stalled reader was cut off at its 3 s deadline: reading once
+	// Each stalled reader was cut off at its deadline: reading once
 	// it has passed gets what was sent before that, then the end, short
 	// of the body. (Reading before it would let the write go on.)
 	time.Sleep(time.Until(cutOff.Add(200 * time.Millisecond)))
