@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/probe"
@@ -190,7 +191,20 @@ func hostPort(host string, p probe.IntOrString, t *Target) (string, error) {
 	if err != nil {
 		return net.JoinHostPort(host, p.String()), err
 	}
-	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+	return joinHostPort(host, port), nil
+}
+
+// joinHostPort is net.JoinHostPort(host, strconv.Itoa(port)) in one
+// allocation, not two: it runs once per attempt.
+func joinHostPort(host string, port int) string {
+	var b [64]byte
+	out := b[:0]
+	if strings.IndexByte(host, ':') >= 0 {
+		out = append(append(append(out, '['), host...), ']')
+	} else {
+		out = append(out, host...)
+	}
+	return string(strconv.AppendInt(append(out, ':'), int64(port), 10))
 }
 
 // limitWriter keeps the first n bytes written and drops the rest silently,

@@ -338,3 +338,19 @@ func TestGRPC(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinHostPort: what an attempt dials is net.JoinHostPort's string,
+// for every shape of host.
+func TestJoinHostPort(t *testing.T) {
+	for _, c := range []struct {
+		host string
+		port int
+	}{
+		{"127.0.0.1", 80}, {"::1", 8080}, {"fe80::1%eth0", 65535}, {"web.test", 0},
+		{"", 9}, {strings.Repeat("a", 200), 443}, {"[::1]", 1},
+	} {
+		if got, want := joinHostPort(c.host, c.port), net.JoinHostPort(c.host, strconv.Itoa(c.port)); got != want {
+			t.Errorf("joinHostPort(%q, %d) = %q, net.JoinHostPort says %q", c.host, c.port, got, want)
+		}
+	}
+}

@@ -14,6 +14,8 @@ type lane struct {
 	workers  int // the entry's probes, to know when to forget the lane
 	inFlight int
 	waiting  fifo
+	// ready: in Scheduler.ready (its waiting is not empty).
+	ready bool
 	// skipped counts the entry's ticks that could not start within their
 	// period (probe_exporter_ticks_skipped_total).
 	skipped uint64
@@ -37,8 +39,12 @@ func (s *Scheduler) dropLaneLocked(l *lane) {
 
 // enqueueLocked queues a due probe in its entry's lane.
 func (s *Scheduler) enqueueLocked(w *worker) {
-	w.lane.waiting.push(w)
-	s.ready[w.lane] = struct{}{}
+	l := w.lane
+	l.waiting.push(w)
+	if !l.ready {
+		l.ready = true
+		s.ready = append(s.ready, l)
+	}
 	w.queued = true
 	s.waiting.Add(1)
 }
@@ -64,15 +70,15 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 			s.limit.demand = s.limit.demand || len(s.ready) > 0
 			return
 		}
-		var pick *lane
-		for l := range s.ready {
-			if pick == nil || l.inFlight < pick.inFlight ||
-				(l.inFlight == pick.inFlight && l.waiting.front().next < pick.waiting.front().next) {
-				pick = l
-			}
-		}
-		if pick == nil {
+		if len(s.ready) == 0 {
 			return
+		}
+		at, pick := 0, s.ready[0]
+		for i, l := range s.ready[1:] {
+			if l.inFlight < pick.inFlight ||
+				(l.inFlight == pick.inFlight && l.waiting.front().next < pick.waiting.front().next) {
+				at, pick = i+1, l
+			}
 		}
 		// Only an entry at or over its share needs the others counted:
 		// under no pressure a dispatch looks at the waiting lanes alone.
@@ -81,7 +87,7 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 		}
 		w := pick.waiting.pop()
 		if pick.waiting.len() == 0 {
-			delete(s.ready, pick)
+			s.unreadyLocked(at)
 		}
 		w.queued = false
 		s.waiting.Add(-1)
@@ -102,6 +108,15 @@ func (s *Scheduler) dispatchLocked(ctx context.Context) {
 		pick.inFlight++
 		s.startLocked(ctx, w)
 	}
+}
+
+// unreadyLocked takes the lane at i out of s.ready.
+func (s *Scheduler) unreadyLocked(i int) {
+	last := len(s.ready) - 1
+	s.ready[i].ready = false
+	s.ready[i] = s.ready[last]
+	s.ready[last] = nil
+	s.ready = s.ready[:last]
 }
 
 // expireLocked skips a waiting probe's ticks that can no longer start

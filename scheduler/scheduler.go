@@ -86,7 +86,7 @@ type Scheduler struct {
 	// dialed: the addresses network probes dial (Probing).
 	dialed dialedIndex
 	// ready are the lanes with probes waiting: what a dispatch looks at.
-	ready   map[*lane]struct{}
+	ready   []*lane
 	started time.Time
 	wake    chan struct{}
 
@@ -200,7 +200,6 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 		limit:           newInFlightLimit(o.MaxInFlight, o.AdaptiveInFlight, o.schedLatency, o.adjustEvery),
 		lanes:           map[string]*lane{},
 		dialed:          dialedIndex{},
-		ready:           map[*lane]struct{}{},
 		log:             o.Logger,
 		now:             o.Now,
 		sources:         map[string]map[string]*target{},
