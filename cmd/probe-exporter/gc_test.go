@@ -9,7 +9,8 @@ import (
 	"github.com/probe-exporter/probe-exporter/internal/await"
 )
 
-// TestGOGC: the exporter collects at GOGC=50 unless the environment says
+// TestGOGC: an idle exporter collects at GOGC=50 (gcpace's floor: the
+// rate it allocates at asks for no more) unless the environment says
 // otherwise, and then it is the environment's.
 func TestGOGC(t *testing.T) {
 	for _, tc := range []struct {

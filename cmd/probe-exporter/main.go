@@ -36,6 +36,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/collector"
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/internal/gcpace"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/reload"
 	"github.com/probe-exporter/probe-exporter/targets"
@@ -221,12 +222,16 @@ func serve(f *flags, logger *slog.Logger) int {
 	// Building a large configuration's targets leaves garbage as large as
 	// what it built: hand it back now rather than carry it as RSS.
 	debug.FreeOSMemory()
-	tuneGC()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	defer stopSched()
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// GOGC from the heap and the allocation rate (see gcpace), unless
+		// the environment sets one.
+		gcpace.Start(schedCtx, gcpace.Default)
+	}
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); sched.Run(schedCtx) }()
 	go freeAfterFirstSync(schedCtx, mgr.Synced, debug.FreeOSMemory)
@@ -448,22 +453,6 @@ func checkConfig(file, nodeName string) int {
 		fmt.Printf("WARNING: %s has no target entries: nothing would be probed\n", file)
 	}
 	return 0
-}
-
-// gcPercent is the exporter's GOGC unless the environment sets one. Its
-// heap is mostly long-lived state (every target's probes, labels and
-// indexes) and it allocates slowly next to it (a few KB per attempt), so
-// Go's default — let the heap double before collecting — buys little CPU
-// and costs its size again in RSS. At 50 the heap grows by half: at 100k
-// idle targets RSS goes from about 2.3× the live heap to about 1.6×, for
-// one more collection of that heap every minute or so (README's
-// Performance section has both, measured).
-const gcPercent = 50
-
-func tuneGC() {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(gcPercent)
-	}
 }
 
 // freeAfterFirstSync hands the garbage of discovery's first lists back to
