@@ -1,10 +1,8 @@
 package prober
 
 import (
-	"bytes"
 	"net"
 	"os"
-	"strconv"
 	"syscall"
 )
 
@@ -32,8 +30,8 @@ func dialErrorText(err error) string {
 	if !ok {
 		return err.Error()
 	}
-	// The host as TCPAddr.String and JoinHostPort write it: the address,
-	// its zone, in brackets when that holds a colon.
+	// The host as TCPAddr.String writes it: the address and its zone
+	// (appendHostPort adds the brackets JoinHostPort adds).
 	var hostBuf [64]byte
 	host, _ := a.IP.AppendText(hostBuf[:0])
 	if a.Zone != "" {
@@ -42,12 +40,7 @@ func dialErrorText(err error) string {
 	var buf [160]byte
 	b := append(buf[:0], e.Op...)
 	b = append(append(append(b, ' '), e.Net...), ' ')
-	if bytes.IndexByte(host, ':') >= 0 {
-		b = append(append(append(b, '['), host...), ']')
-	} else {
-		b = append(b, host...)
-	}
-	b = strconv.AppendInt(append(b, ':'), int64(a.Port), 10)
+	b = appendHostPort(b, host, a.Port)
 	b = append(append(append(b, ": "...), se.Syscall...), ": "...)
 	b = append(b, errno.Error()...)
 	return string(b)

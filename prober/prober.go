@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/probe"
@@ -198,13 +197,25 @@ func hostPort(host string, p probe.IntOrString, t *Target) (string, error) {
 // allocation, not two: it runs once per attempt.
 func joinHostPort(host string, port int) string {
 	var b [64]byte
-	out := b[:0]
-	if strings.IndexByte(host, ':') >= 0 {
-		out = append(append(append(out, '['), host...), ']')
-	} else {
-		out = append(out, host...)
+	return string(appendHostPort(b[:0], host, port))
+}
+
+// appendHostPort appends host and port as net.JoinHostPort writes them:
+// the host in brackets when it holds a colon.
+func appendHostPort[S string | []byte](b []byte, host S, port int) []byte {
+	bracket := false
+	for i := 0; i < len(host); i++ {
+		if host[i] == ':' {
+			bracket = true
+			break
+		}
 	}
-	return string(strconv.AppendInt(append(out, ':'), int64(port), 10))
+	if bracket {
+		b = append(append(append(b, '['), host...), ']')
+	} else {
+		b = append(b, host...)
+	}
+	return strconv.AppendInt(append(b, ':'), int64(port), 10)
 }
 
 // limitWriter keeps the first n bytes written and drops the rest silently,

@@ -49,7 +49,7 @@ func (p Policy) Percent(live uint64, rate float64) int {
 	return int(max(float64(p.Floor), min(float64(p.Ceiling), want)))
 }
 
-// pacer holds what one run of Run has seen.
+// pacer holds what one Start has seen.
 type pacer struct {
 	policy Policy
 	// allocs is the cumulative allocation count read last (bytes).
