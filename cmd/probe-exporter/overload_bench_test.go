@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,6 +63,47 @@ func BenchmarkOverload(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) { median(results[i]).report(b) })
 	}
+
+}
+
+// BenchmarkAdaptiveSideBySide compares the adaptive bound with fixed ones
+// drift-free. Run one after the other (BenchmarkOverload), configurations
+// carry this machine's drift (±10 % over minutes) into their comparison.
+// Here the adaptive bound and a fixed one share the core, each with half
+// of 1.2 times the capacity BenchmarkOverload measures first, and the
+// figure is probes finished per CPU second, adaptive over fixed (the
+// median of three runs): what the machine does that minute it does to
+// both. Each one's p99 schedule lateness is reported too.
+func BenchmarkAdaptiveSideBySide(b *testing.B) {
+	if _, err := exec.LookPath("taskset"); err != nil {
+		b.Skip("needs taskset (util-linux) to pin the exporter to one core")
+	}
+	n := int(math.Round(1.2 * runOverload(b, 40_000, 16, false).finished))
+	const reps = 3
+	for _, bound := range []int{16, 64} {
+		var ratios []float64
+		var ours, theirs []overloadResult
+		for rep := 0; rep < reps; rep++ {
+			forgetTimeWait(b)
+			adaptive := startLoaded(b, loadTCPRefused, 0, n/2, 2000, true)
+			fixed := startLoaded(b, loadTCPRefused, n/2, n/2, bound, false)
+			time.Sleep(5 * time.Second)
+			rs := measure(b, 15*time.Second, adaptive, fixed)
+			a, f := rs[0].finished/rs[0].cpu, rs[1].finished/rs[1].cpu
+			b.Logf("side by side, %d targets each: adaptive %.0f probes/s on %.2f of the core (bound %.0f, p99 lateness <= %gs), fixed %d %.0f/s on %.2f (p99 <= %gs): %.3f",
+				n/2, rs[0].finished, rs[0].cpu, rs[0].limit, rs[0].p99, bound, rs[1].finished, rs[1].cpu, rs[1].p99, a/f)
+			ratios = append(ratios, a/f)
+			ours, theirs = append(ours, rs[0]), append(theirs, rs[1])
+		}
+		b.Run(fmt.Sprintf("side-by-side/targets=%d/adaptive-vs-bound=%d", n, bound), func(b *testing.B) {
+			b.ReportMetric(medianOf(ratios), "x-fixed-per-cpu-s")
+			b.ReportMetric(slices.Min(ratios), "x-fixed-min")
+			b.ReportMetric(slices.Max(ratios), "x-fixed-max")
+			b.ReportMetric(median(ours).p99, "p99-lateness-s")
+			b.ReportMetric(median(theirs).p99, "fixed-p99-lateness-s")
+			b.ReportMetric(median(ours).limit, "bound-at-end")
+		})
+	}
 }
 
 // median takes each figure's median over the repetitions.
@@ -81,7 +123,9 @@ func median(rs []overloadResult) overloadResult {
 	}
 }
 
-type overloadResult struct{ finished, skipped, p99, limit float64 }
+// overloadResult: probes finished and ticks skipped per second, the CPU
+// used (cores), p99 schedule lateness and the in-flight bound at the end.
+type overloadResult struct{ finished, skipped, cpu, p99, limit float64 }
 
 func (r overloadResult) report(b *testing.B) {
 	b.ReportMetric(r.finished, "probes/s")
@@ -113,14 +157,24 @@ func loadAddr(i int) string {
 // saturate runs the binary pinned to one core on n targets of ld at
 // period 1 s, and measures what it finishes.
 func saturate(b testing.TB, ld load, n, bound int, adaptive bool) overloadResult {
+	e := startLoaded(b, ld, 0, n, bound, adaptive)
+	time.Sleep(5 * time.Second) // past the first period's start-up jitter
+	return measure(b, 15*time.Second, e)[0]
+}
+
+// startLoaded starts the binary pinned to the first core with n targets
+// of ld at period 1 s, from the first-th load address on, and returns
+// once all are scheduled.
+func startLoaded(b testing.TB, ld load, first, n, bound int, adaptive bool) *exporter {
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "targets:\n  - name: load\n    readinessProbe: {%s, periodSeconds: 1, timeoutSeconds: 1}\n    static:\n", fmt.Sprintf(ld.handler, ld.port))
-	for i := 0; i < n; i++ {
+	for i := first; i < first+n; i++ {
 		fmt.Fprintf(&cfg, "      - {host: %s}\n", loadAddr(i))
 	}
 	path := filepath.Join(b.TempDir(), "load.yaml")
 	writeConfig(b, path, cfg.String())
 	b.Setenv("GOMAXPROCS", "1")
+	forgetTimeWait(b)
 	mode := "--no-probe.adaptive-in-flight"
 	if adaptive {
 		mode = "--probe.adaptive-in-flight"
@@ -138,31 +192,51 @@ func saturate(b testing.TB, ld load, n, bound int, adaptive bool) overloadResult
 	deadline := time.Now().Add(time.Minute)
 	for {
 		if v := e.scrape(b)["probe_exporter_targets"].GetMetric(); len(v) == 1 && v[0].GetGauge().GetValue() == float64(n) {
-			break
+			return e
 		}
 		if time.Now().After(deadline) {
 			b.Fatal("targets not all scheduled in a minute")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(5 * time.Second) // past the first period's start-up jitter
-	m0, t0 := e.scrape(b), time.Now()
-	time.Sleep(15 * time.Second)
-	m1, t1 := e.scrape(b), time.Now()
+}
+
+// measure reads what each exporter finishes over the same window, then
+// stops them.
+func measure(b testing.TB, window time.Duration, es ...*exporter) []overloadResult {
+	m0 := make([]map[string]*dto.MetricFamily, len(es))
+	for i, e := range es {
+		m0[i] = e.scrape(b)
+	}
+	t0 := time.Now()
+	time.Sleep(window)
+	var rs []overloadResult
+	for i, e := range es {
+		m1 := e.scrape(b)
+		rs = append(rs, overloadBetween(m0[i], m1, time.Since(t0).Seconds()))
+	}
 	// Gone before the next run starts, not when the benchmark ends.
-	_ = e.cmd.Process.Signal(syscall.SIGTERM)
-	<-e.done
-	window := t1.Sub(t0).Seconds()
+	for _, e := range es {
+		_ = e.cmd.Process.Signal(syscall.SIGTERM)
+		<-e.done
+	}
+	return rs
+}
+
+// overloadBetween: what two scrapes secs apart say.
+func overloadBetween(m0, m1 map[string]*dto.MetricFamily, secs float64) overloadResult {
 	sum := func(mfs map[string]*dto.MetricFamily, name string) float64 {
 		var s float64
 		for _, m := range mfs[name].GetMetric() {
-			s += m.GetCounter().GetValue()
+			s += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 		return s
 	}
+	delta := func(name string) float64 { return (sum(m1, name) - sum(m0, name)) / secs }
 	r := overloadResult{
-		finished: (sum(m1, "probe_exporter_probe_attempts_total") - sum(m0, "probe_exporter_probe_attempts_total")) / window,
-		skipped:  (sum(m1, "probe_exporter_ticks_skipped_total") - sum(m0, "probe_exporter_ticks_skipped_total")) / window,
+		finished: delta("probe_exporter_probe_attempts_total"),
+		skipped:  delta("probe_exporter_ticks_skipped_total"),
+		cpu:      delta("process_cpu_seconds_total"),
 		p99:      math.Inf(1),
 	}
 	if g := m1["probe_exporter_probes_in_flight_limit"].GetMetric(); len(g) == 1 {
