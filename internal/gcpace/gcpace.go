@@ -9,10 +9,12 @@
 // state, 45 MB/s of garbage — then collects five or six times a second,
 // and on one core that cost a tenth of the probes it could finish
 // (BenchmarkCapacity, httpGet). So the heap may grow by half or by what
-// is allocated in a window (a second), whichever is more: a collection
-// at most about once a window from allocation alone, a memory cost
-// bounded by the allocation rate, and no change where the state is large
-// and the rate low.
+// is allocated in a window (a second), up to 32 MiB, whichever is more:
+// a collection at most about once a window from allocation alone where
+// the heap is small, no change where the state is large, and a memory
+// cost of at most 32 MiB beyond GOGC=50 — unbounded, a machine probing
+// at hundreds of MB/s of garbage would grow its heap by as much, which
+// no one sizing a memory limit expects.
 package gcpace
 
 import (
@@ -32,12 +34,14 @@ type Policy struct {
 	// allocating fast would otherwise ask for thousands).
 	Ceiling int
 	// Window is how much allocation the heap may grow by beyond the
-	// floor's: at least a window's worth at the recent rate.
+	// floor's: at least a window's worth at the recent rate,
 	Window time.Duration
+	// up to MaxWindowBytes (0: no bound).
+	MaxWindowBytes float64
 }
 
 // Default is the exporter's policy.
-var Default = Policy{Floor: 50, Ceiling: 1000, Window: time.Second}
+var Default = Policy{Floor: 50, Ceiling: 1000, Window: time.Second, MaxWindowBytes: 32 << 20}
 
 // Percent is the GOGC for a heap with live bytes live after the last
 // collection, allocating rate bytes a second.
@@ -45,7 +49,11 @@ func (p Policy) Percent(live uint64, rate float64) int {
 	if live == 0 {
 		return p.Floor
 	}
-	want := math.Ceil(rate * p.Window.Seconds() * 100 / float64(live))
+	grow := rate * p.Window.Seconds()
+	if p.MaxWindowBytes > 0 {
+		grow = min(grow, p.MaxWindowBytes)
+	}
+	want := math.Ceil(grow * 100 / float64(live))
 	return int(max(float64(p.Floor), min(float64(p.Ceiling), want)))
 }
 
@@ -54,12 +62,21 @@ type pacer struct {
 	policy Policy
 	// allocs is the cumulative allocation count read last (bytes).
 	allocs uint64
-	// rate is the allocation rate, bytes a second: a new reading above it
-	// replaces it at once, one below it halves the difference, so a burst
-	// raises GOGC within a tick and a lull lowers it over a few.
-	rate    float64
+	// rate is the allocation rate, bytes a second. It rises to what the
+	// last sustainedWindows readings all reached, and a reading below it
+	// halves the difference: a steady rate raises GOGC within a few
+	// ticks, a lull lowers it over a few, and a burst shorter than that
+	// (the first lists of a large discovery, over a heap still small)
+	// raises nothing — the RSS such a burst leaves stays after it.
+	rate float64
+	// recent are the readings before the last one.
+	recent  [sustainedWindows - 1]float64
 	current int
 }
+
+// sustainedWindows is how many readings in a row a rate must reach
+// before GOGC follows it up.
+const sustainedWindows = 3
 
 // step takes a reading (cumulative bytes allocated, live bytes after the
 // last collection, seconds since the last reading) and says the GOGC to
@@ -69,10 +86,16 @@ func (p *pacer) step(allocs, live uint64, elapsed float64) (int, bool) {
 	if elapsed > 0 && allocs >= p.allocs {
 		r := float64(allocs-p.allocs) / elapsed
 		if r > p.rate {
-			p.rate = r
+			sustained := r
+			for _, o := range p.recent {
+				sustained = min(sustained, o)
+			}
+			p.rate = max(p.rate, sustained)
 		} else {
 			p.rate = (p.rate + r) / 2
 		}
+		copy(p.recent[1:], p.recent[:])
+		p.recent[0] = r
 	}
 	p.allocs = allocs
 	want := p.policy.Percent(live, p.rate)

@@ -29,12 +29,18 @@ func TestPercent(t *testing.T) {
 		// 100k idle probes: 1.6k attempts/s of a few KB, 120 MB of state.
 		{"large state, low rate", 120 * mb, 5 * mb, 50},
 		{"rate equal to half the state", 100 * mb, 50 * mb, 50},
-		{"rate above half the state", 100 * mb, 60 * mb, 60},
+		{"rate above half the state", 50 * mb, 30 * mb, 60},
+		{"rate above half the state, headroom capped", 100 * mb, 60 * mb, 50},
 		// 16k httpGet probes a second on one core.
-		{"small state, high rate", 15 * mb, 45 * mb, 300},
+		{"small state, high rate: 32 MB of headroom", 15 * mb, 45 * mb, 214},
+		{"small state, rate under the cap", 15 * mb, 30 * mb, 200},
+		// The first lists of 10k Services and EndpointSlices: a burst over
+		// a heap still small, then a large heap allocating fast.
+		{"discovery's first lists", 40 * mb, 300 * mb, 80},
+		{"discovery, synced", 90 * mb, 300 * mb, 50},
 		{"tiny state, high rate: the ceiling", 2 * mb, 45 * mb, 1000},
 		{"rounded up", 3 * mb, 1 * mb, 50},
-		{"just above the floor", 200 * mb, 101 * mb, 51},
+		{"just above the floor", 60 * mb, 30.3 * mb, 51},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := Default.Percent(c.live, c.rate); got != c.want {
@@ -44,8 +50,9 @@ func TestPercent(t *testing.T) {
 	}
 }
 
-// TestStep: the rate follows a burst at once and a lull by halves; GOGC
-// is set only when it moves by more than an eighth, or back to the floor.
+// TestStep: the rate rises to what three readings in a row reached and
+// follows a lull by halves; GOGC is set only when it moves by more than
+// an eighth, or back to the floor.
 func TestStep(t *testing.T) {
 	p := &pacer{policy: Default, current: Default.Floor}
 	for _, s := range []struct {
@@ -56,14 +63,17 @@ func TestStep(t *testing.T) {
 		why             string
 	}{
 		{0, 15, 1, 50, false, "nothing allocated"},
-		{45, 15, 1, 300, true, "45 MB/s over 15 MB live"},
-		{91, 15, 1, 300, false, "46 MB/s: 307 is within an eighth of 300"},
-		{91, 15, 1, 154, true, "a second of nothing: the rate halves to 23 MB/s"},
-		{91, 15, 1, 77, true, "and again: 11.5 MB/s"},
-		{91, 15, 1, 50, true, "5.75 MB/s asks for 39: back to the floor"},
-		{91, 15, 1, 50, false, "at the floor"},
-		{91, 15, 0, 50, false, "no time passed: no rate"},
-		{200, 0, 1, 50, false, "no collection yet: the floor"},
+		{45, 15, 1, 50, false, "45 MB/s for a second: a burst, not yet a rate"},
+		{90, 15, 1, 50, false, "two seconds"},
+		{135, 15, 1, 214, true, "three seconds of 45 MB/s over 15 MB live: 32 MB of headroom"},
+		{181, 15, 1, 214, false, "46 MB/s: still 32 MB"},
+		{181, 15, 1, 150, true, "a second of nothing: the rate halves to 22.5 MB/s"},
+		{181, 15, 1, 75, true, "and again: 11.25 MB/s"},
+		{181, 15, 1, 50, true, "5.6 MB/s asks for 38: back to the floor"},
+		{181, 15, 1, 50, false, "at the floor"},
+		{227, 15, 1, 50, false, "46 MB/s once after a lull: a burst"},
+		{227, 15, 0, 50, false, "no time passed: no rate"},
+		{300, 0, 1, 50, false, "no collection yet: the floor"},
 	} {
 		got, changed := p.step(s.allocMB*mb, s.liveMB*mb, s.elapsed)
 		if got != s.want || changed != s.set {
