@@ -178,15 +178,6 @@ func serve(f *flags, logger *slog.Logger) int {
 		logger.Error("--config.auto-reload-interval must be at least 1s", "value", *f.autoReloadInterval)
 		return 1
 	}
-	if _, set := os.LookupEnv("GOGC"); !set {
-		// GOGC from the heap and the allocation rate (see gcpace), unless
-		// the environment sets one; from the start, so that the first
-		// lists of a large discovery already run at its floor (at Go's
-		// default they left 10–25 MiB more RSS behind).
-		gcCtx, stopGC := context.WithCancel(context.Background())
-		defer stopGC()
-		gcpace.Start(gcCtx, gcpace.Default)
-	}
 	l, ok := listen(f, logger)
 	if !ok {
 		return 1
@@ -236,6 +227,12 @@ func serve(f *flags, logger *slog.Logger) int {
 	defer stop()
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	defer stopSched()
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// GOGC from the heap and the allocation rate (see gcpace), unless
+		// the environment sets one. Started after the configuration is
+		// loaded: loading a large one sets a GOGC of its own meanwhile.
+		gcpace.Start(schedCtx, gcpace.Default)
+	}
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); sched.Run(schedCtx) }()
 	go freeAfterFirstSync(schedCtx, mgr.Synced, debug.FreeOSMemory)

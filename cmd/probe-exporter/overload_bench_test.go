@@ -228,7 +228,7 @@ func overloadBetween(m0, m1 map[string]*dto.MetricFamily, secs float64) overload
 	sum := func(mfs map[string]*dto.MetricFamily, name string) float64 {
 		var s float64
 		for _, m := range mfs[name].GetMetric() {
-			s += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			s += m.GetCounter().GetValue()
 		}
 		return s
 	}
