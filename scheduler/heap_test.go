@@ -61,3 +61,30 @@ func TestWorkerHeapOrder(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWorkerHeapCycle is the timing loop's steady state at 100k idle
+// probes: pop the due root and push it back a period later, with a
+// scheduler's worth of other memory touched between (the workers and the
+// heap are cold, as at 333 probes a second they are).
+func BenchmarkWorkerHeapCycle(b *testing.B) {
+	const n = 100_000
+	h := workerHeap{base: time.Now()}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < n; i++ {
+		h.push(&worker{next: time.Duration(rng.Int64N(int64(300 * time.Second)))})
+	}
+	evict := make([]byte, 8<<20)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%4 == 0 {
+			b.StopTimer()
+			for j := 0; j < len(evict); j += 64 {
+				evict[j]++
+			}
+			b.StartTimer()
+		}
+		w := h.pop()
+		w.next += 300 * time.Second
+		h.push(w)
+	}
+}

@@ -37,6 +37,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/probe-exporter/probe-exporter/internal/gcpace"
+	"github.com/probe-exporter/probe-exporter/internal/procpace"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/reload"
 	"github.com/probe-exporter/probe-exporter/targets"
@@ -232,6 +233,13 @@ func serve(f *flags, logger *slog.Logger) int {
 		// the environment sets one. Started after the configuration is
 		// loaded: loading a large one sets a GOGC of its own meanwhile.
 		gcpace.Start(schedCtx, gcpace.Default)
+	}
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		// One P while the exporter uses little CPU, the default from two
+		// fifths of a core (see procpace), unless the environment sets
+		// GOMAXPROCS. What reads GOMAXPROCS at start-up (the scrape
+		// writers, the in-flight floor) has read the default by now.
+		procpace.Start(schedCtx, procpace.Default)
 	}
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); sched.Run(schedCtx) }()
