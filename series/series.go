@@ -100,7 +100,31 @@ func New(names *Names, values []string) *Labels {
 		l.resultAt = b.Len()
 	}
 	l.text = b.String()
+	l.shareValues()
 	return l
+}
+
+// shareValues points each value that needed no escaping at its copy in
+// the text, so that a probe's labels hold their characters once: the
+// strings they were made from (an address, a discovered object's fields)
+// can go. At 50k discovered endpoints that was 4 MB of the live heap.
+// Values is the caller's slice, handed over with New.
+func (l *Labels) shareValues() {
+	at := 0
+	for k, i := range l.Names.order {
+		if k > 0 {
+			at++ // ','
+		}
+		at += len(l.Names.Names[i]) + len(`="`)
+		v := l.Values[i]
+		if strings.ContainsAny(v, "\\\n\"") {
+			// Escaped in the text: its length there differs.
+			at += len(valueEscaper.Replace(v)) + 1
+			continue
+		}
+		l.Values[i] = l.text[at : at+len(v)]
+		at += len(v) + 1 // '"'
+	}
 }
 
 var valueEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
