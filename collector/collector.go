@@ -46,6 +46,9 @@ func newDescs(names []string) *descs {
 		if f.results != nil {
 			labels = append(labels, series.Result)
 		}
+		if f.reason != nil {
+			labels = append(labels, series.Reason)
+		}
 		d.byFamily[i] = prometheus.NewDesc(f.name, f.help, labels, nil)
 	}
 	return d
@@ -82,6 +85,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				for r, v := range f.results(&s) {
 					lv := append(values[:len(values):len(values)], resultValues[r])
 					ch <- prometheus.MustNewConstMetric(d.byFamily[i], typ, v, lv...)
+				}
+			} else if f.reason != nil {
+				if r, ok := f.reason(&s); ok {
+					lv := append(values[:len(values):len(values)], r.String())
+					ch <- prometheus.MustNewConstMetric(d.byFamily[i], typ, 1, lv...)
 				}
 			} else if v, ok := f.value(&s); ok {
 				ch <- prometheus.MustNewConstMetric(d.byFamily[i], typ, v, values...)

@@ -51,23 +51,24 @@ func probers(t *testing.T) (http, tcp prober.Prober) {
 func fixture(t *testing.T) fixed {
 	http, tcp := probers(t)
 	webNames := series.NewNames([]string{"target", "kind", "address", "team", "zone"})
-	dbNames := series.NewNames([]string{"target", "kind", "address"})
+	// region sorts between reason and result: both pairs go in around it.
+	dbNames := series.NewNames([]string{"target", "kind", "address", "region"})
 	appeared := time.Unix(1700000000, 0)
 
 	ready := state.Record{Machine: state.NewMachine(probe.Readiness, 1, 3, appeared)}
 	ready.Apply(prober.Outcome{Result: prober.Success, StatusCode: 200}, 1500*time.Microsecond, appeared.Add(10*time.Second))
-	ready.Apply(prober.Outcome{Result: prober.Failure, StatusCode: 503}, 2*time.Millisecond, appeared.Add(20*time.Second))
+	ready.Apply(prober.Outcome{Result: prober.Failure, StatusCode: 503, Reason: prober.HTTPStatus}, 2*time.Millisecond, appeared.Add(20*time.Second))
 
 	live := state.Record{Machine: state.NewMachine(probe.Liveness, 1, 1, appeared)}
 	live.Apply(prober.Outcome{Result: prober.Failure, LookedUp: true, Lookup: 3 * time.Millisecond}, 250*time.Millisecond, appeared.Add(10*time.Second))
-	live.Apply(prober.Outcome{Err: errDiscarded{}}, time.Second, appeared.Add(20*time.Second))
+	live.Apply(prober.Outcome{Err: errDiscarded{}, Reason: prober.Timeout}, time.Second, appeared.Add(20*time.Second))
 
 	startup := state.Record{Machine: state.NewMachine(probe.Startup, 1, 30, appeared)} // gated: never attempted
 
 	f := fixed{
 		{Key: "web-1", Kind: probe.Readiness, Handler: http.Type(), Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.1:8080", "payments", "a"}), Record: ready},
 		{Key: "web-1", Kind: probe.Startup, Handler: tcp.Type(), Entry: "web", Labels: series.New(webNames, []string{"web", "startup", "127.0.0.1:8080", "payments", "a"}), Record: startup},
-		{Key: "db-1", Kind: probe.Liveness, Handler: tcp.Type(), Entry: "db", Labels: series.New(dbNames, []string{"db", "liveness", "[::1]:5432"}), Record: live},
+		{Key: "db-1", Kind: probe.Liveness, Handler: tcp.Type(), Entry: "db", Labels: series.New(dbNames, []string{"db", "liveness", "[::1]:5432", "eu"}), Record: live},
 		{Key: "odd", Kind: probe.Readiness, Handler: http.Type(), Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.2:8080", `quote " back \ slash`, "new\nline"}), Record: ready},
 	}
 	return f

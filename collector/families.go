@@ -1,5 +1,10 @@
 package collector
 
+import (
+	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/series"
+)
+
 // family is one per-probe metric family. The one table of them, families,
 // drives every exposition format: the text and OpenMetrics writer and the
 // prometheus.Collector behind protobuf.
@@ -11,6 +16,9 @@ type family struct {
 	value func(s *sample) (float64, bool)
 	// results are the samples by result label value (resultValues).
 	results func(s *sample) [3]float64
+	// reason, for a family with a reason label, is the class its one
+	// sample (valued 1) carries, and whether it has one.
+	reason func(s *sample) (prober.Reason, bool)
 }
 
 // resultValues are the values of the result label, in the order results
@@ -19,6 +27,15 @@ var resultValues = [3]string{"error", "failure", "success"}
 
 // resultPairs are resultValues as the text formats write them.
 var resultPairs = [3]string{`result="error"`, `result="failure"`, `result="success"`}
+
+// reasonPairs are the reason classes as the text formats write them.
+var reasonPairs = func() []string {
+	out := make([]string, len(prober.Reasons())+1)
+	for _, r := range prober.Reasons() {
+		out[r] = series.Reason + `="` + r.String() + `"`
+	}
+	return out
+}()
 
 // families, in the order a text scrape writes them (sorted by name, as
 // client_golang does).
@@ -31,6 +48,8 @@ var families = []family{
 		value: func(s *sample) (float64, bool) { return s.lookup.Seconds(), s.lookedUp }},
 	{name: "probe_duration_seconds", help: "How long the last probe attempt took.",
 		value: func(s *sample) (float64, bool) { return s.duration.Seconds(), s.attempted }},
+	{name: "probe_failure_reason", help: "Why the last attempt failed or errored: 1, with its class as the reason label (a fixed set; see README); no series while the last attempt succeeded.",
+		reason: func(s *sample) (prober.Reason, bool) { return s.class, s.class != prober.NoReason }},
 	{name: "probe_http_status_code", help: "HTTP status code of the last httpGet attempt's final response, 0 if there was none.",
 		value: func(s *sample) (float64, bool) { return float64(s.statusCode), s.attempted && s.http }},
 	{name: "probe_last_transition_timestamp_seconds", help: "When probe_state last changed, or when the target appeared if it never did.",

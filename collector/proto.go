@@ -35,15 +35,19 @@ func pairSize(name, value string) int {
 	return sizedField(sizedField(len(name)) + sizedField(len(value)))
 }
 
-// metricSize is the Metric message of a sample: its label pairs, with
-// result="res" in its place when res is set, and its value.
-func metricSize(l *series.Labels, res string) int {
+// extra is a family's own label pair (result="...", reason="..."), beside
+// the probe's; none when name is empty.
+type extra struct{ name, value string }
+
+// metricSize is the Metric message of a sample: its label pairs, with x
+// in its place when set, and its value.
+func metricSize(l *series.Labels, x extra) int {
 	n := valueSize
 	for _, i := range l.Names.Order() {
 		n += pairSize(l.Names.Names[i], l.Values[i])
 	}
-	if res != "" {
-		n += pairSize(series.Result, res)
+	if x.name != "" {
+		n += pairSize(x.name, x.value)
 	}
 	return n
 }
@@ -61,21 +65,21 @@ func appendPair(b []byte, name, value string) []byte {
 }
 
 // appendMetric appends the Metric field of a sample, of size
-// metricSize(l, res), to b.
-func appendMetric(b []byte, l *series.Labels, res string, size int, counter bool, v float64) []byte {
+// metricSize(l, x), to b.
+func appendMetric(b []byte, l *series.Labels, x extra, size int, counter bool, v float64) []byte {
 	b = protowire.AppendTag(b, familyMetric, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(size))
-	written := res == ""
+	written := x.name == ""
 	for _, i := range l.Names.Order() {
 		name := l.Names.Names[i]
-		if !written && name > series.Result {
-			b = appendPair(b, series.Result, res)
+		if !written && name > x.name {
+			b = appendPair(b, x.name, x.value)
 			written = true
 		}
 		b = appendPair(b, name, l.Values[i])
 	}
 	if !written {
-		b = appendPair(b, series.Result, res)
+		b = appendPair(b, x.name, x.value)
 	}
 	field := protowire.Number(metricGauge)
 	if counter {
@@ -89,9 +93,9 @@ func appendMetric(b []byte, l *series.Labels, res string, size int, counter bool
 
 // writeFamily writes one family: its header, then each metric from emit,
 // which is called twice — to count the family's size, then to write.
-func writeFamily(w *bufio.Writer, name, help string, counter bool, emit func(add func(l *series.Labels, res string, v float64))) {
+func writeFamily(w *bufio.Writer, name, help string, counter bool, emit func(add func(l *series.Labels, x extra, v float64))) {
 	body := 0
-	emit(func(l *series.Labels, res string, _ float64) { body += sizedField(metricSize(l, res)) })
+	emit(func(l *series.Labels, x extra, _ float64) { body += sizedField(metricSize(l, x)) })
 	if body == 0 {
 		return // no samples: left out, as client_golang leaves it out
 	}
@@ -106,8 +110,8 @@ func writeFamily(w *bufio.Writer, name, help string, counter bool, emit func(add
 	b = protowire.AppendTag(b, familyType, protowire.VarintType)
 	b = protowire.AppendVarint(b, typ)
 	w.Write(b)
-	emit(func(l *series.Labels, res string, v float64) {
-		b = appendMetric(b[:0], l, res, metricSize(l, res), counter, v)
+	emit(func(l *series.Labels, x extra, v float64) {
+		b = appendMetric(b[:0], l, x, metricSize(l, x), counter, v)
 		w.Write(b)
 	})
 }
@@ -116,22 +120,26 @@ func writeFamily(w *bufio.Writer, name, help string, counter bool, emit func(add
 func (s *snapshot) writeProto(w *bufio.Writer) {
 	samples := s.samples
 	for _, f := range families {
-		writeFamily(w, f.name, f.help, f.counter, func(add func(*series.Labels, string, float64)) {
+		writeFamily(w, f.name, f.help, f.counter, func(add func(*series.Labels, extra, float64)) {
 			for i := range samples {
 				sn := &samples[i]
 				if f.results != nil {
 					for r, v := range f.results(sn) {
-						add(sn.labels, resultValues[r], v)
+						add(sn.labels, extra{series.Result, resultValues[r]}, v)
+					}
+				} else if f.reason != nil {
+					if r, ok := f.reason(sn); ok {
+						add(sn.labels, extra{series.Reason, r.String()}, 1)
 					}
 				} else if v, ok := f.value(sn); ok {
-					add(sn.labels, "", v)
+					add(sn.labels, extra{}, v)
 				}
 			}
 		})
 	}
-	writeFamily(w, targetsFamily.name, targetsFamily.help, false, func(add func(*series.Labels, string, float64)) {
+	writeFamily(w, targetsFamily.name, targetsFamily.help, false, func(add func(*series.Labels, extra, float64)) {
 		for _, e := range s.targets {
-			add(series.New(targetNames, []string{e.entry}), "", float64(e.n))
+			add(series.New(targetNames, []string{e.entry}), extra{}, float64(e.n))
 		}
 	})
 }

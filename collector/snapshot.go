@@ -16,8 +16,9 @@ type sample struct {
 	labels *series.Labels
 	// text and resultAt are labels' own, copied here: a scrape reads them
 	// for every sample, and from the snapshot they are in cache.
-	text     string
-	resultAt int32
+	text               string
+	resultAt, reasonAt int32
+	class              prober.Reason
 
 	http, attempted, lookedUp, lastSuccess bool
 	value                                  int8
@@ -32,7 +33,7 @@ type sample struct {
 func sampleOf(st *state.View) sample {
 	l, r := st.Labels, &st.Record
 	last, run := r.Run()
-	s := sample{labels: l, text: l.Text(), resultAt: int32(l.ResultAt()), http: st.Handler == prober.HTTPGet,
+	s := sample{labels: l, text: l.Text(), resultAt: int32(l.ResultAt()), reasonAt: int32(l.ReasonAt()), class: r.LastClass, http: st.Handler == prober.HTTPGet,
 		attempted: r.Attempted, lookedUp: r.LookedUp, lastSuccess: r.LastSuccess, value: int8(r.Value()),
 		statusCode: int32(r.LastStatusCode), duration: r.LastDuration, lookup: r.LastLookup,
 		successes: r.Successes, failures: r.Failures, errors: r.Errors}

@@ -36,10 +36,9 @@ func (w *textWriter) sample(name, labels, extra string, v float64) {
 	w.end(v)
 }
 
-// result writes a sample with the pair res (result="...") in its sorted
-// place.
-func (w *textWriter) result(name string, s *sample, res string, v float64) {
-	text, at := s.text, int(s.resultAt)
+// labelled writes a sample with the pair (result="...", reason="...") in
+// its sorted place, at.
+func (w *textWriter) labelled(name, text string, at int, res string, v float64) {
 	w.WriteString(name)
 	w.WriteByte('{')
 	w.WriteString(text[:at])
@@ -138,7 +137,15 @@ func (s *snapshot) writeText(out *bufio.Writer, om bool) {
 				}
 				vs := f.results(sn)
 				for r, v := range vs {
-					w.result(f.name, sn, resultPairs[r], v)
+					w.labelled(f.name, sn.text, int(sn.resultAt), resultPairs[r], v)
+				}
+			} else if f.reason != nil {
+				if r, ok := f.reason(sn); ok {
+					if !headed {
+						header(f.name, typ, f.help)
+						headed = true
+					}
+					w.labelled(f.name, sn.text, int(sn.reasonAt), reasonPairs[r], 1)
 				}
 			} else if v, ok := f.value(sn); ok {
 				if !headed {

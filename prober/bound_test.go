@@ -106,11 +106,6 @@ func TestAttemptDialerOutsideAnAttempt(t *testing.T) {
 	}
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
 // TestEndlessHeadersEndAtTheTimeout: a target that sends header fields
 // forever (or one field forever) fails the attempt at its timeout, or at
 // the 10 MiB cap if that comes first, and no later (it used to take 2-4x

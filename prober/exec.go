@@ -80,17 +80,18 @@ func (p *execProber) Probe(ctx context.Context, t *Target) Outcome {
 		if ps.ExitCode() == 0 {
 			return Outcome{Result: Success, Output: output}
 		}
-		return Outcome{Result: Failure, Output: output}
+		return Outcome{Result: Failure, Output: output, Reason: ExecExitCode}
 	case ctx.Err() != nil:
 		// ExecProbeTimeout (on by default since Kubernetes 1.20): a timeout
 		// is a failure.
-		return Outcome{Result: Failure, Output: fmt.Sprintf("command %q timed out after %v", argv[0], p.timeout)}
+		return Outcome{Result: Failure, Output: fmt.Sprintf("command %q timed out after %v", argv[0], p.timeout), Reason: ExecTimeout}
 	case ps != nil:
-		return Outcome{Result: Failure, Output: fmt.Sprintf("%s (%s)", output, ps)}
+		// Ended by a signal: counted with the exit codes.
+		return Outcome{Result: Failure, Output: fmt.Sprintf("%s (%s)", output, ps), Reason: ExecExitCode}
 	}
 	// Could not run it at all: the kubelet's "unknown with error", retried
 	// and then discarded.
-	return Outcome{Result: Unknown, Err: fmt.Errorf("running %q: %w", argv[0], err)}
+	return Outcome{Result: Unknown, Err: fmt.Errorf("running %q: %w", argv[0], err), Reason: Other}
 }
 
 // run is cmd.Run, starting it through the reaper when there is one.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -58,10 +59,13 @@ func (p *grpcProber) Probe(ctx context.Context, t *Target) Outcome {
 	// kubelet), each judged first by the attempt's dial guard.
 	ips, err := p.env.addresses(ctx, t.Host)
 	if err != nil {
-		return Outcome{Result: Failure, Output: fmt.Sprintf("error: failed to connect service at %q: %v", addr, err)}
+		return Outcome{Result: Failure, Output: fmt.Sprintf("error: failed to connect service at %q: %v", addr, err), Reason: classifyErr(err, false)}
 	}
 	d := p.env.dialer
-	dialer := func(dctx context.Context, target string) (net.Conn, error) {
+	// The last connect's error, for the reason when the channel never
+	// became ready (gRPC keeps only its text).
+	var lastDial atomic.Pointer[error]
+	dial := func(dctx context.Context, target string) (net.Conn, error) {
 		if ips == nil { // no resolver of ours: the dialer resolves
 			if err := checkGuard(ctx, target); err != nil {
 				return nil, err
@@ -70,33 +74,59 @@ func (p *grpcProber) Probe(ctx context.Context, t *Target) Outcome {
 		}
 		return dialSerial(dctx, d, "tcp", ips, port, func(a string) error { return checkGuard(ctx, a) })
 	}
+	var dialing atomic.Int32
+	dialer := func(dctx context.Context, target string) (net.Conn, error) {
+		dialing.Add(1)
+		defer dialing.Add(-1)
+		conn, err := dial(dctx, target)
+		if err != nil {
+			lastDial.Store(&err)
+		} else {
+			lastDial.Store(nil)
+		}
+		return conn, err
+	}
+	// notReady is the reason a channel that never became ready failed: a
+	// connect still under way at the deadline, else the last connect's
+	// error, else connected but no gRPC answer (not HTTP/2).
+	notReady := func(timedOut bool) Reason {
+		if timedOut && dialing.Load() > 0 {
+			return ConnectionTimeout
+		}
+		if e := lastDial.Load(); e != nil {
+			return classifyErr(*e, false)
+		}
+		return GRPCUnavailable
+	}
 	opts := append(p.opts[:len(p.opts):len(p.opts)], grpc.WithContextDialer(dialer))
 	// passthrough: the name:port goes to our dialer as written, as it did
 	// with the kubelet's grpc.DialContext, and is the :authority.
 	conn, err := grpc.NewClient("passthrough:///"+addr, opts...)
 	if err != nil {
-		return Outcome{Result: Failure, Output: fmt.Sprintf("error: failed to connect service at %q: %v", addr, err)}
+		return Outcome{Result: Failure, Output: fmt.Sprintf("error: failed to connect service at %q: %v", addr, err), Reason: Other}
 	}
 	defer conn.Close()
 	if err := waitReady(ctx, conn); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return Outcome{Result: Failure, Output: fmt.Sprintf("timeout: failed to connect service %q within %v: %v", addr, p.timeout, err)}
+			return Outcome{Result: Failure, Output: fmt.Sprintf("timeout: failed to connect service %q within %v: %v", addr, p.timeout, err), Reason: notReady(true)}
 		}
-		return Outcome{Result: Failure, Output: fmt.Sprintf("error: failed to connect service at %q: %v", addr, err)}
+		return Outcome{Result: Failure, Output: fmt.Sprintf("error: failed to connect service at %q: %v", addr, err), Reason: notReady(false)}
 	}
 
 	res, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: p.service})
 	if err != nil {
 		switch status.Code(err) {
 		case codes.Unimplemented:
-			return Outcome{Result: Failure, Output: fmt.Sprintf("error: this server does not implement the grpc health protocol (grpc.health.v1.Health): %s", status.Convert(err).Message())}
+			return Outcome{Result: Failure, Output: fmt.Sprintf("error: this server does not implement the grpc health protocol (grpc.health.v1.Health): %s", status.Convert(err).Message()), Reason: GRPCUnimplemented}
 		case codes.DeadlineExceeded:
-			return Outcome{Result: Failure, Output: fmt.Sprintf("timeout: health rpc did not complete within %v", p.timeout)}
+			return Outcome{Result: Failure, Output: fmt.Sprintf("timeout: health rpc did not complete within %v", p.timeout), Reason: Timeout}
+		case codes.Unavailable:
+			return Outcome{Result: Failure, Output: fmt.Sprintf("error: health rpc probe failed: %v", err), Reason: GRPCUnavailable}
 		}
-		return Outcome{Result: Failure, Output: fmt.Sprintf("error: health rpc probe failed: %v", err)}
+		return Outcome{Result: Failure, Output: fmt.Sprintf("error: health rpc probe failed: %v", err), Reason: Other}
 	}
 	if res.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		return Outcome{Result: Failure, Output: fmt.Sprintf("service unhealthy (responded with %q)", res.GetStatus().String())}
+		return Outcome{Result: Failure, Output: fmt.Sprintf("service unhealthy (responded with %q)", res.GetStatus().String()), Reason: GRPCNotServing}
 	}
 	return Outcome{Result: Success, Output: "service healthy"}
 }

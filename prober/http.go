@@ -2,13 +2,17 @@ package prober
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/probe-exporter/probe-exporter/probe"
@@ -134,7 +138,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 		return http.ErrUseLastResponse
 	}
 	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
+		return errRedirectLimit
 	}
 	return nil
 }
@@ -197,27 +201,37 @@ func (p *httpProber) Probe(ctx context.Context, t *Target) Outcome {
 // says beyond the status goes to hf.
 func (p *httpProber) attempt(ctx context.Context, t *Target, hf *httpFacts) Outcome {
 	if p.urlErr != nil {
-		return Outcome{Result: Unknown, Err: errors.New(p.redact.text(p.urlErr.Error()))}
+		return Outcome{Result: Unknown, Err: errors.New(p.redact.text(p.urlErr.Error())), Reason: Other}
 	}
 	addr, err := hostPort(p.host, p.port, t)
 	if err != nil {
-		return Outcome{Result: Unknown, Err: err}
+		return Outcome{Result: Unknown, Err: err, Reason: Other}
 	}
 	if p.noHost != nil {
 		// client.Do's error, before any connection: a failure, as in the
 		// kubelet (a server answering anything must not make it a success).
-		return Outcome{Result: Failure, Output: p.redact.error(p.noHost)}
+		return Outcome{Result: Failure, Output: p.redact.error(p.noHost), Reason: Other}
 	}
 	u := p.url
 	u.Host = addr
 	// One copy of the prober's request: net/http never writes to a
 	// caller's request or its header (it forks them first), so every
 	// attempt shares the header.
+	var hs *handshakeWatch
+	if p.url.Scheme == "https" {
+		// HTTPS: whether the deadline came while connecting, and which
+		// errors ended the TLS handshake, the standard transport tells
+		// only a trace (it returns the context's error, and an EOF or a
+		// reset has no TLS type).
+		hs = &handshakeWatch{}
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			ConnectStart: hs.connectStart, ConnectDone: hs.connectDone, TLSHandshakeDone: hs.done})
+	}
 	req := p.request.WithContext(withAttempt(ctx))
 	req.URL = &u
 	res, err := p.do(req)
 	if err != nil {
-		o := Outcome{Result: Failure, Output: p.redact.error(timedOut(ctx, err, errHeadTimeout))}
+		o := Outcome{Result: Failure, Output: p.redact.error(timedOut(ctx, err, errHeadTimeout)), Reason: hs.classify(err)}
 		if res != nil {
 			// A redirect refused (the 10th): net/http returns the last
 			// response, its body closed, with the error; /probe reports
@@ -237,6 +251,10 @@ func (p *httpProber) attempt(ctx context.Context, t *Target, hf *httpFacts) Outc
 		// A body that breaks (or times out) mid-read is an error, not a
 		// failure: the kubelet retries and then discards it.
 		o.Result, o.Err = Failure, fmt.Errorf("reading response body: %w", timedOut(ctx, err, errBodyTimeout))
+		o.Reason = classifyErr(err, false)
+		if o.Reason == Other {
+			o.Reason = HTTPMalformed // net/http's framing errors have no type
+		}
 		return o
 	}
 	switch code := res.StatusCode; {
@@ -247,6 +265,7 @@ func (p *httpProber) attempt(ctx context.Context, t *Target, hf *httpFacts) Outc
 	default:
 		// The body is deliberately left out (kubernetes#99425).
 		o.Result, o.Output = Failure, fmt.Sprintf("HTTP probe failed with statuscode: %d", code)
+		o.Reason = HTTPStatus
 	}
 	return o
 }
@@ -276,6 +295,47 @@ func timedOut(ctx context.Context, err, as error) error {
 		return &url.Error{Op: ue.Op, URL: ue.URL, Err: as}
 	}
 	return as
+}
+
+// handshakeWatch hears from an HTTPS attempt's trace whether its connect
+// completed and whether a TLS handshake failed.
+type handshakeWatch struct {
+	// connected: the last connect started has completed. (A connect cut
+	// off by the deadline may report its end after the attempt has.)
+	connected atomic.Bool
+	failed    atomic.Bool
+}
+
+func (h *handshakeWatch) connectStart(string, string) { h.connected.Store(false) }
+func (h *handshakeWatch) connectDone(_, _ string, err error) {
+	if err == nil {
+		h.connected.Store(true)
+	}
+}
+
+func (h *handshakeWatch) done(_ tls.ConnectionState, err error) {
+	if err != nil {
+		h.failed.Store(true)
+	}
+}
+
+// classify is classifyErr for an HTTPS attempt's error (h set) or a
+// cleartext one. Over TLS, an error that is no network error, timeout or
+// TLS error came from reading the answer as HTTP: net/http's parse errors
+// have no type.
+func (h *handshakeWatch) classify(err error) Reason {
+	if h == nil {
+		return classifyErr(err, false)
+	}
+	r := classifyErr(err, h.failed.Load())
+	if r == Timeout && !h.connected.Load() {
+		return ConnectionTimeout
+	}
+	var op *net.OpError
+	if r == Other && !(errors.As(err, &op) && op.Op == "dial") {
+		return HTTPMalformed
+	}
+	return r
 }
 
 // readAtMost fills buf from r and stops there: reaching the cap is not an

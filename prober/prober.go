@@ -82,6 +82,9 @@ type Outcome struct {
 	// address); Lookup is how long its lookups took in all.
 	LookedUp bool
 	Lookup   time.Duration
+	// Reason is the class of a failed or errored attempt (NoReason when
+	// it succeeded): a bounded label value, unlike Output and Err.
+	Reason Reason
 }
 
 // Target is what a probe runs against.

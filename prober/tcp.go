@@ -28,11 +28,11 @@ func (p *tcpProber) Address(t *Target) string {
 func (p *tcpProber) Probe(ctx context.Context, t *Target) Outcome {
 	addr, err := hostPort(p.host, p.port, t)
 	if err != nil {
-		return Outcome{Result: Unknown, Err: err}
+		return Outcome{Result: Unknown, Err: err, Reason: Other}
 	}
 	conn, err := p.dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return Outcome{Result: Failure, Output: dialErrorText(err)}
+		return Outcome{Result: Failure, Output: dialErrorText(err), Reason: classifyErr(err, false)}
 	}
 	_ = conn.Close() // the kubelet only logs a failed close
 	return Outcome{Result: Success}

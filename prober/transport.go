@@ -122,7 +122,9 @@ func (t *oneShotTransport) roundTrip(req *http.Request, head *requestHead) (*htt
 		res, err = http.ReadResponse(br, req)
 		if err != nil {
 			if x.lr.limit <= 0 {
-				err = fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", maxResponseHeaderBytes)
+				err = &malformedError{fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", maxResponseHeaderBytes)}
+			} else if !isConnError(err) {
+				err = &malformedError{err} // what the parser refused
 			}
 			return fail(fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w", err))
 		}

@@ -22,6 +22,8 @@ const (
 	// Result is the results counter's own label, written into a probe's
 	// text at ResultAt.
 	Result = "result"
+	// Reason is probe_failure_reason's own label, written at ReasonAt.
+	Reason = "reason"
 	// SourceNode and Node are what mesh mode's series carry: the node that
 	// probed, and the node of the pod probed.
 	SourceNode = "source_node"
@@ -34,7 +36,7 @@ const (
 
 // Reserved are the label names no entry or relabeling may set: the
 // exporter sets them itself.
-var Reserved = []string{Target, Kind, Address, Result}
+var Reserved = []string{Target, Kind, Address, Result, Reason}
 
 // Fixed is the start of every Names: target, kind, address.
 func Fixed() []string { return []string{Target, Kind, Address} }
@@ -68,14 +70,16 @@ type Labels struct {
 	Names  *Names
 	Values []string // lined up with Names.Names
 
-	text     string
-	resultAt int
+	text string
+	// resultAt and reasonAt are where a result="..." and a reason="..."
+	// pair go in text.
+	resultAt, reasonAt int32
 }
 
 // New makes Labels and renders their text (`a="x",b="y"`: sorted by name,
 // values escaped, no braces, as client_golang writes them).
 func New(names *Names, values []string) *Labels {
-	l := &Labels{Names: names, Values: values, resultAt: -1}
+	l := &Labels{Names: names, Values: values, resultAt: -1, reasonAt: -1}
 	// Sized up front: a Builder grown by doubling keeps up to twice the
 	// text, and every probe holds its labels' text for its lifetime.
 	size := 0
@@ -89,7 +93,10 @@ func New(names *Names, values []string) *Labels {
 			b.WriteByte(',')
 		}
 		if l.resultAt < 0 && names.Names[i] > Result {
-			l.resultAt = b.Len()
+			l.resultAt = int32(b.Len())
+		}
+		if l.reasonAt < 0 && names.Names[i] > Reason {
+			l.reasonAt = int32(b.Len())
 		}
 		b.WriteString(names.Names[i])
 		b.WriteString(`="`)
@@ -97,7 +104,10 @@ func New(names *Names, values []string) *Labels {
 		b.WriteByte('"')
 	}
 	if l.resultAt < 0 {
-		l.resultAt = b.Len()
+		l.resultAt = int32(b.Len())
+	}
+	if l.reasonAt < 0 {
+		l.reasonAt = int32(b.Len())
 	}
 	l.text = b.String()
 	l.shareValues()
@@ -133,7 +143,10 @@ var valueEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 func (l *Labels) Text() string { return l.text }
 
 // ResultAt is where a result="..." pair belongs in Text's order.
-func (l *Labels) ResultAt() int { return l.resultAt }
+func (l *Labels) ResultAt() int { return int(l.resultAt) }
+
+// ReasonAt is where a reason="..." pair belongs in Text's order.
+func (l *Labels) ReasonAt() int { return int(l.reasonAt) }
 
 // Address is the address label's value.
 func (l *Labels) Address() string { return l.Values[AddressLabel] }

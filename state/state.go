@@ -173,6 +173,9 @@ type Record struct {
 	// small fields sit together: a Record is 128 bytes, 40 less than in
 	// declaration order, a scheduler worker one size class smaller.)
 	historyLen uint8
+	// LastClass is the class of the last attempt's reason: NoReason after
+	// a success (probe_failure_reason's label).
+	LastClass prober.Reason
 
 	LastDuration   time.Duration
 	LastStatusCode int
@@ -248,6 +251,7 @@ func (r *Record) Apply(o prober.Outcome, took time.Duration, now time.Time) bool
 		r.LastSuccess = false
 		r.Errors++
 		r.LastReason, r.LastOutput = capOutput(o.Err.Error()), ""
+		r.LastClass = classOf(o)
 		r.remember(HistoryError)
 		return false
 	}
@@ -256,7 +260,7 @@ func (r *Record) Apply(o prober.Outcome, took time.Duration, now time.Time) bool
 	r.LastOutput = capOutput(o.Output)
 	if v == Success {
 		r.Successes++
-		r.LastReason = ""
+		r.LastReason, r.LastClass = "", prober.NoReason
 		r.remember(HistorySuccess)
 	} else {
 		r.Failures++
@@ -264,9 +268,19 @@ func (r *Record) Apply(o prober.Outcome, took time.Duration, now time.Time) bool
 		// a command's trailing newline is no part of a reason (a log
 		// line, a table row, a status page).
 		r.LastReason = strings.TrimRight(r.LastOutput, " \t\r\n")
+		r.LastClass = classOf(o)
 		r.remember(HistoryFailure)
 	}
 	return r.Observe(v, now)
+}
+
+// classOf is a failed or errored outcome's class: Other when its prober
+// gave none.
+func classOf(o prober.Outcome) prober.Reason {
+	if o.Reason == prober.NoReason {
+		return prober.Other
+	}
+	return o.Reason
 }
 
 // ResultValue maps a prober result without error to the cached result, as

@@ -41,7 +41,10 @@ type Row struct {
 	// Reason is the last attempt's, worded as the kubelet's events word
 	// it; empty after a success. Output is what it returned (a body,
 	// command output), capped.
-	Reason              string  `json:"reason"`
+	Reason string `json:"reason"`
+	// ReasonClass is the reason's class, probe_failure_reason's label
+	// (connection_refused, http_status, ...); empty after a success.
+	ReasonClass         string  `json:"reasonClass"`
 	Output              string  `json:"output"`
 	LastDurationSeconds float64 `json:"lastDurationSeconds"`
 	// History is the recent results (success, failure, error), newest
@@ -357,6 +360,7 @@ func row(st *state.View) Row {
 		SuccessThreshold:    st.SuccessThreshold,
 		FailureThreshold:    st.FailureThreshold,
 		Reason:              rec.LastReason,
+		ReasonClass:         rec.LastClass.String(),
 		Output:              rec.LastOutput,
 		LastDurationSeconds: rec.LastDuration.Seconds(),
 		LastTransition:      since,

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -34,6 +35,42 @@ type faultScenario struct {
 	// a pipe within the timeout, under the race detector on two cores);
 	// only the bound is asserted.
 	anyResult bool
+	// reason is the class probe_failure_reason must give a failing
+	// scenario (faultReasons; "a|b": either).
+	reason string
+}
+
+// faultReasons is the class each failing scenario's attempts end in.
+var faultReasons = map[string]string{
+	"slowloris_headers": "timeout",
+	// The 10 MiB head limit, or the timeout where the race detector's
+	// binary reads 10 MiB slower than that.
+	"endless_header_lines":   "http_malformed|timeout",
+	"endless_header_line":    "http_malformed|timeout",
+	"endless_early_hints":    "http_malformed|timeout",
+	"slow_body":              "timeout",
+	"garbage":                "http_malformed",
+	"tls_stall":              "timeout",
+	"tls_garbage":            "tls_handshake",
+	"https_to_http":          "tls_handshake",
+	"http_to_https":          "http_status", // Go's TLS server answers 400
+	"redirect_loop":          "http_redirect_limit",
+	"redirect_10_hops":       "http_redirect_limit",
+	"redirect_11_hops":       "http_redirect_limit",
+	"redirect_bad_scheme":    "other",
+	"full_backlog_http":      "connection_timeout",
+	"full_backlog_tcp":       "connection_timeout",
+	"syn_black_hole_tcp":     "connection_timeout",
+	"syn_black_hole_https":   "connection_timeout",
+	"dns_never_answers_tcp":  "dns_timeout",
+	"dns_never_answers_http": "dns_timeout",
+	"grpc_accept_and_hang":   "grpc_unavailable",
+	"grpc_to_http1":          "grpc_unavailable",
+	"grpc_not_serving":       "grpc_not_serving",
+	"grpc_serving_flips":     "grpc_not_serving",
+	"exec_ignores_term":      "exec_timeout",
+	"exec_fork_storm":        "exec_timeout",
+	"exec_closes_stdout":     "exec_timeout",
 }
 
 // faultTimeout is every scenario's timeoutSeconds.
@@ -57,7 +94,11 @@ func TestFaultSuite(t *testing.T) {
 	var scenarios []faultScenario
 	add := func(name, probe, addr string, success, holds bool) {
 		h, p := hostPort(addr)
-		scenarios = append(scenarios, faultScenario{name: name, probe: probe, host: h, port: p, success: success, holds: holds})
+		reason, ok := faultReasons[name]
+		if !success && !ok {
+			t.Fatalf("%s: no reason class in faultReasons", name)
+		}
+		scenarios = append(scenarios, faultScenario{name: name, probe: probe, host: h, port: p, success: success, holds: holds, reason: reason})
 	}
 	httpGet := func(path string) string { return fmt.Sprintf("httpGet: {path: %q}", path) }
 	https := func(path string) string { return fmt.Sprintf("httpGet: {path: %q, scheme: HTTPS}", path) }
@@ -202,7 +243,18 @@ func TestFaultSuite(t *testing.T) {
 		if s.holds && d < (faultTimeout-100*time.Millisecond).Seconds() {
 			t.Errorf("%s: the attempt took %.3f s; the fault should have held it to its %v timeout", s.name, d, faultTimeout)
 		}
-		table = append(table, fmt.Sprintf("%-24s success=%v duration=%.3fs", s.name, succ, d))
+		var reasons []string
+		for _, m := range matching(last, "probe_failure_reason", map[string]string{"target": s.name}) {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" {
+					reasons = append(reasons, l.GetValue())
+				}
+			}
+		}
+		if got := strings.Join(reasons, ","); !s.anyResult && !slices.Contains(strings.Split(s.reason, "|"), got) {
+			t.Errorf("%s: probe_failure_reason %q, want %q", s.name, reasons, s.reason)
+		}
+		table = append(table, fmt.Sprintf("%-24s success=%v duration=%.3fs reason=%s", s.name, succ, d, strings.Join(reasons, ",")))
 		if s.holds && d < (faultTimeout-100*time.Millisecond).Seconds() {
 			t.Logf("%s log:\n%s", s.name, grepLines(e.log(), "target="+s.name))
 		}

@@ -239,7 +239,7 @@ func serve(f *flags, logger *slog.Logger) int {
 		// fifths of a core (see procpace), unless the environment sets
 		// GOMAXPROCS. What reads GOMAXPROCS at start-up (the scrape
 		// writers, the in-flight floor) has read the default by now.
-		procpace.Start(schedCtx, procpace.Default)
+		procpace.Start(schedCtx, procpace.Default, logger)
 	}
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); sched.Run(schedCtx) }()

@@ -583,7 +583,8 @@ func TestMetricFamilies(t *testing.T) {
 			}
 		}
 		_, ok := mfs["probe_http_status_code"]
-		return ok
+		_, failing := mfs["probe_failure_reason"] // the default's failing demo target
+		return ok && failing
 	}, nil)
 	sort.Strings(got)
 	text := strings.Join(got, "\n") + "\n"

@@ -14,24 +14,35 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// TestStep: one P after NarrowAfter windows in a row under Narrow, the
-// default again after one window at Widen; a window between the two
-// neither narrows nor widens, and restarts the count.
+// TestStep: one P once NarrowAfter windows in a row have stayed under
+// Widen and averaged under Narrow; the default again at once from one
+// window at Widen.
 func TestStep(t *testing.T) {
-	p := &pacer{policy: Policy{Narrow: 0.2, NarrowAfter: 3, Widen: 0.4}}
+	p := &pacer{policy: Policy{Narrow: 0.2, NarrowAfter: 3, Widen: 0.5}}
 	for i, s := range []struct {
 		used         float64
 		narrow, move bool
 	}{
 		{0.05, false, false},
 		{0.05, false, false},
-		{0.3, false, false}, // between: the count starts again
+		{0.6, false, false}, // at Widen: the count starts again
 		{0.05, false, false},
-		{0.1, false, false},
-		{0.19, true, true}, // three in a row
-		{0.1, true, false},
-		{0.39, true, false}, // under Widen: stays narrow
-		{0.4, false, true},  // at Widen: wide at once
+		{0.45, false, false},
+		{0.3, false, false},  // three quiet, but a mean of 0.27
+		{0.05, false, false}, // 0.45, 0.3, 0.05: 0.27
+		{0.05, true, true},   // 0.3, 0.05, 0.05: 0.13, under Narrow
+	} {
+		narrow, move := p.step(s.used)
+		if narrow != s.narrow || move != s.move {
+			t.Fatalf("window %d (%.2f cores): narrow %v, change %v; want %v, %v", i, s.used, narrow, move, s.narrow, s.move)
+		}
+	}
+	for i, s := range []struct {
+		used         float64
+		narrow, move bool
+	}{
+		{0.45, true, false}, // under Widen: stays narrow
+		{0.5, false, true},  // at Widen: wide at once
 		{0.9, false, false},
 		{0.0, false, false},
 		{0.0, false, false},
@@ -39,7 +50,7 @@ func TestStep(t *testing.T) {
 	} {
 		narrow, move := p.step(s.used)
 		if narrow != s.narrow || move != s.move {
-			t.Fatalf("window %d (%.2f cores): narrow %v, change %v; want %v, %v", i, s.used, narrow, move, s.narrow, s.move)
+			t.Fatalf("then window %d (%.2f cores): narrow %v, change %v; want %v, %v", i, s.used, narrow, move, s.narrow, s.move)
 		}
 	}
 }
@@ -78,7 +89,7 @@ func TestStartFollowsCPU(t *testing.T) {
 		return append([]bool(nil), sets...)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := start(ctx, Policy{Window: time.Millisecond, Narrow: 0.2, NarrowAfter: 2, Widen: 0.4}, cpu, set, now)
+	done := start(ctx, Policy{Window: time.Millisecond, Narrow: 0.2, NarrowAfter: 2, Widen: 0.5}, cpu, set, now)
 	await.True(t, "narrowed while idle", func() bool { return len(setsNow()) == 1 })
 	mu.Lock()
 	perWindow = 0.8
