@@ -235,10 +235,10 @@ func serve(f *flags, logger *slog.Logger) int {
 		gcpace.Start(schedCtx, gcpace.Default)
 	}
 	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
-		// One P while the exporter uses little CPU, the default from two
-		// fifths of a core (see procpace), unless the environment sets
-		// GOMAXPROCS. What reads GOMAXPROCS at start-up (the scrape
-		// writers, the in-flight floor) has read the default by now.
+		// One P while the exporter uses little CPU, the default from the
+		// first 100 ms at half a core (see procpace), unless the
+		// environment sets GOMAXPROCS. What reads GOMAXPROCS at start-up
+		// (the scrape writers, the in-flight floor) has read the default.
 		procpace.Start(schedCtx, procpace.Default, logger)
 	}
 	schedDone := make(chan struct{})
