@@ -83,6 +83,11 @@ type Entry struct {
 	// IPv6) applies when this is unset.
 	IPFamily string `yaml:"ipFamily"`
 
+	// Expect is what the entry's probes must find: reachable (the
+	// default) or unreachable — an isolation check, whose attempts pass
+	// when they cannot reach their target (prober.ExpectUnreachable).
+	Expect string `yaml:"expect"`
+
 	// RelabelConfigs apply Prometheus relabeling to discovered targets'
 	// labels (__meta_kubernetes_*, __address__) before probing.
 	RelabelConfigs []relabel.Config `yaml:"relabel_configs"`
@@ -91,6 +96,15 @@ type Entry struct {
 	LivenessProbe  *probe.Probe `yaml:"livenessProbe"`
 	StartupProbe   *probe.Probe `yaml:"startupProbe"`
 }
+
+// The values of an entry's expect.
+const (
+	ExpectReachable   = "reachable"
+	ExpectUnreachable = "unreachable"
+)
+
+// Unreachable says the entry is an isolation check (expect: unreachable).
+func (t *Entry) Unreachable() bool { return t.Expect == ExpectUnreachable }
 
 // StaticList is an entry's static: hosts. It is the block of the static
 // source, which every entry without a discovery block runs (Source).

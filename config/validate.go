@@ -152,6 +152,16 @@ func (v *validator) target(t *Entry, path string) {
 	if t.IPFamily != "" {
 		v.oneOf(path+".ipFamily", t.IPFamily, []string{"IPv4", "IPv6"})
 	}
+	if t.Expect != "" {
+		v.oneOf(path+".expect", t.Expect, []string{ExpectReachable, ExpectUnreachable})
+	}
+	if t.Unreachable() {
+		for _, kp := range t.Probes() {
+			if kp.Probe.Exec != nil {
+				v.add(fmt.Sprintf("%s.%sProbe.exec", path, kp.Kind), "Forbidden: expect: unreachable checks that a connection can't be made; a command makes none (use httpGet, tcpSocket or grpc)")
+			}
+		}
+	}
 	for i := range t.RelabelConfigs {
 		v.relabel(&t.RelabelConfigs[i], fmt.Sprintf("%s.relabel_configs[%d]", path, i))
 	}

@@ -67,6 +67,9 @@ const (
 	ExecExitCode
 	// ExecTimeout: the command did not exit within the timeout.
 	ExecTimeout
+	// Reached: an isolation check (expect: unreachable) reached its
+	// target.
+	Reached
 	// Other: none of the above (a named port the target lacks, a command
 	// that could not start, an error no class describes).
 	Other
@@ -77,7 +80,7 @@ var reasonNames = [numReasons]string{
 	"", "connection_refused", "connection_timeout", "connection_reset", "connection_closed",
 	"host_unreachable", "timeout", "dns_nxdomain", "dns_servfail", "dns_timeout", "tls_handshake",
 	"http_status", "http_redirect_limit", "http_malformed", "grpc_not_serving", "grpc_unavailable",
-	"grpc_unimplemented", "exec_exit_code", "exec_timeout", "other",
+	"grpc_unimplemented", "exec_exit_code", "exec_timeout", "reached", "other",
 }
 
 // String is the class's label value ("" for NoReason).

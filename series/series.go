@@ -24,6 +24,8 @@ const (
 	Result = "result"
 	// Reason is probe_failure_reason's own label, written at ReasonAt.
 	Reason = "reason"
+	// Expect is what an isolation check's series carry: "unreachable".
+	Expect = "expect"
 	// SourceNode and Node are what mesh mode's series carry: the node that
 	// probed, and the node of the pod probed.
 	SourceNode = "source_node"
@@ -36,7 +38,7 @@ const (
 
 // Reserved are the label names no entry or relabeling may set: the
 // exporter sets them itself.
-var Reserved = []string{Target, Kind, Address, Result, Reason}
+var Reserved = []string{Target, Kind, Address, Result, Reason, Expect}
 
 // Fixed is the start of every Names: target, kind, address.
 func Fixed() []string { return []string{Target, Kind, Address} }

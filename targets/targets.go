@@ -85,13 +85,20 @@ func NewEntry(cfg *config.Entry, env *prober.Env) (*Entry, error) {
 // prober, and a target keeps its state while its identities don't change.
 func (e *Entry) identity(kp config.KindProbe) (string, error) {
 	def, err := json.Marshal(kp.Probe)
-	return kp.Kind.String() + string(def) + e.network, err
+	id := kp.Kind.String() + string(def) + e.network
+	if e.cfg.Unreachable() {
+		id += " expect=unreachable" // the same request, judged the other way
+	}
+	return id, err
 }
 
 func (e *Entry) newProbe(kp config.KindProbe, id string) (builtProbe, error) {
 	p, err := e.env.New(kp.Probe)
 	if err != nil {
 		return builtProbe{}, err
+	}
+	if e.cfg.Unreachable() {
+		p = prober.ExpectUnreachable(p)
 	}
 	return builtProbe{kind: kp.Kind, def: kp.Probe, prober: p, identity: id}, nil
 }
@@ -151,6 +158,9 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 		}
 		for k, v := range dt.Labels {
 			labels[k] = v
+		}
+		if e.cfg.Unreachable() {
+			labels[series.Expect] = config.ExpectUnreachable
 		}
 		probes := e.probesFor(dt)
 		t := scheduler.Target{Key: string(dt.ID), Since: dt.Since, Specs: make([]scheduler.Spec, 0, len(probes))}
@@ -251,6 +261,10 @@ func (e *Entry) labelNames(g discovery.Group) *series.Names {
 		for k := range t.Labels {
 			set[k] = struct{}{}
 		}
+	}
+	if e.cfg.Unreachable() {
+		// Isolation checks' series say so: expect="unreachable".
+		set[series.Expect] = struct{}{}
 	}
 	extra := make([]string, 0, len(set))
 	for k := range set {
