@@ -401,6 +401,10 @@ type Reach struct {
 	// Passing of Total readiness probes are in state success.
 	Passing int `json:"passing"`
 	Total   int `json:"total"`
+	// Blocked of BlockedTotal isolation checks (expect: unreachable) hold:
+	// pairs a policy should keep apart, counted apart from Total.
+	Blocked      int `json:"blocked"`
+	BlockedTotal int `json:"blockedTotal"`
 }
 
 // Mesh is who reaches whom: one Reach per (source node, node), sorted.
@@ -414,6 +418,7 @@ func Mesh(src state.Reader) []Reach {
 			return
 		}
 		var from, to string
+		isolation := false
 		names, values := st.Labels.Names.Names, st.Labels.Values
 		for i, n := range names {
 			switch n {
@@ -421,6 +426,8 @@ func Mesh(src state.Reader) []Reach {
 				from = values[i]
 			case series.Node:
 				to = values[i]
+			case series.Expect:
+				isolation = values[i] == "unreachable"
 			}
 		}
 		if from == "" || to == "" {
@@ -431,9 +438,18 @@ func Mesh(src state.Reader) []Reach {
 			r = &Reach{SourceNode: from, Node: to}
 			at[pair{from, to}] = r
 		}
-		r.Total++
-		if st.Record.Value() == state.Success {
-			r.Passing++
+		passing := st.Record.Value() == state.Success
+		switch {
+		case isolation:
+			r.BlockedTotal++
+			if passing {
+				r.Blocked++
+			}
+		default:
+			r.Total++
+			if passing {
+				r.Passing++
+			}
 		}
 	})
 	out := make([]Reach, 0, len(at))

@@ -207,7 +207,15 @@ func TestMesh(t *testing.T) {
 		st.Labels = series.New(mesh, []string{"mesh", kind.String(), address, node, "a"})
 		return st
 	}
+	isolation := series.NewNames([]string{"target", "kind", "address", "expect", "node", "source_node"})
+	blocked := func(address, node, results string) state.View {
+		st := probeOf("deny", probe.Readiness, address, "", results, 0)
+		st.Labels = series.New(isolation, []string{"deny", "readiness", address, "unreachable", node, "a"})
+		return st
+	}
 	src := fixed{
+		blocked("10.0.2.1:5432", "b", "S"),  // blocked, as it should be
+		blocked("10.0.3.1:5432", "c", "FF"), // reached
 		at("10.0.1.1:80", "a", "S", probe.Readiness),
 		at("10.0.2.1:80", "b", "S", probe.Readiness),
 		at("10.0.2.2:80", "b", "FF", probe.Readiness),
@@ -215,7 +223,7 @@ func TestMesh(t *testing.T) {
 		probeOf("web", probe.Readiness, "10.0.0.1:80", "shop", "S", 0), // not mesh
 	}
 	got := Mesh(src)
-	want := []Reach{{"a", "a", 1, 1}, {"a", "b", 1, 2}}
+	want := []Reach{{"a", "a", 1, 1, 0, 0}, {"a", "b", 1, 2, 1, 1}, {"a", "c", 0, 0, 0, 1}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("%v, want %v", got, want)
 	}

@@ -27,7 +27,7 @@ func statusFixture() probes {
 	names := series.NewNames([]string{"target", "kind", "address", "zone"})
 	at := time.Now().Add(-time.Minute)
 	failing := state.Record{Machine: state.NewMachine(probe.Readiness, 1, 1, at)}
-	failing.Apply(prober.Outcome{Result: prober.Failure, StatusCode: 500, Output: `HTTP probe failed with statuscode: 500 <script>alert("x")</script>`}, 3*time.Millisecond, at)
+	failing.Apply(prober.Outcome{Result: prober.Failure, StatusCode: 500, Reason: prober.HTTPStatus, Output: `HTTP probe failed with statuscode: 500 <script>alert("x")</script>`}, 3*time.Millisecond, at)
 	passing := state.Record{Machine: state.NewMachine(probe.Liveness, 1, 1, at)}
 	passing.Apply(prober.Outcome{Result: prober.Success}, time.Millisecond, at)
 	started := state.Record{Machine: state.NewMachine(probe.Startup, 1, 30, at)}
@@ -170,6 +170,7 @@ func TestTargetsPage(t *testing.T) {
 	for _, want := range []string{
 		`data-target="api" data-address="10.0.0.2:80" data-kind="readiness" data-state="failure"`,
 		"HTTP probe failed with statuscode: 500",
+		`<code class="class">http_status</code>`,          // the reason's class beside its text
 		`&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;`, // output escaped
 		`1 failure <span class="muted">(threshold 1)</span>`, "zone=a", "in 5s", "1m0s",
 		`<a href="./api/v1/targets" id="json">as JSON</a>`,
@@ -338,4 +339,42 @@ func TestStalledClientKeepsNoViewSlot(t *testing.T) {
 	}
 	close(stalled.release)
 	<-done
+}
+
+// TestMeshMatrixPage: in the mesh matrix, a pair's isolation checks
+// (expect: unreachable) show apart from its probes, as "blocked n/m".
+func TestMeshMatrixPage(t *testing.T) {
+	mesh := series.NewNames([]string{"target", "kind", "address", "expect", "node", "source_node"})
+	at := time.Now().Add(-time.Minute)
+	view := func(entry, address, expect, node string, pass bool) state.View {
+		r := state.Record{Machine: state.NewMachine(probe.Readiness, 1, 1, at)}
+		o := prober.Outcome{Result: prober.Success}
+		if !pass {
+			o = prober.Outcome{Result: prober.Failure, Reason: prober.Reached}
+		}
+		r.Apply(o, time.Millisecond, at)
+		return state.View{Key: entry + address, Kind: probe.Readiness, Entry: entry, SuccessThreshold: 1, FailureThreshold: 1,
+			Labels: series.New(mesh, []string{entry, "readiness", address, expect, node, "a"}), Record: r}
+	}
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Site: &Site{Probes: probes{
+		view("mesh", "10.0.2.1:80", "", "b", true),
+		view("deny", "10.0.2.1:5432", "unreachable", "b", true),  // holds
+		view("deny", "10.0.3.1:5432", "unreachable", "c", false), // reached
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := get(t, h, "/targets")
+	for _, want := range []string{
+		`1/1<br><span class="state-blocked" title="isolation checks (expect: unreachable) that hold">blocked 1/1</span>`,
+		`<td class="state-failure"><span class="state-failure" title="isolation checks (expect: unreachable) that hold">blocked 0/1</span>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the matrix lacks %q", want)
+		}
+	}
+	_, _, api := get(t, h, "/api/v1/mesh")
+	if !strings.Contains(api, `{"sourceNode":"a","node":"c","passing":0,"total":0,"blocked":0,"blockedTotal":1}`) {
+		t.Errorf("/api/v1/mesh: %s", api)
+	}
 }
