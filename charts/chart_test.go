@@ -41,6 +41,8 @@ var shapes = map[string]string{
 	"no-autoreload-no-pdb":    "autoReload.enabled=false,podDisruptionBudget.enabled=false",
 	"existing-serviceaccount": "serviceAccount.create=false,serviceAccount.name=probe-exporter",
 	"image-in-a-registry":     "image.repository=registry.example.com/sre/probe-exporter,image.tag=1.2.3",
+	"events":                  "kubernetesEvents.enabled=true",
+	"events-namespaced":       "kubernetesEvents.enabled=true,rbac.scope=namespaced,rbac.namespaces={shop}",
 }
 
 // valueFiles are shapes written as a values file, as users write them
@@ -197,6 +199,8 @@ func TestTemplate(t *testing.T) {
 					t.Errorf("%s renders %q", name, not)
 				}
 			}
+		case "events", "events-namespaced":
+			lacks("- --kubernetes.events\n", "- apiGroups: [events.k8s.io]\n    resources: [events]\n    verbs: [create, patch]")
 		case "deployment-replicas":
 			lacks("kind: PodDisruptionBudget", "maxUnavailable: 1")
 		case "statefulset-sharded":

@@ -75,6 +75,7 @@ func (p *grpcProber) Probe(ctx context.Context, t *Target) Outcome {
 		return dialSerial(dctx, d, "tcp", ips, port, func(a string) error { return checkGuard(ctx, a) })
 	}
 	var dialing atomic.Int32
+	var connected atomic.Bool
 	dialer := func(dctx context.Context, target string) (net.Conn, error) {
 		dialing.Add(1)
 		defer dialing.Add(-1)
@@ -82,19 +83,23 @@ func (p *grpcProber) Probe(ctx context.Context, t *Target) Outcome {
 		if err != nil {
 			lastDial.Store(&err)
 		} else {
-			lastDial.Store(nil)
+			connected.Store(true)
 		}
 		return conn, err
 	}
-	// notReady is the reason a channel that never became ready failed: a
-	// connect still under way at the deadline, else the last connect's
-	// error, else connected but no gRPC answer (not HTTP/2).
+	// notReady is the reason a channel that never became ready failed:
+	// once a connect has succeeded, the target answered TCP and gRPC is
+	// what failed (not HTTP/2, or no answer: gRPC then reconnects, and a
+	// redial may be under way at the deadline); before that, the last
+	// connect's error, or a first connect still under way at the deadline.
 	notReady := func(timedOut bool) Reason {
-		if timedOut && dialing.Load() > 0 {
-			return ConnectionTimeout
-		}
-		if e := lastDial.Load(); e != nil {
+		switch e := lastDial.Load(); {
+		case connected.Load():
+			return GRPCUnavailable
+		case e != nil:
 			return classifyErr(*e, false)
+		case timedOut && dialing.Load() > 0:
+			return ConnectionTimeout
 		}
 		return GRPCUnavailable
 	}

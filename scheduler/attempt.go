@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/series"
 	"github.com/probe-exporter/probe-exporter/state"
 )
 
@@ -47,10 +48,18 @@ func (s *Scheduler) runOnce(ctx context.Context, w *worker, planned time.Time, s
 	failingFromStart := !changed && !w.said && v == state.Failure && w.rec.Settled()
 	w.said = w.said || changed || failingFromStart
 	var addr string
+	var labels *series.Labels
 	if changed || failingFromStart {
-		addr = w.spec.Labels.Address() // labels change under w.mu
+		labels = w.spec.Labels // labels change under w.mu
+		addr = labels.Address()
 	}
+	class := w.rec.LastClass
 	w.mu.Unlock()
+	if changed || failingFromStart {
+		// A readiness probe failing from its start never changes state
+		// (it starts at failure): it settles there, and says so once.
+		s.notify(Transition{Entry: w.spec.Entry, Kind: w.spec.Kind, Labels: labels, From: from, To: v, Reason: reason, Class: class, At: s.now()})
+	}
 	switch {
 	case changed:
 		s.transitions.log(s.log, s.now(), "probe state changed", "target", w.spec.Entry, "kind", w.spec.Kind.String(),

@@ -58,9 +58,10 @@ type Target struct {
 
 // Scheduler runs probes. Create with New, start with Run.
 type Scheduler struct {
-	noJitter bool
-	log      *slog.Logger
-	now      func() time.Time
+	noJitter     bool
+	log          *slog.Logger
+	now          func() time.Time
+	onTransition func(Transition)
 
 	mu      sync.Mutex
 	sources map[string]map[string]*target
@@ -177,6 +178,10 @@ type Options struct {
 	schedLatency func() time.Duration
 	adjustEvery  time.Duration
 	Logger       *slog.Logger
+	// OnTransition, when set, hears every thresholded state change, from
+	// the goroutine that ran the attempt: it must not block (hand the
+	// transition to a bounded queue).
+	OnTransition func(Transition)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// NoStartupJitter probes targets known at start at once, instead of
@@ -202,6 +207,7 @@ func New(o Options, reg prometheus.Registerer) *Scheduler {
 		dialed:          dialedIndex{},
 		log:             o.Logger,
 		now:             o.Now,
+		onTransition:    o.OnTransition,
 		sources:         map[string]map[string]*target{},
 		series:          newSeriesIndex(),
 		active:          activeSet{targets: map[string]int{}},

@@ -855,3 +855,47 @@ func TestSameSeriesFromThreeSources(t *testing.T) {
 		t.Errorf("the index keeps %d series and %d standby lists", len(s.series.first), len(s.series.standby))
 	}
 }
+
+// TestOnTransition: the hook hears each thresholded change (with the
+// probe's labels, the reason and its class), and a readiness probe that
+// fails from its start once; never the attempts in between.
+func TestOnTransition(t *testing.T) {
+	var mu sync.Mutex
+	var heard []Transition
+	got := func() []Transition {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(heard)
+	}
+	s, _ := harness(t, Options{OnTransition: func(tr Transition) {
+		mu.Lock()
+		defer mu.Unlock()
+		heard = append(heard, tr)
+	}})
+	p := &fakeProber{outcome: prober.Outcome{Result: prober.Failure, Output: "HTTP probe failed with statuscode: 503", Reason: prober.HTTPStatus}}
+	sp := spec(probe.Readiness, p, 10*time.Millisecond)
+	sp.SuccessThreshold, sp.FailureThreshold = 1, 2
+	syncT(s, "src", []Target{{Key: "a", Specs: []Spec{sp}}})
+	await.True(t, "the probe to settle failing", func() bool { return len(got()) == 1 })
+	p.set(prober.Outcome{Result: prober.Success})
+	await.True(t, "the change to success", func() bool { return len(got()) == 2 })
+	p.set(prober.Outcome{Result: prober.Failure, Output: "HTTP probe failed with statuscode: 500", Reason: prober.HTTPStatus})
+	await.True(t, "the change to failure", func() bool { return len(got()) == 3 })
+	before := p.calls.Load()
+	await.True(t, "more failed attempts", func() bool { return p.calls.Load() > before+3 })
+	h := got()
+	if len(h) != 3 {
+		t.Fatalf("heard %d transitions, want 3: %+v", len(h), h)
+	}
+	for i, want := range []struct {
+		from, to state.Value
+		class    prober.Reason
+	}{{state.Failure, state.Failure, prober.HTTPStatus}, {state.Failure, state.Success, prober.NoReason}, {state.Success, state.Failure, prober.HTTPStatus}} {
+		if tr := h[i]; tr.From != want.from || tr.To != want.to || tr.Class != want.class || tr.Entry != "e" || tr.Labels.Address() != "a" {
+			t.Errorf("transition %d: %+v, want %v -> %v (%s)", i, tr, want.from, want.to, want.class)
+		}
+	}
+	if h[2].Reason != "HTTP probe failed with statuscode: 500" {
+		t.Errorf("reason %q", h[2].Reason)
+	}
+}

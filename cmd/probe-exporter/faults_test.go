@@ -66,6 +66,7 @@ var faultReasons = map[string]string{
 	"dns_never_answers_http": "dns_timeout",
 	"grpc_accept_and_hang":   "grpc_unavailable",
 	"grpc_to_http1":          "grpc_unavailable",
+	"grpc_refused":           "connection_refused",
 	"grpc_not_serving":       "grpc_not_serving",
 	"grpc_serving_flips":     "grpc_not_serving",
 	"exec_ignores_term":      "exec_timeout",
@@ -150,6 +151,7 @@ func TestFaultSuite(t *testing.T) {
 	plain := faults.Reply(t, ok)
 	_, plainPort := hostPort(plain)
 	add("grpc_to_http1", fmt.Sprintf("grpc: {port: %s}", plainPort), plain, false, false)
+	add("grpc_refused", "grpc: {port: 1}", "127.0.0.1:1", false, false)
 	notServing, _ := faults.GRPCHealth(t, false)
 	_, nsPort := hostPort(notServing)
 	add("grpc_not_serving", fmt.Sprintf("grpc: {port: %s}", nsPort), notServing, false, false)

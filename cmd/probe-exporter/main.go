@@ -36,6 +36,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/collector"
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
+	"github.com/probe-exporter/probe-exporter/feedback"
 	"github.com/probe-exporter/probe-exporter/internal/gcpace"
 	"github.com/probe-exporter/probe-exporter/internal/procpace"
 	"github.com/probe-exporter/probe-exporter/prober"
@@ -63,6 +64,7 @@ func main() {
 // flags are the exporter's command line.
 type flags struct {
 	configFile, output, kubeconfig, nodeName     *string
+	events                                       *bool
 	autoReload, configCheck, once                *bool
 	lifecycle, pprof                             *bool
 	autoReloadInterval, onceTimeout              *time.Duration
@@ -90,6 +92,7 @@ func addFlags(app *kingpin.Application) *flags {
 	f.lifecycle = app.Flag("web.enable-lifecycle", "Enable configuration reload through HTTP POST to /-/reload.").Bool()
 	f.pprof = app.Flag("web.enable-pprof", "Serve Go's profiles under /debug/pprof/ (and link them from the landing page).").Bool()
 	f.kubeconfig = app.Flag("kubeconfig", "Kubeconfig for kubernetes entries that name none, when not running in a cluster (then $KUBECONFIG, ~/.kube/config).").String()
+	f.events = app.Flag("kubernetes.events", "Post a Kubernetes Event (events.k8s.io/v1) on the pod or Service behind a probe each time its thresholded state changes, as the kubelet does for its own probes. Needs RBAC to create and patch events and get pods and services.").Default("false").Bool()
 	f.nodeName = app.Flag("node-name", "This exporter's node, for kubernetes entries with scope node or mesh (DaemonSet: the downward API's spec.nodeName).").Envar("NODE_NAME").String()
 	f.shard = positiveInt(app.Flag("shard", "This replica's shard, from 0 to --total-shards minus 1.").Default("0"), "--shard", 0)
 	f.totalShards = positiveInt(app.Flag("total-shards", "Replicas that split the targets between them by a stable hash; every replica runs with the same configuration.").Default("1"), "--total-shards", 1)
@@ -196,8 +199,21 @@ func serve(f *flags, logger *slog.Logger) int {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("probe_exporter"),
 	)
-	p := newPipeline(pipelineOptions{logger: logger, schedLogger: logger, dns: f.dns, execEnv: *f.execEnv, maxInFlight: *f.maxInFlight, adaptiveInFlight: *f.adaptiveInFlight,
-		kubeconfig: *f.kubeconfig, nodeName: *f.nodeName, shard: *f.shard, totalShards: *f.totalShards}, reg)
+	var kubeEvents *feedback.Events
+	if *f.events {
+		client, err := kubeClient(*f.kubeconfig)
+		if err != nil {
+			logger.Error("--kubernetes.events: no Kubernetes client", "err", err)
+			return 1
+		}
+		kubeEvents = feedback.NewEvents(client, eventSource(*f.nodeName), logger, reg)
+	}
+	po := pipelineOptions{logger: logger, schedLogger: logger, dns: f.dns, execEnv: *f.execEnv, maxInFlight: *f.maxInFlight, adaptiveInFlight: *f.adaptiveInFlight,
+		kubeconfig: *f.kubeconfig, nodeName: *f.nodeName, shard: *f.shard, totalShards: *f.totalShards}
+	if kubeEvents != nil {
+		po.onTransition = kubeEvents.Observe
+	}
+	p := newPipeline(po, reg)
 	defer p.close()
 	probers, sched, mgr := p.probers, p.sched, p.mgr
 	// Per-probe series have their own registry: /metrics writes them
@@ -243,6 +259,9 @@ func serve(f *flags, logger *slog.Logger) int {
 	}
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); sched.Run(schedCtx) }()
+	if kubeEvents != nil {
+		go kubeEvents.Run(schedCtx)
+	}
 	go freeAfterFirstSync(schedCtx, mgr.Synced, debug.FreeOSMemory)
 	var ready atomic.Bool
 	ready.Store(true)

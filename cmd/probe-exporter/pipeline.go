@@ -43,6 +43,9 @@ type pipelineOptions struct {
 	noStartupJitter      bool
 	kubeconfig, nodeName string
 	shard, totalShards   int
+	// onTransition hears the scheduler's thresholded state changes (the
+	// Kubernetes Events, when on).
+	onTransition func(scheduler.Transition)
 }
 
 // newPipeline builds the pipeline and registers its metrics with reg. It
@@ -61,7 +64,7 @@ func newPipeline(o pipelineOptions, reg prometheus.Registerer) *pipeline {
 	}
 	nw := o.dns.network(reg, o.logger)
 	p.probers = prober.NewEnv(prober.EnvOptions{Version: version.Version, ExecEnv: o.execEnv, Reaper: p.reaper, Resolvers: nw.pool, Resolv: nw.conf})
-	p.sched = scheduler.New(scheduler.Options{MaxInFlight: o.maxInFlight, AdaptiveInFlight: o.adaptiveInFlight, Logger: o.schedLogger, NoStartupJitter: o.noStartupJitter}, reg)
+	p.sched = scheduler.New(scheduler.Options{MaxInFlight: o.maxInFlight, AdaptiveInFlight: o.adaptiveInFlight, Logger: o.schedLogger, NoStartupJitter: o.noStartupJitter, OnTransition: o.onTransition}, reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stop = cancel
 	dm := discovery.NewMetrics(reg)

@@ -42,4 +42,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [apps]
   resources: [statefulsets]
   verbs: [get, list, watch]
+{{- if .Values.kubernetesEvents.enabled }}
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end }}
 {{- end -}}
