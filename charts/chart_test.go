@@ -43,6 +43,7 @@ var shapes = map[string]string{
 	"image-in-a-registry":     "image.repository=registry.example.com/sre/probe-exporter,image.tag=1.2.3",
 	"events":                  "kubernetesEvents.enabled=true",
 	"events-namespaced":       "kubernetesEvents.enabled=true,rbac.scope=namespaced,rbac.namespaces={shop}",
+	"readiness-gate":          "readinessGate.enabled=true,mode=daemonset",
 }
 
 // valueFiles are shapes written as a values file, as users write them
@@ -201,6 +202,8 @@ func TestTemplate(t *testing.T) {
 			}
 		case "events", "events-namespaced":
 			lacks("- --kubernetes.events\n", "- apiGroups: [events.k8s.io]\n    resources: [events]\n    verbs: [create, patch]")
+		case "readiness-gate":
+			lacks("- --kubernetes.readiness-gate\n", "- --kubernetes.readiness-gate.condition=probe-exporter.io/network-ready\n", "resources: [pods/status]\n    verbs: [patch]")
 		case "deployment-replicas":
 			lacks("kind: PodDisruptionBudget", "maxUnavailable: 1")
 		case "statefulset-sharded":

@@ -41,6 +41,7 @@ import (
 	"github.com/probe-exporter/probe-exporter/internal/procpace"
 	"github.com/probe-exporter/probe-exporter/prober"
 	"github.com/probe-exporter/probe-exporter/reload"
+	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/targets"
 	exporterweb "github.com/probe-exporter/probe-exporter/web"
 )
@@ -64,7 +65,8 @@ func main() {
 // flags are the exporter's command line.
 type flags struct {
 	configFile, output, kubeconfig, nodeName     *string
-	events                                       *bool
+	events, gate                                 *bool
+	gateCondition                                *string
 	autoReload, configCheck, once                *bool
 	lifecycle, pprof                             *bool
 	autoReloadInterval, onceTimeout              *time.Duration
@@ -93,6 +95,8 @@ func addFlags(app *kingpin.Application) *flags {
 	f.pprof = app.Flag("web.enable-pprof", "Serve Go's profiles under /debug/pprof/ (and link them from the landing page).").Bool()
 	f.kubeconfig = app.Flag("kubeconfig", "Kubeconfig for kubernetes entries that name none, when not running in a cluster (then $KUBECONFIG, ~/.kube/config).").String()
 	f.events = app.Flag("kubernetes.events", "Post a Kubernetes Event (events.k8s.io/v1) on the pod or Service behind a probe each time its thresholded state changes, as the kubelet does for its own probes. Needs RBAC to create and patch events and get pods and services.").Default("false").Bool()
+	f.gate = app.Flag("kubernetes.readiness-gate", "Write the thresholded state of each pod's readiness probe into the pod's status, as the condition its readinessGates name (--kubernetes.readiness-gate.condition), for pods that declare it; with --node-name only pods on this node. Needs patch on pods/status.").Default("false").Bool()
+	f.gateCondition = app.Flag("kubernetes.readiness-gate.condition", "The pod condition type a readiness gate names for the network's verdict.").Default(feedback.DefaultGateCondition).String()
 	f.nodeName = app.Flag("node-name", "This exporter's node, for kubernetes entries with scope node or mesh (DaemonSet: the downward API's spec.nodeName).").Envar("NODE_NAME").String()
 	f.shard = positiveInt(app.Flag("shard", "This replica's shard, from 0 to --total-shards minus 1.").Default("0"), "--shard", 0)
 	f.totalShards = positiveInt(app.Flag("total-shards", "Replicas that split the targets between them by a stable hash; every replica runs with the same configuration.").Default("1"), "--total-shards", 1)
@@ -199,19 +203,33 @@ func serve(f *flags, logger *slog.Logger) int {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("probe_exporter"),
 	)
-	var kubeEvents *feedback.Events
-	if *f.events {
+	// What the network sees, written back into Kubernetes: each hears
+	// the scheduler's thresholded changes and runs with it.
+	var feedbacks []interface {
+		Observe(scheduler.Transition)
+		Run(context.Context)
+	}
+	if *f.events || *f.gate {
 		client, err := kubeClient(*f.kubeconfig)
 		if err != nil {
-			logger.Error("--kubernetes.events: no Kubernetes client", "err", err)
+			logger.Error("--kubernetes.events, --kubernetes.readiness-gate: no Kubernetes client", "err", err)
 			return 1
 		}
-		kubeEvents = feedback.NewEvents(client, eventSource(*f.nodeName), logger, reg)
+		if *f.events {
+			feedbacks = append(feedbacks, feedback.NewEvents(client, eventSource(*f.nodeName), logger, reg))
+		}
+		if *f.gate {
+			feedbacks = append(feedbacks, feedback.NewGate(client, *f.gateCondition, *f.nodeName, eventSource(*f.nodeName), logger, reg))
+		}
 	}
 	po := pipelineOptions{logger: logger, schedLogger: logger, dns: f.dns, execEnv: *f.execEnv, maxInFlight: *f.maxInFlight, adaptiveInFlight: *f.adaptiveInFlight,
 		kubeconfig: *f.kubeconfig, nodeName: *f.nodeName, shard: *f.shard, totalShards: *f.totalShards}
-	if kubeEvents != nil {
-		po.onTransition = kubeEvents.Observe
+	if len(feedbacks) > 0 {
+		po.onTransition = func(t scheduler.Transition) {
+			for _, fb := range feedbacks {
+				fb.Observe(t)
+			}
+		}
 	}
 	p := newPipeline(po, reg)
 	defer p.close()
@@ -259,8 +277,8 @@ func serve(f *flags, logger *slog.Logger) int {
 	}
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); sched.Run(schedCtx) }()
-	if kubeEvents != nil {
-		go kubeEvents.Run(schedCtx)
+	for _, fb := range feedbacks {
+		go fb.Run(schedCtx)
 	}
 	go freeAfterFirstSync(schedCtx, mgr.Synced, debug.FreeOSMemory)
 	var ready atomic.Bool
