@@ -109,20 +109,7 @@ func (e *Events) record(ctx context.Context, rec events.EventRecorder, t schedul
 // describe finds Events by it). nil when the labels name none (a static
 // target, labels relabeled away) or it is gone.
 func (e *Events) object(ctx context.Context, t scheduler.Transition) *corev1.ObjectReference {
-	if t.Labels == nil {
-		return nil
-	}
-	var ns, pod, svc string
-	for i, n := range t.Labels.Names.Names {
-		switch n {
-		case "namespace":
-			ns = t.Labels.Values[i]
-		case "pod":
-			pod = t.Labels.Values[i]
-		case "service":
-			svc = t.Labels.Values[i]
-		}
-	}
+	ns, pod, svc := objectOf(t)
 	if ns == "" {
 		return nil
 	}
@@ -150,3 +137,22 @@ func (e *Events) object(ctx context.Context, t scheduler.Transition) *corev1.Obj
 
 // String names the sink in logs.
 func (e *Events) String() string { return fmt.Sprintf("kubernetes events from %s", e.source) }
+
+// objectOf is the namespace, pod and Service t's labels name (the
+// kubernetes roles' namespace, pod and service labels).
+func objectOf(t scheduler.Transition) (ns, pod, svc string) {
+	if t.Labels == nil {
+		return "", "", ""
+	}
+	for i, n := range t.Labels.Names.Names {
+		switch n {
+		case "namespace":
+			ns = t.Labels.Values[i]
+		case "pod":
+			pod = t.Labels.Values[i]
+		case "service":
+			svc = t.Labels.Values[i]
+		}
+	}
+	return ns, pod, svc
+}

@@ -118,7 +118,7 @@ func (g *Gate) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case t := <-g.queue:
-			ns, name := podOf(t)
+			ns, name, _ := objectOf(t)
 			if ns == "" || name == "" {
 				g.writes.WithLabelValues("not_gated").Inc()
 				continue
@@ -201,20 +201,4 @@ func (g *Gate) write(ctx context.Context, k podKey, t scheduler.Transition) stri
 		return "error"
 	}
 	return "written"
-}
-
-// podOf is the namespace and pod t's labels name.
-func podOf(t scheduler.Transition) (ns, pod string) {
-	if t.Labels == nil {
-		return "", ""
-	}
-	for i, n := range t.Labels.Names.Names {
-		switch n {
-		case "namespace":
-			ns = t.Labels.Values[i]
-		case "pod":
-			pod = t.Labels.Values[i]
-		}
-	}
-	return ns, pod
 }

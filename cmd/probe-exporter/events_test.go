@@ -10,6 +10,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/probe-exporter/probe-exporter/internal/await"
 	"github.com/probe-exporter/probe-exporter/internal/kubetest"
@@ -27,18 +28,9 @@ func TestKubernetesEvents(t *testing.T) {
 	admin := c.Client
 	// What the events need beyond discovery's read-only rules (the
 	// chart's events value grants the same).
-	must[*rbacv1.ClusterRole](t)(admin.RbacV1().ClusterRoles().Create(bg, &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: "probe-exporter-events"},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-			{APIGroups: []string{""}, Resources: []string{"pods", "services"}, Verbs: []string{"get"}},
-		},
-	}, metav1.CreateOptions{}))
-	must[*rbacv1.ClusterRoleBinding](t)(admin.RbacV1().ClusterRoleBindings().Create(bg, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "probe-exporter-events"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "probe-exporter-events"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: kubetest.ExporterNamespace, Name: "probe-exporter"}},
-	}, metav1.CreateOptions{}))
+	grant(t, admin, "probe-exporter-events",
+		rbacv1.PolicyRule{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "services"}, Verbs: []string{"get"}})
 
 	namespace(t, admin, "shop")
 	var healthy atomic.Bool
@@ -120,4 +112,17 @@ targets:
 			t.Errorf("unexpected event %q", ev.Note)
 		}
 	}
+}
+
+// grant gives the exporter's ServiceAccount rules beyond discovery's
+// read-only ones (what the chart's feedback values grant).
+func grant(t *testing.T, admin kubernetes.Interface, name string, rules ...rbacv1.PolicyRule) {
+	t.Helper()
+	must[*rbacv1.ClusterRole](t)(admin.RbacV1().ClusterRoles().Create(bg, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}, metav1.CreateOptions{}))
+	must[*rbacv1.ClusterRoleBinding](t)(admin.RbacV1().ClusterRoleBindings().Create(bg, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: kubetest.ExporterNamespace, Name: "probe-exporter"}},
+	}, metav1.CreateOptions{}))
 }

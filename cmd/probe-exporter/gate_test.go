@@ -23,15 +23,7 @@ func TestReadinessGate(t *testing.T) {
 	c := kubetest.Start(t)
 	c.Apply(t, "../../examples/kubernetes/rbac.yaml")
 	admin := c.Client
-	must[*rbacv1.ClusterRole](t)(admin.RbacV1().ClusterRoles().Create(bg, &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: "probe-exporter-gate"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods/status"}, Verbs: []string{"patch"}}},
-	}, metav1.CreateOptions{}))
-	must[*rbacv1.ClusterRoleBinding](t)(admin.RbacV1().ClusterRoleBindings().Create(bg, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "probe-exporter-gate"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "probe-exporter-gate"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: kubetest.ExporterNamespace, Name: "probe-exporter"}},
-	}, metav1.CreateOptions{}))
+	grant(t, admin, "probe-exporter-gate", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/status"}, Verbs: []string{"patch"}})
 
 	namespace(t, admin, "shop")
 	var healthy atomic.Bool
