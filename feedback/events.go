@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +20,11 @@ import (
 	"github.com/probe-exporter/probe-exporter/scheduler"
 	"github.com/probe-exporter/probe-exporter/state"
 )
+
+// apiTimeout bounds each call to the API server (client-go sets none): a
+// stalled server holds a write or a lookup this long, then it errors
+// (and a gate write is retried).
+var apiTimeout = 10 * time.Second
 
 // queueSize bounds the transitions waiting to become Events: a burst
 // beyond it (a whole zone failing at once) is dropped and counted, and
@@ -113,6 +119,8 @@ func (e *Events) object(ctx context.Context, t scheduler.Transition) *corev1.Obj
 	if ns == "" {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
 	var (
 		m    metav1.Object
 		kind string

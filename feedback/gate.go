@@ -159,6 +159,8 @@ func (g *Gate) try(ctx context.Context, k podKey, t scheduler.Transition) {
 // is this replica's to write; it returns the writes_total result.
 func (g *Gate) write(ctx context.Context, k podKey, t scheduler.Transition) string {
 	ns, name := k.namespace, k.name
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout) // a stalled API server costs this write only
+	defer cancel()
 	pod, err := g.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):

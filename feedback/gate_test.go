@@ -3,13 +3,17 @@ package feedback
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/rest"
 
 	"github.com/probe-exporter/probe-exporter/state"
 )
@@ -66,5 +70,40 @@ func TestGateWrite(t *testing.T) {
 	}
 	if cond("b") != nil || cond("plain") != nil {
 		t.Error("a pod that isn't this replica's, or has no gate, was written")
+	}
+}
+
+// TestStalledAPIServer: an API server that accepts and never answers
+// holds a gate write and an Event's lookup for apiTimeout, not longer.
+func TestStalledAPIServer(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(d time.Duration) { apiTimeout = d }(apiTimeout)
+	apiTimeout = 200 * time.Millisecond
+	log := slog.New(slog.DiscardHandler)
+	tr := transition([]string{"target", "kind", "address", "namespace", "pod"}, []string{"web", "readiness", "10.0.0.1:80", "shop", "web-1"}, state.Failure)
+
+	start := time.Now()
+	g := NewGate(client, DefaultGateCondition, "", "x", log, prometheus.NewRegistry())
+	if got := g.write(context.Background(), podKey{"shop", "web-1"}, tr); got != "error" {
+		t.Errorf("gate write against a stalled server: %s, want error", got)
+	}
+	e := NewEvents(client, "x", log, prometheus.NewRegistry())
+	if ref := e.object(context.Background(), tr); ref != nil {
+		t.Errorf("object from a stalled server: %+v", ref)
+	}
+	if took := time.Since(start); took > 2*apiTimeout+time.Second {
+		t.Errorf("two calls took %v against a %v bound each", took, apiTimeout)
 	}
 }
