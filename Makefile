@@ -56,7 +56,7 @@ bench:
 	$(GO) test -run '^$$' -bench '^BenchmarkHostileHead$$' -benchmem -benchtime=5x -count=1 -timeout 30m ./prober/
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./scheduler/ ./collector/ ./status/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x -count=1 -timeout 30m ./config/
-	eval "$$(hack/test-binaries.sh)" && $(GO) test -run '^$$' -bench '^Benchmark(IdleTargets|DiscoveryScale|Overload|AdaptiveSideBySide|Capacity)$$' -benchtime=1x -count=1 -timeout 30m ./cmd/probe-exporter/
+	eval "$$(hack/test-binaries.sh)" && $(GO) test -run '^$$' -bench '^Benchmark(IdleTargets|DiscoveryScale|GatePatchRate|Overload|AdaptiveSideBySide|Capacity)$$' -benchtime=1x -count=1 -timeout 40m ./cmd/probe-exporter/
 
 # soak: 2,000 mixed healthy and hostile targets at period 1 s for 10 minutes
 # (SOAK=5m to change it); goroutines, fds and RSS sampled, and back at their

@@ -71,6 +71,15 @@ var valueFiles = map[string]string{
 `,
 }
 
+func init() {
+	// README's worked example, as users install it.
+	b, err := os.ReadFile("../examples/rollout-gate/values.yaml")
+	if err != nil {
+		panic(err)
+	}
+	valueFiles["rollout-gate-example"] = string(b)
+}
+
 // shapeNames is every shape, of both kinds.
 func shapeNames() []string {
 	var names []string
@@ -204,6 +213,11 @@ func TestTemplate(t *testing.T) {
 			lacks("- --kubernetes.events\n", "- apiGroups: [events.k8s.io]\n    resources: [events]\n    verbs: [create, patch]")
 		case "readiness-gate":
 			lacks("- --kubernetes.readiness-gate\n", "- --kubernetes.readiness-gate.condition=probe-exporter.io/network-ready\n", "resources: [pods/status]\n    verbs: [patch]")
+		case "rollout-gate-example":
+			// README's worked example: the gate on, and the pods labelled as
+			// the NetworkPolicy of examples/rollout-gate/app.yaml admits.
+			lacks("kind: DaemonSet", "- --kubernetes.readiness-gate\n", "resources: [pods/status]\n    verbs: [patch]",
+				"helm.sh/chart: probe-exporter-0.1.0\n        shop.example.com/web-client: \"true\"\n      annotations:", "scope: node")
 		case "deployment-replicas":
 			lacks("kind: PodDisruptionBudget", "maxUnavailable: 1")
 		case "statefulset-sharded":

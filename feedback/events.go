@@ -1,6 +1,6 @@
 // Package feedback writes what the network sees back into Kubernetes:
 // Events on the objects behind probes whose thresholded state changes
-// (events.go).
+// (events.go), and the readiness gate pods declare (gate.go).
 package feedback
 
 import (

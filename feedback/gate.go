@@ -40,52 +40,93 @@ type Gate struct {
 	node      string
 	source    string
 	log       *slog.Logger
-	queue     chan scheduler.Transition
+	wake      chan struct{}
 
 	mu sync.Mutex
-	// unwritten are the latest changes not written yet, by pod: a write
-	// that fails is tried again every retryEvery; the oldest's age is a
-	// metric (and an alert).
-	unwritten map[podKey]scheduler.Transition
+	// unwritten holds, by pod, the latest change not written yet: a pod
+	// that changes again before its write goes out is written once, with
+	// its latest state, so the map (bounded by the gated pods) replaces a
+	// queue that a burst could overflow — a dropped change would leave a
+	// pod unready for good. A write that fails is tried again every
+	// retryEvery; the oldest change's age is a metric (and an alert).
+	unwritten map[podKey]*pending
 
-	dropped prometheus.Counter
-	writes  *prometheus.CounterVec
-	oldest  prometheus.GaugeFunc
+	writes *prometheus.CounterVec
+	oldest prometheus.GaugeFunc
+}
+
+// pending is a pod's change waiting to be written: the latest
+// transition, since when the pod has been waiting, and whether a write
+// of it failed (then only the retry tick tries it again).
+type pending struct {
+	t        scheduler.Transition
+	since    time.Time
+	failed   bool
+	inFlight bool // being written now: a newer change doesn't supersede it
 }
 
 // NewGate makes a Gate writing condition; node is this exporter's node
 // ("" unless DaemonSet mode).
 func NewGate(client kubernetes.Interface, condition, node, source string, log *slog.Logger, reg prometheus.Registerer) *Gate {
-	g := &Gate{client: client, condition: condition, node: node, source: source, log: log, queue: make(chan scheduler.Transition, queueSize),
-		unwritten: map[podKey]scheduler.Transition{},
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "probe_exporter_readiness_gate_dropped_total",
-			Help: "Readiness state changes not written to pods' readiness gates because too many were waiting.",
-		}),
+	g := &Gate{client: client, condition: condition, node: node, source: source, log: log, wake: make(chan struct{}, 1),
+		unwritten: map[podKey]*pending{},
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "probe_exporter_readiness_gate_writes_total",
-			Help: "Readiness gate conditions: written, unchanged (already so), not_gated (the pod declares no gate), other_node (another node's replica writes it), gone (no such pod), error.",
+			Help: "Readiness state changes of pods, by what became of them: written, unchanged (already so), superseded (changed again before it was written), not_gated (the pod declares no gate), other_node (another node's replica writes it), gone (no such pod), error.",
 		}, []string{"result"}),
 	}
 	g.oldest = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "probe_exporter_readiness_gate_oldest_unwritten_seconds",
 		Help: "Age of the oldest readiness state change not yet written to its pod's gate (0: none waiting).",
 	}, g.oldestAge)
-	reg.MustRegister(g.dropped, g.writes, g.oldest)
+	reg.MustRegister(g.writes, g.oldest)
 	return g
 }
 
 // Observe is a scheduler.Options.OnTransition: readiness changes of pods
-// are queued, never waited on.
+// are noted for Run, never waited on. A change that names no pod, or
+// (mesh mode) a pod on another node, is settled here without a call to
+// the API server.
 func (g *Gate) Observe(t scheduler.Transition) {
 	if t.Kind != probe.Readiness {
 		return
 	}
-	select {
-	case g.queue <- t:
-	default:
-		g.dropped.Inc()
+	ns, name, _ := objectOf(t)
+	switch {
+	case ns == "" || name == "":
+		g.writes.WithLabelValues("not_gated").Inc()
+		return
+	case g.node != "" && !onNode(t, g.node):
+		g.writes.WithLabelValues("other_node").Inc()
+		return
 	}
+	k := podKey{ns, name}
+	g.mu.Lock()
+	if p, ok := g.unwritten[k]; ok {
+		if !p.inFlight && !p.failed {
+			g.writes.WithLabelValues("superseded").Inc()
+		}
+		p.t, p.failed = t, false
+	} else {
+		g.unwritten[k] = &pending{t: t, since: t.At}
+	}
+	g.mu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+// onNode is false when t's labels say its target is on another node than
+// node (mesh mode's node label); true when they say nothing either way
+// (the pod's own spec decides).
+func onNode(t scheduler.Transition, node string) bool {
+	for i, n := range t.Labels.Names.Names {
+		if n == "node" {
+			return t.Labels.Values[i] == node
+		}
+	}
+	return true
 }
 
 type podKey struct{ namespace, name string }
@@ -97,9 +138,9 @@ func (g *Gate) oldestAge() float64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var oldest time.Time
-	for _, t := range g.unwritten {
-		if oldest.IsZero() || t.At.Before(oldest) {
-			oldest = t.At
+	for _, p := range g.unwritten {
+		if oldest.IsZero() || p.since.Before(oldest) {
+			oldest = p.since
 		}
 	}
 	if oldest.IsZero() {
@@ -108,51 +149,72 @@ func (g *Gate) oldestAge() float64 {
 	return time.Since(oldest).Seconds()
 }
 
-// Run writes what Observe queued, and retries what failed, until ctx
-// ends.
+// Run writes the changes Observe noted, and retries those that failed,
+// until ctx ends. Writes go out one at a time, at the pace the client's
+// rate limiter allows.
 func (g *Gate) Run(ctx context.Context) {
 	retry := time.NewTicker(retryEvery)
 	defer retry.Stop()
 	for {
+		retrying := false
 		select {
 		case <-ctx.Done():
 			return
-		case t := <-g.queue:
-			ns, name, _ := objectOf(t)
-			if ns == "" || name == "" {
-				g.writes.WithLabelValues("not_gated").Inc()
-				continue
-			}
-			g.mu.Lock()
-			g.unwritten[podKey{ns, name}] = t
-			g.mu.Unlock()
-			g.try(ctx, podKey{ns, name}, t)
+		case <-g.wake:
 		case <-retry.C:
+			retrying = true
+		}
+		for _, k := range g.due(retrying) {
+			if ctx.Err() != nil {
+				return
+			}
 			g.mu.Lock()
-			todo := make(map[podKey]scheduler.Transition, len(g.unwritten))
-			for k, t := range g.unwritten {
-				todo[k] = t
+			p, ok := g.unwritten[k]
+			var t scheduler.Transition
+			if ok {
+				t, p.inFlight = p.t, true
 			}
 			g.mu.Unlock()
-			for k, t := range todo {
+			if ok {
 				g.try(ctx, k, t)
 			}
 		}
 	}
 }
 
-// try writes t for pod k; anything but an error settles it.
+// due are the pods to write now: the changes not tried yet, and on a
+// retry those that failed too.
+func (g *Gate) due(retrying bool) []podKey {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var ks []podKey
+	for k, p := range g.unwritten {
+		if retrying || !p.failed {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}
+
+// try writes t for pod k; anything but an error settles it, unless the
+// pod changed again meanwhile.
 func (g *Gate) try(ctx context.Context, k podKey, t scheduler.Transition) {
 	result := g.write(ctx, k, t)
 	g.writes.WithLabelValues(result).Inc()
-	if result == "error" {
-		return
-	}
 	g.mu.Lock()
-	if cur, ok := g.unwritten[k]; ok && cur.At.Equal(t.At) {
+	defer g.mu.Unlock()
+	p, ok := g.unwritten[k]
+	if ok {
+		p.inFlight = false
+	}
+	switch {
+	case !ok || !p.t.At.Equal(t.At) || p.t.To != t.To:
+		// changed again while this write was out: the next round writes it
+	case result == "error":
+		p.failed = true
+	default:
 		delete(g.unwritten, k)
 	}
-	g.mu.Unlock()
 }
 
 // write applies the condition for t's pod, if it declares the gate and

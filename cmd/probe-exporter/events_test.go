@@ -116,7 +116,7 @@ targets:
 
 // grant gives the exporter's ServiceAccount rules beyond discovery's
 // read-only ones (what the chart's feedback values grant).
-func grant(t *testing.T, admin kubernetes.Interface, name string, rules ...rbacv1.PolicyRule) {
+func grant(t testing.TB, admin kubernetes.Interface, name string, rules ...rbacv1.PolicyRule) {
 	t.Helper()
 	must[*rbacv1.ClusterRole](t)(admin.RbacV1().ClusterRoles().Create(bg, &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}, metav1.CreateOptions{}))

@@ -51,7 +51,7 @@ func serveOn(t *testing.T, addr string, healthy *atomic.Bool) {
 	t.Cleanup(func() { srv.Close() })
 }
 
-func must[T any](t *testing.T) func(T, error) T {
+func must[T any](t testing.TB) func(T, error) T {
 	return func(v T, err error) T {
 		t.Helper()
 		if err != nil {
@@ -61,14 +61,14 @@ func must[T any](t *testing.T) func(T, error) T {
 	}
 }
 
-func namespace(t *testing.T, c kubernetes.Interface, name string) {
+func namespace(t testing.TB, c kubernetes.Interface, name string) {
 	t.Helper()
 	must[*corev1.Namespace](t)(c.CoreV1().Namespaces().Create(bg, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}))
 }
 
 // runningPod creates a pod and sets its status as a kubelet would: IP,
 // Ready, and running containers with IDs and start times.
-func runningPod(t *testing.T, c kubernetes.Interface, pod *corev1.Pod, ip string, containerIDs map[string]string) *corev1.Pod {
+func runningPod(t testing.TB, c kubernetes.Interface, pod *corev1.Pod, ip string, containerIDs map[string]string) *corev1.Pod {
 	t.Helper()
 	p := must[*corev1.Pod](t)(c.CoreV1().Pods(pod.Namespace).Create(bg, pod, metav1.CreateOptions{}))
 	p.Status = corev1.PodStatus{
@@ -89,7 +89,7 @@ type kubeEnv struct {
 	kubeconfig string
 }
 
-func (k *kubeEnv) exporter(t *testing.T, config string, args ...string) *exporter {
+func (k *kubeEnv) exporter(t testing.TB, config string, args ...string) *exporter {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	writeConfig(t, path, config)

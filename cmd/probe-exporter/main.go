@@ -67,6 +67,7 @@ type flags struct {
 	configFile, output, kubeconfig, nodeName     *string
 	events, gate                                 *bool
 	gateCondition                                *string
+	feedbackQPS                                  *float64
 	autoReload, configCheck, once                *bool
 	lifecycle, pprof                             *bool
 	autoReloadInterval, onceTimeout              *time.Duration
@@ -97,6 +98,7 @@ func addFlags(app *kingpin.Application) *flags {
 	f.events = app.Flag("kubernetes.events", "Post a Kubernetes Event (events.k8s.io/v1) on the pod or Service behind a probe each time its thresholded state changes, as the kubelet does for its own probes. Needs RBAC to create and patch events and get pods and services.").Default("false").Bool()
 	f.gate = app.Flag("kubernetes.readiness-gate", "Write the thresholded state of each pod's readiness probe into the pod's status, as the condition its readinessGates name (--kubernetes.readiness-gate.condition), for pods that declare it; with --node-name only pods on this node. Needs patch on pods/status.").Default("false").Bool()
 	f.gateCondition = app.Flag("kubernetes.readiness-gate.condition", "The pod condition type a readiness gate names for the network's verdict.").Default(feedback.DefaultGateCondition).String()
+	f.feedbackQPS = app.Flag("kubernetes.feedback-qps", "Requests per second (bursts of twice as many) the readiness gate and Events may make to the API server, together: client-go's rate limit, the bound on what this replica adds to the API server's load.").Default("20").Float64()
 	f.nodeName = app.Flag("node-name", "This exporter's node, for kubernetes entries with scope node or mesh (DaemonSet: the downward API's spec.nodeName).").Envar("NODE_NAME").String()
 	f.shard = positiveInt(app.Flag("shard", "This replica's shard, from 0 to --total-shards minus 1.").Default("0"), "--shard", 0)
 	f.totalShards = positiveInt(app.Flag("total-shards", "Replicas that split the targets between them by a stable hash; every replica runs with the same configuration.").Default("1"), "--total-shards", 1)
@@ -210,7 +212,7 @@ func serve(f *flags, logger *slog.Logger) int {
 		Run(context.Context)
 	}
 	if *f.events || *f.gate {
-		client, err := kubeClient(*f.kubeconfig)
+		client, err := kubeClient(*f.kubeconfig, *f.feedbackQPS)
 		if err != nil {
 			logger.Error("--kubernetes.events, --kubernetes.readiness-gate: no Kubernetes client", "err", err)
 			return 1
