@@ -49,6 +49,7 @@ func newDescs(names []string) *descs {
 		if f.reason != nil {
 			labels = append(labels, series.Reason)
 		}
+		labels = append(labels, f.labels...)
 		d.byFamily[i] = prometheus.NewDesc(f.name, f.help, labels, nil)
 	}
 	return d
@@ -89,6 +90,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			} else if f.reason != nil {
 				if r, ok := f.reason(&s); ok {
 					lv := append(values[:len(values):len(values)], r.String())
+					ch <- prometheus.MustNewConstMetric(d.byFamily[i], typ, 1, lv...)
+				}
+			} else if f.info != nil {
+				if vs := infoOf(&families[i], &s); vs != nil {
+					lv := append(values[:len(values):len(values)], vs...)
 					ch <- prometheus.MustNewConstMetric(d.byFamily[i], typ, 1, lv...)
 				}
 			} else if v, ok := f.value(&s); ok {

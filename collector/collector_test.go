@@ -3,10 +3,15 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -65,13 +70,43 @@ func fixture(t *testing.T) fixed {
 
 	startup := state.Record{Machine: state.NewMachine(probe.Startup, 1, 30, appeared)} // gated: never attempted
 
+	// An HTTPS probe's last handshake: a certificate whose subject needs
+	// escaping, and a probe whose own labels take "version" (so it has
+	// no probe_tls_version_info: a series can't carry a name twice).
+	secure := ready
+	secure.Apply(prober.Outcome{Result: prober.Success, StatusCode: 200, TLS: fixedTLS(t)}, time.Millisecond, appeared.Add(30*time.Second))
+	versioned := series.NewNames([]string{"target", "kind", "address", "version"})
+
 	f := fixed{
 		{Key: "web-1", Kind: probe.Readiness, Handler: http.Type(), Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.1:8080", "payments", "a"}), Record: ready},
 		{Key: "web-1", Kind: probe.Startup, Handler: tcp.Type(), Entry: "web", Labels: series.New(webNames, []string{"web", "startup", "127.0.0.1:8080", "payments", "a"}), Record: startup},
 		{Key: "db-1", Kind: probe.Liveness, Handler: tcp.Type(), Entry: "db", Labels: series.New(dbNames, []string{"db", "liveness", "[::1]:5432", "eu"}), Record: live},
 		{Key: "odd", Kind: probe.Readiness, Handler: http.Type(), Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.2:8080", `quote " back \ slash`, "new\nline"}), Record: ready},
+		{Key: "tls", Kind: probe.Readiness, Handler: http.Type(), Entry: "web", Labels: series.New(webNames, []string{"web", "readiness", "127.0.0.3:8443", "payments", "a"}), Record: secure},
+		{Key: "tls-v", Kind: probe.Readiness, Handler: http.Type(), Entry: "api", Labels: series.New(versioned, []string{"api", "readiness", "127.0.0.4:8443", "v2"}), Record: secure},
 	}
 	return f
+}
+
+// fixedTLS is the facts of a handshake with a certificate made from a
+// fixed Ed25519 seed and template: the same bytes, so the same
+// fingerprint, on every run.
+func fixedTLS(t *testing.T) *prober.TLSFacts {
+	t.Helper()
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	tpl := &x509.Certificate{
+		SerialNumber: big.NewInt(0x00ab_cdef), Subject: pkix.Name{CommonName: `odd "quoted" \ name`, Organization: []string{"Shop, Inc."}},
+		NotBefore: time.Unix(1700000000, 0), NotAfter: time.Unix(1800000000, 0), DNSNames: []string{"web.shop.svc", "web.example.com"},
+	}
+	der, err := x509.CreateCertificate(nil, tpl, tpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prober.TLSFactsFrom(&tls.ConnectionState{Version: tls.VersionTLS13, PeerCertificates: []*x509.Certificate{c}})
 }
 
 type errDiscarded struct{}
@@ -123,7 +158,7 @@ func TestRemovedTargetHasNoSeries(t *testing.T) {
 	t.Parallel()
 	f := fixture(t)
 	c := New(f)
-	if n := testutil.CollectAndCount(c, "probe_state"); n != 4 {
+	if n := testutil.CollectAndCount(c, "probe_state"); n != 6 {
 		t.Fatalf("probe_state series: %d", n)
 	}
 	c.src = f[2:3] // the web targets went away

@@ -19,6 +19,15 @@ type family struct {
 	// reason, for a family with a reason label, is the class its one
 	// sample (valued 1) carries, and whether it has one.
 	reason func(s *sample) (prober.Reason, bool)
+	// labels, for an info family (its one sample valued 1), are its own
+	// label names, sorted; info gives their values, nil for no sample.
+	// A probe whose own labels take one of these names has no sample of
+	// the family (a series can't carry a name twice).
+	labels []string
+	info   func(s *sample) []string
+	// tls marks the TLS families: a scrape with no HTTPS probe's facts
+	// skips them without a pass over the samples.
+	tls bool
 }
 
 // resultValues are the values of the result label, in the order results
@@ -59,12 +68,52 @@ var families = []family{
 		results: func(s *sample) [3]float64 {
 			return [3]float64{float64(s.errors), float64(s.failures), float64(s.successes)}
 		}},
+	{name: prober.EarliestExpiryGauge.Name, help: prober.EarliestExpiryGauge.Help + " From the last handshake of an HTTPS probe.", tls: true,
+		value: func(s *sample) (float64, bool) { return expiry(s) }},
+	{name: prober.ChainExpiryGauge.Name, help: prober.ChainExpiryGauge.Help, tls: true,
+		value: func(s *sample) (float64, bool) { return expiry(s) }},
+	{name: prober.ChainInfoGauge.Name, help: prober.ChainInfoGauge.Help, labels: prober.LeafLabels, tls: true,
+		info: func(s *sample) []string {
+			if s.tls == nil {
+				return nil
+			}
+			return s.tls.Leaf.Values()
+		}},
 	{name: "probe_state", help: "Thresholded probe state, as the kubelet caches it: 1 success, 0 failure, -1 unknown.",
 		value: func(s *sample) (float64, bool) { return float64(s.value), true }},
 	{name: "probe_state_transitions_total", counter: true, help: "How often probe_state changed.",
 		value: func(s *sample) (float64, bool) { return float64(s.transitions), true }},
 	{name: "probe_success", help: "Whether the last probe attempt succeeded (1) or not (0); an HTTP 3xx that was not followed counts as success, as in the kubelet.",
 		value: func(s *sample) (float64, bool) { return boolFloat(s.lastSuccess), s.attempted }},
+	{name: prober.TLSVersionGauge.Name, help: prober.TLSVersionGauge.Help, labels: prober.VersionLabels, tls: true,
+		info: func(s *sample) []string {
+			if s.tls == nil {
+				return nil
+			}
+			return s.tls.VersionValues()
+		}},
+}
+
+// expiry is the TLS gauges' certificate expiry, in Unix seconds.
+func expiry(s *sample) (float64, bool) {
+	if s.tls == nil {
+		return 0, false
+	}
+	return float64(s.tls.Expiry.Unix()), true
+}
+
+// infoOf is f's label values for s, nil when s has no sample of f.
+func infoOf(f *family, s *sample) []string {
+	v := f.info(s)
+	if v == nil {
+		return nil
+	}
+	for _, n := range f.labels {
+		if s.labels.Names.Has(n) {
+			return nil
+		}
+	}
+	return v
 }
 
 // targetsFamily is the per-entry target count.

@@ -36,8 +36,12 @@ func pairSize(name, value string) int {
 }
 
 // extra is a family's own label pair (result="...", reason="..."), beside
-// the probe's; none when name is empty.
-type extra struct{ name, value string }
+// the probe's, none when name is empty; or an info family's pairs (names
+// sorted, values lined up).
+type extra struct {
+	name, value   string
+	names, values []string
+}
 
 // metricSize is the Metric message of a sample: its label pairs, with x
 // in its place when set, and its value.
@@ -48,6 +52,9 @@ func metricSize(l *series.Labels, x extra) int {
 	}
 	if x.name != "" {
 		n += pairSize(x.name, x.value)
+	}
+	for j, name := range x.names {
+		n += pairSize(name, x.values[j])
 	}
 	return n
 }
@@ -69,17 +76,23 @@ func appendPair(b []byte, name, value string) []byte {
 func appendMetric(b []byte, l *series.Labels, x extra, size int, counter bool, v float64) []byte {
 	b = protowire.AppendTag(b, familyMetric, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(size))
-	written := x.name == ""
+	written, j := x.name == "", 0
 	for _, i := range l.Names.Order() {
 		name := l.Names.Names[i]
 		if !written && name > x.name {
 			b = appendPair(b, x.name, x.value)
 			written = true
 		}
+		for ; j < len(x.names) && x.names[j] < name; j++ {
+			b = appendPair(b, x.names[j], x.values[j])
+		}
 		b = appendPair(b, name, l.Values[i])
 	}
 	if !written {
 		b = appendPair(b, x.name, x.value)
+	}
+	for ; j < len(x.names); j++ {
+		b = appendPair(b, x.names[j], x.values[j])
 	}
 	field := protowire.Number(metricGauge)
 	if counter {
@@ -120,16 +133,23 @@ func writeFamily(w *bufio.Writer, name, help string, counter bool, emit func(add
 func (s *snapshot) writeProto(w *bufio.Writer) {
 	samples := s.samples
 	for _, f := range families {
+		if f.tls && s.withTLS == 0 {
+			continue
+		}
 		writeFamily(w, f.name, f.help, f.counter, func(add func(*series.Labels, extra, float64)) {
 			for i := range samples {
 				sn := &samples[i]
 				if f.results != nil {
 					for r, v := range f.results(sn) {
-						add(sn.labels, extra{series.Result, resultValues[r]}, v)
+						add(sn.labels, extra{name: series.Result, value: resultValues[r]}, v)
 					}
 				} else if f.reason != nil {
 					if r, ok := f.reason(sn); ok {
-						add(sn.labels, extra{series.Reason, r.String()}, 1)
+						add(sn.labels, extra{name: series.Reason, value: r.String()}, 1)
+					}
+				} else if f.info != nil {
+					if vs := infoOf(&f, sn); vs != nil {
+						add(sn.labels, extra{names: f.labels, values: vs}, 1)
 					}
 				} else if v, ok := f.value(sn); ok {
 					add(sn.labels, extra{}, v)

@@ -19,6 +19,7 @@ type sample struct {
 	text               string
 	resultAt, reasonAt int32
 	class              prober.Reason
+	tls                *prober.TLSFacts
 
 	http, attempted, lookedUp, lastSuccess bool
 	value                                  int8
@@ -33,7 +34,7 @@ type sample struct {
 func sampleOf(st *state.View) sample {
 	l, r := st.Labels, &st.Record
 	last, run := r.Run()
-	s := sample{labels: l, text: l.Text(), resultAt: int32(l.ResultAt()), reasonAt: int32(l.ReasonAt()), class: r.LastClass, http: st.Handler == prober.HTTPGet,
+	s := sample{labels: l, text: l.Text(), resultAt: int32(l.ResultAt()), reasonAt: int32(l.ReasonAt()), class: r.LastClass, tls: r.TLS, http: st.Handler == prober.HTTPGet,
 		attempted: r.Attempted, lookedUp: r.LookedUp, lastSuccess: r.LastSuccess, value: int8(r.Value()),
 		statusCode: int32(r.LastStatusCode), duration: r.LastDuration, lookup: r.LastLookup,
 		successes: r.Successes, failures: r.Failures, errors: r.Errors}
@@ -58,6 +59,7 @@ type entryCount struct {
 // scrape so that every family shows the same moment.
 type snapshot struct {
 	samples []sample
+	withTLS int          // samples with TLS facts
 	targets []entryCount // sorted by entry
 }
 
@@ -65,7 +67,12 @@ type snapshot struct {
 func (c *Collector) snapshot() *snapshot {
 	n := c.lastProbes.Load()
 	s := &snapshot{samples: make([]sample, 0, n+n/16)}
-	c.src.Each(func(st *state.View) { s.samples = append(s.samples, sampleOf(st)) })
+	c.src.Each(func(st *state.View) {
+		s.samples = append(s.samples, sampleOf(st))
+		if st.Record.TLS != nil {
+			s.withTLS++
+		}
+	})
 	c.lastProbes.Store(int64(len(s.samples)))
 	for e, n := range c.src.Targets() {
 		s.targets = append(s.targets, entryCount{e, n})

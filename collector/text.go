@@ -53,6 +53,71 @@ func (w *textWriter) labelled(name, text string, at int, res string, v float64) 
 	w.end(v)
 }
 
+// merged writes an info family's sample (valued 1): the probe's label
+// pairs with the family's own (names sorted) each in its sorted place,
+// the probe's copied from its text.
+func (w *textWriter) merged(name string, sn *sample, names, values []string) {
+	w.WriteString(name)
+	w.WriteByte('{')
+	l := sn.labels
+	off, j, sep := 0, 0, false
+	pair := func(n, v string) {
+		if sep {
+			w.WriteByte(',')
+		}
+		sep = true
+		w.WriteString(n)
+		w.WriteString(`="`)
+		writeEscaped(w.Writer, v)
+		w.WriteByte('"')
+	}
+	for _, i := range l.Names.Order() {
+		own := l.Names.Names[i]
+		for j < len(names) && names[j] < own {
+			pair(names[j], values[j])
+			j++
+		}
+		size := len(own) + len(`=""`) + escapedLen(l.Values[i])
+		if sep {
+			w.WriteByte(',')
+		}
+		sep = true
+		w.WriteString(sn.text[off : off+size])
+		off += size + 1 // and its ','
+	}
+	for ; j < len(names); j++ {
+		pair(names[j], values[j])
+	}
+	w.end(1)
+}
+
+// escapedLen is the length of v escaped as a label value.
+func escapedLen(v string) int {
+	n := len(v)
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\\' || c == '\n' || c == '"' {
+			n++
+		}
+	}
+	return n
+}
+
+// writeEscaped writes v escaped as a label value, without allocating.
+func writeEscaped(w *bufio.Writer, v string) {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\\':
+			w.WriteString(`\\`)
+		case '\n':
+			w.WriteString(`\n`)
+		case '"':
+			w.WriteString(`\"`)
+		default:
+			w.WriteByte(c)
+		}
+	}
+}
+
 func (w *textWriter) end(v float64) {
 	w.WriteString("} ")
 	w.Write(appendFloat(w.buf[:0], v, w.om))
@@ -116,9 +181,12 @@ func (s *snapshot) writeText(out *bufio.Writer, om bool) {
 		w.WriteByte('\n')
 	}
 	samples := s.samples
-	for _, f := range families {
+	for fi, f := range families {
 		if len(samples) == 0 {
 			break
+		}
+		if f.tls && s.withTLS == 0 {
+			continue
 		}
 		typ := "gauge"
 		if f.counter {
@@ -146,6 +214,14 @@ func (s *snapshot) writeText(out *bufio.Writer, om bool) {
 						headed = true
 					}
 					w.labelled(f.name, sn.text, int(sn.reasonAt), reasonPairs[r], 1)
+				}
+			} else if f.info != nil {
+				if vs := infoOf(&families[fi], sn); vs != nil {
+					if !headed {
+						header(f.name, typ, f.help)
+						headed = true
+					}
+					w.merged(f.name, sn, f.labels, vs)
 				}
 			} else if v, ok := f.value(sn); ok {
 				if !headed {

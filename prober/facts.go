@@ -11,10 +11,10 @@ import (
 // (http_facts.go), so a handler's metrics live beside its attempt.
 type Fact struct {
 	Name, Help string
-	// Label and LabelValue, when Label is set, are the gauge's one label
-	// (a phase, a version).
-	Label, LabelValue string
-	Value             float64
+	// Labels and Values are the gauge's labels, if any (a phase, a
+	// version, a certificate's identity), lined up.
+	Labels, Values []string
+	Value          float64
 }
 
 // Facts collects the facts of the attempts run under a context made by

@@ -11,14 +11,12 @@ import (
 
 // httpFacts is what an httpGet attempt learned of its final response
 // beyond the result: its Content-Length (-1 unknown), protocol version,
-// the redirects followed to it, and for HTTPS the TLS version and the
-// earliest expiry in the peer's chain. Zero without a response.
+// and the redirects followed to it (an HTTPS response's TLS facts are
+// the Outcome's: every attempt keeps them). Zero without a response.
 type httpFacts struct {
 	contentLength int64
 	version       float64
 	redirects     int
-	tlsVersion    uint16
-	certExpiry    time.Time
 }
 
 // describe records what a response's head says: its status in o, the
@@ -29,14 +27,7 @@ func describe(o *Outcome, hf *httpFacts, res *http.Response) {
 	for r := res.Request; r != nil && r.Response != nil; r = r.Response.Request {
 		hf.redirects++
 	}
-	if res.TLS != nil {
-		hf.tlsVersion = res.TLS.Version
-		for _, c := range res.TLS.PeerCertificates {
-			if hf.certExpiry.IsZero() || c.NotAfter.Before(hf.certExpiry) {
-				hf.certExpiry = c.NotAfter
-			}
-		}
-	}
+	o.TLS = TLSFactsFrom(res.TLS)
 }
 
 // probeWithFacts runs the attempt timing its phases, and reports its
@@ -55,17 +46,14 @@ func (p *httpProber) probeWithFacts(ctx context.Context, t *Target, f *Facts) Ou
 		Fact{Name: "probe_http_content_length", Help: "Content-Length of the final response, -1 when unknown.", Value: float64(hf.contentLength)},
 		Fact{Name: "probe_http_version", Help: "HTTP version of the final response.", Value: hf.version},
 		Fact{Name: "probe_http_redirects", Help: "Redirects followed to the final response.", Value: float64(hf.redirects)},
-		Fact{Name: "probe_http_ssl", Help: "Whether the final response came over TLS.", Value: boolValue(hf.tlsVersion != 0)},
+		Fact{Name: "probe_http_ssl", Help: "Whether the final response came over TLS.", Value: boolValue(o.TLS != nil)},
 	)
 	for _, d := range ph.durations(resolve) {
-		f.add(Fact{Name: "probe_http_duration_seconds", Label: "phase", LabelValue: d.phase, Value: d.took.Seconds(),
+		f.add(Fact{Name: "probe_http_duration_seconds", Labels: []string{"phase"}, Values: []string{d.phase}, Value: d.took.Seconds(),
 			Help: "Time in each phase of the HTTP request, summed over redirects: resolve, connect, tls, processing (request sent to first response byte), transfer (first byte to the end of the body read)."})
 	}
-	if hf.tlsVersion != 0 {
-		f.add(
-			Fact{Name: "probe_ssl_earliest_cert_expiry", Help: "Earliest expiry of the certificates the server sent, in Unix seconds.", Value: float64(hf.certExpiry.Unix())},
-			Fact{Name: "probe_tls_version_info", Help: "The TLS version the connection used.", Label: "version", LabelValue: tls.VersionName(hf.tlsVersion), Value: 1},
-		)
+	if o.TLS != nil {
+		f.add(o.TLS.Facts()...)
 	}
 	return o
 }

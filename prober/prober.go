@@ -85,6 +85,9 @@ type Outcome struct {
 	// Reason is the class of a failed or errored attempt (NoReason when
 	// it succeeded): a bounded label value, unlike Output and Err.
 	Reason Reason
+	// TLS is what an HTTPS attempt's handshake showed, nil without one
+	// (shared: never written).
+	TLS *TLSFacts
 }
 
 // Target is what a probe runs against.

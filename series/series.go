@@ -63,6 +63,12 @@ func NewNames(names []string) *Names {
 	return n
 }
 
+// Has reports whether name is one of the names.
+func (n *Names) Has(name string) bool {
+	i := sort.Search(len(n.order), func(k int) bool { return n.Names[n.order[k]] >= name })
+	return i < len(n.order) && n.Names[n.order[i]] == name
+}
+
 // Order is Names' indexes sorted by name: the order label pairs are
 // written in, every format alike. Read only.
 func (n *Names) Order() []int { return n.order }

@@ -170,8 +170,8 @@ type Record struct {
 	// attempt's lookups took.
 	LookedUp bool
 	// historyLen is how many of history's slots are filled. (The four
-	// small fields sit together: a Record is 128 bytes, 40 less than in
-	// declaration order, a scheduler worker one size class smaller.)
+	// small fields sit together: a Record is 136 bytes, 40 less than in
+	// declaration order, so a scheduler worker fits 320 bytes.)
 	historyLen uint8
 	// LastClass is the class of the last attempt's reason: NoReason after
 	// a success (probe_failure_reason's label).
@@ -193,6 +193,12 @@ type Record struct {
 	// history holds the last HistoryLen results, 2 bits each, newest in
 	// the low bits: a strip for a status page costs 9 bytes a probe.
 	history uint64
+
+	// TLS is what the last completed handshake of an HTTPS probe showed
+	// (the probe_ssl_* and probe_tls_* gauges), kept while later attempts
+	// complete none: a certificate's expiry stays known while its server
+	// is down. Nil for a probe that never completed one. Shared, read only.
+	TLS *prober.TLSFacts
 }
 
 // HistoryLen is how many recent results a Record keeps.
@@ -246,6 +252,9 @@ func (r *Record) Apply(o prober.Outcome, took time.Duration, now time.Time) bool
 	r.LastStatusCode = o.StatusCode
 	if o.LookedUp {
 		r.LookedUp, r.LastLookup = true, o.Lookup
+	}
+	if o.TLS != nil {
+		r.TLS = o.TLS
 	}
 	if o.Err != nil {
 		r.LastSuccess = false

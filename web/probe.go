@@ -204,17 +204,17 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The handler's own gauges, from its prober.
 	vecs := map[string]*prometheus.GaugeVec{}
 	facts.Each(func(f prober.Fact) {
-		if f.Label == "" {
+		if len(f.Labels) == 0 {
 			gauge(f.Name, f.Help, f.Value)
 			return
 		}
 		v, ok := vecs[f.Name]
 		if !ok {
-			v = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: f.Name, Help: f.Help}, []string{f.Label})
+			v = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: f.Name, Help: f.Help}, f.Labels)
 			reg.MustRegister(v)
 			vecs[f.Name] = v
 		}
-		v.WithLabelValues(f.LabelValue).Set(f.Value)
+		v.WithLabelValues(f.Values...).Set(f.Value)
 	})
 	// As blackbox_exporter: always there, 0 for an address.
 	gauge("probe_dns_lookup_time_seconds", "How long resolving the target's name took.", o.Lookup.Seconds())

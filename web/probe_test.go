@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -176,7 +177,8 @@ func TestProbeEndpoint(t *testing.T) {
 	}
 }
 
-// TestProbeTLS: an HTTPS target's certificate expiry and TLS version.
+// TestProbeTLS: an HTTPS target's certificate expiry, leaf certificate
+// and TLS version, as blackbox_exporter answers them.
 func TestProbeTLS(t *testing.T) {
 	s := newProbeSetup(t, endpoint, nil)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
@@ -186,7 +188,11 @@ func TestProbeTLS(t *testing.T) {
 	if strings.Contains(body, `probe_http_duration_seconds{phase="tls"} 0`+"\n") {
 		t.Errorf("no TLS phase over HTTPS:\n%s", body)
 	}
-	for _, want := range []string{"probe_success 1", `probe_tls_version_info{version="TLS 1.3"} 1`, fmt.Sprintf("probe_ssl_earliest_cert_expiry %g", float64(expiry))} {
+	sum := sha256.Sum256(srv.Certificate().Raw)
+	for _, want := range []string{"probe_success 1", `probe_tls_version_info{version="TLS 1.3"} 1`, fmt.Sprintf("probe_ssl_earliest_cert_expiry %g", float64(expiry)),
+		fmt.Sprintf("probe_ssl_last_chain_expiry_timestamp_seconds %g", float64(expiry)),
+		fmt.Sprintf(`probe_ssl_last_chain_info{fingerprint_sha256="%x",issuer="O=Acme Co",serialnumber="%x",subject="O=Acme Co",subjectalternative="example.com,*.example.com"} 1`,
+			sum, srv.Certificate().SerialNumber.Bytes())} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("%d: the answer lacks %q:\n%s", code, want, body)
 		}
@@ -195,7 +201,7 @@ func TestProbeTLS(t *testing.T) {
 	// A cleartext answer has no TLS gauges; its phases are timed through
 	// our one-shot transport.
 	_, body = s.get(t, "module=http_2xx&target=127.0.0.1:"+s.port)
-	if strings.Contains(body, "probe_tls_version_info") || strings.Contains(body, "probe_ssl_earliest_cert_expiry") {
+	if strings.Contains(body, "probe_tls_version_info") || strings.Contains(body, "probe_ssl_") {
 		t.Errorf("TLS gauges without TLS:\n%s", body)
 	}
 	phasesTimed(t, body, "connect", "processing", "transfer")

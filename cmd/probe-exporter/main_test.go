@@ -625,8 +625,8 @@ func checkQueriesParse[P any](t *testing.T, panels []P) {
 
 // TestGrafanaDashboard keeps examples/grafana honest: it is valid JSON and
 // every metric it queries is one the exporter exports (the families of a
-// real scrape, testdata/families.golden, and the discovery families, which
-// appear with kubernetes entries).
+// real scrape, testdata/families.golden, the discovery families, which
+// appear with kubernetes entries, and HTTPS probes' TLS families).
 func TestGrafanaDashboard(t *testing.T) {
 	data, err := os.ReadFile("../../examples/grafana/probe-exporter.json")
 	if err != nil {
@@ -681,6 +681,9 @@ func TestGrafanaDashboard(t *testing.T) {
 	known := map[string]bool{
 		"probe_exporter_discovery_synced": true, "probe_exporter_kubernetes_discovery_errors_total": true,
 		"probe_exporter_kubernetes_discovery_events_total": true, "probe_exporter_discovery_skipped": true,
+		// HTTPS probes' (the default configuration has none: TestTLSFactsOnMetrics scrapes them).
+		"probe_ssl_earliest_cert_expiry": true, "probe_ssl_last_chain_expiry_timestamp_seconds": true,
+		"probe_ssl_last_chain_info": true, "probe_tls_version_info": true,
 	}
 	families, err := os.ReadFile("testdata/families.golden")
 	if err != nil {

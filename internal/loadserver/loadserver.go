@@ -5,8 +5,15 @@ package loadserver
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -14,10 +21,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // env names the mode a child serves in: "http" answers "ok" to every
-// request, "tcp" accepts and closes.
+// request, "https" the same over TLS (a self-signed ECDSA P-256
+// certificate made at start), "tcp" accepts and closes.
 const env = "PROBE_EXPORTER_LOAD_SERVER"
 
 // Main makes this process the server when it was started as one, and
@@ -63,8 +72,18 @@ func serve(spec string) int {
 	}
 	fmt.Println(l.Addr().(*net.TCPAddr).Port)
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); os.Exit(0) }()
-	if mode == "http" {
-		_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	switch mode {
+	case "http":
+		_ = http.Serve(l, ok)
+		return 0
+	case "https":
+		cert, err := selfSigned()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		_ = http.Serve(tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}}), ok)
 		return 0
 	}
 	for {
@@ -74,4 +93,20 @@ func serve(spec string) int {
 		}
 		c.Close()
 	}
+}
+
+// selfSigned is a certificate for the https mode, as a server's usually
+// is: ECDSA P-256, valid for a year.
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "load.test"}, DNSNames: []string{"load.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }

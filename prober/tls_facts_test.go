@@ -1,0 +1,92 @@
+package prober
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/internal/await"
+	"github.com/probe-exporter/probe-exporter/internal/certtest"
+)
+
+// TestTLSFacts: every HTTPS attempt keeps what its handshake showed,
+// worded as blackbox_exporter's prober/tls.go words it — the earliest
+// NotAfter of the certificates sent (getEarliestCertExpiry), the leaf's
+// SHA-256 of its DER in hex (getFingerprint), Subject.String() and
+// Issuer.String() (getSubject, getIssuer), the DNS names joined by commas
+// (getDNSNames), the serial's bytes as %x (getSerialNumber: "0a0b", not
+// big.Int's "a0b") and "TLS 1.3" (getTLSVersion); attempts that saw the
+// same share one value; a rotated certificate gives new facts, and the
+// old ones leave the table once nothing holds them.
+func TestTLSFacts(t *testing.T) {
+	first := certtest.New(t, "web.shop.example", time.Now().Add(90*24*time.Hour).Truncate(time.Second))
+	second := certtest.New(t, "web.shop.example", time.Now().Add(30*24*time.Hour).Truncate(time.Second))
+	var serving atomic.Pointer[tls.Certificate]
+	serving.Store(&first.Cert)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.TLS = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return serving.Load(), nil }}
+	srv.StartTLS()
+	defer srv.Close()
+	srv.TLS.Certificates = nil // httptest's own: without them, GetCertificate serves (no SNI to an IP)
+
+	o := httpProbe(t, srv.URL, "/", nil, 5*time.Second)
+	if o.Result != Success || o.TLS == nil {
+		t.Fatalf("%v %q, TLS facts %v", o.Result, o.Output, o.TLS)
+	}
+	sum := sha256.Sum256(first.Leaf.Raw)
+	want := Leaf{
+		FingerprintSHA256: hex.EncodeToString(sum[:]), Subject: first.Leaf.Subject.String(), Issuer: first.Leaf.Issuer.String(),
+		SubjectAlternative: strings.Join(first.Leaf.DNSNames, ","), SerialNumber: fmt.Sprintf("%x", first.Leaf.SerialNumber.Bytes()),
+	}
+	got := *o.TLS.Leaf
+	want.values = got.values
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("leaf %+v\nwant %+v", got, want)
+	}
+	if got.SerialNumber != "0a0b" || got.Subject != `CN=web.shop.example,O=Shop\, Inc.` || got.Issuer != `CN=Shop Intermediate CA,O=Shop\, Inc.` {
+		t.Errorf("serial %q, subject %q, issuer %q", got.SerialNumber, got.Subject, got.Issuer)
+	}
+	if !o.TLS.Expiry.Equal(first.Intermediate.NotAfter) || o.TLS.Expiry.Equal(first.Leaf.NotAfter) {
+		t.Errorf("expiry %v, want the intermediate's %v (the leaf's is %v)", o.TLS.Expiry, first.Intermediate.NotAfter, first.Leaf.NotAfter)
+	}
+	if v := o.TLS.VersionValues(); len(v) != 1 || v[0] != "TLS 1.3" {
+		t.Errorf("version %v", v)
+	}
+	if again := httpProbe(t, srv.URL, "/", nil, 5*time.Second); again.TLS != o.TLS {
+		t.Error("the same handshake facts were not shared")
+	}
+
+	serving.Store(&second.Cert)
+	rotated := httpProbe(t, srv.URL, "/", nil, 5*time.Second)
+	if rotated.TLS == nil || rotated.TLS == o.TLS || rotated.TLS.Leaf.FingerprintSHA256 == want.FingerprintSHA256 ||
+		!rotated.TLS.Expiry.Equal(second.Intermediate.NotAfter) {
+		t.Errorf("after rotation: %+v", rotated.TLS)
+	}
+	leaves, facts := interned.size()
+	if leaves < 2 || facts < 2 {
+		t.Errorf("table holds %d leaves and %d facts, want both certificates'", leaves, facts)
+	}
+	// Nothing holds the facts any more: the table lets them go.
+	o, rotated = Outcome{}, Outcome{}
+	await.True(t, "the table emptied", func() bool {
+		runtime.GC()
+		l, f := interned.size()
+		return l == 0 && f == 0
+	})
+
+	// A handshake that fails leaves no facts.
+	plain := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer plain.Close()
+	if o := httpProbe(t, strings.Replace(plain.URL, "http:", "https:", 1), "/", nil, 5*time.Second); o.TLS != nil || o.Result != Failure {
+		t.Errorf("HTTPS to a cleartext server: %v, TLS %+v", o.Result, o.TLS)
+	}
+}
