@@ -44,6 +44,20 @@ type Target struct {
 	// Probes, when set, are the target's own probes (a container's, with
 	// inheritProbes) instead of the entry's.
 	Probes []config.KindProbe
+	// Route, when set, is an L7 route's (an Ingress rule's path): the
+	// entry's httpGet probes GET its path with its scheme, as the virtual
+	// host Host names, through its Via address.
+	Route *Route
+}
+
+// Route is where an L7 route sends a request: Host (the Target's) is the
+// virtual host, the URL's host, Host header and TLS server name; Via,
+// when set, is the address connected to instead (the controller's or
+// gateway's), as curl's --resolve.
+type Route struct {
+	Scheme string // "HTTP" or "HTTPS"
+	Path   string
+	Via    string
 }
 
 // HostPort is the target's own address: host:port, or the host when it

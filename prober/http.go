@@ -214,6 +214,18 @@ func (p *httpProber) attempt(ctx context.Context, t *Target, hf *httpFacts) Outc
 	}
 	u := p.url
 	u.Host = addr
+	if t.Via != "" {
+		// The request is the virtual host's; the connection goes to Via.
+		// On the scheme's own port the Host header is the name alone, as
+		// browsers send it: a route matches its hostname, and proxies that
+		// match host:port literally (Envoy) would not find it.
+		if h, port, err := net.SplitHostPort(addr); err == nil {
+			ctx = WithPinnedHost(ctx, h, t.Via)
+			if (p.url.Scheme == "http" && port == "80") || (p.url.Scheme == "https" && port == "443") {
+				u.Host = h
+			}
+		}
+	}
 	// One copy of the prober's request: net/http never writes to a
 	// caller's request or its header (it forks them first), so every
 	// attempt shares the header.

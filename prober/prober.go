@@ -104,6 +104,10 @@ type Target struct {
 	// Vars are exposed to exec probes, for $(VAR) expansion and as
 	// environment variables.
 	Vars map[string]string
+	// Via, when set, is the address an httpGet probe connects to instead
+	// of Host, which stays the URL's host, Host header and TLS server
+	// name (an Ingress rule's host, through its controller's address).
+	Via string
 }
 
 // Prober does one attempt. Probe must return by ctx's deadline.

@@ -1,6 +1,7 @@
 package prober
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/probe-exporter/probe-exporter/internal/await"
 	"github.com/probe-exporter/probe-exporter/internal/certtest"
+	"github.com/probe-exporter/probe-exporter/probe"
 )
 
 // TestTLSFacts: every HTTPS attempt keeps what its handshake showed,
@@ -88,5 +90,42 @@ func TestTLSFacts(t *testing.T) {
 	defer plain.Close()
 	if o := httpProbe(t, strings.Replace(plain.URL, "http:", "https:", 1), "/", nil, 5*time.Second); o.TLS != nil || o.Result != Failure {
 		t.Errorf("HTTPS to a cleartext server: %v, TLS %+v", o.Result, o.TLS)
+	}
+}
+
+// TestVia: a target with Via set is requested as its own host — the URL's
+// host, Host header and TLS server name — over a connection to Via, as an
+// Ingress rule's host through its controller's address (curl --resolve);
+// the name itself is never resolved.
+func TestVia(t *testing.T) {
+	var host, sni atomic.Value
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { host.Store(r.Host) })
+	plain := httptest.NewServer(handler)
+	defer plain.Close()
+	secure := httptest.NewUnstartedServer(handler)
+	secure.TLS = &tls.Config{GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		sni.Store(hello.ServerName)
+		return nil, nil
+	}}
+	secure.StartTLS()
+	defer secure.Close()
+	for _, c := range []struct {
+		url, scheme string
+	}{{plain.URL, "HTTP"}, {secure.URL, "HTTPS"}} {
+		tgt, port := serverTarget(t, c.url)
+		via := tgt.Host
+		tgt.Host, tgt.Via = "shop.example.invalid", via // .invalid never resolves
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		o := newHTTP(&probe.HTTPGetAction{Path: "/", Port: port, Scheme: c.scheme}, testEnv).Probe(ctx, tgt)
+		cancel()
+		if o.Result != Success {
+			t.Fatalf("%s via %s: %v %q", c.scheme, via, o.Result, o.Output)
+		}
+		if got := host.Load(); got != "shop.example.invalid:"+port.String() {
+			t.Errorf("%s: Host %q", c.scheme, got)
+		}
+	}
+	if got := sni.Load(); got != "shop.example.invalid" {
+		t.Errorf("TLS server name %q, want the virtual host", got)
 	}
 }

@@ -106,13 +106,17 @@ func (e *Entry) newProbe(kp config.KindProbe, id string) (builtProbe, error) {
 // probesFor is the entry's probes, or the target's own (a container's
 // probes with inheritProbes), built once per distinct definition.
 func (e *Entry) probesFor(dt discovery.Target) []builtProbe {
-	if dt.Probes == nil {
+	own := dt.Probes
+	switch {
+	case dt.Route != nil:
+		own = routed(e.cfg.Probes(), dt.Route)
+	case own == nil:
 		return e.probes
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]builtProbe, 0, len(dt.Probes))
-	for _, kp := range dt.Probes {
+	out := make([]builtProbe, 0, len(own))
+	for _, kp := range own {
 		id, err := e.identity(kp)
 		if err != nil {
 			continue
@@ -125,6 +129,25 @@ func (e *Entry) probesFor(dt discovery.Target) []builtProbe {
 			e.shared[id] = p
 		}
 		out = append(out, p)
+	}
+	return out
+}
+
+// routed is the entry's probes for an L7 route's target: each httpGet
+// GETs the route's path with its scheme (its host is the target's: the
+// virtual host); the entry gives the rest (port, headers, timing).
+func routed(probes []config.KindProbe, r *discovery.Route) []config.KindProbe {
+	out := make([]config.KindProbe, len(probes))
+	for i, kp := range probes {
+		out[i] = kp
+		if kp.Probe.HTTPGet == nil {
+			continue
+		}
+		def := *kp.Probe
+		get := *def.HTTPGet
+		get.Path, get.Scheme, get.Host = r.Path, r.Scheme, ""
+		def.HTTPGet = &get
+		out[i].Probe = &def
 	}
 	return out
 }
@@ -169,6 +192,9 @@ func (e *Entry) Targets(g discovery.Group) []scheduler.Target {
 		}
 		for _, p := range probes {
 			pt := &prober.Target{Host: dt.Host, Port: dt.Port, NamedPorts: dt.NamedPorts}
+			if dt.Route != nil {
+				pt.Via = dt.Route.Via
+			}
 			if p.def.Exec != nil {
 				pt.Vars = e.vars(dt, p.kind, labels)
 			}
@@ -303,7 +329,7 @@ func (e *Entry) relabel(dt discovery.Target) (discovery.Target, bool) {
 	if !relabel.Process(ls, e.rules) {
 		return dt, false
 	}
-	out := discovery.Target{ID: dt.ID, NamedPorts: dt.NamedPorts, Labels: map[string]string{}, Since: dt.Since, Probes: dt.Probes}
+	out := discovery.Target{ID: dt.ID, NamedPorts: dt.NamedPorts, Labels: map[string]string{}, Since: dt.Since, Probes: dt.Probes, Route: dt.Route}
 	if out.ID == "" {
 		out.ID = key(dt) // identity from before relabeling: stable across it
 	}

@@ -681,3 +681,57 @@ targets:
 		t.Errorf("a refused configuration changed what runs: %v", r)
 	}
 }
+
+// TestRouteTargets: an L7 route's target runs the entry's httpGet with the
+// route's path and scheme as the route's host (the entry's own host field
+// is dropped), connecting through Via; relabeling keeps the route; two
+// paths are two probes; a tcpSocket probe of the entry is left as it is.
+func TestRouteTargets(t *testing.T) {
+	c := load(t, `
+targets:
+  - name: routes
+    kubernetes: {role: ingress}
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_ingress_name], target_label: ingress}
+    readinessProbe: {httpGet: {path: /ignored, host: ignored.example, scheme: HTTP, httpHeaders: [{name: X-Probe, value: "1"}]}, periodSeconds: 7}
+    livenessProbe: {tcpSocket: {}}
+`)
+	e, err := NewEntry(&c.Targets[0], testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	route := func(path string) discovery.Target {
+		return discovery.Target{ID: discovery.IDOf(path), Host: "shop.example.com", Port: 443, Address: "shop.example.com",
+			Meta:  map[string]string{"__meta_kubernetes_ingress_name": "shop"},
+			Route: &discovery.Route{Scheme: "HTTPS", Path: path, Via: "192.0.2.80"}}
+	}
+	ts := e.Targets(discovery.Group{Source: "ingress/ns/shop", Targets: []discovery.Target{route("/cart"), route("/api")}})
+	if len(ts) != 2 {
+		t.Fatalf("%d targets", len(ts))
+	}
+	seen := map[string]bool{}
+	for _, tg := range ts {
+		for _, sp := range tg.Specs {
+			if sp.Target.Via != "192.0.2.80" || sp.Target.Host != "shop.example.com" {
+				t.Errorf("%s: prober target %+v", sp.Kind, sp.Target)
+			}
+			if sp.Kind == probe.Liveness {
+				if sp.Definition.TCPSocket == nil {
+					t.Errorf("liveness %+v", sp.Definition)
+				}
+				continue
+			}
+			get := sp.Definition.HTTPGet
+			if get.Scheme != "HTTPS" || get.Host != "" || len(get.HTTPHeaders) != 1 || sp.Period != 7*time.Second {
+				t.Errorf("readiness %+v", get)
+			}
+			seen[get.Path] = true
+			if sp.Labels.Values[2] != "shop.example.com:443" {
+				t.Errorf("address %q", sp.Labels.Values[2])
+			}
+		}
+	}
+	if !seen["/cart"] || !seen["/api"] {
+		t.Errorf("paths probed: %v", seen)
+	}
+}

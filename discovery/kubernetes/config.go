@@ -23,7 +23,7 @@ func init() {
 // Config is an entry's kubernetes: block: which cluster, which objects,
 // what becomes a target.
 type Config struct {
-	// Role is service, endpointslice, pod or statefulset.
+	// Role is service, endpointslice, pod, statefulset or ingress.
 	Role string `yaml:"role"`
 	// Namespaces to watch; empty means all.
 	Namespaces []string `yaml:"namespaces"`
@@ -35,8 +35,14 @@ type Config struct {
 	Kubeconfig string `yaml:"kubeconfig"`
 	Context    string `yaml:"context"`
 	// Address is where the service role probes a Service: dns (default),
-	// clusterIP, loadBalancer or nodePort.
+	// clusterIP, loadBalancer or nodePort; and where the ingress role's
+	// requests connect: loadBalancer (default: the Ingress status'
+	// address), service (ControllerService's DNS name) or dns (the rule's
+	// host, as clients resolve it).
 	Address string `yaml:"address"`
+	// ControllerService is the ingress controller's Service,
+	// "namespace/name", for the ingress role's address service.
+	ControllerService string `yaml:"controllerService"`
 	// ClusterDomain for service DNS names and StatefulSet pod names.
 	ClusterDomain string `yaml:"clusterDomain"`
 	// InheritProbes (pod role) runs each container's own probes.
@@ -69,6 +75,7 @@ const (
 	RoleEndpointSlice = "endpointslice"
 	RolePod           = "pod"
 	RoleStatefulSet   = "statefulset"
+	RoleIngress       = "ingress"
 
 	ScopeCluster = "cluster"
 	ScopeNode    = "node"
@@ -82,6 +89,9 @@ func (k *Config) SetDefaults() {
 	}
 	if k.Role == RoleService && k.Address == "" {
 		k.Address = "dns"
+	}
+	if k.Role == RoleIngress && k.Address == "" {
+		k.Address = "loadBalancer"
 	}
 	if k.Scope == "" {
 		k.Scope = ScopeCluster
@@ -107,10 +117,11 @@ func (k *Config) AddressFamily() string {
 }
 
 var (
-	roles     = []string{RoleService, RoleEndpointSlice, RolePod, RoleStatefulSet}
-	addresses = []string{"dns", "clusterIP", "loadBalancer", "nodePort"}
-	scopes    = []string{ScopeCluster, ScopeNode, ScopeMesh}
-	families  = []string{"primary", "IPv4", "IPv6"}
+	roles            = []string{RoleService, RoleEndpointSlice, RolePod, RoleStatefulSet, RoleIngress}
+	addresses        = []string{"dns", "clusterIP", "loadBalancer", "nodePort"}
+	ingressAddresses = []string{"loadBalancer", "service", "dns"}
+	scopes           = []string{ScopeCluster, ScopeNode, ScopeMesh}
+	families         = []string{"primary", "IPv4", "IPv6"}
 )
 
 // Validate checks the block as the API server and kubectl would check
@@ -135,10 +146,22 @@ func (k *Config) Validate(v config.Checker, path string) {
 	if msgs := validation.IsDNS1123Subdomain(k.ClusterDomain); len(msgs) > 0 {
 		v.Invalid(path+".clusterDomain", k.ClusterDomain, strings.Join(msgs, "; "))
 	}
-	if k.Role == RoleService {
+	switch {
+	case k.Role == RoleService:
 		v.OneOf(path+".address", k.Address, addresses)
-	} else if k.Address != "" {
-		v.Add(path+".address", "Forbidden: only for role service")
+	case k.Role == RoleIngress:
+		v.OneOf(path+".address", k.Address, ingressAddresses)
+	case k.Address != "":
+		v.Add(path+".address", "Forbidden: only for roles service and ingress")
+	}
+	switch ns, name, ok := strings.Cut(k.ControllerService, "/"); {
+	case k.Role == RoleIngress && k.Address == "service" && k.ControllerService == "":
+		v.Add(path+".controllerService", "Required value: the ingress controller's Service, namespace/name, for address service")
+	case k.ControllerService == "":
+	case k.Role != RoleIngress || k.Address != "service":
+		v.Add(path+".controllerService", "Forbidden: only for role ingress with address service")
+	case !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1035Label(name)) > 0:
+		v.Invalid(path+".controllerService", k.ControllerService, "must be namespace/name of a Service")
 	}
 	if k.InheritProbes && k.Role != RolePod {
 		v.Add(path+".inheritProbes", "Forbidden: only for role pod")

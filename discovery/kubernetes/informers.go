@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -145,6 +146,8 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 		obj, list, watchFn = &corev1.Pod{}, listFunc(c.client.CoreV1().Pods(namespace)), c.client.CoreV1().Pods(namespace).Watch
 	case "statefulsets":
 		obj, list, watchFn = &appsv1.StatefulSet{}, listFunc(c.client.AppsV1().StatefulSets(namespace)), c.client.AppsV1().StatefulSets(namespace).Watch
+	case "ingresses":
+		obj, list, watchFn = &networkingv1.Ingress{}, listFunc(c.client.NetworkingV1().Ingresses(namespace)), c.client.NetworkingV1().Ingresses(namespace).Watch
 	case "nodes":
 		obj, list, watchFn = &corev1.Node{}, listFunc(c.client.CoreV1().Nodes()), c.client.CoreV1().Nodes().Watch
 	case "namespaces":

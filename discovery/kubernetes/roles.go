@@ -23,9 +23,11 @@ const (
 	SkipNoPodIP       = "no_pod_ip"
 	SkipNoPorts       = "no_ports"
 	SkipNodeNotFound  = "node_not_found"
+	SkipWildcardHost  = "wildcard_host"
+	SkipNoHost        = "no_host"
 )
 
-var skipReasons = []string{SkipHeadless, SkipNoIngress, SkipNoNodePort, SkipNoServiceName, SkipExecProbe, SkipNotRunning, SkipNoPodIP, SkipNoPorts, SkipNodeNotFound, discovery.SkipInvalidHost}
+var skipReasons = []string{SkipHeadless, SkipNoIngress, SkipNoNodePort, SkipNoServiceName, SkipExecProbe, SkipNotRunning, SkipNoPodIP, SkipNoPorts, SkipNodeNotFound, SkipWildcardHost, SkipNoHost, discovery.SkipInvalidHost}
 
 // mechanism is this source's name in the shared discovery metrics.
 const mechanism = "kubernetes"

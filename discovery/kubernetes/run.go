@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -73,6 +74,8 @@ func (d *Discoverer) Start(ctx context.Context, entry string, block config.Sourc
 			r.watch(ns, "pods", podFields, true)
 		case RoleStatefulSet:
 			r.watch(ns, "statefulsets", "", true)
+		case RoleIngress:
+			r.watch(ns, "ingresses", "", true)
 		}
 	}
 	if (cfg.Role == RoleService && cfg.Address == "nodePort") || cfg.AttachMetadata.Node {
@@ -287,6 +290,8 @@ func (r *run) processNext() bool {
 		g = r.b.pod(o)
 	case *appsv1.StatefulSet:
 		g = r.b.statefulSet(o)
+	case *networkingv1.Ingress:
+		g = r.b.ingress(o)
 	default:
 		// Gone: an empty group for its source removes its targets.
 		g.Source = r.cfg.Role + "/" + ns + "/" + name

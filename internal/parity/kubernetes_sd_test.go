@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/prometheus/discovery/targetgroup"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
@@ -64,6 +65,19 @@ var declared = []deliberate{{
 		_, slicePort := ls["__meta_kubernetes_endpointslice_port_protocol"]
 		return role == "endpointslice" && !slicePort
 	},
+}, {
+	// A wildcard host is no host to send a request as.
+	Name: "the ingress role makes no target for a rule whose host is a wildcard",
+	promOnly: func(role string, ls labelSet) bool {
+		return role == "ingress" && strings.HasPrefix(ls["__meta_kubernetes_ingress_host"], "*.")
+	},
+}, {
+	// Prometheus' __address__ is the empty host (it would drop the target).
+	Name:     "the ingress role gives a rule without a host the controller's address",
+	promOnly: func(role string, ls labelSet) bool { return role == "ingress" && ls["__address__"] == "" },
+	ourOnly: func(role string, ls labelSet) bool {
+		return role == "ingress" && ls["__meta_kubernetes_ingress_host"] == ""
+	},
 }}
 
 // followsPods is declared too, but in time rather than in labels: our
@@ -91,6 +105,9 @@ var variants = []variant{
 	{name: "endpointslice", role: "endpointslice"},
 	{name: "endpointslice attach_metadata", role: "endpointslice", node: true, namesp: true},
 	{name: "endpointslice selectors", role: "endpointslice", label: "kubernetes.io/service-name", fields: "metadata.name!=coredns-x"},
+	{name: "ingress", role: "ingress"},
+	{name: "ingress attach_metadata", role: "ingress", namesp: true},
+	{name: "ingress selectors", role: "ingress", label: "app.kubernetes.io/name", fields: "metadata.name!=other"},
 }
 
 // TestKubernetesSD runs Prometheus' kubernetes_sd and the exporter's
@@ -435,6 +452,8 @@ func markerLabel(role string) string {
 		return "pod_label_parity_phase"
 	case "service":
 		return "service_label_parity_phase"
+	case "ingress":
+		return "ingress_label_parity_phase"
 	}
 	return "endpointslice_label_parity_phase"
 }
@@ -571,6 +590,26 @@ func (w *world) create() {
 	w.slice(&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "external-fqdn", Labels: map[string]string{"endpointslice.kubernetes.io/managed-by": "someone"}},
 		AddressType: discoveryv1.AddressTypeFQDN, Ports: []discoveryv1.EndpointPort{{Name: ptr("pg"), Port: ptr(int32(5432))}},
 		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"db.example.com"}, DeprecatedTopology: map[string]string{"kubernetes.io/hostname": "db"}}}})
+	prefix := networkingv1.PathTypePrefix
+	exact := networkingv1.PathTypeExact
+	backend := networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "web", Port: networkingv1.ServiceBackendPort{Name: "http"}}}
+	w.ingress(&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "shop",
+		Labels:      map[string]string{"app.kubernetes.io/name": "shop", "team.example.com/owner": "payments"},
+		Annotations: map[string]string{"nginx.ingress.kubernetes.io/rewrite-target": "/$2"}},
+		Spec: networkingv1.IngressSpec{IngressClassName: ptr("nginx"),
+			TLS: []networkingv1.IngressTLS{{Hosts: []string{"*.shop.example.test"}, SecretName: "wild"}, {Hosts: []string{"api.example.test"}}},
+			Rules: []networkingv1.IngressRule{
+				{Host: "www.shop.example.test", IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+					{Path: "/cart", PathType: &prefix, Backend: backend}, {Path: "/healthz", PathType: &exact, Backend: backend}}}}},
+				{Host: "api.example.test", IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+					{Path: "/", PathType: &prefix, Backend: backend}}}}},
+				{Host: "a.b.shop.example.test"}, // the wildcard covers one label only: cleartext
+				{Host: "*.wild.example.test"},
+				{IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+					{Path: "/status", PathType: &prefix, Backend: backend}}}}},
+			}}})
+	w.ingress(&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "other"},
+		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: "other.example.test"}}}})
 	w.markers("1")
 }
 
@@ -589,8 +628,14 @@ func (w *world) markers(phase string) {
 		w.slice(&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "marker", Labels: map[string]string{"parity-phase": phase, discoveryv1.LabelServiceName: "marker"}},
 			AddressType: discoveryv1.AddressTypeIPv4, Ports: []discoveryv1.EndpointPort{{Port: ptr(int32(99))}},
 			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"192.0.2.99"}}}})
+		w.ingress(&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "marker", Labels: map[string]string{"parity-phase": phase, "app.kubernetes.io/name": "marker"}},
+			Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: "marker.example.test"}}}})
 		return
 	}
+	in, err := c.NetworkingV1().Ingresses(w.ns).Get(ctx, "marker", metav1.GetOptions{})
+	w.must(nil, err)
+	in.Labels["parity-phase"] = phase
+	w.must(c.NetworkingV1().Ingresses(w.ns).Update(ctx, in, metav1.UpdateOptions{}))
 	pod, err := c.CoreV1().Pods(w.ns).Get(ctx, "marker", metav1.GetOptions{})
 	w.must(nil, err)
 	pod.Labels["parity-phase"] = phase
@@ -638,6 +683,14 @@ func (w *world) change() {
 	eps.Endpoints[1].Conditions = discoveryv1.EndpointConditions{Ready: ptr(true)}
 	w.must(c.DiscoveryV1().EndpointSlices(w.ns).Update(ctx, eps, metav1.UpdateOptions{}))
 
+	in, err := c.NetworkingV1().Ingresses(w.ns).Get(ctx, "shop", metav1.GetOptions{})
+	w.must(nil, err)
+	in.Labels["stage"] = "canary"
+	in.Spec.TLS = in.Spec.TLS[:1] // api.example.test goes cleartext
+	in.Spec.Rules[0].HTTP.Paths = append(in.Spec.Rules[0].HTTP.Paths, networkingv1.HTTPIngressPath{Path: "", PathType: ptr(networkingv1.PathTypeImplementationSpecific),
+		Backend: in.Spec.Rules[0].HTTP.Paths[0].Backend})
+	w.must(c.NetworkingV1().Ingresses(w.ns).Update(ctx, in, metav1.UpdateOptions{}))
+
 	// The node orphan-1 runs on appears: with attach_metadata.node its
 	// pod gets a target in both.
 	w.must(c.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-b", Labels: map[string]string{"topology.kubernetes.io/zone": "zone-b"}}}, co))
@@ -663,6 +716,18 @@ func (w *world) touchSlices(phase string) {
 		w.must(c.DiscoveryV1().EndpointSlices(w.ns).Update(ctx, eps, metav1.UpdateOptions{}))
 	}
 	w.markers(phase)
+}
+
+// ingress creates an Ingress with a load-balancer address, as its
+// controller would publish it (ours probes through it; without one, the
+// default address loadBalancer has nowhere to send the requests).
+func (w *world) ingress(in *networkingv1.Ingress) {
+	t, ctx, c := w.t, w.ctx, w.c
+	t.Helper()
+	created, err := c.NetworkingV1().Ingresses(w.ns).Create(ctx, in, co)
+	w.must(nil, err)
+	created.Status.LoadBalancer.Ingress = []networkingv1.IngressLoadBalancerIngress{{IP: "192.0.2.80"}}
+	w.must(c.NetworkingV1().Ingresses(w.ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}))
 }
 
 func (w *world) pod(pod *corev1.Pod, status corev1.PodStatus, ids, initIDs map[string]string) {

@@ -42,6 +42,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [apps]
   resources: [statefulsets]
   verbs: [get, list, watch]
+- apiGroups: [networking.k8s.io]
+  resources: [ingresses]
+  verbs: [get, list, watch]
 {{- if .Values.kubernetesEvents.enabled }}
 - apiGroups: [events.k8s.io]
   resources: [events]
