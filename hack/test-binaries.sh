@@ -139,6 +139,12 @@ if [ ! -s "$crds/monitoring.coreos.com_servicemonitors.yaml" ]; then
   log "CRDs cached in $crds"
 fi
 
+# The Gateway API's standard CRDs (Gateway, HTTPRoute...) ship as YAML in
+# the module the exporter's go.mod requires: its directory in the module
+# cache (downloaded once, from the Go module proxy).
+gateway_dir=$(cd "$(dirname "$0")/.." && go mod download -json sigs.k8s.io/gateway-api | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+[ -s "$gateway_dir/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml" ] || { log "no Gateway API CRDs in '$gateway_dir'"; exit 1; }
+
 echo "export PROBE_EXPORTER_KUBE_APISERVER=$apiserver"
 echo "export PROBE_EXPORTER_PROMTOOL=$promtool"
 echo "export PROBE_EXPORTER_PROMETHEUS=$(dirname "$promtool")/prometheus"
@@ -146,3 +152,4 @@ echo "export PROBE_EXPORTER_ETCD=$etcd"
 echo "export PROBE_EXPORTER_COREDNS=$coredns"
 echo "export PROBE_EXPORTER_CHROMIUM=$chromium"
 echo "export PROBE_EXPORTER_OPERATOR_CRDS=$crds"
+echo "export PROBE_EXPORTER_GATEWAY_CRDS=$gateway_dir/config/crd/standard"

@@ -23,7 +23,8 @@ func init() {
 // Config is an entry's kubernetes: block: which cluster, which objects,
 // what becomes a target.
 type Config struct {
-	// Role is service, endpointslice, pod, statefulset or ingress.
+	// Role is service, endpointslice, pod, statefulset, ingress or
+	// httproute.
 	Role string `yaml:"role"`
 	// Namespaces to watch; empty means all.
 	Namespaces []string `yaml:"namespaces"`
@@ -76,6 +77,7 @@ const (
 	RolePod           = "pod"
 	RoleStatefulSet   = "statefulset"
 	RoleIngress       = "ingress"
+	RoleHTTPRoute     = "httproute"
 
 	ScopeCluster = "cluster"
 	ScopeNode    = "node"
@@ -117,7 +119,7 @@ func (k *Config) AddressFamily() string {
 }
 
 var (
-	roles            = []string{RoleService, RoleEndpointSlice, RolePod, RoleStatefulSet, RoleIngress}
+	roles            = []string{RoleService, RoleEndpointSlice, RolePod, RoleStatefulSet, RoleIngress, RoleHTTPRoute}
 	addresses        = []string{"dns", "clusterIP", "loadBalancer", "nodePort"}
 	ingressAddresses = []string{"loadBalancer", "service", "dns"}
 	scopes           = []string{ScopeCluster, ScopeNode, ScopeMesh}

@@ -21,6 +21,10 @@ func reason(err error) string {
 	switch {
 	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
 		return "forbidden"
+	case apierrors.IsNotFound(err):
+		// The resource itself is not served: a custom resource whose CRD
+		// is not installed (Gateway API).
+		return "not_installed"
 	case errors.As(err, &opErr), errors.As(err, &netErr), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
@@ -68,6 +72,9 @@ func (d *Discoverer) observe(c *cluster, inf *informer, err error, count bool) {
 	switch r {
 	case "forbidden":
 		d.log.Error("kubernetes: permission denied; grant get, list and watch on this resource (see examples/kubernetes/rbac.yaml)",
+			"resource", inf.key.resource, "namespace", ns, "api_server", c.name, "err", err)
+	case "not_installed":
+		d.log.Error("kubernetes: the API server does not serve this resource: is its CRD installed (Gateway API: gateway.networking.k8s.io/v1)? Retrying with backoff",
 			"resource", inf.key.resource, "namespace", ns, "api_server", c.name, "err", err)
 	case "unreachable":
 		d.log.Warn("kubernetes: API server unreachable; keeping the last known targets and retrying with backoff",

@@ -17,18 +17,25 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // cluster is one API server (kubeconfig and context) and its informers.
 type cluster struct {
-	name      string
-	client    kubernetes.Interface
+	name   string
+	client kubernetes.Interface
+	// dynamic reads custom resources (Gateway API); nil for a client
+	// handed in (Options.Client).
+	dynamic   dynamic.Interface
 	informers map[informerKey]*informer
 	// unreachable is logged once for the cluster, not per informer.
 	unreachable atomic.Bool
@@ -118,7 +125,12 @@ func (d *Discoverer) cluster(cfg *Config) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	c := &cluster{name: rc.Host, client: client, informers: map[informerKey]*informer{}}
+	// Custom resources speak JSON only: the dynamic client's own config.
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	c := &cluster{name: rc.Host, client: client, dynamic: dyn, informers: map[informerKey]*informer{}}
 	d.clusters[key] = c
 	return c, nil
 }
@@ -148,6 +160,11 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 		obj, list, watchFn = &appsv1.StatefulSet{}, listFunc(c.client.AppsV1().StatefulSets(namespace)), c.client.AppsV1().StatefulSets(namespace).Watch
 	case "ingresses":
 		obj, list, watchFn = &networkingv1.Ingress{}, listFunc(c.client.NetworkingV1().Ingresses(namespace)), c.client.NetworkingV1().Ingresses(namespace).Watch
+	case "httproutes", "gateways":
+		// Custom resources: listed as unstructured, stored typed (transform).
+		api := c.dynamic.Resource(gatewayResource(resource)).Namespace(namespace)
+		obj, watchFn = &unstructured.Unstructured{}, api.Watch
+		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return api.List(ctx, o) }
 	case "nodes":
 		obj, list, watchFn = &corev1.Node{}, listFunc(c.client.CoreV1().Nodes()), c.client.CoreV1().Nodes().Watch
 	case "namespaces":
@@ -197,7 +214,13 @@ func (d *Discoverer) informer(c *cluster, resource, namespace, fieldSelector str
 		indexers[byPod] = slicePodIndex
 	}
 	inf.SharedIndexInformer = cache.NewSharedIndexInformer(plainListWatch{lw}, obj, 0, indexers)
-	_ = inf.SetTransform(strip)
+	_ = inf.SetTransform(func(o any) (any, error) {
+		o, err := typed(o)
+		if err != nil {
+			return nil, err
+		}
+		return strip(o)
+	})
 	// List errors reach this handler too, and were counted already.
 	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { d.observe(c, inf, err, false) })
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -307,6 +330,34 @@ type lister[L runtime.Object] interface {
 // listFunc adapts a typed List to the untyped one a ListWatch wants.
 func listFunc[L runtime.Object](api lister[L]) func(context.Context, metav1.ListOptions) (runtime.Object, error) {
 	return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return api.List(ctx, o) }
+}
+
+// gatewayResource is a Gateway API v1 resource.
+func gatewayResource(resource string) schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: gatewayv1.GroupName, Version: "v1", Resource: resource}
+}
+
+// typed turns a custom resource the dynamic client listed into its Go
+// type (Gateway API's), so that builders read fields, not maps; anything
+// else passes as it is.
+func typed(obj any) (any, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj, nil
+	}
+	var out runtime.Object
+	switch u.GetKind() {
+	case "HTTPRoute":
+		out = &gatewayv1.HTTPRoute{}
+	case "Gateway":
+		out = &gatewayv1.Gateway{}
+	default:
+		return obj, nil
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {
+		return nil, fmt.Errorf("decoding %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	}
+	return out, nil
 }
 
 // strip drops what no role reads before objects reach the cache: managed

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/probe-exporter/probe-exporter/series"
@@ -25,9 +26,14 @@ const (
 	SkipNodeNotFound  = "node_not_found"
 	SkipWildcardHost  = "wildcard_host"
 	SkipNoHost        = "no_host"
+	// HTTPRoute: a parent Gateway not found, one without an address yet,
+	// a RegularExpression path (no literal path to request).
+	SkipNoGateway        = "gateway_not_found"
+	SkipNoGatewayAddress = "no_gateway_address"
+	SkipRegexPath        = "regex_path"
 )
 
-var skipReasons = []string{SkipHeadless, SkipNoIngress, SkipNoNodePort, SkipNoServiceName, SkipExecProbe, SkipNotRunning, SkipNoPodIP, SkipNoPorts, SkipNodeNotFound, SkipWildcardHost, SkipNoHost, discovery.SkipInvalidHost}
+var skipReasons = []string{SkipHeadless, SkipNoIngress, SkipNoNodePort, SkipNoServiceName, SkipExecProbe, SkipNotRunning, SkipNoPodIP, SkipNoPorts, SkipNodeNotFound, SkipWildcardHost, SkipNoHost, SkipNoGateway, SkipNoGatewayAddress, SkipRegexPath, discovery.SkipInvalidHost}
 
 // mechanism is this source's name in the shared discovery metrics.
 const mechanism = "kubernetes"
@@ -39,6 +45,7 @@ type lookup interface {
 	nodes() []*corev1.Node
 	node(name string) *corev1.Node
 	namespace(name string) *corev1.Namespace
+	gateway(namespace, name string) *gatewayv1.Gateway
 }
 
 // attachNode adds the node's metadata (attach_metadata.node), as

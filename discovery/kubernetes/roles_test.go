@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/fake"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/probe-exporter/probe-exporter/discovery"
 	"github.com/probe-exporter/probe-exporter/probe"
@@ -34,6 +35,7 @@ func ptr[T any](v T) *T { return &v }
 // API objects test them; the informers around them are tested end to end
 // against a real API server (cmd/probe-exporter).
 type objects struct {
+	gateways   []*gatewayv1.Gateway
 	services   []*corev1.Service
 	pods       []*corev1.Pod
 	nodeList   []*corev1.Node
@@ -77,6 +79,15 @@ func (o *objects) pod(ns, name string) *corev1.Pod {
 }
 
 func (o *objects) nodes() []*corev1.Node { return o.nodeList }
+
+func (o *objects) gateway(ns, name string) *gatewayv1.Gateway {
+	for _, g := range o.gateways {
+		if g.Namespace == ns && g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
 
 func newBuilder(cfg Config, look lookup) *builder {
 	c := cfg

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/probe-exporter/probe-exporter/config"
 	"github.com/probe-exporter/probe-exporter/discovery"
@@ -42,6 +43,9 @@ func (d *Discoverer) Start(ctx context.Context, entry string, block config.Sourc
 	c, err := d.cluster(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("target %q: %w", entry, err)
+	}
+	if cfg.Role == RoleHTTPRoute && c.dynamic == nil {
+		return nil, fmt.Errorf("target %q: role httproute needs a kubeconfig or the in-cluster configuration (custom resources)", entry)
 	}
 	ls, _ := labels.Parse(cfg.LabelSelector) // validated at load
 	fs, _ := fields.ParseSelector(cfg.FieldSelector)
@@ -76,7 +80,13 @@ func (d *Discoverer) Start(ctx context.Context, entry string, block config.Sourc
 			r.watch(ns, "statefulsets", "", true)
 		case RoleIngress:
 			r.watch(ns, "ingresses", "", true)
+		case RoleHTTPRoute:
+			r.watch(ns, "httproutes", "", true)
 		}
+	}
+	if cfg.Role == RoleHTTPRoute {
+		// Routes name Gateways in any namespace (the platform team's).
+		r.watch("", "gateways", "", false)
 	}
 	if (cfg.Role == RoleService && cfg.Address == "nodePort") || cfg.AttachMetadata.Node {
 		r.watch("", "nodes", "", false)
@@ -217,7 +227,7 @@ func (r *run) relatedChanged(resource string, obj any) {
 		return
 	}
 	switch resource {
-	case "nodes":
+	case "nodes", "gateways":
 		r.enqueueAll()
 		return
 	case "namespaces":
@@ -292,6 +302,8 @@ func (r *run) processNext() bool {
 		g = r.b.statefulSet(o)
 	case *networkingv1.Ingress:
 		g = r.b.ingress(o)
+	case *gatewayv1.HTTPRoute:
+		g = r.b.httpRoute(o)
 	default:
 		// Gone: an empty group for its source removes its targets.
 		g.Source = r.cfg.Role + "/" + ns + "/" + name
@@ -305,6 +317,13 @@ func (r *run) processNext() bool {
 }
 
 // lookup for the builder, from the entry's informers.
+
+func (r *run) gateway(namespace, name string) *gatewayv1.Gateway {
+	if o := r.get("gateways", namespace, name); o != nil {
+		return o.(*gatewayv1.Gateway)
+	}
+	return nil
+}
 
 func (r *run) service(namespace, name string) *corev1.Service {
 	if o := r.get("services", namespace, name); o != nil {

@@ -45,6 +45,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [networking.k8s.io]
   resources: [ingresses]
   verbs: [get, list, watch]
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [httproutes, gateways]
+  verbs: [get, list, watch]
 {{- if .Values.kubernetesEvents.enabled }}
 - apiGroups: [events.k8s.io]
   resources: [events]
