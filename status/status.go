@@ -61,6 +61,9 @@ type Row struct {
 	// Probe is what is run: the probe as written, with the kubelet's
 	// defaults applied.
 	Probe Definition `json:"probe"`
+	// Uptime is the share of the kept recent results (History) that
+	// succeeded, 0 to 1; null before the first.
+	Uptime *float64 `json:"uptime"`
 }
 
 // Definition is a probe's handler and parameters, as written in the
@@ -175,10 +178,37 @@ const (
 // Page is what a Query found.
 type Page struct {
 	Rows []Row
-	// Total is how many rows matched, before paging.
-	Total int
+	// Total is how many rows matched, before paging; Counts the same by
+	// state, and ByEntry by entry (sorted by name).
+	Total   int
+	Counts  Counts
+	ByEntry []EntryCounts
 	// Entries are the entry names seen (for a filter's choices), sorted.
 	Entries []string
+}
+
+// Counts are probes by thresholded state.
+type Counts struct {
+	Failure int `json:"failure"`
+	Unknown int `json:"unknown"`
+	Success int `json:"success"`
+}
+
+func (c *Counts) add(v state.Value) {
+	switch v {
+	case state.Failure:
+		c.Failure++
+	case state.Success:
+		c.Success++
+	default:
+		c.Unknown++
+	}
+}
+
+// EntryCounts are one entry's Counts.
+type EntryCounts struct {
+	Entry string `json:"entry"`
+	Counts
 }
 
 // ParseQuery reads a Query from URL parameters: state, target, kind,
@@ -256,6 +286,8 @@ func Read(src state.Reader, q Query) Page {
 	}
 	limit = min(limit, MaxLimit)
 	entries := map[string]bool{}
+	byEntry := map[string]*Counts{}
+	var counts Counts
 	var ms []match
 	src.Each(func(st *state.View) {
 		entries[st.Entry] = true
@@ -269,6 +301,13 @@ func Read(src state.Reader, q Query) Page {
 			!hasLabels(st, q.Labels):
 			return
 		}
+		counts.add(v)
+		ec := byEntry[st.Entry]
+		if ec == nil {
+			ec = &Counts{}
+			byEntry[st.Entry] = ec
+		}
+		ec.add(v)
 		_, since := st.Record.Transitions()
 		ms = append(ms, match{id: probeID{st.Entry, st.Key, address, st.Kind}, value: v, since: since})
 	})
@@ -289,11 +328,16 @@ func Read(src state.Reader, q Query) Page {
 		}
 		return cmp.Compare(a.id.kind, b.id.kind)
 	})
-	p := Page{Total: len(ms), Rows: []Row{}}
+	p := Page{Total: len(ms), Counts: counts, Rows: []Row{}}
 	for e := range entries {
 		p.Entries = append(p.Entries, e)
 	}
 	sort.Strings(p.Entries)
+	for _, e := range p.Entries {
+		if c := byEntry[e]; c != nil {
+			p.ByEntry = append(p.ByEntry, EntryCounts{Entry: e, Counts: *c})
+		}
+	}
 	if q.Offset >= len(ms) {
 		return p
 	}
@@ -379,6 +423,14 @@ func row(st *state.View) Row {
 	}
 	if n := len(r.History); n > 0 {
 		r.LastResult = r.History[n-1]
+		ok := 0
+		for _, h := range r.History {
+			if h == "success" {
+				ok++
+			}
+		}
+		up := float64(ok) / float64(n)
+		r.Uptime = &up
 	}
 	if !st.Next.IsZero() {
 		next := st.Next

@@ -23,6 +23,7 @@ var templates embed.FS
 var targetsTemplate = template.Must(template.New("targets.html").Funcs(template.FuncMap{
 	"seconds": func(s float64) string { return roundDuration(time.Duration(s * float64(time.Second))) },
 	"until":   func(t *time.Time) string { return roundDuration(time.Until(*t)) },
+	"percent": func(f *float64) string { return strconv.FormatFloat(*f*100, 'f', 0, 64) + " %" },
 	"since":   func(t time.Time) string { return roundDuration(time.Since(t)) },
 	// saysMore: an output worth showing beside its reason (the reason
 	// is the output without its trailing newline, when it failed).
@@ -86,9 +87,11 @@ type apiResponse struct {
 	Status string       `json:"status"`
 	Data   []status.Row `json:"data"`
 	Total  int          `json:"total"`
-	Offset int          `json:"offset"`
-	Limit  int          `json:"limit"`
-	Error  string       `json:"error,omitempty"`
+	// Counts are the matching probes by state, all pages.
+	Counts status.Counts `json:"counts"`
+	Offset int           `json:"offset"`
+	Limit  int           `json:"limit"`
+	Error  string        `json:"error,omitempty"`
 	// Warnings, as Prometheus' API has them: a failed configuration
 	// reload (the previous configuration is what these rows come from).
 	Warnings []string `json:"warnings,omitempty"`
@@ -138,7 +141,7 @@ func targetsAPI(s *Site) http.HandlerFunc {
 			_ = json.NewEncoder(w).Encode(apiResponse{Status: "error", Error: fmt.Sprintf("no entry named %q in the running configuration", name), Data: []status.Row{}})
 			return
 		}
-		res := apiResponse{Status: "success", Data: p.Rows, Total: p.Total, Offset: q.Offset, Limit: limitOf(q)}
+		res := apiResponse{Status: "success", Data: p.Rows, Total: p.Total, Counts: p.Counts, Offset: q.Offset, Limit: limitOf(q)}
 		if msg, err := s.reloadFailure(); msg != "" {
 			res.Warnings = []string{msg + ": " + err.Error()}
 		}
@@ -171,6 +174,27 @@ type pageData struct {
 	First, Last               int
 	// Mesh, in mesh mode: rows are source nodes, columns nodes.
 	Mesh meshMatrix
+	// Rendered is when the page was built; Refresh how often it renders
+	// itself again, in seconds (0: never), and Refreshes the choices.
+	Rendered  time.Time
+	Refresh   int
+	Refreshes []int
+}
+
+// refreshes are the page's refresh choices, in seconds (0: off), and
+// the default.
+var (
+	refreshes      = []int{0, 5, 10, 30, 60, 300}
+	defaultRefresh = 30
+)
+
+// refreshOf is the refresh= parameter when it is one of the choices,
+// else the default.
+func refreshOf(v string) int {
+	if n, err := strconv.Atoi(v); err == nil && slices.Contains(refreshes, n) {
+		return n
+	}
+	return defaultRefresh
 }
 
 // targetsHTML serves /targets: server-rendered, no JavaScript.
@@ -180,7 +204,8 @@ func targetsHTML(s *Site) http.HandlerFunc {
 		values := r.URL.Query()
 		q, err := status.ParseQuery(values)
 		d := pageData{Root: "./", Query: q, Label: values.Get("label"),
-			States: []string{"", "failure", "unknown", "success"}, Kinds: []string{"", "readiness", "liveness", "startup"}}
+			States: []string{"", "failure", "unknown", "success"}, Kinds: []string{"", "readiness", "liveness", "startup"},
+			Rendered: time.Now().UTC(), Refresh: refreshOf(values.Get("refresh")), Refreshes: refreshes}
 		code := http.StatusOK
 		if err != nil {
 			d.Error, code = err.Error(), http.StatusBadRequest

@@ -153,7 +153,7 @@ func TestReloadFailureShown(t *testing.T) {
 	failed = nil
 	_, _, page = get(t, h, "/targets")
 	_, _, api = get(t, h, "/api/v1/targets")
-	if strings.Contains(page, "reload-failed") || strings.Contains(api, "warnings") {
+	if strings.Contains(page, `id="reload-failed"`) || strings.Contains(api, "warnings") {
 		t.Error("a failure said after a good reload")
 	}
 }
@@ -181,7 +181,7 @@ func TestTargetsPage(t *testing.T) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
-	if strings.Contains(body, "<script>") || strings.Contains(body, "s3cr3t") {
+	if strings.Contains(body, "<script>alert") || strings.Contains(body, "s3cr3t") {
 		t.Error("output rendered unescaped, or a header value shown")
 	}
 	if strings.Index(body, `data-target="api"`) > strings.Index(body, `data-target="web"`) {
@@ -376,5 +376,46 @@ func TestMeshMatrixPage(t *testing.T) {
 	_, _, api := get(t, h, "/api/v1/mesh")
 	if !strings.Contains(api, `{"sourceNode":"a","node":"c","passing":0,"total":0,"blocked":0,"blockedTotal":1}`) {
 		t.Errorf("/api/v1/mesh: %s", api)
+	}
+}
+
+// TestTargetsSummary: the page's head counts the matching probes by state
+// (all pages) and by entry, says when it was rendered, shows each row's
+// uptime over its kept results, and refreshes itself: a noscript meta
+// refresh without JavaScript, a fetch that swaps the changing parts with
+// it, every 30 s unless ?refresh= picks another of its choices (0: off).
+func TestTargetsSummary(t *testing.T) {
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Site: &Site{Probes: statusFixture()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, page := get(t, h, "/targets")
+	for _, want := range []string{
+		`<span class="count state-failure">1 failing</span><span class="count state-unknown">0 unknown</span><span class="count state-success">2 passing</span>`,
+		`<details id="by-entry">`, `<tr><td>api</td><td class="state-failure">1</td>`, `<tr><td>web</td><td class="muted">0</td><td class="muted">0</td><td class="state-success">2</td>`,
+		`rendered <time datetime="`, "again every 30s",
+		`<td class="uptime">100 % <span class="muted">of 1</span></td>`, `<td class="uptime">0 % <span class="muted">of 1</span></td>`,
+		`<noscript><meta http-equiv="refresh" content="30"></noscript>`, `},  30  * 1000);`, // html/template pads a number in a script
+		`<option value="30" selected>every 30s</option>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	for q, want := range map[string]string{"?refresh=10": `content="10"`, "?refresh=7": `content="30"`, "?refresh=lots": `content="30"`} {
+		if _, _, p := get(t, h, "/targets"+q); !strings.Contains(p, want) {
+			t.Errorf("%s: no %s", q, want)
+		}
+	}
+	if _, _, p := get(t, h, "/targets?refresh=0"); strings.Contains(p, "http-equiv") || strings.Contains(p, "setInterval") || !strings.Contains(p, `<option value="0" selected>off</option>`) {
+		t.Error("refresh=0 still refreshes")
+	}
+	// Filtered: the counts are the filter's.
+	if _, _, p := get(t, h, "/targets?state=failure"); !strings.Contains(p, `1 failing</span><span class="count state-unknown">0 unknown</span><span class="count state-success">0 passing`) {
+		t.Error("the counts of a filtered view are not its own")
+	}
+	_, _, api := get(t, h, "/api/v1/targets")
+	if !strings.Contains(api, `"counts":{"failure":1,"unknown":0,"success":2}`) || !strings.Contains(api, `"uptime":1`) || !strings.Contains(api, `"uptime":0`) {
+		t.Errorf("the API lacks counts or uptime: %s", api)
 	}
 }

@@ -19,8 +19,9 @@ import (
 
 // TestTargetsPageInBrowser loads /targets of the running binary in a real
 // headless Chromium: no console errors, the right rows, the failing
-// target first with its reason, the filter form works (the page has no
-// JavaScript: a form submit is a new request), and a screenshot is kept
+// target first with its reason, the filter form works (a form submit is
+// a new request: no JavaScript needed), the page refreshes itself in
+// place (JavaScript: scroll and filter kept), and a screenshot is kept
 // as the test's artifact.
 func TestTargetsPageInBrowser(t *testing.T) {
 	bin := os.Getenv("PROBE_EXPORTER_CHROMIUM")
@@ -125,7 +126,23 @@ targets:
 	jsonURL := res.URL
 	asJSON, err := chromedp.Run(browser, chromedp.Evaluate[string](`document.body.innerText`))
 	step("reading the JSON", err)
+	// Refreshing itself with JavaScript: the same document (no reload),
+	// scrolled where the user left it, its filter still chosen, with a
+	// newer render and fresh rows.
+	step("loading a refreshing page", chromedp.Do(browser, chromedp.EmulateViewport(1280, 300), chromedp.Navigate(e.url+"/targets?state=failure&refresh=5"),
+		chromedp.WaitVisible(chromedp.CSS("#targets"))))
+	before, err := chromedp.Run(browser, chromedp.Evaluate[string](`window.scrollTo(0, 120); window.kept = "yes";
+		document.getElementById("targets").dataset.old = "1"; document.querySelector("#summary time").getAttribute("datetime")`))
+	step("marking the page", err)
+	step("awaiting the refresh", chromedp.Do(browser, chromedp.Poll[chromedp.Void](`!document.getElementById("targets").dataset.old`, chromedp.WithPollingTimeout(20*time.Second))))
+	after, err := chromedp.Run(browser, chromedp.Evaluate[[]string](`[window.kept, String(window.scrollY), document.querySelector('select[name="state"]').value,
+		document.querySelector("#summary time").getAttribute("datetime"), String(document.querySelectorAll("#targets tr.row").length)]`))
+	step("reading the refreshed page", err)
 	stopBrowser()
+	if after[0] != "yes" || after[1] != "120" || after[2] != "failure" || after[3] == before || after[4] != "6" {
+		t.Errorf("after a refresh: kept %s, scrollY %s, state %s, rendered %s (before %s), %s rows; want the same page, scroll and filter, a newer render, 6 rows",
+			after[0], after[1], after[2], after[3], before, after[4])
+	}
 	<-collected
 	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "targets.png"), shot, 0o644); err != nil {
 		t.Error(err)
