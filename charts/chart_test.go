@@ -44,6 +44,7 @@ var shapes = map[string]string{
 	"events":                  "kubernetesEvents.enabled=true",
 	"events-namespaced":       "kubernetesEvents.enabled=true,rbac.scope=namespaced,rbac.namespaces={shop}",
 	"readiness-gate":          "readinessGate.enabled=true,mode=daemonset",
+	"replicas-view-off":       "replicasView.enabled=false",
 }
 
 // valueFiles are shapes written as a values file, as users write them
@@ -200,7 +201,9 @@ func TestTemplate(t *testing.T) {
 			// The default: the workloads' own probes, nothing they don't get already.
 			// Its memory limit is the Go runtime's too.
 			lacks("name: GOMEMLIMIT", "resourceFieldRef: {resource: limits.memory}")
-			lacks("kind: Deployment", "kind: ClusterRole\n", "--config.auto-reload", "app.kubernetes.io/component: scrape-target")
+			lacks("kind: Deployment", "kind: ClusterRole\n", "--config.auto-reload", "app.kubernetes.io/component: scrape-target",
+				"- --web.replicas.kubernetes-selector=app.kubernetes.io/name=probe-exporter,app.kubernetes.io/instance=probe-exporter,app.kubernetes.io/component=scrape-target\n",
+				"fieldRef: {fieldPath: metadata.name}")
 			if got := gentle(t, out); got != "pod+inheritProbes/cluster" {
 				t.Errorf("%s: the default config runs %s, want the pods' own probes", name, got)
 			}
@@ -231,18 +234,24 @@ func TestTemplate(t *testing.T) {
 				t.Errorf("%s: a PodDisruptionBudget for a DaemonSet", name)
 			}
 		case "namespaced-rbac":
-			if strings.Count(out, "kind: Role\n") != 2 || strings.Count(out, "kind: RoleBinding\n") != 2 || has("kind: ClusterRole") {
-				t.Errorf("%s: want a Role and RoleBinding in each of two namespaces, no ClusterRole", name)
+			// Each listed namespace's, and the replicas view's in the release's.
+			if strings.Count(out, "kind: Role\n") != 3 || strings.Count(out, "kind: RoleBinding\n") != 3 || has("kind: ClusterRole") ||
+				!has("name: probe-exporter-replicas\n  namespace: monitoring\n") {
+				t.Errorf("%s: want a Role and RoleBinding in each of two namespaces and the replicas view's, no ClusterRole", name)
 			}
 		case "existing-serviceaccount":
 			if has("\nkind: ServiceAccount\n") || !has("serviceAccountName: probe-exporter") {
 				t.Errorf("%s: the ServiceAccount", name)
 			}
+		case "replicas-view-off":
+			if has("--web.replicas") || has("POD_NAME") || has("-replicas") {
+				t.Errorf("%s: the replicas view is still configured", name)
+			}
 		case "image-in-a-registry":
 			lacks(`image: "registry.example.com/sre/probe-exporter:1.2.3"`)
 		case "no-memory-limit":
-			if has("GOMEMLIMIT") || has("env:") {
-				t.Errorf("%s: GOMEMLIMIT (or an env block) without a memory limit", name)
+			if has("GOMEMLIMIT") {
+				t.Errorf("%s: GOMEMLIMIT without a memory limit", name)
 			}
 		case "config-as-map":
 			lacks("    targets:\n    - labels:\n        team: payments\n      name: web\n")

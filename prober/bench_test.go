@@ -91,27 +91,7 @@ func compare(b *testing.B, raw, probe func() error) {
 func BenchmarkHTTP(b *testing.B) {
 	port := startBenchServer(b)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	req := []byte("GET /healthz HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: raw\r\nAccept: */*\r\nConnection: close\r\n\r\n")
-	buf := make([]byte, 4096)
-	raw := func() error {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		if _, err := c.Write(req); err != nil {
-			return err
-		}
-		for {
-			_, err := c.Read(buf)
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
+	raw := rawGet(addr, func() (net.Conn, error) { return net.Dial("tcp", addr) })
 	p := newHTTP(&probe.HTTPGetAction{Path: "/healthz", Port: probe.IntOrString{IntVal: int32(port)}, Scheme: "HTTP"}, testEnv)
 	t := &Target{Host: "127.0.0.1"}
 	compare(b, raw, func() error { return probeOK(p, t) })
@@ -124,11 +104,20 @@ func BenchmarkHTTP(b *testing.B) {
 func BenchmarkHTTPS(b *testing.B) {
 	port := loadserver.Start(b, "https", "127.0.0.1:0")
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	conf := &tls.Config{InsecureSkipVerify: true}
+	raw := rawGet(addr, func() (net.Conn, error) { return tls.Dial("tcp", addr, conf) })
+	p := newHTTP(&probe.HTTPGetAction{Path: "/healthz", Port: probe.IntOrString{IntVal: int32(port)}, Scheme: "HTTPS"}, testEnv)
+	t := &Target{Host: "127.0.0.1"}
+	compare(b, raw, func() error { return probeOK(p, t) })
+}
+
+// rawGet is the hand-written baseline's body: dial, one GET of /healthz
+// with Connection: close, read to EOF, close.
+func rawGet(addr string, dial func() (net.Conn, error)) func() error {
 	req := []byte("GET /healthz HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: raw\r\nAccept: */*\r\nConnection: close\r\n\r\n")
 	buf := make([]byte, 4096)
-	conf := &tls.Config{InsecureSkipVerify: true}
-	raw := func() error {
-		c, err := tls.Dial("tcp", addr, conf)
+	return func() error {
+		c, err := dial()
 		if err != nil {
 			return err
 		}
@@ -146,9 +135,6 @@ func BenchmarkHTTPS(b *testing.B) {
 			}
 		}
 	}
-	p := newHTTP(&probe.HTTPGetAction{Path: "/healthz", Port: probe.IntOrString{IntVal: int32(port)}, Scheme: "HTTPS"}, testEnv)
-	t := &Target{Host: "127.0.0.1"}
-	compare(b, raw, func() error { return probeOK(p, t) })
 }
 
 // BenchmarkTCP: the tcpSocket prober against a plain dial+close loop.

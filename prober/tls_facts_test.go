@@ -32,13 +32,7 @@ import (
 func TestTLSFacts(t *testing.T) {
 	first := certtest.New(t, "web.shop.example", time.Now().Add(90*24*time.Hour).Truncate(time.Second))
 	second := certtest.New(t, "web.shop.example", time.Now().Add(30*24*time.Hour).Truncate(time.Second))
-	var serving atomic.Pointer[tls.Certificate]
-	serving.Store(&first.Cert)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	srv.TLS = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return serving.Load(), nil }}
-	srv.StartTLS()
-	defer srv.Close()
-	srv.TLS.Certificates = nil // httptest's own: without them, GetCertificate serves (no SNI to an IP)
+	srv := certtest.Serve(t, first)
 
 	o := httpProbe(t, srv.URL, "/", nil, 5*time.Second)
 	if o.Result != Success || o.TLS == nil {
@@ -67,7 +61,7 @@ func TestTLSFacts(t *testing.T) {
 		t.Error("the same handshake facts were not shared")
 	}
 
-	serving.Store(&second.Cert)
+	srv.Rotate(second)
 	rotated := httpProbe(t, srv.URL, "/", nil, 5*time.Second)
 	if rotated.TLS == nil || rotated.TLS == o.TLS || rotated.TLS.Leaf.FingerprintSHA256 == want.FingerprintSHA256 ||
 		!rotated.TLS.Expiry.Equal(second.Intermediate.NotAfter) {

@@ -64,6 +64,21 @@ type Row struct {
 	// Uptime is the share of the kept recent results (History) that
 	// succeeded, 0 to 1; null before the first.
 	Uptime *float64 `json:"uptime"`
+	// Observer is the replica that probed it (its pod's name), in a view
+	// across replicas (scope=all); empty in one replica's own view.
+	Observer string `json:"observer,omitempty"`
+}
+
+// StateRank orders a row's state: failing first, then unknown, then
+// passing.
+func StateRank(state string) int {
+	switch state {
+	case "failure":
+		return 0
+	case "success":
+		return 2
+	}
+	return 1
 }
 
 // Definition is a probe's handler and parameters, as written in the

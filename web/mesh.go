@@ -17,13 +17,27 @@ type meshPage struct{}
 func (meshPage) Link() web.LandingLinks { return web.LandingLinks{} }
 
 func (meshPage) Routes(mux *http.ServeMux, s *Site) {
-	mux.Handle("GET /api/v1/mesh", s.View(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /api/v1/mesh", s.View(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(struct {
-			Status string         `json:"status"`
-			Data   []status.Reach `json:"data"`
-		}{"success", status.Mesh(s.Probes)})
+		res := meshResponse{Status: "success"}
+		if s.allScope(r.URL.Query()) {
+			res.Data, res.Replicas = s.meshAcross(r.Context())
+		} else {
+			res.Data = status.Mesh(s.Probes)
+		}
+		if s.Replicas != nil {
+			res.Replica = s.Replicas.Self
+		}
+		_ = json.NewEncoder(w).Encode(res)
 	})))
+}
+
+// meshResponse is /api/v1/mesh's body.
+type meshResponse struct {
+	Status   string          `json:"status"`
+	Data     []status.Reach  `json:"data"`
+	Replica  string          `json:"replica,omitempty"`
+	Replicas []ReplicaAnswer `json:"replicas,omitempty"`
 }
 
 // meshMatrix lays status.Mesh out for the page.

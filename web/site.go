@@ -22,6 +22,8 @@ type Site struct {
 	// LastReload is when the last configuration load ended and its error
 	// (nil: what it loaded runs); the pages show a failed one.
 	LastReload func() (time.Time, error)
+	// Replicas, when set, lets a view ask for every replica (scope=all).
+	Replicas *Replicas
 
 	// views bounds the views built at once, across every page (limit).
 	views func(http.Handler) http.Handler

@@ -95,6 +95,11 @@ type apiResponse struct {
 	// Warnings, as Prometheus' API has them: a failed configuration
 	// reload (the previous configuration is what these rows come from).
 	Warnings []string `json:"warnings,omitempty"`
+	// Replica is the replica that answered (its pod's name), when it
+	// knows; Replicas, in a view across replicas (scope=all), which of
+	// them answered.
+	Replica  string          `json:"replica,omitempty"`
+	Replicas []ReplicaAnswer `json:"replicas,omitempty"`
 }
 
 // knownEntry reports whether name is an entry of the running
@@ -135,13 +140,22 @@ func targetsAPI(s *Site) http.HandlerFunc {
 			_ = json.NewEncoder(w).Encode(apiResponse{Status: "error", Error: err.Error(), Data: []status.Row{}})
 			return
 		}
-		p := status.Read(s.Probes, q)
+		var p status.Page
+		var answers []ReplicaAnswer
+		if s.allScope(r.URL.Query()) {
+			p, answers = s.acrossReplicas(r.Context(), r.URL.Query(), q)
+		} else {
+			p = status.Read(s.Probes, q)
+		}
 		if name != "" && !s.knownEntry(p, name) {
 			w.WriteHeader(http.StatusNotFound)
 			_ = json.NewEncoder(w).Encode(apiResponse{Status: "error", Error: fmt.Sprintf("no entry named %q in the running configuration", name), Data: []status.Row{}})
 			return
 		}
-		res := apiResponse{Status: "success", Data: p.Rows, Total: p.Total, Counts: p.Counts, Offset: q.Offset, Limit: limitOf(q)}
+		res := apiResponse{Status: "success", Data: p.Rows, Total: p.Total, Counts: p.Counts, Offset: q.Offset, Limit: limitOf(q), Replicas: answers}
+		if s.Replicas != nil {
+			res.Replica = s.Replicas.Self
+		}
 		if msg, err := s.reloadFailure(); msg != "" {
 			res.Warnings = []string{msg + ": " + err.Error()}
 		}
@@ -179,6 +193,21 @@ type pageData struct {
 	Rendered  time.Time
 	Refresh   int
 	Refreshes []int
+	// Replicated: the site can answer for every replica; All: this view
+	// does (scope=all), and Answers says which replicas answered.
+	Replicated, All bool
+	Answers         []ReplicaAnswer
+}
+
+// Silent are the replicas that did not answer.
+func (d pageData) Silent() []ReplicaAnswer {
+	var out []ReplicaAnswer
+	for _, a := range d.Answers {
+		if !a.Answered {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // refreshes are the page's refresh choices, in seconds (0: off), and
@@ -211,8 +240,22 @@ func targetsHTML(s *Site) http.HandlerFunc {
 			d.Error, code = err.Error(), http.StatusBadRequest
 			q = status.Query{}
 		}
-		d.Page = status.Read(src, q)
-		d.Mesh = matrix(status.Mesh(src))
+		d.Replicated, d.All = s.Replicas != nil, s.allScope(values)
+		var meshAcross chan []status.Reach
+		if d.All {
+			// The matrix's rows are asked for at the same time: one timeout,
+			// not two, for a replica that does not answer.
+			meshAcross = make(chan []status.Reach, 1)
+			go func() { reach, _ := s.meshAcross(r.Context()); meshAcross <- reach }()
+			d.Page, d.Answers = s.acrossReplicas(r.Context(), values, q)
+		} else {
+			d.Page = status.Read(src, q)
+		}
+		if d.All {
+			d.Mesh = matrix(<-meshAcross)
+		} else {
+			d.Mesh = matrix(status.Mesh(src))
+		}
 		d.Limit = limitOf(q)
 		d.JSON = query(values)
 		if n := len(d.Page.Rows); n > 0 {

@@ -64,19 +64,23 @@ func main() {
 
 // flags are the exporter's command line.
 type flags struct {
-	configFile, output, kubeconfig, nodeName     *string
-	events, gate                                 *bool
-	gateCondition                                *string
-	feedbackQPS                                  *float64
-	autoReload, configCheck, once                *bool
-	lifecycle, pprof                             *bool
-	autoReloadInterval, onceTimeout              *time.Duration
-	maxExpanded, maxInFlight, shard, totalShards *int
-	adaptiveInFlight                             *bool
-	execEnv                                      *[]string
-	dns                                          *dnsSettings
-	web                                          *web.FlagConfig
-	log                                          *promslog.Config
+	configFile, output, kubeconfig, nodeName      *string
+	events, gate                                  *bool
+	gateCondition                                 *string
+	feedbackQPS                                   *float64
+	replicaSelector, replicaNamespace, replicaSRV *string
+	replicaSelf                                   *string
+	replicaPort, replicaMax                       *int
+	replicaTimeout                                *time.Duration
+	autoReload, configCheck, once                 *bool
+	lifecycle, pprof                              *bool
+	autoReloadInterval, onceTimeout               *time.Duration
+	maxExpanded, maxInFlight, shard, totalShards  *int
+	adaptiveInFlight                              *bool
+	execEnv                                       *[]string
+	dns                                           *dnsSettings
+	web                                           *web.FlagConfig
+	log                                           *promslog.Config
 }
 
 func addFlags(app *kingpin.Application) *flags {
@@ -99,6 +103,13 @@ func addFlags(app *kingpin.Application) *flags {
 	f.gate = app.Flag("kubernetes.readiness-gate", "Write the thresholded state of each pod's readiness probe into the pod's status, as the condition its readinessGates name (--kubernetes.readiness-gate.condition), for pods that declare it; with --node-name only pods on this node. Needs patch on pods/status.").Default("false").Bool()
 	f.gateCondition = app.Flag("kubernetes.readiness-gate.condition", "The pod condition type a readiness gate names for the network's verdict.").Default(feedback.DefaultGateCondition).String()
 	f.feedbackQPS = app.Flag("kubernetes.feedback-qps", "Requests per second (bursts of twice as many) the readiness gate and Events may make to the API server, together: client-go's rate limit, the bound on what this replica adds to the API server's load.").Default("20").Float64()
+	f.replicaSelector = app.Flag("web.replicas.kubernetes-selector", "Label selector of this exporter's pods (its workload's selector): the status views answer for every replica with ?scope=all, asking the running pods it selects in --web.replicas.namespace. Needs list on pods there.").String()
+	f.replicaNamespace = app.Flag("web.replicas.namespace", "The namespace of this exporter's pods, for --web.replicas.kubernetes-selector.").Envar("POD_NAMESPACE").String()
+	f.replicaSRV = app.Flag("web.replicas.dns-srv", "A DNS SRV name listing this exporter's replicas (a headless Service's port), instead of --web.replicas.kubernetes-selector.").String()
+	f.replicaPort = app.Flag("web.replicas.port", "The port the replicas found through the Kubernetes API serve their web endpoints on.").Default("9878").Int()
+	f.replicaSelf = app.Flag("web.replicas.self", "This replica's name in views across replicas: its pod's name.").Envar("POD_NAME").String()
+	f.replicaTimeout = app.Flag("web.replicas.timeout", "How long a view across replicas waits for each replica; one that has not answered by then is named as not answering.").Default("3s").Duration()
+	f.replicaMax = app.Flag("web.replicas.max", "At most this many replicas are asked for a view across replicas.").Default("100").Int()
 	f.nodeName = app.Flag("node-name", "This exporter's node, for kubernetes entries with scope node or mesh (DaemonSet: the downward API's spec.nodeName).").Envar("NODE_NAME").String()
 	f.shard = positiveInt(app.Flag("shard", "This replica's shard, from 0 to --total-shards minus 1.").Default("0"), "--shard", 0)
 	f.totalShards = positiveInt(app.Flag("total-shards", "Replicas that split the targets between them by a stable hash; every replica runs with the same configuration.").Default("1"), "--total-shards", 1)
@@ -317,6 +328,10 @@ func serve(f *flags, logger *slog.Logger) int {
 	}
 	if *f.configFile == "" {
 		opts.Endpoints = append(opts.Endpoints, exporterweb.Endpoint{Path: "/demo/flapping", Text: "Demo target (30 s up, 30 s down)", Handler: exporterweb.Flapping(time.Now())})
+	}
+	if opts.Site.Replicas, err = replicaSite(f, *f.kubeconfig); err != nil {
+		logger.Error("--web.replicas", "err", err)
+		return 1
 	}
 	handler, err := exporterweb.Handler(opts)
 	if err != nil {

@@ -2,13 +2,11 @@ package main
 
 import (
 	"crypto/sha256"
-	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,13 +23,7 @@ import (
 func TestTLSFactsOnMetrics(t *testing.T) {
 	first := certtest.New(t, "web.shop.example", time.Now().Add(60*24*time.Hour).Truncate(time.Second))
 	second := certtest.New(t, "web.shop.example", time.Now().Add(10*24*time.Hour).Truncate(time.Second))
-	var serving atomic.Pointer[tls.Certificate]
-	serving.Store(&first.Cert)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	srv.TLS = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return serving.Load(), nil }}
-	srv.StartTLS()
-	defer srv.Close()
-	srv.TLS.Certificates = nil // serve GetCertificate's (no SNI to an IP)
+	srv := certtest.Serve(t, first)
 	plain := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer plain.Close()
 	port := func(u string) string { return u[strings.LastIndex(u, ":")+1:] }
@@ -95,7 +87,7 @@ targets:
 		t.Errorf("probe_tls_version_info{version=\"TLS 1.3\"} = %v (%v)", v, ok)
 	}
 
-	serving.Store(&second.Cert)
+	srv.Rotate(second)
 	e.eventually(t, "the rotated certificate's facts", showing(second), invariants)
 	mfs = e.scrape(t)
 	if n := len(matching(mfs, "probe_ssl_last_chain_info", map[string]string{"fingerprint_sha256": fingerprint(first)})); n != 0 {

@@ -3,6 +3,10 @@
 package certtest
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
@@ -55,3 +59,26 @@ func New(t testing.TB, cn string, leafExpiry time.Time) Chain {
 	}
 	return Chain{Leaf: leaf, Intermediate: ca, Cert: tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: key}}
 }
+
+// Server is an HTTPS test server whose certificate can be swapped (a
+// rotation), answering 200 to everything.
+type Server struct {
+	*httptest.Server
+	serving atomic.Pointer[tls.Certificate]
+}
+
+// Serve starts a Server sending c.
+func Serve(t testing.TB, c Chain) *Server {
+	t.Helper()
+	s := &Server{}
+	s.serving.Store(&c.Cert)
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	s.TLS = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.serving.Load(), nil }}
+	s.StartTLS()
+	s.TLS.Certificates = nil // httptest's own: without them GetCertificate serves (no SNI to an IP)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Rotate makes the server send c from the next handshake on.
+func (s *Server) Rotate(c Chain) { s.serving.Store(&c.Cert) }

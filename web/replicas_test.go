@@ -1,0 +1,172 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/probe-exporter/probe-exporter/probe"
+	"github.com/probe-exporter/probe-exporter/prober"
+	"github.com/probe-exporter/probe-exporter/replicas"
+	"github.com/probe-exporter/probe-exporter/series"
+	"github.com/probe-exporter/probe-exporter/state"
+)
+
+type fixedReplicas []replicas.Replica
+
+func (f fixedReplicas) Replicas(context.Context) ([]replicas.Replica, error) { return f, nil }
+
+// TestAcrossReplicas: with scope=all a replica answers for every replica:
+// its own rows and each other's, each marked with its observer, ordered
+// as one view (failing first), the counts summed; a replica that is down
+// and one that stalls are named as not answering, the stalled one costing
+// the view its timeout, not more; the source listing this replica too
+// changes nothing.
+func TestAcrossReplicas(t *testing.T) {
+	peer := func(name string) *httptest.Server {
+		h, err := Handler(Options{Metrics: http.NotFoundHandler(), Site: &Site{Probes: statusFixture(), Replicas: &Replicas{Self: name}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return httptest.NewServer(h)
+	}
+	b, c := peer("pe-b"), peer("pe-c")
+	defer b.Close()
+	defer c.Close()
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	release := make(chan struct{})
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer stalled.Close()
+	defer close(release)
+	self := &Replicas{Self: "pe-a", Asker: &replicas.Asker{Client: &http.Client{}, Max: 10, Timeout: 500 * time.Millisecond, MaxBody: 1 << 20}}
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Site: &Site{Probes: statusFixture(), Replicas: self}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The source lists this replica too (as a pod list does): its answer
+	// is told apart by name and dropped.
+	itself := peer("pe-a")
+	defer itself.Close()
+	self.Source = fixedReplicas{{Name: "10.0.0.1", URL: itself.URL + "/"}, {Name: "pe-b", URL: b.URL + "/"}, {Name: "pe-c", URL: c.URL + "/"},
+		{Name: "pe-d", URL: down.URL + "/"}, {Name: "pe-e", URL: stalled.URL + "/"}}
+
+	start := time.Now()
+	_, _, body := get(t, h, "/api/v1/targets?scope=all")
+	took := time.Since(start)
+	var res apiResponse
+	if err := json.Unmarshal([]byte(body), &res); err != nil {
+		t.Fatal(err)
+	}
+	if took > 2*time.Second {
+		t.Errorf("the view took %v with a stalled replica and a 500ms timeout", took)
+	}
+	var got []string
+	for _, r := range res.Data {
+		got = append(got, r.State+" "+r.Target+" "+r.Kind+" "+r.Observer)
+	}
+	want := "failure api readiness pe-a,failure api readiness pe-b,failure api readiness pe-c," +
+		"success web liveness pe-a,success web liveness pe-b,success web liveness pe-c," +
+		"success web startup pe-a,success web startup pe-b,success web startup pe-c"
+	if strings.Join(got, ",") != want {
+		t.Errorf("rows\n%s\nwant\n%s", strings.Join(got, ","), want)
+	}
+	if res.Total != 9 || res.Counts.Failure != 3 || res.Counts.Success != 6 || res.Replica != "pe-a" {
+		t.Errorf("total %d, counts %+v, replica %q", res.Total, res.Counts, res.Replica)
+	}
+	answered := map[string]bool{}
+	for _, a := range res.Replicas {
+		answered[a.Name] = a.Answered
+		if !a.Answered && a.Error == "" {
+			t.Errorf("%s did not answer, and no reason", a.Name)
+		}
+	}
+	if len(res.Replicas) != 5 {
+		t.Errorf("%d replicas said, want 5 (this one once): %+v", len(res.Replicas), res.Replicas)
+	}
+	for name, want := range map[string]bool{"pe-a": true, "pe-b": true, "pe-c": true, "pe-d": false, "pe-e": false} {
+		if got, ok := answered[name]; !ok || got != want {
+			t.Errorf("%s: answered %v (listed %v), want %v", name, got, ok, want)
+		}
+	}
+	// The page: an observer column, the silent replicas named.
+	_, _, page := get(t, h, "/targets?scope=all&state=failure")
+	for _, w := range []string{`<th>Observer</th>`, `data-observer="pe-b"`, `not answering: pe-d`, `<option value="all" selected>all</option>`} {
+		if !strings.Contains(page, w) {
+			t.Errorf("the page lacks %q", w)
+		}
+	}
+	// Without scope=all, one replica's own view, as before.
+	_, _, own := get(t, h, "/api/v1/targets")
+	if strings.Contains(own, `"observer"`) || strings.Contains(own, `"replicas"`) {
+		t.Errorf("a replica's own view carries observers: %s", own)
+	}
+}
+
+// meshFixture is one DaemonSet replica's probes: from its node to the
+// pods of each node in to, passing or not.
+func meshFixture(from string, to map[string]bool) probes {
+	names := series.NewNames([]string{"target", "kind", "address", "node", "source_node"})
+	var out probes
+	for node, passing := range to {
+		rec := state.Record{Machine: state.NewMachine(probe.Readiness, 1, 1, time.Now())}
+		result := prober.Failure
+		if passing {
+			result = prober.Success
+		}
+		rec.Apply(prober.Outcome{Result: result}, time.Millisecond, time.Now())
+		out = append(out, state.View{Key: from + node, Kind: probe.Readiness, Entry: "mesh",
+			Labels: series.New(names, []string{"mesh", "readiness", "10.0.0.1:80", node, from}), Record: rec})
+	}
+	return out
+}
+
+// TestMeshAcrossReplicas: in DaemonSet mesh mode each replica knows its
+// own node's row of the matrix; with scope=all any of them answers the
+// whole matrix.
+func TestMeshAcrossReplicas(t *testing.T) {
+	b := httptest.NewServer(mustHandler(t, &Site{Probes: meshFixture("node-b", map[string]bool{"node-a": false, "node-b": true}), Replicas: &Replicas{Self: "pe-b"}}))
+	defer b.Close()
+	self := &Replicas{Self: "pe-a", Asker: &replicas.Asker{Client: &http.Client{}, Max: 10, Timeout: time.Second, MaxBody: 1 << 20},
+		Source: fixedReplicas{{Name: "pe-b", URL: b.URL + "/"}}}
+	h := mustHandler(t, &Site{Probes: meshFixture("node-a", map[string]bool{"node-a": true, "node-b": true}), Replicas: self})
+	_, _, own := get(t, h, "/api/v1/mesh")
+	_, _, all := get(t, h, "/api/v1/mesh?scope=all")
+	var res meshResponse
+	if err := json.Unmarshal([]byte(all), &res); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res.Data {
+		got = append(got, fmt.Sprintf("%s>%s %d/%d", r.SourceNode, r.Node, r.Passing, r.Total))
+	}
+	if strings.Join(got, ",") != "node-a>node-a 1/1,node-a>node-b 1/1,node-b>node-a 0/1,node-b>node-b 1/1" {
+		t.Errorf("the matrix across replicas: %v", got)
+	}
+	if strings.Contains(own, "node-b>") || strings.Contains(own, `"sourceNode":"node-b"`) {
+		t.Errorf("one replica's own view has another's row: %s", own)
+	}
+	_, _, page := get(t, h, "/targets?scope=all")
+	if !strings.Contains(page, "<tr><th>node-b</th>") {
+		t.Error("the page's matrix lacks node-b's row")
+	}
+}
+
+func mustHandler(t *testing.T, s *Site) http.Handler {
+	t.Helper()
+	h, err := Handler(Options{Metrics: http.NotFoundHandler(), Site: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
