@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,32 +62,8 @@ targets:
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	// Flags as this machine's closed network wants them: nothing of
-	// Chromium's own reaches out (background networking, updates, sync).
-	alloc, stopAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true))...)
-	defer stopAlloc()
-	browser, stopBrowser := chromedp.NewContext(alloc)
+	browser, stopBrowser := openBrowser(t, bin)
 	defer stopBrowser()
-	// Every console message and browser log entry of the page, collected
-	// until the browser stops.
-	var problems []string
-	messages := chromedp.Console(browser)
-	collected := make(chan struct{})
-	go func() {
-		defer close(collected)
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.IsException() {
-				problems = append(problems, m.String()+" "+m.URL)
-			}
-		}
-	}()
 	rows := chromedp.Evaluate[[]string](`[...document.querySelectorAll("#targets tr.row")].map(r => r.dataset.target + " " + r.dataset.state)`)
 	step := func(what string, err error) {
 		t.Helper()
@@ -138,12 +115,11 @@ targets:
 	after, err := chromedp.Run(browser, chromedp.Evaluate[[]string](`[window.kept, String(window.scrollY), document.querySelector('select[name="state"]').value,
 		document.querySelector("#summary time").getAttribute("datetime"), String(document.querySelectorAll("#targets tr.row").length)]`))
 	step("reading the refreshed page", err)
-	stopBrowser()
+	problems := stopBrowser()
 	if after[0] != "yes" || after[1] != "120" || after[2] != "failure" || after[3] == before || after[4] != "6" {
 		t.Errorf("after a refresh: kept %s, scrollY %s, state %s, rendered %s (before %s), %s rows; want the same page, scroll and filter, a newer render, 6 rows",
 			after[0], after[1], after[2], after[3], before, after[4])
 	}
-	<-collected
 	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "targets.png"), shot, 0o644); err != nil {
 		t.Error(err)
 	}
@@ -174,5 +150,41 @@ targets:
 	}
 	if len(problems) > 0 {
 		t.Errorf("the browser reported:\n%s", strings.Join(problems, "\n"))
+	}
+}
+
+// openBrowser starts a headless Chromium for a test, with the flags this
+// machine's closed network wants (nothing of Chromium's own reaches
+// out); stop ends it and returns every console error, warning and
+// exception the pages reported (calling it again returns the same).
+func openBrowser(t *testing.T, bin string) (context.Context, func() []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	alloc, stopAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true))...)
+	browser, stopBrowser := chromedp.NewContext(alloc)
+	var problems []string
+	messages := chromedp.Console(browser)
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.IsException() {
+				problems = append(problems, m.String()+" "+m.URL)
+			}
+		}
+	}()
+	var once sync.Once
+	return browser, func() []string {
+		once.Do(func() {
+			stopBrowser()
+			<-collected
+			stopAlloc()
+			cancel()
+		})
+		return problems
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -120,6 +122,25 @@ func TestReplicasView(t *testing.T) {
 	for _, want := range []string{`data-observer="pe-a"`, `data-observer="pe-b"`, "not answering: pe-c"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("the page lacks %q", want)
+		}
+	}
+	// As a user sees it, in the real Chromium: kept as the test's artifact.
+	if bin := os.Getenv("PROBE_EXPORTER_CHROMIUM"); bin != "" {
+		browser, stop := openBrowser(t, bin)
+		defer stop()
+		err := chromedp.Do(browser, chromedp.Navigate(exporters[1].url+"/targets?scope=all"), chromedp.WaitVisible(chromedp.CSS("#replicas")))
+		var shot []byte
+		if err == nil {
+			shot, err = chromedp.Run(browser, chromedp.FullScreenshot(100))
+		}
+		if err != nil {
+			t.Fatalf("the merged page in the browser: %v", err)
+		}
+		if problems := stop(); len(problems) > 0 {
+			t.Errorf("the browser reported:\n%s", strings.Join(problems, "\n"))
+		}
+		if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "targets-all-replicas.png"), shot, 0o644); err != nil {
+			t.Error(err)
 		}
 	}
 }
