@@ -61,34 +61,17 @@ func (s *Site) acrossReplicas(ctx context.Context, v url.Values, q status.Query)
 	ask.Del("scope")
 	ask.Set("offset", "0")
 	ask.Set("limit", strconv.Itoa(status.MaxLimit))
-	for _, a := range s.Replicas.Asker.Ask(ctx, rs, "api/v1/targets?"+ask.Encode()) {
-		ra := ReplicaAnswer{Name: a.Replica.Name, URL: a.Replica.URL}
-		var res apiResponse
-		err := a.Err
-		if err == nil {
-			err = json.Unmarshal(a.Body, &res)
-		}
-		switch {
-		case err != nil:
-			ra.Error = err.Error()
-		case res.Replica == s.Replicas.Self:
-			continue // this replica, listed by the source too
-		default:
-			ra.Answered = true
-			if res.Replica != "" {
-				ra.Name = res.Replica
-			}
+	answers = append(answers, askEach(ctx, s.Replicas, rs, "api/v1/targets?"+ask.Encode(), func(res *apiResponse) string { return res.Replica },
+		func(name string, res *apiResponse) {
 			for i := range res.Data {
-				res.Data[i].Observer = ra.Name
+				res.Data[i].Observer = name
 			}
 			merged.Rows = append(merged.Rows, res.Data...)
 			merged.Total += res.Total
 			merged.Counts.Failure += res.Counts.Failure
 			merged.Counts.Unknown += res.Counts.Unknown
 			merged.Counts.Success += res.Counts.Success
-		}
-		answers = append(answers, ra)
-	}
+		})...)
 	slices.SortStableFunc(merged.Rows, func(a, b status.Row) int {
 		if q.Sort == "changed" {
 			if c := b.LastTransition.Compare(a.LastTransition); c != 0 {
@@ -117,34 +100,47 @@ func (s *Site) meshAcross(ctx context.Context) ([]status.Reach, []ReplicaAnswer)
 	for _, r := range reach {
 		seen[[2]string{r.SourceNode, r.Node}] = true
 	}
-	for _, a := range s.Replicas.Asker.Ask(ctx, rs, "api/v1/mesh") {
-		ra := ReplicaAnswer{Name: a.Replica.Name, URL: a.Replica.URL}
-		var res meshResponse
-		err := a.Err
-		if err == nil {
-			err = json.Unmarshal(a.Body, &res)
-		}
-		switch {
-		case err != nil:
-			ra.Error = err.Error()
-		case res.Replica == s.Replicas.Self:
-			continue
-		default:
-			ra.Answered = true
-			if res.Replica != "" {
-				ra.Name = res.Replica
-			}
+	answers = append(answers, askEach(ctx, s.Replicas, rs, "api/v1/mesh", func(res *meshResponse) string { return res.Replica },
+		func(_ string, res *meshResponse) {
 			for _, r := range res.Data {
 				if k := [2]string{r.SourceNode, r.Node}; !seen[k] { // each pair once
 					seen[k] = true
 					reach = append(reach, r)
 				}
 			}
-		}
-		answers = append(answers, ra)
-	}
+		})...)
 	slices.SortFunc(reach, func(a, b status.Reach) int {
 		return cmp.Or(strings.Compare(a.SourceNode, b.SourceNode), strings.Compare(a.Node, b.Node))
 	})
 	return reach, answers
+}
+
+// askEach asks the replicas rs for path, decodes each answer as a T and
+// hands keep each that answered, under the name it gives itself
+// (replicaOf); it says who answered and who did not, leaving out this
+// replica's own answer (a source lists it too).
+func askEach[T any](ctx context.Context, r *Replicas, rs []replicas.Replica, path string, replicaOf func(*T) string, keep func(name string, res *T)) []ReplicaAnswer {
+	var out []ReplicaAnswer
+	for _, a := range r.Asker.Ask(ctx, rs, path) {
+		ra := ReplicaAnswer{Name: a.Replica.Name, URL: a.Replica.URL}
+		var res T
+		err := a.Err
+		if err == nil {
+			err = json.Unmarshal(a.Body, &res)
+		}
+		switch name := replicaOf(&res); {
+		case err != nil:
+			ra.Error = err.Error()
+		case name == r.Self:
+			continue // this replica, listed by the source too
+		default:
+			ra.Answered = true
+			if name != "" {
+				ra.Name = name
+			}
+			keep(ra.Name, &res)
+		}
+		out = append(out, ra)
+	}
+	return out
 }
