@@ -56,12 +56,14 @@ func ValidHost(h string) bool {
 	return nonNumeric && h[len(h)-1] != '-'
 }
 
-// DropInvalidHosts removes the group's targets whose host is not
-// ValidHost, counting them in Skipped under SkipInvalidHost.
+// DropInvalidHosts removes the group's targets whose host, or route's
+// Via, is not ValidHost, counting them in Skipped under SkipInvalidHost.
 func (g *Group) DropInvalidHosts() {
 	kept := g.Targets[:0]
 	for _, t := range g.Targets {
-		if ValidHost(t.Host) {
+		// A route's Via (an Ingress's or Gateway's status address) is
+		// dialed too: it must be a host as much as Host.
+		if ValidHost(t.Host) && (t.Route == nil || t.Route.Via == "" || ValidHost(t.Route.Via)) {
 			kept = append(kept, t)
 			continue
 		}

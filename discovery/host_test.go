@@ -48,9 +48,12 @@ func TestValidHost(t *testing.T) {
 }
 
 func TestDropInvalidHosts(t *testing.T) {
-	g := Group{Targets: []Target{{Host: "ok.test"}, {Host: "`id`.evil.test"}, {Host: "192.0.2.1"}, {Host: "a b"}}}
+	// A route's Via (an Ingress's load-balancer hostname) is judged too.
+	g := Group{Targets: []Target{{Host: "ok.test"}, {Host: "`id`.evil.test"}, {Host: "192.0.2.1"}, {Host: "a b"},
+		{Host: "shop.test", Route: &Route{Via: "lb/../x"}}, {Host: "shop.test", Route: &Route{Via: "lb.example.net"}}}}
 	g.DropInvalidHosts()
-	if len(g.Targets) != 2 || g.Targets[0].Host != "ok.test" || g.Targets[1].Host != "192.0.2.1" || g.Skipped[SkipInvalidHost] != 2 {
+	if len(g.Targets) != 3 || g.Targets[0].Host != "ok.test" || g.Targets[1].Host != "192.0.2.1" || g.Targets[2].Route.Via != "lb.example.net" ||
+		g.Skipped[SkipInvalidHost] != 3 {
 		t.Errorf("%+v", g)
 	}
 }

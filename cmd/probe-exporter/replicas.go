@@ -22,7 +22,7 @@ func replicaSite(f *flags, kubeconfig string) (*exporterweb.Replicas, error) {
 	r := &exporterweb.Replicas{Self: self, Asker: &replicas.Asker{
 		// Its own transport: never a proxy, and no connection kept past a view.
 		Client: &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}},
-		Max:    *f.replicaMax, Timeout: *f.replicaTimeout, MaxBody: 64 << 20,
+		Max:    *f.replicaMax, Timeout: *f.replicaTimeout, MaxBody: 4 << 20, // 1,000 rows are about 1.5 MB
 	}}
 	switch {
 	case *f.replicaSelector != "" && *f.replicaSRV != "":
