@@ -45,7 +45,8 @@ fmt-check:
 # bench: CPU per probe against a raw Go loop in the same run (a fixed count:
 # tens of thousands of loopback connections in TIME-WAIT slow both loops
 # and blur the ratio), scheduler memory per target at 10k and 100k targets,
-# scheduler overhead per run, scrape cost at 10k and 100k targets, peak
+# scheduler overhead per run, scrape cost at 10k and 100k targets, the
+# status view's first page at 100k probes (alone and across replicas), peak
 # memory of loading a 100k-host file against yaml.v3's node tree alone,
 # peak memory of an attempt against a hostile 10 MiB response head; the
 # binary idle at 100k targets, discovering 10k Services, pinned to one
@@ -54,7 +55,7 @@ fmt-check:
 bench:
 	$(GO) test -run '^$$' -bench '^Benchmark(HTTP|TCP|TCPSelf)$$' -benchmem -benchtime=20000x -count=3 -timeout 30m ./prober/
 	$(GO) test -run '^$$' -bench '^BenchmarkHostileHead$$' -benchmem -benchtime=5x -count=1 -timeout 30m ./prober/
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./scheduler/ ./collector/ ./status/
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./scheduler/ ./collector/ ./status/ ./web/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x -count=1 -timeout 30m ./config/
 	eval "$$(hack/test-binaries.sh)" && $(GO) test -run '^$$' -bench '^Benchmark(IdleTargets|DiscoveryScale|GatePatchRate|Overload|AdaptiveSideBySide|Capacity)$$' -benchtime=1x -count=1 -timeout 40m ./cmd/probe-exporter/
 

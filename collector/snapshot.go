@@ -36,7 +36,7 @@ func sampleOf(st *state.View) sample {
 	last, run := r.Run()
 	s := sample{labels: l, text: l.Text(), resultAt: int32(l.ResultAt()), reasonAt: int32(l.ReasonAt()), class: r.LastClass, tls: r.TLS, http: st.Handler == prober.HTTPGet,
 		attempted: r.Attempted, lookedUp: r.LookedUp, lastSuccess: r.LastSuccess, value: int8(r.Value()),
-		statusCode: int32(r.LastStatusCode), duration: r.LastDuration, lookup: r.LastLookup,
+		statusCode: int32(r.LastStatusCode), duration: r.LastDuration, lookup: r.LastLookup(),
 		successes: r.Successes, failures: r.Failures, errors: r.Errors}
 	if last == state.Success {
 		s.successesRun = run

@@ -4,6 +4,7 @@
 package state
 
 import (
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -169,17 +170,23 @@ type Record struct {
 	// host is not an IP address); LastLookup is how long the last such
 	// attempt's lookups took.
 	LookedUp bool
-	// historyLen is how many of history's slots are filled. (The four
-	// small fields sit together: a Record is 136 bytes, 40 less than in
-	// declaration order, so a scheduler worker fits 320 bytes.)
-	historyLen uint8
 	// LastClass is the class of the last attempt's reason: NoReason after
 	// a success (probe_failure_reason's label).
 	LastClass prober.Reason
+	// LastStatusCode is the last response's HTTP status (three digits in
+	// net/http, so it fits), 0 if none.
+	LastStatusCode int16
+	// lastLookup is LastLookup in microseconds (71 minutes at most).
+	lastLookup uint32
+	// history holds the last HistoryLen results, oldest first, one byte
+	// each: the result in the low 2 bits (0: the slot is empty), how long
+	// it took in the high 6 (see durationCode). With the small fields
+	// above it fills four words: a Record is 136 bytes and a scheduler
+	// worker 320, a size class below what a separate duration ring would
+	// take (TestRecordSize).
+	history [HistoryLen]byte
 
-	LastDuration   time.Duration
-	LastStatusCode int
-	LastLookup     time.Duration
+	LastDuration time.Duration
 
 	Successes, Failures, Errors uint64
 
@@ -190,15 +197,17 @@ type Record struct {
 	// capped at MaxOutput bytes. Neither is ever a label.
 	LastReason, LastOutput string
 
-	// history holds the last HistoryLen results, 2 bits each, newest in
-	// the low bits: a strip for a status page costs 9 bytes a probe.
-	history uint64
-
 	// TLS is what the last completed handshake of an HTTPS probe showed
 	// (the probe_ssl_* and probe_tls_* gauges), kept while later attempts
 	// complete none: a certificate's expiry stays known while its server
 	// is down. Nil for a probe that never completed one. Shared, read only.
 	TLS *prober.TLSFacts
+}
+
+// LastLookup is how long the last attempt that resolved a name took to
+// resolve it, to the microsecond.
+func (r *Record) LastLookup() time.Duration {
+	return time.Duration(r.lastLookup) * time.Microsecond
 }
 
 // HistoryLen is how many recent results a Record keeps.
@@ -214,20 +223,55 @@ const (
 	HistoryError   = 3
 )
 
-func (r *Record) remember(code uint64) {
-	r.history = (r.history<<2 | code) & (1<<(2*HistoryLen) - 1)
-	if r.historyLen < HistoryLen {
-		r.historyLen++
-	}
+func (r *Record) remember(code byte, took time.Duration) {
+	copy(r.history[:], r.history[1:])
+	r.history[HistoryLen-1] = code | durationCode(took)<<2
 }
 
-// History returns the recent results, oldest first, as History* codes.
-func (r *Record) History() []uint8 {
-	out := make([]uint8, r.historyLen)
-	for i := range out {
-		out[len(out)-1-i] = uint8(r.history >> (2 * i) & 3)
+// Past is one kept result: a History* code and how long it took, to
+// within 12 % (DurationPrecision).
+type Past struct {
+	Result uint8
+	Took   time.Duration
+}
+
+// History returns the kept results, oldest first.
+func (r *Record) History() []Past {
+	first := 0
+	for first < HistoryLen && r.history[first]&3 == 0 {
+		first++
+	}
+	out := make([]Past, HistoryLen-first)
+	for i, b := range r.history[first:] {
+		out[i] = Past{Result: b & 3, Took: durationOf(b >> 2)}
 	}
 	return out
+}
+
+// A kept duration is a 6-bit code on a log scale, three steps an octave
+// from durationFloor: 10 µs to 21 s in 64 codes, each within 12 % of what
+// it stands for (2^(1/6)), which a sparkline 20 pixels high cannot show.
+// Shorter durations keep the floor's code, longer ones the ceiling's.
+const (
+	durationFloor     = 10 * time.Microsecond
+	durationSteps     = 3 // per octave
+	durationCodes     = 64
+	DurationPrecision = 0.123 // 2^(1/6) - 1, rounded up
+)
+
+// DurationCeiling is the longest duration History tells apart.
+var DurationCeiling = durationOf(durationCodes - 1)
+
+func durationCode(d time.Duration) byte {
+	if d <= durationFloor {
+		return 0
+	}
+	c := math.Round(durationSteps * math.Log2(float64(d)/float64(durationFloor)))
+	return byte(min(c, durationCodes-1))
+}
+
+func durationOf(c byte) time.Duration {
+	return time.Duration(float64(durationFloor) * math.Exp2(float64(c)/durationSteps))
 }
 
 func capOutput(s string) string {
@@ -249,9 +293,9 @@ func capOutput(s string) string {
 func (r *Record) Apply(o prober.Outcome, took time.Duration, now time.Time) bool {
 	r.Attempted = true
 	r.LastDuration = took
-	r.LastStatusCode = o.StatusCode
+	r.LastStatusCode = int16(min(max(o.StatusCode, 0), math.MaxInt16))
 	if o.LookedUp {
-		r.LookedUp, r.LastLookup = true, o.Lookup
+		r.LookedUp, r.lastLookup = true, uint32(min((o.Lookup+time.Microsecond/2)/time.Microsecond, math.MaxUint32))
 	}
 	if o.TLS != nil {
 		r.TLS = o.TLS
@@ -261,7 +305,7 @@ func (r *Record) Apply(o prober.Outcome, took time.Duration, now time.Time) bool
 		r.Errors++
 		r.LastReason, r.LastOutput = capOutput(o.Err.Error()), ""
 		r.LastClass = classOf(o)
-		r.remember(HistoryError)
+		r.remember(HistoryError, took)
 		return false
 	}
 	v := ResultValue(o.Result)
@@ -270,7 +314,7 @@ func (r *Record) Apply(o prober.Outcome, took time.Duration, now time.Time) bool
 	if v == Success {
 		r.Successes++
 		r.LastReason, r.LastClass = "", prober.NoReason
-		r.remember(HistorySuccess)
+		r.remember(HistorySuccess, took)
 	} else {
 		r.Failures++
 		// The kubelet's event text is the prober's output on failure;
@@ -278,7 +322,7 @@ func (r *Record) Apply(o prober.Outcome, took time.Duration, now time.Time) bool
 		// line, a table row, a status page).
 		r.LastReason = strings.TrimRight(r.LastOutput, " \t\r\n")
 		r.LastClass = classOf(o)
-		r.remember(HistoryFailure)
+		r.remember(HistoryFailure, took)
 	}
 	return r.Observe(v, now)
 }

@@ -2,11 +2,13 @@ package state
 
 import (
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/probe-exporter/probe-exporter/probe"
 	"github.com/probe-exporter/probe-exporter/prober"
@@ -156,18 +158,94 @@ func TestRecordReasonAndHistory(t *testing.T) {
 	if r.LastReason != "" || len(r.LastOutput) > MaxOutput || !utf8.ValidString(r.LastOutput) {
 		t.Errorf("after success: reason %q, output %d bytes", r.LastReason, len(r.LastOutput))
 	}
-	r.Apply(prober.Outcome{Result: prober.Unknown, Err: errors.New(`unable to find port "http"`)}, time.Millisecond, time.Unix(3, 0))
+	r.Apply(prober.Outcome{Result: prober.Unknown, Err: errors.New(`unable to find port "http"`)}, 2*time.Second, time.Unix(3, 0))
 	if r.LastReason != `unable to find port "http"` {
 		t.Errorf("error reason %q", r.LastReason)
 	}
-	if got := r.History(); !reflect.DeepEqual(got, []uint8{HistoryFailure, HistorySuccess, HistoryError}) {
+	var got []uint8
+	for _, p := range r.History() {
+		got = append(got, p.Result)
+	}
+	if !reflect.DeepEqual(got, []uint8{HistoryFailure, HistorySuccess, HistoryError}) {
 		t.Errorf("history %v", got)
 	}
-	for i := 0; i < 30; i++ {
-		r.Apply(prober.Outcome{Result: prober.Success}, time.Millisecond, time.Unix(4, 0))
+	if h := r.History(); !near(h[0].Took, time.Millisecond) || !near(h[2].Took, 2*time.Second) {
+		t.Errorf("history's durations %v", h)
 	}
-	if h := r.History(); len(h) != HistoryLen || h[0] != HistorySuccess {
+	for i := 0; i < 30; i++ {
+		r.Apply(prober.Outcome{Result: prober.Success}, time.Duration(i)*time.Millisecond, time.Unix(4, 0))
+	}
+	h := r.History()
+	if len(h) != HistoryLen || h[0].Result != HistorySuccess {
 		t.Errorf("history after 33 results: %v", h)
+	}
+	// The newest last: the 30 successes took 0..29 ms.
+	for i, p := range h {
+		if want := time.Duration(10+i) * time.Millisecond; !near(p.Took, want) {
+			t.Errorf("history[%d] took %v, want about %v", i, p.Took, want)
+		}
+	}
+}
+
+// near: d is what a kept duration of want can be.
+func near(d, want time.Duration) bool {
+	return math.Abs(float64(d)/float64(want)-1) <= DurationPrecision
+}
+
+// TestHistoryDurations: a kept duration is within DurationPrecision of
+// what was measured between the floor and the ceiling, the floor or the
+// ceiling outside them, and the order of two durations is kept but
+// where they share a code.
+func TestHistoryDurations(t *testing.T) {
+	t.Parallel()
+	kept := func(d time.Duration) time.Duration {
+		var r Record
+		r.remember(HistorySuccess, d)
+		return r.History()[0].Took
+	}
+	prev := time.Duration(0)
+	for d := durationFloor; d <= DurationCeiling; d = d * 21 / 20 {
+		got := kept(d)
+		if !near(got, d) {
+			t.Errorf("%v kept as %v", d, got)
+		}
+		if got < prev {
+			t.Errorf("%v kept as %v, below a shorter one's %v", d, got, prev)
+		}
+		prev = got
+	}
+	for _, c := range []struct{ d, want time.Duration }{
+		{0, durationFloor}, {-time.Second, durationFloor}, {time.Microsecond, durationFloor},
+		{time.Minute, DurationCeiling}, {math.MaxInt64, DurationCeiling},
+	} {
+		if got := kept(c.d); got != c.want {
+			t.Errorf("%v kept as %v, want %v", c.d, got, c.want)
+		}
+	}
+	if DurationCeiling < 20*time.Second {
+		t.Errorf("the ceiling %v is below 20 s", DurationCeiling)
+	}
+}
+
+// TestRecordSize: a Record is in every scheduler worker (100k of them
+// in a normal load); its history and small fields fill whole words.
+func TestRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(Record{}); n != 136 {
+		t.Errorf("a Record is %d bytes, want 136", n)
+	}
+}
+
+// TestLastFacts: the last status code and lookup time as kept.
+func TestLastFacts(t *testing.T) {
+	t.Parallel()
+	var r Record
+	r.Apply(prober.Outcome{Result: prober.Success, StatusCode: 599, LookedUp: true, Lookup: 1234567 * time.Nanosecond}, time.Millisecond, time.Unix(1, 0))
+	if r.LastStatusCode != 599 || r.LastLookup() != 1235*time.Microsecond {
+		t.Errorf("status %d, lookup %v", r.LastStatusCode, r.LastLookup())
+	}
+	r.Apply(prober.Outcome{Result: prober.Success, StatusCode: 1 << 20, LookedUp: true, Lookup: 1 << 62}, time.Millisecond, time.Unix(1, 0))
+	if r.LastStatusCode != math.MaxInt16 || r.LastLookup() != math.MaxUint32*time.Microsecond {
+		t.Errorf("beyond their range: status %d, lookup %v", r.LastStatusCode, r.LastLookup())
 	}
 }
 

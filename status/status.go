@@ -48,8 +48,10 @@ type Row struct {
 	Output              string  `json:"output"`
 	LastDurationSeconds float64 `json:"lastDurationSeconds"`
 	// History is the recent results (success, failure, error), newest
-	// last.
-	History []string `json:"history"`
+	// last; HistoryDurationsSeconds how long each took, to within 12 %
+	// but the newest (lastDurationSeconds): the latency sparkline's data.
+	History                 []string  `json:"history"`
+	HistoryDurationsSeconds []float64 `json:"historyDurationsSeconds"`
 	// LastTransition is when State last changed (or the target appeared);
 	// NextProbe when it runs next, null while it runs or is done.
 	LastTransition time.Time  `json:"lastTransition"`
@@ -303,7 +305,12 @@ func Read(src state.Reader, q Query) Page {
 	entries := map[string]bool{}
 	byEntry := map[string]*Counts{}
 	var counts Counts
-	var ms []match
+	// Only the first offset+limit in order can be on the page: they are
+	// kept in a bounded heap (the last of them on top) instead of sorting
+	// every match, so that a page costs a walk and a few comparisons a
+	// probe.
+	best := firstK{k: q.Offset + limit, order: orderBy(q.Sort)}
+	total := 0
 	src.Each(func(st *state.View) {
 		entries[st.Entry] = true
 		v := st.Record.Value()
@@ -316,6 +323,7 @@ func Read(src state.Reader, q Query) Page {
 			!hasLabels(st, q.Labels):
 			return
 		}
+		total++
 		counts.add(v)
 		ec := byEntry[st.Entry]
 		if ec == nil {
@@ -324,26 +332,10 @@ func Read(src state.Reader, q Query) Page {
 		}
 		ec.add(v)
 		_, since := st.Record.Transitions()
-		ms = append(ms, match{id: probeID{st.Entry, st.Key, address, st.Kind}, value: v, since: since})
+		best.offer(match{id: probeID{st.Entry, st.Key, address, st.Kind}, value: v, since: since})
 	})
-	slices.SortFunc(ms, func(a, b match) int {
-		if q.Sort == "changed" {
-			if c := b.since.Compare(a.since); c != 0 {
-				return c
-			}
-		}
-		if c := cmp.Compare(stateRank(a.value), stateRank(b.value)); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.id.entry, b.id.entry); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.id.address, b.id.address); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.id.kind, b.id.kind)
-	})
-	p := Page{Total: len(ms), Counts: counts, Rows: []Row{}}
+	ms := best.sorted()
+	p := Page{Total: total, Counts: counts, Rows: []Row{}}
 	for e := range entries {
 		p.Entries = append(p.Entries, e)
 	}
@@ -411,19 +403,20 @@ func row(st *state.View) Row {
 	last, run := rec.Run()
 	_, since := rec.Transitions()
 	r := Row{
-		Target:              st.Entry,
-		Kind:                st.Kind.String(),
-		Address:             st.Labels.Address(),
-		Labels:              map[string]string{},
-		State:               rec.Value().String(),
-		SuccessThreshold:    st.SuccessThreshold,
-		FailureThreshold:    st.FailureThreshold,
-		Reason:              rec.LastReason,
-		ReasonClass:         rec.LastClass.String(),
-		Output:              rec.LastOutput,
-		LastDurationSeconds: rec.LastDuration.Seconds(),
-		LastTransition:      since,
-		History:             []string{},
+		Target:                  st.Entry,
+		Kind:                    st.Kind.String(),
+		Address:                 st.Labels.Address(),
+		Labels:                  map[string]string{},
+		State:                   rec.Value().String(),
+		SuccessThreshold:        st.SuccessThreshold,
+		FailureThreshold:        st.FailureThreshold,
+		Reason:                  rec.LastReason,
+		ReasonClass:             rec.LastClass.String(),
+		Output:                  rec.LastOutput,
+		LastDurationSeconds:     rec.LastDuration.Seconds(),
+		LastTransition:          since,
+		History:                 []string{},
+		HistoryDurationsSeconds: []float64{},
 	}
 	if last == state.Success {
 		r.ConsecutiveSuccesses = run
@@ -432,11 +425,14 @@ func row(st *state.View) Row {
 	}
 	r.Transitions, _ = rec.Transitions()
 	for _, h := range rec.History() {
-		if int(h) < len(historyWords) && historyWords[h] != "" {
-			r.History = append(r.History, historyWords[h])
+		if int(h.Result) < len(historyWords) && historyWords[h.Result] != "" {
+			r.History = append(r.History, historyWords[h.Result])
+			r.HistoryDurationsSeconds = append(r.HistoryDurationsSeconds, h.Took.Seconds())
 		}
 	}
 	if n := len(r.History); n > 0 {
+		// The newest is the last attempt, whose duration is kept exactly.
+		r.HistoryDurationsSeconds[n-1] = r.LastDurationSeconds
 		r.LastResult = r.History[n-1]
 		ok := 0
 		for _, h := range r.History {
@@ -530,4 +526,74 @@ func Mesh(src state.Reader) []Reach {
 		return strings.Compare(a.Node, b.Node)
 	})
 	return out
+}
+
+// orderBy is the views' order: failing first, then unknown, then
+// passing (by entry, address, kind), or with sort "changed" the most
+// recently changed first.
+func orderBy(sort string) func(a, b match) int {
+	return func(a, b match) int {
+		if sort == "changed" {
+			if c := b.since.Compare(a.since); c != 0 {
+				return c
+			}
+		}
+		return cmp.Or(cmp.Compare(stateRank(a.value), stateRank(b.value)), strings.Compare(a.id.entry, b.id.entry),
+			strings.Compare(a.id.address, b.id.address), cmp.Compare(a.id.kind, b.id.kind))
+	}
+}
+
+// firstK keeps the first k matches offered, in order: a heap with the
+// last of them on top, which a better match replaces.
+type firstK struct {
+	k     int
+	order func(a, b match) int
+	heap  []match
+}
+
+func (f *firstK) offer(m match) {
+	switch {
+	case f.k <= 0:
+	case len(f.heap) < f.k:
+		f.heap = append(f.heap, m)
+		f.up(len(f.heap) - 1)
+	case f.order(m, f.heap[0]) < 0:
+		f.heap[0] = m
+		f.down(0)
+	}
+}
+
+// up and down keep the heap's invariant: no match comes after its
+// parent.
+func (f *firstK) up(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if f.order(f.heap[i], f.heap[parent]) <= 0 {
+			return
+		}
+		f.heap[i], f.heap[parent] = f.heap[parent], f.heap[i]
+		i = parent
+	}
+}
+
+func (f *firstK) down(i int) {
+	for {
+		last := i
+		for _, c := range [2]int{2*i + 1, 2*i + 2} {
+			if c < len(f.heap) && f.order(f.heap[c], f.heap[last]) > 0 {
+				last = c
+			}
+		}
+		if last == i {
+			return
+		}
+		f.heap[i], f.heap[last] = f.heap[last], f.heap[i]
+		i = last
+	}
+}
+
+// sorted is the kept matches in order.
+func (f *firstK) sorted() []match {
+	slices.SortFunc(f.heap, f.order)
+	return f.heap
 }

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +83,14 @@ func TestRows(t *testing.T) {
 	if db := p.Rows[1]; strings.Join(db.History, ",") != "success,error,failure" || db.LastResult != "failure" || db.ConsecutiveFailures != 1 {
 		t.Errorf("an error is in the history, and does not break the run: %+v", db)
 	}
+	// Each result's duration, the newest exactly (LastDuration), the
+	// others as kept (within state.DurationPrecision).
+	if d := failing.HistoryDurationsSeconds; len(d) != 3 || d[2] != 0.002 || math.Abs(d[0]/0.002-1) > state.DurationPrecision || d[0] == 0.002 {
+		t.Errorf("durations %v", d)
+	}
+	if fresh := p.Rows[3]; fresh.HistoryDurationsSeconds == nil || len(fresh.HistoryDurationsSeconds) != 0 {
+		t.Errorf("a probe never run has durations %v", fresh.HistoryDurationsSeconds)
+	}
 	if fresh := p.Rows[3]; fresh.LastResult != "" || len(fresh.History) != 0 || fresh.NextProbe != nil || !fresh.LastTransition.Equal(appeared) {
 		t.Errorf("a probe never run: %+v", fresh)
 	}
@@ -91,7 +102,7 @@ func TestRows(t *testing.T) {
 	}
 	// The JSON carries every documented field.
 	data, _ := json.Marshal(failing)
-	for _, f := range []string{"target", "kind", "address", "labels", "state", "consecutiveSuccesses", "consecutiveFailures", "lastResult", "reason", "lastDurationSeconds", "history", "nextProbe", "lastTransition"} {
+	for _, f := range []string{"target", "kind", "address", "labels", "state", "consecutiveSuccesses", "consecutiveFailures", "lastResult", "reason", "lastDurationSeconds", "history", "historyDurationsSeconds", "nextProbe", "lastTransition"} {
 		if !strings.Contains(string(data), `"`+f+`":`) {
 			t.Errorf("JSON lacks %q: %s", f, data)
 		}
@@ -174,31 +185,6 @@ func TestPageBound(t *testing.T) {
 	}
 }
 
-// BenchmarkFirstPage: the first page of the status view at 100k probes
-// (target: under 300 ms), against walking the same probes once (the
-// least any view must do).
-func BenchmarkFirstPage(b *testing.B) {
-	f := many(100000)
-	b.Run("walk", func(b *testing.B) {
-		for range b.N {
-			n := 0
-			f.Each(func(st *state.View) {
-				if st.Record.Value() == state.Failure {
-					n++
-				}
-			})
-		}
-	})
-	b.Run("page", func(b *testing.B) {
-		for range b.N {
-			p := Read(f, Query{})
-			if _, err := json.Marshal(p.Rows); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
-
 func TestMesh(t *testing.T) {
 	t.Parallel()
 	mesh := series.NewNames([]string{"target", "kind", "address", "node", "source_node"})
@@ -226,5 +212,32 @@ func TestMesh(t *testing.T) {
 	want := []Reach{{"a", "a", 1, 1, 0, 0}, {"a", "b", 1, 2, 1, 1}, {"a", "c", 0, 0, 0, 1}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("%v, want %v", got, want)
+	}
+}
+
+// TestFirstKAsASort: the page's bounded selection keeps exactly what
+// sorting every match and cutting would, for any k, in both orders.
+func TestFirstKAsASort(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		ms := make([]match, r.IntN(300))
+		for i := range ms {
+			ms[i] = match{id: probeID{entry: fmt.Sprint("e", r.IntN(5)), address: fmt.Sprint("10.0.0.", i), kind: probe.Kind(r.IntN(3))},
+				value: state.Value(r.IntN(3) - 1), since: appeared.Add(time.Duration(r.IntN(1000)) * time.Second)}
+		}
+		for _, sortBy := range []string{"state", "changed"} {
+			order := orderBy(sortBy)
+			k := r.IntN(len(ms) + 2)
+			f := firstK{k: k, order: order}
+			for _, m := range ms {
+				f.offer(m)
+			}
+			want := slices.SortedFunc(slices.Values(ms), order)
+			want = want[:min(k, len(want))]
+			if got := f.sorted(); !slices.Equal(got, want) {
+				t.Fatalf("round %d, %s, k %d of %d: kept\n%v\nwant\n%v", round, sortBy, k, len(ms), got, want)
+			}
+		}
 	}
 }

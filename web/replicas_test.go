@@ -99,12 +99,16 @@ func TestAcrossReplicas(t *testing.T) {
 			t.Errorf("%s: answered %v (listed %v), want %v", name, got, ok, want)
 		}
 	}
-	// The page: an observer column, the silent replicas named.
+	// The page: an observer column, the silent replicas named, and each
+	// row's sparkline, the other replicas' drawn from their answers.
 	_, _, page := get(t, h, "/targets?scope=all&state=failure")
 	for _, w := range []string{`<th>Observer</th>`, `data-observer="pe-b"`, `not answering: pe-d`, `<option value="all" selected>all</option>`} {
 		if !strings.Contains(page, w) {
 			t.Errorf("the page lacks %q", w)
 		}
+	}
+	if n := strings.Count(page, `<svg class="spark"`); n != 3 {
+		t.Errorf("%d sparklines on the page of 3 failing rows", n)
 	}
 	// Without scope=all, one replica's own view, as before.
 	_, _, own := get(t, h, "/api/v1/targets")

@@ -21,10 +21,11 @@ import (
 var templates embed.FS
 
 var targetsTemplate = template.Must(template.New("targets.html").Funcs(template.FuncMap{
-	"seconds": func(s float64) string { return roundDuration(time.Duration(s * float64(time.Second))) },
-	"until":   func(t *time.Time) string { return roundDuration(time.Until(*t)) },
-	"percent": func(f *float64) string { return strconv.FormatFloat(*f*100, 'f', 0, 64) + " %" },
-	"since":   func(t time.Time) string { return roundDuration(time.Since(t)) },
+	"seconds":   func(s float64) string { return roundDuration(seconds(s)) },
+	"sparkline": sparkline,
+	"until":     func(t *time.Time) string { return roundDuration(time.Until(*t)) },
+	"percent":   func(f *float64) string { return strconv.FormatFloat(*f*100, 'f', 0, 64) + " %" },
+	"since":     func(t time.Time) string { return roundDuration(time.Since(t)) },
 	// saysMore: an output worth showing beside its reason (the reason
 	// is the output without its trailing newline, when it failed).
 	"saysMore": func(output, reason string) bool {
@@ -32,12 +33,15 @@ var targetsTemplate = template.Must(template.New("targets.html").Funcs(template.
 	},
 }).ParseFS(templates, "templates/targets.html"))
 
-// roundDuration is d as people read it on a status page: ms under a
+// roundDuration is d as people read it on a status page: µs under a
+// millisecond (a probe of a nearby port takes tens), tenths of ms under a
 // second, whole seconds above.
 func roundDuration(d time.Duration) string {
 	switch {
 	case d < 0:
 		return "0s"
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
 	case d < time.Second:
 		return d.Round(100 * time.Microsecond).String()
 	}

@@ -176,6 +176,8 @@ func TestTargetsPage(t *testing.T) {
 		`<a href="./api/v1/targets" id="json">as JSON</a>`,
 		"httpGet HTTPS :8080/healthz (headers Authorization)", "every 5s, timeout 2s", "tcpSocket :db",
 		`<span class="state-success">done</span> <span class="muted">(succeeded; not probed again)</span>`, "none: done",
+		// The duration, and its recent ones drawn (sparkline_test.go).
+		`<td class="duration">3ms</td>`, `title="failure"></span><svg class="spark" role="img"`, `<title>last 1 attempt: 3ms to 3ms</title>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %q", want)
@@ -417,5 +419,23 @@ func TestTargetsSummary(t *testing.T) {
 	_, _, api := get(t, h, "/api/v1/targets")
 	if !strings.Contains(api, `"counts":{"failure":1,"unknown":0,"success":2}`) || !strings.Contains(api, `"uptime":1`) || !strings.Contains(api, `"uptime":0`) {
 		t.Errorf("the API lacks counts or uptime: %s", api)
+	}
+}
+
+// TestTargetsPageBound: a first page stays under 1 MB as HTML and as
+// JSON with every row at its largest — a pod's labels, a full history
+// with durations, a reason — whatever the number of probes (their time
+// is BenchmarkTargetsPage's).
+func TestTargetsPageBound(t *testing.T) {
+	t.Parallel()
+	h := mustHandler(t, &Site{Probes: fleet(1000)})
+	for _, path := range []string{"/targets", "/api/v1/targets"} {
+		code, _, body := get(t, h, path)
+		if rows := max(strings.Count(body, `<tr class="row`), strings.Count(body, `"target":`)); code != 200 || len(body) > 1<<20 || rows != 100 {
+			t.Errorf("%s: %d, %d bytes, %d rows", path, code, len(body), rows)
+		}
+		if path == "/targets" && strings.Count(body, `<svg class="spark"`) != 100 {
+			t.Errorf("%d sparklines on the page of 100 rows", strings.Count(body, `<svg class="spark"`))
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/probe-exporter/probe-exporter/internal/faults"
 )
@@ -49,6 +50,11 @@ targets:
 	e := start(t, "--config.file="+cfg)
 	e.eventually(t, "web passing", stateIs(map[string]string{"target": "web"}, 1), nil)
 	e.eventually(t, "api failing", stateIs(map[string]string{"target": "api"}, 0), nil)
+	// Enough attempts for a latency line to draw.
+	e.eventually(t, "web probed three times", func(mfs map[string]*dto.MetricFamily) bool {
+		n, _ := value(mfs, "probe_results_total", map[string]string{"target": "web", "result": "success"})
+		return n >= 3
+	}, nil)
 
 	// An entry asked for by name: the running configuration's, or 404.
 	for path, want := range map[string]int{"/api/v1/targets/many": 200, "/api/v1/targets/nosuch": 404} {
@@ -76,6 +82,13 @@ targets:
 	step("reading the rows", err)
 	reason, err := chromedp.Run(browser, chromedp.Text(chromedp.CSS(`tr.row[data-target="api"] td.reason`)))
 	step("reading the reason", err)
+	// Each probed row's latency sparkline is drawn: a line for web (three
+	// or more attempts), a red dot on each of api's failures.
+	spark, err := chromedp.Run(browser, chromedp.Evaluate[[]float64](`["web", "api"].flatMap(t => {
+		const svg = document.querySelector('tr.row[data-target="' + t + '"] td.strip svg.spark'), box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+		return [box.width, box.height, svg ? svg.querySelectorAll("polyline").length : -1, svg ? svg.querySelectorAll('circle[fill="#d43a3a"]').length : -1];
+	})`))
+	step("reading the sparklines", err)
 	shot, err := chromedp.Run(browser, chromedp.FullScreenshot(100)) // quality 100: PNG
 	step("taking a screenshot", err)
 	// The filter form, as a user submits it: a new page loads.
@@ -141,6 +154,9 @@ targets:
 	if err := json.Unmarshal([]byte(asJSON), &api); err != nil || !strings.HasSuffix(jsonURL, "/api/v1/targets?limit=2&offset=2&target=many") ||
 		api.Total != 5 || api.Offset != 2 || api.Limit != 2 || len(api.Data) != 2 || api.Data[0].Address != "127.0.0.4:"+upPort {
 		t.Errorf("as JSON loaded %s: %v %+v", jsonURL, err, api)
+	}
+	if len(spark) != 8 || spark[0] != 120 || spark[1] != 20 || spark[2] != 1 || spark[3] != 0 || spark[4] != 120 || spark[7] < 1 {
+		t.Errorf("sparklines (web: width, height, lines, red dots; api: the same) %v, want web 120×20 with a line and no red dot, api with red dots", spark)
 	}
 	if !strings.Contains(reason, "HTTP probe failed with statuscode: 503") {
 		t.Errorf("the failing row's reason: %q", reason)
