@@ -32,11 +32,12 @@ func sparkline(r status.Row) template.HTML {
 	for _, s := range d {
 		longest, shortest = max(longest, s), min(shortest, s)
 	}
+	// 2 px inside the edges: a dot (r 1.8) at either end stays whole.
 	y := func(s float64) float64 {
 		if longest <= 0 {
-			return sparkHeight - 1
+			return sparkHeight - 2
 		}
-		return sparkHeight - 1 - s/longest*(sparkHeight-2)
+		return sparkHeight - 2 - s/longest*(sparkHeight-4)
 	}
 	// Oldest first from the left, as the strip.
 	x := func(i int) float64 { return float64(i*sparkStep) + sparkStep/2 }

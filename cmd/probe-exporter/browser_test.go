@@ -89,6 +89,9 @@ targets:
 		return [box.width, box.height, svg ? svg.querySelectorAll("polyline").length : -1, svg ? svg.querySelectorAll('circle[fill="#d43a3a"]').length : -1];
 	})`))
 	step("reading the sparklines", err)
+	// The whole table fits the 1,280-pixel window: no sideways scrolling.
+	width, err := chromedp.Run(browser, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	step("measuring the page", err)
 	shot, err := chromedp.Run(browser, chromedp.FullScreenshot(100)) // quality 100: PNG
 	step("taking a screenshot", err)
 	// The filter form, as a user submits it: a new page loads.
@@ -157,6 +160,9 @@ targets:
 	}
 	if len(spark) != 8 || spark[0] != 120 || spark[1] != 20 || spark[2] != 1 || spark[3] != 0 || spark[4] != 120 || spark[7] < 1 {
 		t.Errorf("sparklines (web: width, height, lines, red dots; api: the same) %v, want web 120×20 with a line and no red dot, api with red dots", spark)
+	}
+	if width > 1280 {
+		t.Errorf("the page is %d pixels wide in a 1280-pixel window", width)
 	}
 	if !strings.Contains(reason, "HTTP probe failed with statuscode: 503") {
 		t.Errorf("the failing row's reason: %q", reason)
