@@ -229,7 +229,7 @@ func (r *Record) remember(code byte, took time.Duration) {
 }
 
 // Past is one kept result: a History* code and how long it took, to
-// within 12 % (DurationPrecision).
+// within 12.3 % (DurationPrecision).
 type Past struct {
 	Result uint8
 	Took   time.Duration
@@ -249,7 +249,7 @@ func (r *Record) History() []Past {
 }
 
 // A kept duration is a 6-bit code on a log scale, three steps an octave
-// from durationFloor: 10 µs to 21 s in 64 codes, each within 12 % of what
+// from durationFloor: 10 µs to 21 s in 64 codes, each within 12.3 % of what
 // it stands for (2^(1/6)), which a sparkline 20 pixels high cannot show.
 // Shorter durations keep the floor's code, longer ones the ceiling's.
 const (

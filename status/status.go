@@ -48,7 +48,7 @@ type Row struct {
 	Output              string  `json:"output"`
 	LastDurationSeconds float64 `json:"lastDurationSeconds"`
 	// History is the recent results (success, failure, error), newest
-	// last; HistoryDurationsSeconds how long each took, to within 12 %
+	// last; HistoryDurationsSeconds how long each took, to within 12.3 %
 	// but the newest (lastDurationSeconds): the latency sparkline's data.
 	History                 []string  `json:"history"`
 	HistoryDurationsSeconds []float64 `json:"historyDurationsSeconds"`
