@@ -427,7 +427,8 @@ func row(st *state.View) Row {
 	for _, h := range rec.History() {
 		if int(h.Result) < len(historyWords) && historyWords[h.Result] != "" {
 			r.History = append(r.History, historyWords[h.Result])
-			r.HistoryDurationsSeconds = append(r.HistoryDurationsSeconds, h.Took.Seconds())
+			// To the µs: more digits would say more than is kept.
+			r.HistoryDurationsSeconds = append(r.HistoryDurationsSeconds, h.Took.Round(time.Microsecond).Seconds())
 		}
 	}
 	if n := len(r.History); n > 0 {

@@ -40,7 +40,7 @@ func sparkline(r status.Row) template.HTML {
 		return sparkHeight - 2 - s/longest*(sparkHeight-4)
 	}
 	// Oldest first from the left, as the strip.
-	x := func(i int) float64 { return float64(i*sparkStep) + sparkStep/2 }
+	x := func(i int) string { return strconv.Itoa(i*sparkStep + sparkStep/2) }
 	num := func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
 
 	title := "last " + strconv.Itoa(len(d)) + " attempt"
@@ -59,25 +59,27 @@ func sparkline(r status.Row) template.HTML {
 			if i > 0 {
 				b.WriteByte(' ')
 			}
-			b.WriteString(num(x(i)) + "," + num(y(s)))
+			b.WriteString(x(i) + "," + num(y(s)))
 		}
 		b.WriteString(`"/>`)
 	}
-	for i, s := range d {
-		colour := ""
-		switch r.History[i] {
-		case "failure":
-			colour = "#d43a3a"
-		case "error":
-			colour = "#e0a030"
-		default:
-			if len(d) > 1 {
-				continue
+	// The dots: a path of zero-length segments with round caps per
+	// colour, a fifth of the bytes of a circle each (a failing row has up
+	// to 20, and the first page is failing rows).
+	dots := func(colour string, at func(i int) bool) {
+		var path []string
+		for i, s := range d {
+			if at(i) {
+				path = append(path, "M"+x(i)+" "+num(y(s))+"h0")
 			}
-			colour = "#555" // one success: no line to draw yet
 		}
-		b.WriteString(`<circle r="1.8" fill="` + colour + `" cx="` + num(x(i)) + `" cy="` + num(y(s)) + `"/>`)
+		if len(path) > 0 {
+			b.WriteString(`<path fill="none" stroke="` + colour + `" stroke-width="3.6" stroke-linecap="round" d="` + strings.Join(path, "") + `"/>`)
+		}
 	}
+	dots("#d43a3a", func(i int) bool { return r.History[i] == "failure" })
+	dots("#e0a030", func(i int) bool { return r.History[i] == "error" })
+	dots("#555", func(i int) bool { return len(d) == 1 && r.History[i] == "success" }) // no line to draw yet
 	b.WriteString(`</svg>`)
 	// Built from numbers, fixed text and an escaped title only.
 	return template.HTML(b.String())

@@ -49,7 +49,7 @@ func roundDuration(d time.Duration) string {
 }
 
 // statusViews bounds the status views built at once: each walks every
-// probe and, at 100k probes, holds tens of MB while it orders them.
+// probe and, at 100k probes, holds a few MB (tens across replicas).
 const statusViews = 2
 
 // viewWriteTimeout bounds the writing of a built view to its client.

@@ -86,7 +86,7 @@ targets:
 	// or more attempts), a red dot on each of api's failures.
 	spark, err := chromedp.Run(browser, chromedp.Evaluate[[]float64](`["web", "api"].flatMap(t => {
 		const svg = document.querySelector('tr.row[data-target="' + t + '"] td.strip svg.spark'), box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
-		return [box.width, box.height, svg ? svg.querySelectorAll("polyline").length : -1, svg ? svg.querySelectorAll('circle[fill="#d43a3a"]').length : -1];
+		return [box.width, box.height, svg ? svg.querySelectorAll("polyline").length : -1, svg ? ((svg.querySelector('path[stroke="#d43a3a"]') || {getAttribute: () => ""}).getAttribute("d").match(/M/g) || []).length : -1];
 	})`))
 	step("reading the sparklines", err)
 	// The whole table fits the 1,280-pixel window: no sideways scrolling.
