@@ -21,7 +21,11 @@ func (meshPage) Routes(mux *http.ServeMux, s *Site) {
 		w.Header().Set("Content-Type", "application/json")
 		res := meshResponse{Status: "success"}
 		if s.allScope(r.URL.Query()) {
-			res.Data, res.Replicas = s.meshAcross(r.Context())
+			peers, ok := s.askAcross(r.Context(), r.URL.Query(), status.Query{}, false, true)
+			if !ok {
+				return // the client left
+			}
+			res.Data, res.Replicas = s.mergeMesh(peers.mesh)
 		} else {
 			res.Data = status.Mesh(s.Probes)
 		}

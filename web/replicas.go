@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/probe-exporter/probe-exporter/replicas"
 	"github.com/probe-exporter/probe-exporter/status"
@@ -37,41 +38,75 @@ func (s *Site) allScope(v url.Values) bool {
 	return v.Get("scope") == "all" && s.Replicas != nil
 }
 
-// acrossReplicas is a targets view over every replica: this one's rows
-// and each other's (asked for the same filters, their first MaxLimit
-// rows), each row marked with its observer, ordered as one replica
-// orders its own, then paged; and which replicas answered.
-func (s *Site) acrossReplicas(ctx context.Context, v url.Values, q status.Query) (status.Page, []ReplicaAnswer) {
-	all := q
-	all.Offset, all.Limit = 0, status.MaxLimit
-	own := status.Read(s.Probes, all)
-	for i := range own.Rows {
-		own.Rows[i].Observer = s.Replicas.Self
-	}
-	merged := own
-	answers := []ReplicaAnswer{{Name: s.Replicas.Self, Answered: true}}
-	rs, err := s.Replicas.Source.Replicas(ctx)
-	if err != nil {
-		answers = append(answers, ReplicaAnswer{Name: "(replicas)", Error: err.Error()})
-	}
+// acrossReplicas is what the other replicas said to one view across
+// replicas (scope=all), asked before it is built.
+type acrossReplicas struct {
+	targets peersSaid[apiResponse]
+	mesh    peersSaid[meshResponse]
+}
+
+// askAcross asks the other replicas for the views this one is to merge:
+// their targets view for the same query (their first MaxLimit rows),
+// their mesh rows, or both at once (one timeout, not two, for a replica
+// that does not answer). Waiting on them holds no view slot (outsideSlot):
+// two replicas building views across replicas at once each answer the
+// other. ok is false when the client left meanwhile (the view is then not
+// built).
+func (s *Site) askAcross(ctx context.Context, v url.Values, q status.Query, targets, mesh bool) (a acrossReplicas, ok bool) {
+	ok = outsideSlot(ctx, func() {
+		var wg sync.WaitGroup
+		if targets {
+			wg.Go(func() {
+				a.targets = askPeers(ctx, s.Replicas, targetsAsk(v, q), func(res *apiResponse) string { return res.Replica })
+			})
+		}
+		if mesh {
+			wg.Go(func() {
+				a.mesh = askPeers(ctx, s.Replicas, "api/v1/mesh", func(res *meshResponse) string { return res.Replica })
+			})
+		}
+		wg.Wait()
+	})
+	return a, ok
+}
+
+// targetsAsk is the path of the targets view a replica asks the others
+// for: the same filters (an entry asked for by path included), from the
+// first row, MaxLimit rows, not across replicas (a view never recurses).
+func targetsAsk(v url.Values, q status.Query) string {
 	ask := url.Values{}
 	for k, vs := range v {
 		ask[k] = vs
 	}
 	ask.Del("scope")
+	if q.Target != "" {
+		ask.Set("target", q.Target)
+	}
 	ask.Set("offset", "0")
 	ask.Set("limit", strconv.Itoa(status.MaxLimit))
-	answers = append(answers, askEach(ctx, s.Replicas, rs, "api/v1/targets?"+ask.Encode(), func(res *apiResponse) string { return res.Replica },
-		func(name string, res *apiResponse) {
-			for i := range res.Data {
-				res.Data[i].Observer = name
-			}
-			merged.Rows = append(merged.Rows, res.Data...)
-			merged.Total += res.Total
-			merged.Counts.Failure += res.Counts.Failure
-			merged.Counts.Unknown += res.Counts.Unknown
-			merged.Counts.Success += res.Counts.Success
-		})...)
+	return "api/v1/targets?" + ask.Encode()
+}
+
+// mergeTargets is a targets view over every replica: this one's rows
+// and each other's, each row marked with its observer, ordered as one
+// replica orders its own, then paged; and which replicas answered.
+func (s *Site) mergeTargets(q status.Query, peers peersSaid[apiResponse]) (status.Page, []ReplicaAnswer) {
+	all := q
+	all.Offset, all.Limit = 0, status.MaxLimit
+	merged := status.Read(s.Probes, all)
+	for i := range merged.Rows {
+		merged.Rows[i].Observer = s.Replicas.Self
+	}
+	for i, res := range peers.said {
+		for j := range res.Data {
+			res.Data[j].Observer = peers.names[i]
+		}
+		merged.Rows = append(merged.Rows, res.Data...)
+		merged.Total += res.Total
+		merged.Counts.Failure += res.Counts.Failure
+		merged.Counts.Unknown += res.Counts.Unknown
+		merged.Counts.Success += res.Counts.Success
+	}
 	slices.SortStableFunc(merged.Rows, func(a, b status.Row) int {
 		if q.Sort == "changed" {
 			if c := b.LastTransition.Compare(a.LastTransition); c != 0 {
@@ -84,51 +119,63 @@ func (s *Site) acrossReplicas(ctx context.Context, v url.Values, q status.Query)
 	limit := limitOf(q)
 	start := min(q.Offset, len(merged.Rows))
 	merged.Rows = merged.Rows[start:min(len(merged.Rows), start+limit)]
-	return merged, answers
+	return merged, s.answered(peers.answers)
 }
 
-// meshAcross is the mesh matrix's rows of every replica: each knows the
+// mergeMesh is the mesh matrix's rows of every replica: each knows the
 // rows of its own source node, so together they are the whole matrix.
-func (s *Site) meshAcross(ctx context.Context) ([]status.Reach, []ReplicaAnswer) {
+func (s *Site) mergeMesh(peers peersSaid[meshResponse]) ([]status.Reach, []ReplicaAnswer) {
 	reach := status.Mesh(s.Probes)
-	answers := []ReplicaAnswer{{Name: s.Replicas.Self, Answered: true}}
-	rs, err := s.Replicas.Source.Replicas(ctx)
-	if err != nil {
-		answers = append(answers, ReplicaAnswer{Name: "(replicas)", Error: err.Error()})
-	}
 	seen := map[[2]string]bool{}
 	for _, r := range reach {
 		seen[[2]string{r.SourceNode, r.Node}] = true
 	}
-	answers = append(answers, askEach(ctx, s.Replicas, rs, "api/v1/mesh", func(res *meshResponse) string { return res.Replica },
-		func(_ string, res *meshResponse) {
-			for _, r := range res.Data {
-				if k := [2]string{r.SourceNode, r.Node}; !seen[k] { // each pair once
-					seen[k] = true
-					reach = append(reach, r)
-				}
+	for _, res := range peers.said {
+		for _, r := range res.Data {
+			if k := [2]string{r.SourceNode, r.Node}; !seen[k] { // each pair once
+				seen[k] = true
+				reach = append(reach, r)
 			}
-		})...)
+		}
+	}
 	slices.SortFunc(reach, func(a, b status.Reach) int {
 		return cmp.Or(strings.Compare(a.SourceNode, b.SourceNode), strings.Compare(a.Node, b.Node))
 	})
-	return reach, answers
+	return reach, s.answered(peers.answers)
 }
 
-// askEach asks the replicas rs for path, decodes each answer as a T and
-// hands keep each that answered, under the name it gives itself
-// (replicaOf); it says who answered and who did not, leaving out this
-// replica's own answer (a source lists it too).
-func askEach[T any](ctx context.Context, r *Replicas, rs []replicas.Replica, path string, replicaOf func(*T) string, keep func(name string, res *T)) []ReplicaAnswer {
-	var out []ReplicaAnswer
+// answered is every replica's answer to a view across replicas: this
+// one's first.
+func (s *Site) answered(others []ReplicaAnswer) []ReplicaAnswer {
+	return append([]ReplicaAnswer{{Name: s.Replicas.Self, Answered: true}}, others...)
+}
+
+// peersSaid is what the other replicas answered to one path: each answer
+// decoded, under the name its replica gives itself; and who answered and
+// who did not.
+type peersSaid[T any] struct {
+	names   []string
+	said    []*T
+	answers []ReplicaAnswer
+}
+
+// askPeers finds the replicas and asks them for path, decoding each
+// answer as a T; it leaves out this replica's own answer (a source lists
+// it too), told apart by the name it gives itself (replicaOf).
+func askPeers[T any](ctx context.Context, r *Replicas, path string, replicaOf func(*T) string) peersSaid[T] {
+	var out peersSaid[T]
+	rs, err := r.Source.Replicas(ctx)
+	if err != nil {
+		out.answers = append(out.answers, ReplicaAnswer{Name: "(replicas)", Error: err.Error()})
+	}
 	for _, a := range r.Asker.Ask(ctx, rs, path) {
 		ra := ReplicaAnswer{Name: a.Replica.Name, URL: a.Replica.URL}
-		var res T
+		res := new(T)
 		err := a.Err
 		if err == nil {
-			err = json.Unmarshal(a.Body, &res)
+			err = json.Unmarshal(a.Body, res)
 		}
-		switch name := replicaOf(&res); {
+		switch name := replicaOf(res); {
 		case err != nil:
 			ra.Error = err.Error()
 		case name == r.Self:
@@ -138,9 +185,9 @@ func askEach[T any](ctx context.Context, r *Replicas, rs []replicas.Replica, pat
 			if name != "" {
 				ra.Name = name
 			}
-			keep(ra.Name, &res)
+			out.names, out.said = append(out.names, ra.Name), append(out.said, res)
 		}
-		out = append(out, ra)
+		out.answers = append(out.answers, ra)
 	}
 	return out
 }

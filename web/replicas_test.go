@@ -110,6 +110,20 @@ func TestAcrossReplicas(t *testing.T) {
 	if n := strings.Count(page, `<svg class="spark"`); n != 3 {
 		t.Errorf("%d sparklines on the page of 3 failing rows", n)
 	}
+	// An entry asked for by path is asked of the others too: only its
+	// rows, from every replica (the others were asked for every entry).
+	_, _, one := get(t, h, "/api/v1/targets/api?scope=all")
+	var api apiResponse
+	if err := json.Unmarshal([]byte(one), &api); err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, r := range api.Data {
+		rows = append(rows, r.Target+" "+r.Observer)
+	}
+	if strings.Join(rows, ",") != "api pe-a,api pe-b,api pe-c" || api.Total != 3 {
+		t.Errorf("/api/v1/targets/api across replicas: %v, total %d; want api's row from each of 3", rows, api.Total)
+	}
 	// Without scope=all, one replica's own view, as before.
 	_, _, own := get(t, h, "/api/v1/targets")
 	if strings.Contains(own, `"observer"`) || strings.Contains(own, `"replicas"`) {
@@ -173,4 +187,49 @@ func mustHandler(t *testing.T, s *Site) http.Handler {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// TestAcrossReplicasHoldsNoSlot: a view across replicas waits on the
+// others without a view slot. With every slot taken by views waiting on
+// a stalled replica, this replica still answers a view of its own (a
+// peer's question, in a view across replicas elsewhere): before, it
+// waited for a slot until the stalled replica's timeout, and two
+// replicas building such views at once each timed out on the other.
+func TestAcrossReplicasHoldsNoSlot(t *testing.T) {
+	asked := make(chan struct{}, statusViews)
+	release := make(chan struct{})
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer stalled.Close()
+	self := &Replicas{Self: "pe-a", Source: fixedReplicas{{Name: "pe-b", URL: stalled.URL + "/"}},
+		Asker: &replicas.Asker{Client: &http.Client{}, Max: 10, Timeout: time.Minute, MaxBody: 1 << 20}}
+	h := mustHandler(t, &Site{Probes: statusFixture(), Replicas: self})
+	done := make(chan string, statusViews)
+	for i := range statusViews {
+		go func() {
+			_, _, body := get(t, h, []string{"/targets?scope=all", "/api/v1/targets?scope=all", "/api/v1/mesh?scope=all"}[i%3])
+			done <- body
+		}()
+	}
+	for range statusViews {
+		<-asked // every slot's view is waiting on pe-b
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/targets", nil).WithContext(ctx))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"target":"api"`) {
+		t.Errorf("a replica's own view beside %d views waiting on a stalled replica: %d %.200s", statusViews, rec.Code, rec.Body.String())
+	}
+	close(release)
+	for range statusViews {
+		if body := <-done; !strings.Contains(body, "pe-a") {
+			t.Errorf("a view across replicas, once pe-b let go: %.300s", body)
+		}
+	}
 }

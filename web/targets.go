@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -60,20 +61,20 @@ const viewWriteTimeout = 30 * time.Second
 // piling up memory. A view is built into memory holding a slot, which is
 // given back before the answer is written, under its own deadline: a
 // client that doesn't read (a zero HTTP/2 window, a full TCP buffer)
-// costs only its own request, never a slot others wait for.
+// costs only its own request, never a slot others wait for. A view
+// waiting on other replicas gives its slot back meanwhile (outsideSlot).
 func limit(n int) func(http.Handler) http.Handler {
 	slots := make(chan struct{}, n)
 	return func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			built := &recorder{header: http.Header{}, body: &bytes.Buffer{}}
-			select {
-			case slots <- struct{}{}:
-				h.ServeHTTP(built, r)
-				<-slots
-			case <-r.Context().Done():
+			slot := &viewSlot{slots: slots}
+			if !slot.take(r.Context()) {
 				http.Error(w, "the status views are busy", http.StatusServiceUnavailable)
 				return
 			}
+			h.ServeHTTP(built, r.WithContext(context.WithValue(r.Context(), viewSlotKey{}, slot)))
+			slot.giveBack()
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(viewWriteTimeout))
 			for k, v := range built.header {
 				w.Header()[k] = v
@@ -84,6 +85,48 @@ func limit(n int) func(http.Handler) http.Handler {
 			_, _ = w.Write(built.body.Bytes())
 		})
 	}
+}
+
+// viewSlot is one view's hold on a slot of limit's. Only the view's own
+// handler goroutine takes and gives it back.
+type viewSlot struct {
+	slots chan struct{}
+	held  bool
+}
+
+type viewSlotKey struct{}
+
+// take waits for a slot while ctx lasts.
+func (v *viewSlot) take(ctx context.Context) bool {
+	select {
+	case v.slots <- struct{}{}:
+		v.held = true
+	case <-ctx.Done():
+	}
+	return v.held
+}
+
+func (v *viewSlot) giveBack() {
+	if v.held {
+		<-v.slots
+		v.held = false
+	}
+}
+
+// outsideSlot runs wait — asking other replicas — without the view's
+// slot, and takes one again after: a view held its slot while it waited
+// up to the replicas' timeout, and two replicas each building views
+// across replicas with every slot taken waited on each other. It reports
+// whether the view holds a slot again (false: its client left).
+func outsideSlot(ctx context.Context, wait func()) bool {
+	slot, _ := ctx.Value(viewSlotKey{}).(*viewSlot)
+	if slot == nil || !slot.held {
+		wait()
+		return ctx.Err() == nil
+	}
+	slot.giveBack()
+	wait()
+	return slot.take(ctx)
 }
 
 // apiResponse is /api/v1/targets' body, shaped as Prometheus' HTTP API.
@@ -147,7 +190,11 @@ func targetsAPI(s *Site) http.HandlerFunc {
 		var p status.Page
 		var answers []ReplicaAnswer
 		if s.allScope(r.URL.Query()) {
-			p, answers = s.acrossReplicas(r.Context(), r.URL.Query(), q)
+			peers, ok := s.askAcross(r.Context(), r.URL.Query(), q, true, false)
+			if !ok {
+				return // the client left
+			}
+			p, answers = s.mergeTargets(q, peers.targets)
 		} else {
 			p = status.Read(s.Probes, q)
 		}
@@ -245,19 +292,16 @@ func targetsHTML(s *Site) http.HandlerFunc {
 			q = status.Query{}
 		}
 		d.Replicated, d.All = s.Replicas != nil, s.allScope(values)
-		var meshAcross chan []status.Reach
 		if d.All {
-			// The matrix's rows are asked for at the same time: one timeout,
-			// not two, for a replica that does not answer.
-			meshAcross = make(chan []status.Reach, 1)
-			go func() { reach, _ := s.meshAcross(r.Context()); meshAcross <- reach }()
-			d.Page, d.Answers = s.acrossReplicas(r.Context(), values, q)
+			peers, ok := s.askAcross(r.Context(), values, q, true, true)
+			if !ok {
+				return // the client left
+			}
+			d.Page, d.Answers = s.mergeTargets(q, peers.targets)
+			reach, _ := s.mergeMesh(peers.mesh)
+			d.Mesh = matrix(reach)
 		} else {
 			d.Page = status.Read(src, q)
-		}
-		if d.All {
-			d.Mesh = matrix(<-meshAcross)
-		} else {
 			d.Mesh = matrix(status.Mesh(src))
 		}
 		d.Limit = limitOf(q)
