@@ -678,6 +678,11 @@ func TestGrafanaDashboard(t *testing.T) {
 		}
 	}
 	checkQueriesParse(t, dash.Panels)
+	for _, p := range dash.Panels {
+		if strings.HasPrefix(p.Title, "Routes (Ingress, HTTPRoute)") {
+			checkRoutesPanel(t, p.Targets[0].Expr)
+		}
+	}
 	known := map[string]bool{
 		"probe_exporter_discovery_synced": true, "probe_exporter_kubernetes_discovery_errors_total": true,
 		"probe_exporter_kubernetes_discovery_events_total": true, "probe_exporter_discovery_skipped": true,
@@ -704,5 +709,49 @@ func TestGrafanaDashboard(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// checkRoutesPanel runs the routes panel's query through promtool's rule
+// tests: a route failing while its Service's backends pass, and one
+// passing while a backend fails, each with its state and what its
+// backends do.
+func checkRoutesPanel(t *testing.T, expr string) {
+	t.Helper()
+	bin := os.Getenv("PROBE_EXPORTER_PROMTOOL")
+	if bin == "" {
+		t.Log("no promtool (PROBE_EXPORTER_PROMTOOL): the routes panel not run")
+		return
+	}
+	expr = strings.NewReplacer("$instance", ".*", "$target", ".*", "$namespace", ".*").Replace(expr)
+	dir := t.TempDir()
+	writeConfig(t, filepath.Join(dir, "routes.yml"), fmt.Sprintf("groups:\n  - name: panel\n    rules:\n      - record: panel:routes\n        expr: %q\n", expr))
+	writeConfig(t, filepath.Join(dir, "routes.test.yml"), `rule_files: [routes.yml]
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'probe_state{kind="readiness",target="edge",instance="a",namespace="shop",ingress="web",path="/",service="web",address="lb:80"}'
+        values: '0x3'
+      - series: 'probe_state{kind="readiness",target="gw",instance="a",namespace="shop",httproute="api",path="/api",service="api",address="gw:80"}'
+        values: '1x3'
+      - series: 'probe_state{kind="readiness",target="eps",instance="a",namespace="shop",service="web",ready="true",address="10.0.0.1:80"}'
+        values: '1x3'
+      - series: 'probe_state{kind="readiness",target="eps",instance="a",namespace="shop",service="api",ready="true",address="10.0.0.2:80"}'
+        values: '1x3'
+      - series: 'probe_state{kind="readiness",target="eps",instance="a",namespace="shop",service="api",ready="true",address="10.0.0.3:80"}'
+        values: '0x3'
+    promql_expr_test:
+      - expr: panel:routes
+        eval_time: 2m
+        exp_samples:
+          - labels: 'panel:routes{namespace="shop",ingress="web",path="/",service="web",backends="all pass"}'
+            value: 0
+          - labels: 'panel:routes{namespace="shop",httproute="api",path="/api",service="api",backends="some fail"}'
+            value: 1
+`)
+	cmd := exec.Command(bin, "test", "rules", "routes.test.yml")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool: the routes panel: %v\n%s", err, out)
 	}
 }
