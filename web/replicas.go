@@ -89,17 +89,30 @@ func targetsAsk(v url.Values, q status.Query) string {
 
 // mergeTargets is a targets view over every replica: this one's rows
 // and each other's, each row marked with its observer, ordered as one
-// replica orders its own, then paged; and which replicas answered.
-func (s *Site) mergeTargets(q status.Query, peers peersSaid[apiResponse]) (status.Page, []ReplicaAnswer) {
+// replica orders its own, then paged; which replicas answered; and how
+// many rows in order the view holds (held). Each replica gives at most
+// its first MaxLimit rows: once one that had more runs out, the rows
+// after its last may miss some of its own, so the view ends there —
+// held is less than Total, and paging stops at held.
+func (s *Site) mergeTargets(q status.Query, peers peersSaid[apiResponse]) (p status.Page, answers []ReplicaAnswer, held int) {
 	all := q
 	all.Offset, all.Limit = 0, status.MaxLimit
 	merged := status.Read(s.Probes, all)
 	for i := range merged.Rows {
 		merged.Rows[i].Observer = s.Replicas.Self
 	}
+	// cut: the replicas that had more rows than they gave, and how many
+	// they gave.
+	cut := map[string]int{}
+	if merged.Total > len(merged.Rows) {
+		cut[s.Replicas.Self] = len(merged.Rows)
+	}
 	for i, res := range peers.said {
 		for j := range res.Data {
 			res.Data[j].Observer = peers.names[i]
+		}
+		if res.Total > len(res.Data) {
+			cut[peers.names[i]] = len(res.Data)
 		}
 		merged.Rows = append(merged.Rows, res.Data...)
 		merged.Total += res.Total
@@ -116,10 +129,18 @@ func (s *Site) mergeTargets(q status.Query, peers peersSaid[apiResponse]) (statu
 		return cmp.Or(cmp.Compare(status.StateRank(a.State), status.StateRank(b.State)), strings.Compare(a.Target, b.Target),
 			strings.Compare(a.Address, b.Address), strings.Compare(a.Kind, b.Kind), strings.Compare(a.Observer, b.Observer))
 	})
+	held = len(merged.Rows)
+	seen := map[string]int{}
+	for i, r := range merged.Rows {
+		if seen[r.Observer]++; len(cut) > 0 && seen[r.Observer] == cut[r.Observer] {
+			held = i + 1 // that replica's last row given
+			break
+		}
+	}
 	limit := limitOf(q)
-	start := min(q.Offset, len(merged.Rows))
-	merged.Rows = merged.Rows[start:min(len(merged.Rows), start+limit)]
-	return merged, s.answered(peers.answers)
+	start := min(q.Offset, held)
+	merged.Rows = merged.Rows[start:min(held, start+limit)]
+	return merged, s.answered(peers.answers), held
 }
 
 // mergeMesh is the mesh matrix's rows of every replica: each knows the

@@ -233,3 +233,46 @@ func TestAcrossReplicasHoldsNoSlot(t *testing.T) {
 		}
 	}
 }
+
+// TestAcrossReplicasHeld: each replica gives at most its first MaxLimit
+// rows; a view across replicas ends where the first replica that had
+// more runs out (later rows may miss some of its own), says so, and
+// pages no further — it paged on to empty pages up to the summed total.
+func TestAcrossReplicasHeld(t *testing.T) {
+	probes := fleet(1200) // both replicas probe as many, MaxLimit given each
+	b := httptest.NewServer(mustHandler(t, &Site{Probes: probes, Replicas: &Replicas{Self: "pe-b"}}))
+	defer b.Close()
+	self := &Replicas{Self: "pe-a", Source: fixedReplicas{{Name: "pe-b", URL: b.URL + "/"}},
+		Asker: &replicas.Asker{Client: &http.Client{}, Max: 10, Timeout: 10 * time.Second, MaxBody: 4 << 20}}
+	h := mustHandler(t, &Site{Probes: probes, Replicas: self})
+
+	// In order, pe-a's and pe-b's rows alternate: pe-a's 1,000th (its
+	// last given) is row 1,999; the view holds 1,999 rows of 2,400.
+	for _, c := range []struct {
+		offset, rows int
+		next         bool
+	}{{0, 1000, true}, {1000, 999, false}, {2000, 0, false}} {
+		_, _, body := get(t, h, fmt.Sprintf("/api/v1/targets?scope=all&limit=1000&offset=%d", c.offset))
+		var res apiResponse
+		if err := json.Unmarshal([]byte(body), &res); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Data) != c.rows || res.Total != 2400 || len(res.Warnings) != 1 ||
+			!strings.Contains(res.Warnings[0], "holds the first 1999 of the 2400 matching rows") {
+			t.Errorf("offset %d: %d rows of %d, warnings %q; want %d rows of 2400 and why", c.offset, len(res.Data), res.Total, res.Warnings, c.rows)
+		}
+		_, _, page := get(t, h, fmt.Sprintf("/targets?scope=all&limit=1000&offset=%d", c.offset))
+		if strings.Contains(page, `id="next"`) != c.next || !strings.Contains(page, `<p id="partial" class="muted">this view across replicas holds the first 1999`) {
+			t.Errorf("the page at offset %d: next link %v (want %v), or no word of the rows held", c.offset, strings.Contains(page, `id="next"`), c.next)
+		}
+	}
+	// Filtered to what each gives whole, the view holds every row.
+	_, _, body := get(t, h, "/api/v1/targets?scope=all&state=failure")
+	var res apiResponse
+	if err := json.Unmarshal([]byte(body), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Total != 240 || len(res.Data) != 100 || len(res.Warnings) != 0 {
+		t.Errorf("failing rows: %d of %d, warnings %q; want the first 100 of 240 and no warning", len(res.Data), res.Total, res.Warnings)
+	}
+}

@@ -189,12 +189,17 @@ func targetsAPI(s *Site) http.HandlerFunc {
 		}
 		var p status.Page
 		var answers []ReplicaAnswer
+		var warnings []string
 		if s.allScope(r.URL.Query()) {
 			peers, ok := s.askAcross(r.Context(), r.URL.Query(), q, true, false)
 			if !ok {
 				return // the client left
 			}
-			p, answers = s.mergeTargets(q, peers.targets)
+			var held int
+			p, answers, held = s.mergeTargets(q, peers.targets)
+			if held < p.Total {
+				warnings = append(warnings, heldWarning(held, p.Total))
+			}
 		} else {
 			p = status.Read(s.Probes, q)
 		}
@@ -203,12 +208,12 @@ func targetsAPI(s *Site) http.HandlerFunc {
 			_ = json.NewEncoder(w).Encode(apiResponse{Status: "error", Error: fmt.Sprintf("no entry named %q in the running configuration", name), Data: []status.Row{}})
 			return
 		}
-		res := apiResponse{Status: "success", Data: p.Rows, Total: p.Total, Counts: p.Counts, Offset: q.Offset, Limit: limitOf(q), Replicas: answers}
+		res := apiResponse{Status: "success", Data: p.Rows, Total: p.Total, Counts: p.Counts, Offset: q.Offset, Limit: limitOf(q), Replicas: answers, Warnings: warnings}
 		if s.Replicas != nil {
 			res.Replica = s.Replicas.Self
 		}
 		if msg, err := s.reloadFailure(); msg != "" {
-			res.Warnings = []string{msg + ": " + err.Error()}
+			res.Warnings = append(res.Warnings, msg+": "+err.Error())
 		}
 		_ = json.NewEncoder(w).Encode(res)
 	}
@@ -248,6 +253,18 @@ type pageData struct {
 	// does (scope=all), and Answers says which replicas answered.
 	Replicated, All bool
 	Answers         []ReplicaAnswer
+	// Held is how many matching rows in order the view holds (all of
+	// them, but across replicas: see mergeTargets); Partial says so when
+	// it is fewer than match.
+	Held    int
+	Partial string
+}
+
+// heldWarning says that a view across replicas holds only the first held
+// of total matching rows.
+func heldWarning(held, total int) string {
+	return fmt.Sprintf("this view across replicas holds the first %d of the %d matching rows, in order: each replica gives at most its first %d; narrow the filters to see the others",
+		held, total, status.MaxLimit)
 }
 
 // Silent are the replicas that did not answer.
@@ -297,12 +314,13 @@ func targetsHTML(s *Site) http.HandlerFunc {
 			if !ok {
 				return // the client left
 			}
-			d.Page, d.Answers = s.mergeTargets(q, peers.targets)
+			d.Page, d.Answers, d.Held = s.mergeTargets(q, peers.targets)
 			reach, _ := s.mergeMesh(peers.mesh)
 			d.Mesh = matrix(reach)
 		} else {
 			d.Page = status.Read(src, q)
 			d.Mesh = matrix(status.Mesh(src))
+			d.Held = d.Page.Total
 		}
 		d.Limit = limitOf(q)
 		d.JSON = query(values)
@@ -312,7 +330,10 @@ func targetsHTML(s *Site) http.HandlerFunc {
 		if q.Offset > 0 {
 			d.Prev = withOffset(values, max(0, q.Offset-d.Limit))
 		}
-		if q.Offset+d.Limit < d.Page.Total {
+		if held := min(d.Held, d.Page.Total); held < d.Page.Total {
+			d.Partial = heldWarning(held, d.Page.Total)
+		}
+		if q.Offset+d.Limit < min(d.Held, d.Page.Total) {
 			d.Next = withOffset(values, q.Offset+d.Limit)
 		}
 		if msg, err := s.reloadFailure(); msg != "" {
