@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -48,21 +49,29 @@ type acrossReplicas struct {
 // askAcross asks the other replicas for the views this one is to merge:
 // their targets view for the same query (their first MaxLimit rows),
 // their mesh rows, or both at once (one timeout, not two, for a replica
-// that does not answer). Waiting on them holds no view slot (outsideSlot):
-// two replicas building views across replicas at once each answer the
-// other. ok is false when the client left meanwhile (the view is then not
-// built).
+// that does not answer). The replicas are listed once, within the same
+// timeout: an API or DNS server that stalls costs the view that, not
+// more. Waiting on them holds no view slot (outsideSlot): two replicas
+// building views across replicas at once each answer the other. ok is
+// false when the client left meanwhile (the view is then not built).
 func (s *Site) askAcross(ctx context.Context, v url.Values, q status.Query, targets, mesh bool) (a acrossReplicas, ok bool) {
 	ok = outsideSlot(ctx, func() {
+		listCtx, cancel := context.WithTimeout(ctx, s.Replicas.Asker.Timeout)
+		rs, err := s.Replicas.Source.Replicas(listCtx)
+		cancel()
+		var listed []ReplicaAnswer
+		if err != nil {
+			listed = []ReplicaAnswer{{Name: "(replicas)", Error: err.Error()}}
+		}
 		var wg sync.WaitGroup
 		if targets {
 			wg.Go(func() {
-				a.targets = askPeers(ctx, s.Replicas, targetsAsk(v, q), func(res *apiResponse) string { return res.Replica })
+				a.targets = askPeers(ctx, s.Replicas, rs, listed, targetsAsk(v, q), func(res *apiResponse) string { return res.Replica })
 			})
 		}
 		if mesh {
 			wg.Go(func() {
-				a.mesh = askPeers(ctx, s.Replicas, "api/v1/mesh", func(res *meshResponse) string { return res.Replica })
+				a.mesh = askPeers(ctx, s.Replicas, rs, listed, "api/v1/mesh", func(res *meshResponse) string { return res.Replica })
 			})
 		}
 		wg.Wait()
@@ -180,15 +189,13 @@ type peersSaid[T any] struct {
 	answers []ReplicaAnswer
 }
 
-// askPeers finds the replicas and asks them for path, decoding each
-// answer as a T; it leaves out this replica's own answer (a source lists
-// it too), told apart by the name it gives itself (replicaOf).
-func askPeers[T any](ctx context.Context, r *Replicas, path string, replicaOf func(*T) string) peersSaid[T] {
-	var out peersSaid[T]
-	rs, err := r.Source.Replicas(ctx)
-	if err != nil {
-		out.answers = append(out.answers, ReplicaAnswer{Name: "(replicas)", Error: err.Error()})
-	}
+// askPeers asks the replicas rs for path, decoding each answer as a T;
+// it leaves out this replica's own answer (a source lists it too), told
+// apart by the name it gives itself (replicaOf). Its answers start with
+// listed (the listing's error) and end with the replicas beyond the
+// Asker's bound, named as not asked.
+func askPeers[T any](ctx context.Context, r *Replicas, rs []replicas.Replica, listed []ReplicaAnswer, path string, replicaOf func(*T) string) peersSaid[T] {
+	out := peersSaid[T]{answers: slices.Clone(listed)}
 	for _, a := range r.Asker.Ask(ctx, rs, path) {
 		ra := ReplicaAnswer{Name: a.Replica.Name, URL: a.Replica.URL}
 		res := new(T)
@@ -209,6 +216,10 @@ func askPeers[T any](ctx context.Context, r *Replicas, path string, replicaOf fu
 			out.names, out.said = append(out.names, ra.Name), append(out.said, res)
 		}
 		out.answers = append(out.answers, ra)
+	}
+	for _, skipped := range rs[min(len(rs), r.Asker.Max):] {
+		out.answers = append(out.answers, ReplicaAnswer{Name: skipped.Name, URL: skipped.URL,
+			Error: fmt.Sprintf("not asked: more than %d replicas (--web.replicas.max)", r.Asker.Max)})
 	}
 	return out
 }

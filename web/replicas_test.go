@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -274,5 +275,72 @@ func TestAcrossReplicasHeld(t *testing.T) {
 	}
 	if res.Total != 240 || len(res.Data) != 100 || len(res.Warnings) != 0 {
 		t.Errorf("failing rows: %d of %d, warnings %q; want the first 100 of 240 and no warning", len(res.Data), res.Total, res.Warnings)
+	}
+}
+
+// countingSource lists replicas, counting the listings; stall makes a
+// listing wait for its context (an API server that does not answer).
+type countingSource struct {
+	replicas []replicas.Replica
+	stall    bool
+	mu       sync.Mutex
+	listings int
+}
+
+func (c *countingSource) Replicas(ctx context.Context) ([]replicas.Replica, error) {
+	c.mu.Lock()
+	c.listings++
+	c.mu.Unlock()
+	if c.stall {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return c.replicas, nil
+}
+
+// TestAcrossReplicasListing: a view across replicas lists them once (the
+// page asks for rows and mesh rows at once: it listed twice), within the
+// replicas' timeout (a stalled API server held the view as long as its
+// client waited), and names the replicas beyond --web.replicas.max as
+// not asked (they were left out silently).
+func TestAcrossReplicasListing(t *testing.T) {
+	peer := func(name string) *httptest.Server {
+		return httptest.NewServer(mustHandler(t, &Site{Probes: statusFixture(), Replicas: &Replicas{Self: name}}))
+	}
+	b, c := peer("pe-b"), peer("pe-c")
+	defer b.Close()
+	defer c.Close()
+	src := &countingSource{replicas: []replicas.Replica{{Name: "pe-b", URL: b.URL + "/"}, {Name: "pe-c", URL: c.URL + "/"}}}
+	self := &Replicas{Self: "pe-a", Source: src, Asker: &replicas.Asker{Client: &http.Client{}, Max: 1, Timeout: 300 * time.Millisecond, MaxBody: 1 << 20}}
+	h := mustHandler(t, &Site{Probes: statusFixture(), Replicas: self})
+
+	_, _, page := get(t, h, "/targets?scope=all")
+	if src.listings != 1 {
+		t.Errorf("the page listed the replicas %d times, want once", src.listings)
+	}
+	for _, w := range []string{`data-observer="pe-b"`, `not answering: pe-c (not asked: more than 1 replicas (--web.replicas.max))`} {
+		if !strings.Contains(page, w) {
+			t.Errorf("the page lacks %q", w)
+		}
+	}
+
+	src.stall = true
+	start := time.Now()
+	// The client waits 5 s at most: a listing without a bound of its own
+	// would hold the view that long.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/targets?scope=all", nil).WithContext(ctx))
+	body := rec.Body.String()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("a stalled listing held the view %v, timeout 300ms", took)
+	}
+	var res apiResponse
+	if err := json.Unmarshal([]byte(body), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Replicas) != 2 || res.Replicas[1].Name != "(replicas)" || !strings.Contains(res.Replicas[1].Error, "deadline exceeded") || res.Total != 3 {
+		t.Errorf("with the listing stalled: replicas %+v, total %d; want this one's rows and the listing's error", res.Replicas, res.Total)
 	}
 }

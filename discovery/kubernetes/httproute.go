@@ -96,7 +96,7 @@ func (b *builder) httpRoute(rt *gatewayv1.HTTPRoute) discovery.Group {
 						tm[metaPrefix+"httproute_path"] = m.path
 						tm[metaPrefix+"httproute_path_type"] = m.kind
 						labels := map[string]string{"namespace": rt.Namespace, "httproute": rt.Name, "gateway": gw.Name, "path": m.path}
-						if svc := backendService(&r); svc != "" {
+						if svc := backendService(&r, rt.Namespace); svc != "" {
 							labels["service"] = svc
 						}
 						g.Targets = append(g.Targets, discovery.Target{
@@ -117,12 +117,17 @@ func (b *builder) httpRoute(rt *gatewayv1.HTTPRoute) discovery.Group {
 }
 
 // routeHosts are the hostnames a route is requested as on listener l:
-// its own, else the listener's, else "" (any host).
+// its own that the listener accepts (the Gateway API intersects them: a
+// route hostname another listener's hostname excludes is not served
+// there, so a probe of it would fail whatever the route does), else the
+// listener's, else "" (any host).
 func routeHosts(rt *gatewayv1.HTTPRoute, l *gatewayv1.Listener) []string {
 	if len(rt.Spec.Hostnames) > 0 {
-		out := make([]string, len(rt.Spec.Hostnames))
-		for i, h := range rt.Spec.Hostnames {
-			out[i] = string(h)
+		var out []string
+		for _, h := range rt.Spec.Hostnames {
+			if l.Hostname == nil || listenerAccepts(string(*l.Hostname), string(h)) {
+				out = append(out, string(h))
+			}
 		}
 		return out
 	}
@@ -130,6 +135,17 @@ func routeHosts(rt *gatewayv1.HTTPRoute, l *gatewayv1.Listener) []string {
 		return []string{string(*l.Hostname)}
 	}
 	return []string{""}
+}
+
+// listenerAccepts reports whether a listener's hostname takes a route's:
+// equal, or a "*." suffix match (the Gateway API's wildcard takes any
+// number of labels in front, unlike an Ingress's).
+func listenerAccepts(listener, host string) bool {
+	if listener == host {
+		return true
+	}
+	suffix, wild := strings.CutPrefix(listener, "*")
+	return wild && strings.HasSuffix(host, suffix) && len(host) > len(suffix) && !strings.HasPrefix(host, "*")
 }
 
 type routeMatch struct {
@@ -160,10 +176,16 @@ func routeMatches(r *gatewayv1.HTTPRouteRule) []routeMatch {
 	return out
 }
 
-// backendService is the rule's first backend, when it is a Service.
-func backendService(r *gatewayv1.HTTPRouteRule) string {
+// backendService is the rule's first backend, when it is a Service in
+// the route's namespace: the service label is read with the route's
+// namespace label (ProbeRoutePathBroken), so one in another namespace
+// is left unnamed rather than matched with a namesake.
+func backendService(r *gatewayv1.HTTPRouteRule, namespace string) string {
 	for _, br := range r.BackendRefs {
 		if (br.Group == nil || *br.Group == "") && (br.Kind == nil || *br.Kind == "Service") {
+			if br.Namespace != nil && string(*br.Namespace) != namespace {
+				return ""
+			}
 			return string(br.Name)
 		}
 	}

@@ -87,3 +87,40 @@ func TestHTTPRoute(t *testing.T) {
 		t.Errorf("no address: %+v", g)
 	}
 }
+
+// TestHTTPRouteListenerHostnames: a route is requested on a listener only
+// as the hostnames that listener accepts (exact, or a "*." suffix of any
+// depth); a backend in another namespace leaves the service label off.
+func TestHTTPRouteListenerHostnames(t *testing.T) {
+	gw := &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "edge", Namespace: "shop"},
+		Spec: gatewayv1.GatewaySpec{Listeners: []gatewayv1.Listener{
+			{Name: "shop", Port: 80, Protocol: gatewayv1.HTTPProtocolType, Hostname: ptr(gatewayv1.Hostname("shop.example.com"))},
+			{Name: "wild", Port: 8080, Protocol: gatewayv1.HTTPProtocolType, Hostname: ptr(gatewayv1.Hostname("*.example.com"))},
+			{Name: "any", Port: 8081, Protocol: gatewayv1.HTTPProtocolType},
+		}},
+		Status: gatewayv1.GatewayStatus{Addresses: []gatewayv1.GatewayStatusAddress{{Value: "192.0.2.90"}}}}
+	elsewhere := gatewayv1.Namespace("data")
+	rt := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "shop"},
+		Spec: gatewayv1.HTTPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "edge"}}},
+			Hostnames:       []gatewayv1.Hostname{"shop.example.com", "a.b.example.com", "example.com", "other.test"},
+			Rules: []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{
+				BackendObjectReference: gatewayv1.BackendObjectReference{Name: "db", Namespace: &elsewhere}}}}}},
+		}}
+	g := newBuilder(Config{Role: RoleHTTPRoute}, &objects{gateways: []*gatewayv1.Gateway{gw}}).httpRoute(rt)
+	var got []string
+	for _, tg := range g.Targets {
+		got = append(got, tg.Address+":"+itoa(tg.Port))
+		if s, ok := tg.Labels["service"]; ok {
+			t.Errorf("%s: service %q, a backend in another namespace", tg.Address, s)
+		}
+	}
+	want := []string{
+		"shop.example.com:80",
+		"shop.example.com:8080", "a.b.example.com:8080",
+		"shop.example.com:8081", "a.b.example.com:8081", "example.com:8081", "other.test:8081",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("targets %v, want %v", got, want)
+	}
+}
